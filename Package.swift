@@ -1,0 +1,45 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// C code that does the heavy arithmetic is compiled with full optimisation even in debug builds,
+/// so that the test suite runs real-sized networks in reasonable time.
+let kernelFlags: [CSetting] = [.unsafeFlags(["-O3", "-fno-math-errno", "-Wall", "-Wextra", "-Wno-unused-parameter"])]
+let shimFlags: [CSetting] = [.unsafeFlags(["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"])]
+
+let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
+let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
+
+let package = Package(
+    name: "DogDoor",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "dogdoor", targets: ["dogdoor"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // MARK: C shims over system libraries
+        .target(name: "COpenBLAS", linkerSettings: [.linkedLibrary("openblas")]),
+        .target(name: "CKernels", dependencies: ["COpenBLAS"], cSettings: kernelFlags),
+        .target(name: "CCrypto", linkerSettings: [.linkedLibrary("crypto")]),
+        .target(name: "CImageCodecs", cSettings: shimFlags,
+                linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("webp")]),
+
+        // MARK: Libraries
+        .target(name: "Support", dependencies: ["CCrypto", logging]),
+        .target(name: "NeuralNet", dependencies: ["Support", "CKernels", "COpenBLAS", logging]),
+        .target(name: "Imaging", dependencies: ["Support", "CImageCodecs"]),
+
+        // MARK: Executables (thin: parsing and wiring only)
+        .executableTarget(name: "dogdoor", dependencies: ["NeuralNet", "Imaging", "Support", argumentParser, logging]),
+
+        // MARK: Tests
+        .testTarget(name: "SupportTests", dependencies: ["Support"]),
+        .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Support", "CKernels"],
+                    resources: [.copy("Golden")]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Support", "CImageCodecs"],
+                    resources: [.copy("Golden")]),
+    ]
+)

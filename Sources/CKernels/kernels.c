@@ -1,0 +1,410 @@
+#include "dd_kernels.h"
+
+#include <float.h>
+#include <string.h>
+
+#include "dd_openblas.h"
+
+// On x86-64 every hot loop is compiled three times and the loader picks the best the CPU runs
+// (AVX-512, AVX2+FMA, baseline SSE2); elsewhere (aarch64 boards) the compiler's default vector unit is used.
+#if defined(__x86_64__) && defined(__clang__) && !defined(DD_NO_CLONES)
+#define DD_HOT __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
+#else
+#define DD_HOT
+#endif
+#define DD_INLINE static inline __attribute__((always_inline))
+
+/// Channel block for the Winograd transforms: keeps a tile's intermediate values in L1.
+#define CB 64
+
+static const float zeros[CB] __attribute__((aligned(64)));
+
+// MARK: - im2col
+
+DD_INLINE void im2col_rows(const float *image, int H, int W, int C, int y0, int y1, float *cols) {
+    const size_t rowLen = (size_t)9 * C;
+    const size_t cBytes = (size_t)C * sizeof(float);
+    for (int y = y0; y < y1; y++) {
+        for (int x = 0; x < W; x++) {
+            float *dst = cols + ((size_t)(y - y0) * W + x) * rowLen;
+            for (int ky = 0; ky < 3; ky++) {
+                const int sy = y + ky - 1;
+                if (sy < 0 || sy >= H) {
+                    memset(dst, 0, 3 * cBytes);
+                    dst += 3 * C;
+                    continue;
+                }
+                const float *srcRow = image + (size_t)sy * W * C;
+                for (int kx = 0; kx < 3; kx++, dst += C) {
+                    const int sx = x + kx - 1;
+                    if (sx < 0 || sx >= W) memset(dst, 0, cBytes);
+                    else memcpy(dst, srcRow + (size_t)sx * C, cBytes);
+                }
+            }
+        }
+    }
+}
+
+void dd_im2col3x3(const float *image, int height, int width, int channels, int y0, int y1, float *cols) {
+    im2col_rows(image, height, width, channels, y0, y1, cols);
+}
+
+DD_HOT void dd_bias_relu(float *x, size_t pixels, int channels, const float *bias, int relu) {
+    for (size_t p = 0; p < pixels; p++) {
+        float *restrict row = x + p * channels;
+        if (bias) for (int c = 0; c < channels; c++) row[c] += bias[c];
+        if (relu) for (int c = 0; c < channels; c++) row[c] = row[c] > 0.0f ? row[c] : 0.0f;
+    }
+}
+
+DD_HOT static void pool_rows(const float *in, int W, int C, int rows, float *out) {
+    // `rows` (even) input rows of width W -> rows/2 pooled rows of width W/2.
+    const int Wo = W / 2;
+    for (int r = 0; r < rows; r += 2) {
+        const float *a = in + (size_t)r * W * C;
+        const float *b = a + (size_t)W * C;
+        float *o = out + (size_t)(r / 2) * Wo * C;
+        for (int x = 0; x < Wo; x++) {
+            const float *restrict a0 = a + (size_t)(2 * x) * C, *restrict a1 = a0 + C;
+            const float *restrict b0 = b + (size_t)(2 * x) * C, *restrict b1 = b0 + C;
+            float *restrict dst = o + (size_t)x * C;
+            for (int c = 0; c < C; c++) {
+                float m0 = a0[c] > a1[c] ? a0[c] : a1[c];
+                float m1 = b0[c] > b1[c] ? b0[c] : b1[c];
+                dst[c] = m0 > m1 ? m0 : m1;
+            }
+        }
+    }
+}
+
+size_t dd_conv3x3_im2col_scratch(dd_conv_shape s, int rows, int needsBand) {
+    size_t pixels = (size_t)rows * s.width;
+    return pixels * 9 * s.cin + (needsBand ? pixels * s.cout : 0);
+}
+
+void dd_conv3x3_im2col_rows(const float *image, dd_conv_shape s, const float *weights, int y0, int y1,
+                            float *scratch, dd_epilogue e) {
+    const int rows = y1 - y0;
+    if (rows <= 0) return;
+    const size_t pixels = (size_t)rows * s.width;
+    float *cols = scratch;
+    float *band = e.out ? e.out + (size_t)y0 * s.width * s.cout : scratch + pixels * 9 * s.cin;
+    im2col_rows(image, s.height, s.width, s.cin, y0, y1, cols);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)pixels, s.cout, 9 * s.cin, 1.0f, cols,
+                9 * s.cin, weights, s.cout, 0.0f, band, s.cout);
+    dd_bias_relu(band, pixels, s.cout, e.bias, e.relu);
+    if (e.pooled) pool_rows(band, s.width, s.cout, rows, e.pooled + (size_t)(y0 / 2) * (s.width / 2) * s.cout);
+}
+
+DD_HOT static void column_sums(const float *g, size_t pixels, int C, float *dB) {
+    for (size_t p = 0; p < pixels; p++) {
+        const float *restrict row = g + p * C;
+        for (int c = 0; c < C; c++) dB[c] += row[c];
+    }
+}
+
+void dd_conv3x3_weight_grad_rows(const float *image, dd_conv_shape s, const float *gradOut, int y0, int y1,
+                                 float *cols, float *dW, float *dB) {
+    const int rows = y1 - y0;
+    if (rows <= 0) return;
+    const size_t pixels = (size_t)rows * s.width;
+    const float *g = gradOut + (size_t)y0 * s.width * s.cout;
+    im2col_rows(image, s.height, s.width, s.cin, y0, y1, cols);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 9 * s.cin, s.cout, (int)pixels, 1.0f, cols, 9 * s.cin,
+                g, s.cout, 1.0f, dW, s.cout);
+    if (dB) column_sums(g, pixels, s.cout, dB);
+}
+
+// MARK: - Winograd transforms
+//
+// F(2x2, 3x3) uses Lavin's matrices (points 0, 1, -1). F(4x4, 3x3) uses the points 0, 1, -1, 1/2, -2,
+// which in float32 give about 3x less error than the common 0, +-1, +-2 (measured against float64).
+// Each 1-D transform maps `alpha` (or 3) vectors of `n` channels to its outputs; the 2-D transforms apply
+// it along columns, then along rows.
+
+DD_INLINE void bt2(const float *const in[4], float *const out[4], int n) {
+    const float *restrict d0 = in[0], *restrict d1 = in[1], *restrict d2 = in[2], *restrict d3 = in[3];
+    float *restrict o0 = out[0], *restrict o1 = out[1], *restrict o2 = out[2], *restrict o3 = out[3];
+    for (int c = 0; c < n; c++) {
+        o0[c] = d0[c] - d2[c];
+        o1[c] = d1[c] + d2[c];
+        o2[c] = d2[c] - d1[c];
+        o3[c] = d1[c] - d3[c];
+    }
+}
+
+DD_INLINE void at2(const float *const in[4], float *const out[2], int n) {
+    const float *restrict m0 = in[0], *restrict m1 = in[1], *restrict m2 = in[2], *restrict m3 = in[3];
+    float *restrict o0 = out[0], *restrict o1 = out[1];
+    for (int c = 0; c < n; c++) {
+        o0[c] = m0[c] + m1[c] + m2[c];
+        o1[c] = m1[c] - m2[c] - m3[c];
+    }
+}
+
+DD_INLINE void bt4(const float *const in[6], float *const out[6], int n) {
+    const float *restrict d0 = in[0], *restrict d1 = in[1], *restrict d2 = in[2];
+    const float *restrict d3 = in[3], *restrict d4 = in[4], *restrict d5 = in[5];
+    float *restrict o0 = out[0], *restrict o1 = out[1], *restrict o2 = out[2];
+    float *restrict o3 = out[3], *restrict o4 = out[4], *restrict o5 = out[5];
+    for (int c = 0; c < n; c++) {
+        const float a = d0[c], b = d1[c], cc = d2[c], d = d3[c], e = d4[c], f = d5[c];
+        o0[c] = a - 1.5f * b - 2.0f * cc + 1.5f * d + e;
+        o1[c] = -b + 0.5f * cc + 2.5f * d + e;
+        o2[c] = b - 2.5f * cc + 0.5f * d + e;
+        o3[c] = -2.0f * b - cc + 2.0f * d + e;
+        o4[c] = 0.5f * b - cc - 0.5f * d + e;
+        o5[c] = b - 1.5f * cc - 2.0f * d + 1.5f * e + f;
+    }
+}
+
+DD_INLINE void at4(const float *const in[6], float *const out[4], int n) {
+    const float *restrict m0 = in[0], *restrict m1 = in[1], *restrict m2 = in[2];
+    const float *restrict m3 = in[3], *restrict m4 = in[4], *restrict m5 = in[5];
+    float *restrict o0 = out[0], *restrict o1 = out[1], *restrict o2 = out[2], *restrict o3 = out[3];
+    for (int c = 0; c < n; c++) {
+        const float a = m0[c], b = m1[c], cc = m2[c], d = m3[c], e = m4[c], f = m5[c];
+        const float p = b + cc, q = b - cc;
+        o0[c] = a + p + d + e;
+        o1[c] = q + 0.5f * d - 2.0f * e;
+        o2[c] = p + 0.25f * d + 4.0f * e;
+        o3[c] = q + 0.125f * d - 8.0f * e + f;
+    }
+}
+
+DD_INLINE void g2(const float *const in[3], float *const out[4], int n) {
+    const float *restrict a = in[0], *restrict b = in[1], *restrict c3 = in[2];
+    float *restrict o0 = out[0], *restrict o1 = out[1], *restrict o2 = out[2], *restrict o3 = out[3];
+    for (int c = 0; c < n; c++) {
+        o0[c] = a[c];
+        o1[c] = 0.5f * (a[c] + b[c] + c3[c]);
+        o2[c] = 0.5f * (a[c] - b[c] + c3[c]);
+        o3[c] = c3[c];
+    }
+}
+
+DD_INLINE void g4(const float *const in[3], float *const out[6], int n) {
+    const float *restrict a = in[0], *restrict b = in[1], *restrict c3 = in[2];
+    float *restrict o0 = out[0], *restrict o1 = out[1], *restrict o2 = out[2];
+    float *restrict o3 = out[3], *restrict o4 = out[4], *restrict o5 = out[5];
+    for (int c = 0; c < n; c++) {
+        // Evaluated in double: the thirds and fifteenths are not exact in binary.
+        const double x = a[c], y = b[c], z = c3[c];
+        o0[c] = (float)x;
+        o1[c] = (float)((x + y + z) / 3.0);
+        o2[c] = (float)((-x + y - z) / 3.0);
+        o3[c] = (float)((-16.0 * x - 8.0 * y - 4.0 * z) / 15.0);
+        o4[c] = (float)((x - 2.0 * y + 4.0 * z) / 15.0);
+        o5[c] = (float)z;
+    }
+}
+
+int dd_wino_alpha(int m) { return m + 2; }
+
+DD_HOT void dd_wino_transform_weights(int m, const float *hwio, int cin, int cout, float *U) {
+    const int A = m + 2;
+    const size_t plane = (size_t)cin * cout;
+    float tmp[6 * 3][CB] __attribute__((aligned(64)));
+    for (int ci = 0; ci < cin; ci++) {
+        for (int c0 = 0; c0 < cout; c0 += CB) {
+            const int n = cout - c0 < CB ? cout - c0 : CB;
+            // Columns: tmp[i][l] = sum_k G[i][k] g[k][l]
+            for (int l = 0; l < 3; l++) {
+                const float *in[3];
+                float *out[6];
+                for (int k = 0; k < 3; k++) in[k] = hwio + ((size_t)(k * 3 + l) * cin + ci) * cout + c0;
+                for (int i = 0; i < A; i++) out[i] = tmp[i * 3 + l];
+                if (m == 2) g2(in, out, n); else g4(in, out, n);
+            }
+            // Rows: U[i][j] = sum_l tmp[i][l] G[j][l]
+            for (int i = 0; i < A; i++) {
+                const float *in[3] = {tmp[i * 3], tmp[i * 3 + 1], tmp[i * 3 + 2]};
+                float *out[6];
+                for (int j = 0; j < A; j++) out[j] = U + (size_t)(i * A + j) * plane + (size_t)ci * cout + c0;
+                if (m == 2) g2(in, out, n); else g4(in, out, n);
+            }
+        }
+    }
+}
+
+void dd_flip_transpose_weights(const float *hwio, int cin, int cout, float *out) {
+    for (int ky = 0; ky < 3; ky++)
+        for (int kx = 0; kx < 3; kx++) {
+            const float *src = hwio + (size_t)((2 - ky) * 3 + (2 - kx)) * cin * cout;
+            float *dst = out + (size_t)(ky * 3 + kx) * cin * cout;
+            for (int ci = 0; ci < cin; ci++)
+                for (int co = 0; co < cout; co++) dst[(size_t)co * cin + ci] = src[(size_t)ci * cout + co];
+        }
+}
+
+/// Input transform of tile rows [tr0, tr1) into V[alpha^2][T][C], T = (tr1 - tr0) * tilesAcross.
+DD_HOT static void wino_input(int m, const float *image, int H, int W, int C, int tr0, int tr1, float *V) {
+    const int A = m + 2;
+    const int tilesAcross = (W + m - 1) / m;
+    const size_t T = (size_t)(tr1 - tr0) * tilesAcross;
+    const size_t plane = T * C;
+    float tmp[36][CB] __attribute__((aligned(64)));
+    const float *px[36];
+    for (int tr = tr0; tr < tr1; tr++) {
+        for (int tc = 0; tc < tilesAcross; tc++) {
+            const size_t t = (size_t)(tr - tr0) * tilesAcross + tc;
+            for (int c0 = 0; c0 < C; c0 += CB) {
+                const int n = C - c0 < CB ? C - c0 : CB;
+                for (int i = 0; i < A; i++) {
+                    const int y = tr * m - 1 + i;
+                    for (int j = 0; j < A; j++) {
+                        const int x = tc * m - 1 + j;
+                        px[i * A + j] = (y < 0 || y >= H || x < 0 || x >= W)
+                                            ? zeros
+                                            : image + ((size_t)y * W + x) * C + c0;
+                    }
+                }
+                for (int j = 0; j < A; j++) {
+                    const float *in[6];
+                    float *out[6];
+                    for (int k = 0; k < A; k++) in[k] = px[k * A + j];
+                    for (int i = 0; i < A; i++) out[i] = tmp[i * A + j];
+                    if (m == 2) bt2(in, out, n); else bt4(in, out, n);
+                }
+                for (int i = 0; i < A; i++) {
+                    const float *in[6];
+                    float *out[6];
+                    for (int k = 0; k < A; k++) in[k] = tmp[i * A + k];
+                    for (int j = 0; j < A; j++) out[j] = V + (size_t)(i * A + j) * plane + t * C + c0;
+                    if (m == 2) bt2(in, out, n); else bt4(in, out, n);
+                }
+            }
+        }
+    }
+}
+
+/// Output transform of M[alpha^2][T][cout] plus the epilogue.
+DD_HOT static void wino_output(int m, const float *M, int H, int W, int cout, int tr0, int tr1, dd_epilogue e) {
+    const int A = m + 2;
+    const int tilesAcross = (W + m - 1) / m;
+    const size_t T = (size_t)(tr1 - tr0) * tilesAcross;
+    const size_t plane = T * cout;
+    const int Wo = W / 2;
+    float tmp[6 * 4][CB] __attribute__((aligned(64)));
+    float y[16][CB] __attribute__((aligned(64)));
+    for (int tr = tr0; tr < tr1; tr++) {
+        for (int tc = 0; tc < tilesAcross; tc++) {
+            const size_t t = (size_t)(tr - tr0) * tilesAcross + tc;
+            for (int c0 = 0; c0 < cout; c0 += CB) {
+                const int n = cout - c0 < CB ? cout - c0 : CB;
+                for (int j = 0; j < A; j++) {
+                    const float *in[6];
+                    float *out[4];
+                    for (int k = 0; k < A; k++) in[k] = M + (size_t)(k * A + j) * plane + t * cout + c0;
+                    for (int i = 0; i < m; i++) out[i] = tmp[i * A + j];
+                    if (m == 2) at2(in, out, n); else at4(in, out, n);
+                }
+                for (int i = 0; i < m; i++) {
+                    const float *in[6];
+                    float *out[4];
+                    for (int k = 0; k < A; k++) in[k] = tmp[i * A + k];
+                    for (int j = 0; j < m; j++) out[j] = y[i * m + j];
+                    if (m == 2) at2(in, out, n); else at4(in, out, n);
+                }
+                for (int p = 0; p < m * m; p++) {
+                    float *restrict v = y[p];
+                    if (e.bias) for (int c = 0; c < n; c++) v[c] += e.bias[c0 + c];
+                    if (e.relu) for (int c = 0; c < n; c++) v[c] = v[c] > 0.0f ? v[c] : 0.0f;
+                }
+                if (e.out) {
+                    for (int i = 0; i < m; i++) {
+                        const int oy = tr * m + i;
+                        if (oy >= H) break;
+                        for (int j = 0; j < m; j++) {
+                            const int ox = tc * m + j;
+                            if (ox >= W) break;
+                            memcpy(e.out + ((size_t)oy * W + ox) * cout + c0, y[i * m + j], (size_t)n * sizeof(float));
+                        }
+                    }
+                }
+                if (e.pooled) {
+                    for (int i = 0; i < m; i += 2) {
+                        const int oy = tr * m + i;
+                        if (oy >= H) break;
+                        for (int j = 0; j < m; j += 2) {
+                            const int ox = tc * m + j;
+                            if (ox >= W) break;
+                            const float *restrict a0 = y[i * m + j], *restrict a1 = y[i * m + j + 1];
+                            const float *restrict b0 = y[(i + 1) * m + j], *restrict b1 = y[(i + 1) * m + j + 1];
+                            float *restrict dst = e.pooled + ((size_t)(oy / 2) * Wo + ox / 2) * cout + c0;
+                            for (int c = 0; c < n; c++) {
+                                float m0 = a0[c] > a1[c] ? a0[c] : a1[c];
+                                float m1 = b0[c] > b1[c] ? b0[c] : b1[c];
+                                dst[c] = m0 > m1 ? m0 : m1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+size_t dd_conv3x3_winograd_scratch(int m, dd_conv_shape s, int tileRows) {
+    const int A = m + 2;
+    const size_t T = (size_t)tileRows * ((s.width + m - 1) / m);
+    return (size_t)A * A * T * ((size_t)s.cin + s.cout);
+}
+
+void dd_conv3x3_winograd_rows(int m, const float *image, dd_conv_shape s, const float *U, int tr0, int tr1,
+                              float *scratch, dd_epilogue e) {
+    if (tr1 <= tr0) return;
+    const int A = m + 2;
+    const int T = (tr1 - tr0) * ((s.width + m - 1) / m);
+    float *V = scratch;
+    float *M = scratch + (size_t)A * A * T * s.cin;
+    wino_input(m, image, s.height, s.width, s.cin, tr0, tr1, V);
+    for (int xi = 0; xi < A * A; xi++) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, s.cout, s.cin, 1.0f, V + (size_t)xi * T * s.cin,
+                    s.cin, U + (size_t)xi * s.cin * s.cout, s.cout, 0.0f, M + (size_t)xi * T * s.cout, s.cout);
+    }
+    wino_output(m, M, s.height, s.width, s.cout, tr0, tr1, e);
+}
+
+// MARK: - Pooling, ReLU, averages
+
+void dd_maxpool2x2(const float *in, int height, int width, int channels, float *out) {
+    pool_rows(in, width, channels, height, out);
+}
+
+void dd_maxpool2x2_backward(const float *in, const float *gradPooled, int height, int width, int channels,
+                            float *gradIn) {
+    const int Wo = width / 2;
+    memset(gradIn, 0, (size_t)height * width * channels * sizeof(float));
+    for (int yo = 0; yo < height / 2; yo++)
+        for (int xo = 0; xo < Wo; xo++) {
+            const float *g = gradPooled + ((size_t)yo * Wo + xo) * channels;
+            for (int c = 0; c < channels; c++) {
+                size_t best = ((size_t)(2 * yo) * width + 2 * xo) * channels + c;
+                float bestValue = in[best];
+                for (int dy = 0; dy < 2; dy++)
+                    for (int dx = 0; dx < 2; dx++) {
+                        const size_t idx = ((size_t)(2 * yo + dy) * width + 2 * xo + dx) * channels + c;
+                        if (in[idx] > bestValue) { bestValue = in[idx]; best = idx; }
+                    }
+                gradIn[best] = g[c];
+            }
+        }
+}
+
+DD_HOT void dd_relu_backward(const float *activation, float *grad, size_t count) {
+    for (size_t i = 0; i < count; i++) grad[i] = activation[i] > 0.0f ? grad[i] : 0.0f;
+}
+
+void dd_global_average_pool(const float *in, size_t pixels, int channels, float *out) {
+    double acc[1024];
+    for (int c0 = 0; c0 < channels; c0 += 1024) {
+        const int n = channels - c0 < 1024 ? channels - c0 : 1024;
+        for (int c = 0; c < n; c++) acc[c] = 0.0;
+        for (size_t p = 0; p < pixels; p++) {
+            const float *row = in + p * channels + c0;
+            for (int c = 0; c < n; c++) acc[c] += row[c];
+        }
+        for (int c = 0; c < n; c++) out[c0 + c] = (float)(acc[c] / (double)pixels);
+    }
+}

@@ -1,0 +1,48 @@
+#ifndef DD_OPENBLAS_H
+#define DD_OPENBLAS_H
+
+/// Thin shim over OpenBLAS (Debian's libopenblas0-pthread): the CBLAS interface plus the few
+/// OpenBLAS extensions DogDoor needs to pick and report the compute kernel.
+#include <cblas.h>
+
+/// Name of the kernel family OpenBLAS chose at load time ("SkylakeX", "Prescott", ...).
+/// The corresponding C function is `openblas_get_corename`.
+const char *dd_openblas_corename(void);
+
+/// Build configuration string of the loaded OpenBLAS. The corresponding C function is `openblas_get_config`.
+const char *dd_openblas_config(void);
+
+/// Number of threads OpenBLAS uses for one BLAS call.
+int dd_openblas_num_threads(void);
+
+/// Sets the number of threads OpenBLAS uses for one BLAS call.
+void dd_openblas_set_num_threads(int threads);
+
+/// CPU features relevant to OpenBLAS's x86-64 kernel families, as a bit set of `DD_CPU_*`.
+/// Zero on other architectures.
+unsigned dd_cpu_features(void);
+
+enum {
+    DD_CPU_SSE3 = 1u << 0,
+    DD_CPU_SSSE3 = 1u << 1,
+    DD_CPU_SSE41 = 1u << 2,
+    DD_CPU_SSE42 = 1u << 3,
+    DD_CPU_AVX = 1u << 4,
+    DD_CPU_AVX2 = 1u << 5,
+    DD_CPU_FMA = 1u << 6,
+    DD_CPU_AVX512F = 1u << 7,
+    DD_CPU_AVX512DQ = 1u << 8,
+    DD_CPU_AVX512BW = 1u << 9,
+    DD_CPU_AVX512VL = 1u << 10,
+    DD_CPU_AVX512CD = 1u << 11,
+    DD_CPU_AVX512BF16 = 1u << 12,
+};
+
+/// Number of online CPUs (sysconf), at least 1.
+int dd_online_cpus(void);
+
+/// Replaces the process image with `/proc/self/exe` and the given argument vector, keeping the
+/// (already modified) environment. Returns only on failure, with errno set.
+int dd_reexec_self(char *const argv[]);
+
+#endif

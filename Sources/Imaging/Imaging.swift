@@ -1,0 +1,1 @@
+/// Imaging: everything between image bytes and the network's input, shared by the trainer and the daemon.

@@ -1,0 +1,148 @@
+import CKernels
+
+/// Gives access to HWIO kernels and biases of the 13 convolutions, wherever they are stored.
+public protocol ConvWeightSource {
+    /// Calls `body` with the layer's kernel `[3, 3, cin, cout]` and bias `[cout]`.
+    func withConvWeights<R>(_ layer: ConvSpec, _ body: (_ kernel: UnsafePointer<Float>, _ bias: UnsafePointer<Float>) throws -> R) throws -> R
+}
+
+/// The VGG16 conv base followed by global average pooling: NHWC images in, 512 features per image out.
+///
+/// Inference only. Weights are prepared once for the execution plan; activations live in two ping-pong
+/// buffers sized for the largest batch seen so far, with every max-pool fused into the convolution before
+/// it, so that for one 224x224 image the activations need 15.3 MiB.
+public final class VGG16FeatureExtractor: @unchecked Sendable {
+    public let plan: ExecutionPlan
+    public let workspace: Workspace
+    private(set) var kernels: [ConvKernel]
+    private(set) var biases: [FloatBuffer]
+    private var ping = FloatBuffer(count: 0)
+    private var pong = FloatBuffer(count: 0)
+
+    /// Prepares the weights from `source` for `plan`, to run on `threads`.
+    public init(weights source: some ConvWeightSource, plan: ExecutionPlan, threads: ComputeThreads) throws {
+        self.plan = plan
+        workspace = Workspace(threads: threads)
+        var kernels: [ConvKernel] = []
+        var biases: [FloatBuffer] = []
+        for (layer, algorithm) in zip(VGG16.convLayers, plan.algorithms) {
+            try source.withConvWeights(layer) { kernel, bias in
+                kernels.append(ConvKernel(hwio: kernel, cin: layer.cin, cout: layer.cout, algorithm: algorithm))
+                let b = FloatBuffer(count: layer.cout)
+                b.copy(from: bias)
+                biases.append(b)
+            }
+        }
+        self.kernels = kernels
+        self.biases = biases
+    }
+
+    /// Re-prepares the weights after training changed them.
+    public func update(weights source: some ConvWeightSource) throws {
+        for (i, layer) in VGG16.convLayers.enumerated() {
+            try source.withConvWeights(layer) { kernel, bias in
+                kernels[i].update(hwio: kernel)
+                biases[i].copy(from: bias)
+            }
+        }
+    }
+
+    /// Bytes held by prepared weights, biases, activations and scratch.
+    public var memoryBytes: Int {
+        let floats = kernels.reduce(0) { $0 + $1.prepared.count } + biases.reduce(0) { $0 + $1.count }
+            + ping.count + pong.count + workspace.floatCount
+        return floats * MemoryLayout<Float>.stride
+    }
+
+    /// Floats the two activation buffers need per image of side `side`.
+    static func activationFloats(side: Int) -> (ping: Int, pong: Int) {
+        // Layer i reads from one buffer and writes the other; track the largest write into each.
+        var sizes = [0, 0]
+        var h = side
+        for (i, layer) in VGG16.convLayers.enumerated() {
+            let outSide = layer.poolAfter ? h / 2 : h
+            sizes[(i + 1) % 2] = max(sizes[(i + 1) % 2], outSide * outSide * layer.cout)
+            h = outSide
+        }
+        return (sizes[0], sizes[1])
+    }
+
+    /// Computes features for `batch` images `[batch][side][side][3]` (side divisible by 32) into
+    /// `features` `[batch][512]`.
+    public func extract(_ images: UnsafePointer<Float>, batch: Int, side: Int = VGG16.inputSize,
+                        features: UnsafeMutablePointer<Float>) {
+        precondition(batch >= 1 && side >= 32 && side % 32 == 0, "input must be a batch of images with sides divisible by 32")
+        let need = Self.activationFloats(side: side)
+        if ping.count < need.ping * batch { ping = FloatBuffer(count: need.ping * batch) }
+        if pong.count < need.pong * batch { pong = FloatBuffer(count: need.pong * batch) }
+        var shape = ActivationShape(batch: batch, height: side, width: side, channels: 3)
+        var source = UnsafePointer(images)
+        var buffers = [ping, pong]
+        for (i, layer) in VGG16.convLayers.enumerated() {
+            let destination = buffers[(i + 1) % 2].pointer
+            kernels[i].forward(source, shape: shape, bias: biases[i].pointer, relu: true,
+                               output: layer.poolAfter ? nil : destination,
+                               pooled: layer.poolAfter ? destination : nil, workspace: workspace)
+            if layer.poolAfter {
+                shape.height /= 2
+                shape.width /= 2
+            }
+            shape.channels = layer.cout
+            source = UnsafePointer(destination)
+        }
+        buffers.removeAll()
+        let pixels = shape.height * shape.width
+        for n in 0..<batch {
+            dd_global_average_pool(source + n * shape.imageFloats, pixels, Int32(shape.channels),
+                                   features + n * VGG16.featureCount)
+        }
+    }
+
+    /// Features of a batch, as arrays.
+    public func extract(_ images: [Float], batch: Int, side: Int = VGG16.inputSize) -> [[Float]] {
+        precondition(images.count == batch * side * side * 3, "expected \(batch) images of \(side)x\(side)x3")
+        var out = [Float](repeating: 0, count: batch * VGG16.featureCount)
+        images.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                extract(src.baseAddress!, batch: batch, side: side, features: dst.baseAddress!)
+            }
+        }
+        return (0..<batch).map { Array(out[($0 * VGG16.featureCount)..<(($0 + 1) * VGG16.featureCount)]) }
+    }
+}
+
+/// The Dense(512 -> 1) head: `logit = features . kernel + bias`, accumulated in double.
+public struct DenseHead: Sendable, Equatable {
+    public var kernel: [Float]
+    public var bias: Float
+
+    public init(kernel: [Float], bias: Float) {
+        precondition(kernel.count == VGG16.featureCount, "head kernel must have \(VGG16.featureCount) weights")
+        self.kernel = kernel
+        self.bias = bias
+    }
+
+    public func logit(_ features: UnsafeBufferPointer<Float>) -> Float {
+        var sum = Double(bias)
+        for i in 0..<kernel.count { sum += Double(features[i]) * Double(kernel[i]) }
+        return Float(sum)
+    }
+
+    public func logit(_ features: [Float]) -> Float { features.withUnsafeBufferPointer { logit($0) } }
+
+    /// The size of the logit's terms, `|bias| + sum |w_i f_i|`: the scale rounding errors are relative to.
+    public func magnitude(_ features: [Float]) -> Double {
+        zip(features, kernel).reduce(Double(abs(bias))) { $0 + abs(Double($1.0) * Double($1.1)) }
+    }
+}
+
+/// Logistic sigmoid, stable for large |x|.
+public func sigmoid(_ x: Float) -> Float {
+    x >= 0 ? 1 / (1 + expf(-x)) : expf(x) / (1 + expf(x))
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif

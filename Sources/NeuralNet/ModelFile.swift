@@ -1,0 +1,212 @@
+import Support
+
+/// Why a model file was refused. `file` names it; `problem` says exactly what is wrong.
+public struct ModelError: Error, CustomStringConvertible, Equatable {
+    public enum Problem: Equatable, Sendable {
+        case container(SafetensorsError)
+        case notAModel
+        case manifest(ManifestError)
+        case missingTensor(String)
+        case unexpectedTensor(String)
+        case wrongShape(tensor: String, expected: [Int], actual: [Int])
+        case wrongDType(tensor: String, actual: String)
+        case checksumMismatch(expected: String, actual: String)
+        case selfTestFailed(expected: Double, actual: Double, allowed: Double)
+        case nonFinite(tensor: String)
+    }
+
+    public var file: String
+    public var problem: Problem
+
+    public var description: String {
+        switch problem {
+        case .container(let e): return e.description
+        case .notAModel: return "\(file): not a DogDoor model (no dogdoor_manifest in __metadata__; a weights file?)"
+        case .manifest(let e): return "\(file): \(e)"
+        case .missingTensor(let n): return "\(file): tensor \"\(n)\" is missing"
+        case .unexpectedTensor(let n): return "\(file): unexpected tensor \"\(n)\""
+        case .wrongShape(let n, let e, let a): return "\(file): tensor \"\(n)\" has shape \(a), expected \(e)"
+        case .wrongDType(let n, let a): return "\(file): tensor \"\(n)\" is \(a), expected F32"
+        case .checksumMismatch(let e, let a):
+            return "\(file): tensor checksum mismatch (manifest says \(e), tensors hash to \(a)); the file is corrupt or was altered"
+        case .selfTestFailed(let e, let a, let allowed):
+            return "\(file): self-test failed: logit \(a), recorded \(e) (allowed difference \(allowed)); this build computes a different network than the one that wrote the file"
+        case .nonFinite(let n): return "\(file): tensor \"\(n)\" contains NaN or infinity"
+        }
+    }
+}
+
+/// Reading and writing DogDoor model files: one safetensors file with the 13 conv layers, the head and a
+/// manifest. The format is documented in docs/model-format.md.
+public enum ModelFile {
+    /// The `__metadata__` key holding the manifest JSON.
+    public static let manifestKey = "dogdoor_manifest"
+    /// The `__metadata__` key naming the format, for tools that only peek.
+    public static let formatKey = "format"
+    public static let formatValue = "dogdoor-model"
+
+    /// Every tensor of a model file, in canonical order, with its shape.
+    public static let tensorLayout: [(name: String, shape: [Int])] =
+        VGG16.convLayers.flatMap { [("\($0.name).kernel", $0.kernelShape), ("\($0.name).bias", [$0.cout])] }
+        + [("head.kernel", [VGG16.featureCount, 1]), ("head.bias", [1])]
+
+    /// The conv-base tensors only: what a weights file (`vgg16-notop.safetensors`) holds.
+    public static let baseTensorLayout = Array(tensorLayout.dropLast(2))
+
+    /// SHA-256 over the tensors in canonical order: for each, its name, a newline, its shape as decimal
+    /// dimensions joined by "x", a newline, and its float32 little-endian bytes.
+    public static func tensorDigest(_ tensor: (String) -> UnsafeRawBufferPointer) -> String {
+        var h = SHA256()
+        for (name, shape) in tensorLayout {
+            h.update(name + "\n" + shape.map(String.init).joined(separator: "x") + "\n")
+            h.update(tensor(name))
+        }
+        return h.finalizeHex()
+    }
+
+    /// Checks names, dtypes and shapes of `file` against `layout`; extra tensors are errors.
+    static func checkLayout(_ file: SafetensorsFile, layout: [(name: String, shape: [Int])]) throws(ModelError) {
+        let expected = Set(layout.map(\.name))
+        if let extra = file.tensors.map(\.name).sorted().first(where: { !expected.contains($0) }) {
+            throw ModelError(file: file.path, problem: .unexpectedTensor(extra))
+        }
+        for (name, shape) in layout {
+            guard let info = file.info(name) else { throw ModelError(file: file.path, problem: .missingTensor(name)) }
+            guard info.dtype == .f32 else { throw ModelError(file: file.path, problem: .wrongDType(tensor: name, actual: info.dtype.rawValue)) }
+            guard info.shape == shape else { throw ModelError(file: file.path, problem: .wrongShape(tensor: name, expected: shape, actual: info.shape)) }
+            let bytes = file.bytes(of: info)
+            var finite = true
+            for i in stride(from: 0, to: bytes.count, by: 4) where !bytes.loadUnaligned(fromByteOffset: i, as: Float.self).isFinite {
+                finite = false
+                break
+            }
+            guard finite else { throw ModelError(file: file.path, problem: .nonFinite(tensor: name)) }
+        }
+    }
+
+    /// Writes a complete model file atomically: computes the tensor digest and the self-test with `plan`
+    /// (the one the daemon runs) and records both in the manifest.
+    @discardableResult
+    public static func write(_ parameters: VGG16Parameters, manifest: ModelManifest, to path: String,
+                             threads: ComputeThreads = ComputeThreads(BLASRuntime.defaultThreads)) throws -> ModelManifest {
+        var manifest = manifest
+        let headKernel = FloatBuffer(parameters.head.kernel)
+        let headBias = FloatBuffer([parameters.head.bias])
+        var buffers: [String: FloatBuffer] = ["head.kernel": headKernel, "head.bias": headBias]
+        for p in parameters.conv {
+            buffers["\(p.spec.name).kernel"] = p.kernel
+            buffers["\(p.spec.name).bias"] = p.bias
+        }
+        manifest.tensorsSHA256 = tensorDigest { name in UnsafeRawBufferPointer(buffers[name]!.buffer) }
+        let extractor = try VGG16FeatureExtractor(weights: parameters, plan: .inference, threads: threads)
+        let features = extractor.extract(SelfTestInput.make(side: manifest.inputSize), batch: 1, side: manifest.inputSize)[0]
+        manifest.selfTest = SelfTestRecord(expectedLogit: Double(parameters.head.logit(features)),
+                                           magnitude: parameters.head.magnitude(features))
+        let tensors = tensorLayout.map { name, shape in
+            SafetensorsWriter.Tensor(name: name, shape: shape, data: UnsafeBufferPointer(buffers[name]!.buffer))
+        }
+        let metadata = [manifestKey: manifest.json.serialized(), formatKey: formatValue]
+        try SafetensorsWriter.write(tensors, metadata: metadata, to: path)
+        return manifest
+    }
+}
+
+/// Conv weights read straight from a validated safetensors file (model or weights file).
+struct SafetensorsWeights: ConvWeightSource {
+    let file: SafetensorsFile
+
+    func withConvWeights<R>(_ layer: ConvSpec, _ body: (UnsafePointer<Float>, UnsafePointer<Float>) throws -> R) throws -> R {
+        let kernel = FloatBuffer(count: 9 * layer.cin * layer.cout)
+        let bias = FloatBuffer(count: layer.cout)
+        try file.copyFloats("\(layer.name).kernel", into: kernel.pointer)
+        try file.copyFloats("\(layer.name).bias", into: bias.pointer)
+        return try body(kernel.pointer, bias.pointer)
+    }
+}
+
+/// A verified model ready to classify preprocessed images.
+public final class DogDoorModel: @unchecked Sendable {
+    public let path: String
+    public let manifest: ModelManifest
+    public let extractor: VGG16FeatureExtractor
+    public let head: DenseHead
+    /// Logit the self-test gave on this machine.
+    public let selfTestLogit: Double
+
+    /// Opens `path` and verifies it completely before returning: container structure, manifest, tensor names,
+    /// shapes and dtypes, finite values, the tensor checksum, and the self-test run on this build's engine.
+    public init(path: String, plan: ExecutionPlan = .inference,
+                threads: ComputeThreads = ComputeThreads(BLASRuntime.defaultThreads)) throws(ModelError) {
+        self.path = path
+        let file: SafetensorsFile
+        do { file = try SafetensorsFile(path: path) } catch { throw ModelError(file: path, problem: .container(error)) }
+        guard let manifestText = file.metadata[ModelFile.manifestKey] else { throw ModelError(file: path, problem: .notAModel) }
+        do {
+            manifest = try ModelManifest(json: try JSONValue.parse(manifestText))
+        } catch let e as ManifestError {
+            throw ModelError(file: path, problem: .manifest(e))
+        } catch let e as JSONError {
+            throw ModelError(file: path, problem: .manifest(ManifestError(field: "(manifest)", reason: e.description)))
+        } catch {
+            throw ModelError(file: path, problem: .manifest(ManifestError(field: "(manifest)", reason: "\(error)")))
+        }
+        try ModelFile.checkLayout(file, layout: ModelFile.tensorLayout)
+        let digest = ModelFile.tensorDigest { file.bytes(of: file.info($0)!) }
+        guard digest == manifest.tensorsSHA256 else {
+            throw ModelError(file: path, problem: .checksumMismatch(expected: manifest.tensorsSHA256, actual: digest))
+        }
+        do {
+            extractor = try VGG16FeatureExtractor(weights: SafetensorsWeights(file: file), plan: plan, threads: threads)
+            head = DenseHead(kernel: try file.floats("head.kernel"), bias: try file.floats("head.bias")[0])
+        } catch let e as SafetensorsError {
+            throw ModelError(file: path, problem: .container(e))
+        } catch {
+            throw ModelError(file: path, problem: .container(SafetensorsError(file: path, problem: .io("\(error)"))))
+        }
+        file.releasePages()
+        let features = extractor.extract(SelfTestInput.make(side: manifest.inputSize), batch: 1, side: manifest.inputSize)[0]
+        selfTestLogit = Double(head.logit(features))
+        let allowed = manifest.selfTest.allowedDifference
+        guard abs(selfTestLogit - manifest.selfTest.expectedLogit) <= allowed else {
+            throw ModelError(file: path, problem: .selfTestFailed(expected: manifest.selfTest.expectedLogit,
+                                                                  actual: selfTestLogit, allowed: allowed))
+        }
+    }
+
+    /// Logits for `batch` preprocessed images `[batch][side][side][3]`.
+    public func logits(_ images: UnsafePointer<Float>, batch: Int) -> [Float] {
+        var features = [Float](repeating: 0, count: batch * VGG16.featureCount)
+        features.withUnsafeMutableBufferPointer { f in
+            extractor.extract(images, batch: batch, side: manifest.inputSize, features: f.baseAddress!)
+        }
+        return (0..<batch).map { n in
+            features.withUnsafeBufferPointer { f in
+                head.logit(UnsafeBufferPointer(rebasing: f[(n * VGG16.featureCount)..<((n + 1) * VGG16.featureCount)]))
+            }
+        }
+    }
+
+    /// Probability that the image shows the positive class.
+    public func probability(logit: Float) -> Double { Double(sigmoid(logit)) }
+
+    /// Whether a probability reaches the model's decision threshold.
+    public func admits(probability: Double) -> Bool { probability >= manifest.threshold }
+}
+
+/// Loads a conv-base weights file (`vgg16-notop.safetensors`, as Scripts/import-weights.py writes it) into
+/// parameters, checking every name and shape against VGG16 and the total parameter count.
+public func loadBaseWeights(path: String) throws(ModelError) -> VGG16Parameters {
+    let file: SafetensorsFile
+    do { file = try SafetensorsFile(path: path) } catch { throw ModelError(file: path, problem: .container(error)) }
+    try ModelFile.checkLayout(file, layout: ModelFile.baseTensorLayout)
+    let parameters = VGG16Parameters()
+    do {
+        for p in parameters.conv {
+            try file.copyFloats("\(p.spec.name).kernel", into: p.kernel.pointer)
+            try file.copyFloats("\(p.spec.name).bias", into: p.bias.pointer)
+        }
+    } catch {
+        throw ModelError(file: path, problem: .container(error))
+    }
+    return parameters
+}

@@ -1,0 +1,72 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// A read-only file mapped into memory. The mapping lives as long as the object.
+///
+/// Reading a model through a mapping costs no copy, and only the pages actually touched count toward the
+/// process's resident memory.
+public final class MappedFile: @unchecked Sendable {
+    public let path: String
+    public let count: Int
+    private let base: UnsafeMutableRawPointer?
+
+    /// Maps `path`. Empty files map to an empty buffer.
+    public init(path: String) throws(SystemError) {
+        self.path = path
+        let fd = try retryingOnInterrupt("open", path: path) { open(path, O_RDONLY | O_CLOEXEC) }
+        defer { close(fd) }
+        var st = stat()
+        try retryingOnInterrupt("fstat", path: path) { fstat(fd, &st) }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw SystemError("map (not a regular file)", path: path, code: EINVAL) }
+        count = Int(st.st_size)
+        if count == 0 {
+            base = nil
+            return
+        }
+        let p = mmap(nil, count, PROT_READ, MAP_PRIVATE, fd, 0)
+        guard let p, p != MAP_FAILED else { throw SystemError("mmap", path: path) }
+        base = p
+    }
+
+    deinit {
+        if let base { munmap(base, count) }
+    }
+
+    /// The file's bytes.
+    public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
+    /// Tells the kernel the range will not be needed soon, so its pages leave the resident set.
+    public func release(offset: Int, count: Int) {
+        guard let base, count > 0 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (offset + page - 1) / page * page
+        let end = (offset + count) / page * page
+        if end > start { madvise(base + start, end - start, MADV_DONTNEED) }
+    }
+}
+
+/// Reads a whole file. Throws `SystemError` naming the file.
+public func readFile(_ path: String, limit: Int = 1 << 30) throws(SystemError) -> [UInt8] {
+    let fd = try retryingOnInterrupt("open", path: path) { open(path, O_RDONLY | O_CLOEXEC) }
+    defer { close(fd) }
+    var st = stat()
+    try retryingOnInterrupt("fstat", path: path) { fstat(fd, &st) }
+    if (st.st_mode & S_IFMT) == S_IFDIR { throw SystemError("read (is a directory)", path: path, code: EISDIR) }
+    var result = [UInt8]()
+    if st.st_size > 0 { result.reserveCapacity(min(Int(st.st_size), limit)) }
+    var chunk = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { buffer in read(fd, buffer.baseAddress, buffer.count) }
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw SystemError("read", path: path)
+        }
+        if n == 0 { break }
+        result.append(contentsOf: chunk[0..<n])
+        if result.count > limit { throw SystemError("read (file larger than \(limit) bytes)", path: path, code: EFBIG) }
+    }
+    return result
+}

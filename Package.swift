@@ -26,11 +26,13 @@ let package = Package(
         .target(name: "CCrypto", linkerSettings: [.linkedLibrary("crypto")]),
         .target(name: "CImageCodecs", cSettings: shimFlags,
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("webp")]),
+        .target(name: "CGPIOD", cSettings: shimFlags, linkerSettings: [.linkedLibrary("gpiod")]),
 
         // MARK: Libraries
         .target(name: "Support", dependencies: ["CCrypto", logging]),
         .target(name: "NeuralNet", dependencies: ["Support", "CKernels", "COpenBLAS", logging]),
         .target(name: "Imaging", dependencies: ["Support", "CImageCodecs"]),
+        .target(name: "Door", dependencies: ["Support", "CGPIOD", logging]),
 
         // MARK: Executables (thin: parsing and wiring only)
         .executableTarget(name: "dogdoor", dependencies: ["NeuralNet", "Imaging", "Support", argumentParser, logging]),
@@ -41,5 +43,6 @@ let package = Package(
                     resources: [.copy("Golden")]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Support", "CImageCodecs"],
                     resources: [.copy("Golden")]),
+        .testTarget(name: "DoorTests", dependencies: ["Door", "Support"]),
     ]
 )

@@ -1,0 +1,1 @@
+#include "dd_gpiod.h"

@@ -1,0 +1,1 @@
+/// Door: the daemon's logic — decision policy, latch, configuration, events, control.

@@ -18,6 +18,11 @@ public struct ModelError: Error, CustomStringConvertible, Equatable {
     public var file: String
     public var problem: Problem
 
+    public init(file: String, problem: Problem) {
+        self.file = file
+        self.problem = problem
+    }
+
     public var description: String {
         switch problem {
         case .container(let e): return e.description

@@ -41,6 +41,11 @@ public struct SafetensorsError: Error, CustomStringConvertible, Equatable {
     public var file: String
     public var problem: Problem
 
+    public init(file: String, problem: Problem) {
+        self.file = file
+        self.problem = problem
+    }
+
     public var description: String {
         let what: String
         switch problem {

@@ -1,0 +1,157 @@
+import Foundation
+import NeuralNet
+import Support
+import Testing
+
+@Suite struct ModelFileTests {
+    static func manifest(side: Int = 64) -> ModelManifest {
+        var m = ModelManifest(resize: "area", centering: "samplewise", positiveClass: "bo", negativeClass: "not_bo",
+                              threshold: 0.8, training: ["note": "unit test"])
+        m.inputSize = side
+        return m
+    }
+
+    /// Rewrites a model file with its tensors unchanged and the manifest edited by `edit`.
+    static func rewrite(_ path: String, to newPath: String, edit: (inout JSONObject) -> Void,
+                        tensors transform: (String, inout [Float]) -> Void = { _, _ in }) throws {
+        let file = try SafetensorsFile(path: path)
+        var manifest = try JSONValue.parse(file.metadata[ModelFile.manifestKey]!).objectValue!
+        edit(&manifest)
+        let arrays = try file.tensors.map { info -> (TensorInfo, [Float]) in
+            var values = try file.floats(info.name)
+            transform(info.name, &values)
+            return (info, values)
+        }
+        var buffers: [FloatBuffer] = []
+        let tensors = arrays.map { info, values -> SafetensorsWriter.Tensor in
+            let b = FloatBuffer(values)
+            buffers.append(b)
+            return .init(name: info.name, shape: info.shape, data: UnsafeBufferPointer(b.buffer))
+        }
+        var metadata = file.metadata
+        metadata[ModelFile.manifestKey] = JSONValue.object(manifest).serialized()
+        try SafetensorsWriter.write(tensors, metadata: metadata, to: newPath)
+        withExtendedLifetime(buffers) {}
+    }
+
+    static func loadError(_ path: String) -> ModelError.Problem? {
+        do {
+            _ = try DogDoorModel(path: path, threads: ComputeThreads(2))
+            return nil
+        } catch {
+            return error.problem
+        }
+    }
+
+    @Test func writesAndVerifiesAModel() throws {
+        let dir = TemporaryDirectory()
+        let params = randomParameters(seed: 5)
+        let path = dir.file("m.safetensors")
+        let written = try ModelFile.write(params, manifest: Self.manifest(), to: path, threads: ComputeThreads(2))
+        let model = try DogDoorModel(path: path, threads: ComputeThreads(2))
+        #expect(model.manifest == written)
+        #expect(model.manifest.positiveClass == "bo")
+        #expect(abs(model.selfTestLogit - written.selfTest.expectedLogit) <= written.selfTest.allowedDifference)
+        // Same logits under every execution plan, within the self-test's tolerance.
+        let input = SelfTestInput.make(side: 64)
+        for plan in [ExecutionPlan.reference, .training, .uniform(.winograd2)] {
+            let other = try DogDoorModel(path: path, plan: plan, threads: ComputeThreads(1))
+            let logit = input.withUnsafeBufferPointer { other.logits($0.baseAddress!, batch: 1)[0] }
+            #expect(abs(Double(logit) - written.selfTest.expectedLogit) <= written.selfTest.allowedDifference, "\(plan)")
+        }
+        // Deterministic: writing again gives the identical file.
+        let again = dir.file("m2.safetensors")
+        try ModelFile.write(params, manifest: Self.manifest(), to: again, threads: ComputeThreads(2))
+        #expect(try readFile(path) == readFile(again))
+    }
+
+    @Test func refusesCorruptedTensors() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("m.safetensors")
+        let manifest = try ModelFile.write(randomParameters(seed: 6), manifest: Self.manifest(), to: path, threads: ComputeThreads(2))
+        var bytes = try readFile(path)
+        bytes[bytes.count - 1000] ^= 0x40
+        let bad = dir.file("bad.safetensors")
+        try AtomicFile.write(bytes, to: bad)
+        guard case .checksumMismatch(let expected, let actual)? = Self.loadError(bad) else {
+            Issue.record("corruption not detected")
+            return
+        }
+        #expect(expected == manifest.tensorsSHA256)
+        #expect(actual != expected)
+    }
+
+    @Test func refusesAFailedSelfTest() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("m.safetensors")
+        let manifest = try ModelFile.write(randomParameters(seed: 7), manifest: Self.manifest(), to: path, threads: ComputeThreads(2))
+        let bad = dir.file("bad.safetensors")
+        try Self.rewrite(path, to: bad) { m in
+            var selfTest = m["self_test"]!.objectValue!
+            selfTest["expected_logit"] = .number(manifest.selfTest.expectedLogit + 50 * manifest.selfTest.allowedDifference + 1)
+            m["self_test"] = .object(selfTest)
+        }
+        guard case .selfTestFailed? = Self.loadError(bad) else {
+            Issue.record("self-test mismatch not detected")
+            return
+        }
+    }
+
+    @Test func namesTheBadManifestField() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("m.safetensors")
+        try ModelFile.write(randomParameters(seed: 8), manifest: Self.manifest(), to: path, threads: ComputeThreads(2))
+        let cases: [(String, (inout JSONObject) -> Void)] = [
+            ("format_version", { $0["format_version"] = 99 }),
+            ("architecture", { $0["architecture"] = "resnet50" }),
+            ("decision.threshold", { $0["decision"] = ["threshold": 1.5] }),
+            ("classes.positive", { $0["classes"] = ["negative": "cat"] }),
+            ("tensors_sha256", { $0["tensors_sha256"] = "abc" }),
+        ]
+        for (field, edit) in cases {
+            let bad = dir.file("bad-\(field).safetensors")
+            try Self.rewrite(path, to: bad, edit: edit)
+            guard case .manifest(let e)? = Self.loadError(bad) else {
+                Issue.record("bad \(field) accepted")
+                continue
+            }
+            #expect(e.field == field)
+        }
+    }
+
+    @Test func refusesNonFiniteWeights() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("m.safetensors")
+        try ModelFile.write(randomParameters(seed: 9), manifest: Self.manifest(), to: path, threads: ComputeThreads(2))
+        let bad = dir.file("nan.safetensors")
+        try Self.rewrite(path, to: bad, edit: { _ in }, tensors: { name, values in
+            if name == "block3_conv2.bias" { values[17] = .nan }
+        })
+        #expect(Self.loadError(bad) == .nonFinite(tensor: "block3_conv2.bias"))
+    }
+
+    @Test func refusesWeightsFilesAndWrongShapes() throws {
+        let dir = TemporaryDirectory()
+        let params = randomParameters(seed: 10)
+        // A conv-base-only file is not a model.
+        let weights = dir.file("w.safetensors")
+        let tensors = params.conv.flatMap { p in
+            [SafetensorsWriter.Tensor(name: "\(p.spec.name).kernel", shape: p.spec.kernelShape, data: UnsafeBufferPointer(p.kernel.buffer)),
+             SafetensorsWriter.Tensor(name: "\(p.spec.name).bias", shape: [p.spec.cout], data: UnsafeBufferPointer(p.bias.buffer))]
+        }
+        try SafetensorsWriter.write(tensors, metadata: [:], to: weights)
+        #expect(Self.loadError(weights) == .notAModel)
+        let loaded = try loadBaseWeights(path: weights)
+        #expect(loaded.conv[4].kernel.toArray() == params.conv[4].kernel.toArray())
+        // A weights file with a transposed kernel names the tensor.
+        var swapped = tensors
+        swapped[6] = .init(name: "block2_conv2.kernel", shape: [3, 3, 128, 128], data: swapped[6].data)
+        swapped[4] = .init(name: "block2_conv1.kernel", shape: [3, 3, 128, 64], data: swapped[4].data)
+        try SafetensorsWriter.write(swapped, metadata: [:], to: weights)
+        #expect(throws: ModelError(file: weights, problem: .wrongShape(tensor: "block2_conv1.kernel", expected: [3, 3, 64, 128], actual: [3, 3, 128, 64]))) {
+            try loadBaseWeights(path: weights)
+        }
+        try SafetensorsWriter.write(Array(tensors.dropLast()), metadata: [:], to: weights)
+        #expect(throws: ModelError(file: weights, problem: .missingTensor("block5_conv3.bias"))) { try loadBaseWeights(path: weights) }
+    }
+}

@@ -43,6 +43,6 @@ let package = Package(
                     resources: [.copy("Golden")]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Support", "CImageCodecs"],
                     resources: [.copy("Golden")]),
-        .testTarget(name: "DoorTests", dependencies: ["Door", "Support"]),
+        .testTarget(name: "DoorTests", dependencies: ["Door", "Support", "CGPIOD"]),
     ]
 )

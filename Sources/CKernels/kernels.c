@@ -49,6 +49,18 @@ void dd_im2col3x3(const float *image, int height, int width, int channels, int y
     im2col_rows(image, height, width, channels, y0, y1, cols);
 }
 
+void dd_im2col3x3_batch(const float *images, int height, int width, int channels, int g0, int g1, float *cols) {
+    const size_t imageFloats = (size_t)height * width * channels;
+    const size_t rowFloats = (size_t)width * 9 * channels;
+    for (int g = g0; g < g1;) {
+        const int n = g / height, y = g % height;
+        const int end = (n + 1) * height < g1 ? (n + 1) * height : g1;
+        im2col_rows(images + (size_t)n * imageFloats, height, width, channels, y, y + (end - g),
+                    cols + (size_t)(g - g0) * rowFloats);
+        g = end;
+    }
+}
+
 DD_HOT void dd_bias_relu(float *x, size_t pixels, int channels, const float *bias, int relu) {
     for (size_t p = 0; p < pixels; p++) {
         float *restrict row = x + p * channels;
@@ -82,18 +94,23 @@ size_t dd_conv3x3_im2col_scratch(dd_conv_shape s, int rows, int needsBand) {
     return pixels * 9 * s.cin + (needsBand ? pixels * s.cout : 0);
 }
 
-void dd_conv3x3_im2col_rows(const float *image, dd_conv_shape s, const float *weights, int y0, int y1,
+void dd_epilogue_rows(float *band, int rows, int width, int cout, const float *bias, int relu, float *pooledRows) {
+    dd_bias_relu(band, (size_t)rows * width, cout, bias, relu);
+    if (pooledRows) pool_rows(band, width, cout, rows, pooledRows);
+}
+
+void dd_conv3x3_im2col_rows(const float *images, dd_conv_shape s, const float *weights, int g0, int g1,
                             float *scratch, dd_epilogue e) {
-    const int rows = y1 - y0;
+    const int rows = g1 - g0;
     if (rows <= 0) return;
     const size_t pixels = (size_t)rows * s.width;
     float *cols = scratch;
-    float *band = e.out ? e.out + (size_t)y0 * s.width * s.cout : scratch + pixels * 9 * s.cin;
-    im2col_rows(image, s.height, s.width, s.cin, y0, y1, cols);
+    float *band = e.out ? e.out + (size_t)g0 * s.width * s.cout : scratch + pixels * 9 * s.cin;
+    dd_im2col3x3_batch(images, s.height, s.width, s.cin, g0, g1, cols);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)pixels, s.cout, 9 * s.cin, 1.0f, cols,
                 9 * s.cin, weights, s.cout, 0.0f, band, s.cout);
-    dd_bias_relu(band, pixels, s.cout, e.bias, e.relu);
-    if (e.pooled) pool_rows(band, s.width, s.cout, rows, e.pooled + (size_t)(y0 / 2) * (s.width / 2) * s.cout);
+    dd_epilogue_rows(band, rows, s.width, s.cout, e.bias, e.relu,
+                     e.pooled ? e.pooled + (size_t)(g0 / 2) * (s.width / 2) * s.cout : NULL);
 }
 
 DD_HOT static void column_sums(const float *g, size_t pixels, int C, float *dB) {
@@ -103,13 +120,13 @@ DD_HOT static void column_sums(const float *g, size_t pixels, int C, float *dB) 
     }
 }
 
-void dd_conv3x3_weight_grad_rows(const float *image, dd_conv_shape s, const float *gradOut, int y0, int y1,
+void dd_conv3x3_weight_grad_rows(const float *images, dd_conv_shape s, const float *gradOut, int g0, int g1,
                                  float *cols, float *dW, float *dB) {
-    const int rows = y1 - y0;
+    const int rows = g1 - g0;
     if (rows <= 0) return;
     const size_t pixels = (size_t)rows * s.width;
-    const float *g = gradOut + (size_t)y0 * s.width * s.cout;
-    im2col_rows(image, s.height, s.width, s.cin, y0, y1, cols);
+    const float *g = gradOut + (size_t)g0 * s.width * s.cout;
+    dd_im2col3x3_batch(images, s.height, s.width, s.cin, g0, g1, cols);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 9 * s.cin, s.cout, (int)pixels, 1.0f, cols, 9 * s.cin,
                 g, s.cout, 1.0f, dW, s.cout);
     if (dB) column_sums(g, pixels, s.cout, dB);
@@ -237,17 +254,20 @@ void dd_flip_transpose_weights(const float *hwio, int cin, int cout, float *out)
         }
 }
 
-/// Input transform of tile rows [tr0, tr1) into V[alpha^2][T][C], T = (tr1 - tr0) * tilesAcross.
-DD_HOT static void wino_input(int m, const float *image, int H, int W, int C, int tr0, int tr1, float *V) {
+/// Input transform of global tile rows [g0, g1) (tile row g is row g % tilesDown of image g / tilesDown)
+/// into V[alpha^2][planeTiles][C], starting at tile index `tileOffset`.
+DD_HOT void dd_wino_input(int m, const float *images, int H, int W, int C, int g0, int g1, float *V,
+                          size_t planeTiles, size_t tileOffset) {
     const int A = m + 2;
-    const int tilesAcross = (W + m - 1) / m;
-    const size_t T = (size_t)(tr1 - tr0) * tilesAcross;
-    const size_t plane = T * C;
+    const int tilesAcross = (W + m - 1) / m, tilesDown = (H + m - 1) / m;
+    const size_t plane = planeTiles * C;
     float tmp[36][CB] __attribute__((aligned(64)));
     const float *px[36];
-    for (int tr = tr0; tr < tr1; tr++) {
+    for (int g = g0; g < g1; g++) {
+        const float *image = images + (size_t)(g / tilesDown) * H * W * C;
+        const int tr = g % tilesDown;
         for (int tc = 0; tc < tilesAcross; tc++) {
-            const size_t t = (size_t)(tr - tr0) * tilesAcross + tc;
+            const size_t t = tileOffset + (size_t)(g - g0) * tilesAcross + tc;
             for (int c0 = 0; c0 < C; c0 += CB) {
                 const int n = C - c0 < CB ? C - c0 : CB;
                 for (int i = 0; i < A; i++) {
@@ -278,18 +298,22 @@ DD_HOT static void wino_input(int m, const float *image, int H, int W, int C, in
     }
 }
 
-/// Output transform of M[alpha^2][T][cout] plus the epilogue.
-DD_HOT static void wino_output(int m, const float *M, int H, int W, int cout, int tr0, int tr1, dd_epilogue e) {
+/// Output transform of global tile rows [g0, g1) from M[alpha^2][planeTiles][cout] (starting at tile
+/// `tileOffset`) plus the epilogue; `e.out` and `e.pooled` point at the batch's first image.
+DD_HOT void dd_wino_output(int m, const float *M, size_t planeTiles, size_t tileOffset, int H, int W, int cout,
+                           int g0, int g1, dd_epilogue e) {
     const int A = m + 2;
-    const int tilesAcross = (W + m - 1) / m;
-    const size_t T = (size_t)(tr1 - tr0) * tilesAcross;
-    const size_t plane = T * cout;
+    const int tilesAcross = (W + m - 1) / m, tilesDown = (H + m - 1) / m;
+    const size_t plane = planeTiles * cout;
     const int Wo = W / 2;
     float tmp[6 * 4][CB] __attribute__((aligned(64)));
     float y[16][CB] __attribute__((aligned(64)));
-    for (int tr = tr0; tr < tr1; tr++) {
+    for (int g = g0; g < g1; g++) {
+        const int img = g / tilesDown, tr = g % tilesDown;
+        float *out = e.out ? e.out + (size_t)img * H * W * cout : NULL;
+        float *pooled = e.pooled ? e.pooled + (size_t)img * (H / 2) * Wo * cout : NULL;
         for (int tc = 0; tc < tilesAcross; tc++) {
-            const size_t t = (size_t)(tr - tr0) * tilesAcross + tc;
+            const size_t t = tileOffset + (size_t)(g - g0) * tilesAcross + tc;
             for (int c0 = 0; c0 < cout; c0 += CB) {
                 const int n = cout - c0 < CB ? cout - c0 : CB;
                 for (int j = 0; j < A; j++) {
@@ -311,18 +335,18 @@ DD_HOT static void wino_output(int m, const float *M, int H, int W, int cout, in
                     if (e.bias) for (int c = 0; c < n; c++) v[c] += e.bias[c0 + c];
                     if (e.relu) for (int c = 0; c < n; c++) v[c] = v[c] > 0.0f ? v[c] : 0.0f;
                 }
-                if (e.out) {
+                if (out) {
                     for (int i = 0; i < m; i++) {
                         const int oy = tr * m + i;
                         if (oy >= H) break;
                         for (int j = 0; j < m; j++) {
                             const int ox = tc * m + j;
                             if (ox >= W) break;
-                            memcpy(e.out + ((size_t)oy * W + ox) * cout + c0, y[i * m + j], (size_t)n * sizeof(float));
+                            memcpy(out + ((size_t)oy * W + ox) * cout + c0, y[i * m + j], (size_t)n * sizeof(float));
                         }
                     }
                 }
-                if (e.pooled) {
+                if (pooled) {
                     for (int i = 0; i < m; i += 2) {
                         const int oy = tr * m + i;
                         if (oy >= H) break;
@@ -331,7 +355,7 @@ DD_HOT static void wino_output(int m, const float *M, int H, int W, int cout, in
                             if (ox >= W) break;
                             const float *restrict a0 = y[i * m + j], *restrict a1 = y[i * m + j + 1];
                             const float *restrict b0 = y[(i + 1) * m + j], *restrict b1 = y[(i + 1) * m + j + 1];
-                            float *restrict dst = e.pooled + ((size_t)(oy / 2) * Wo + ox / 2) * cout + c0;
+                            float *restrict dst = pooled + ((size_t)(oy / 2) * Wo + ox / 2) * cout + c0;
                             for (int c = 0; c < n; c++) {
                                 float m0 = a0[c] > a1[c] ? a0[c] : a1[c];
                                 float m1 = b0[c] > b1[c] ? b0[c] : b1[c];
@@ -351,19 +375,174 @@ size_t dd_conv3x3_winograd_scratch(int m, dd_conv_shape s, int tileRows) {
     return (size_t)A * A * T * ((size_t)s.cin + s.cout);
 }
 
-void dd_conv3x3_winograd_rows(int m, const float *image, dd_conv_shape s, const float *U, int tr0, int tr1,
+void dd_wino_gemms(int m, const float *V, int T, int cin, const float *U, int cout, int xi0, int xi1, float *M) {
+    if (T <= 0) return;
+    for (int xi = xi0; xi < xi1; xi++) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, cout, cin, 1.0f, V + (size_t)xi * T * cin, cin,
+                    U + (size_t)xi * cin * cout, cout, 0.0f, M + (size_t)xi * T * cout, cout);
+    }
+}
+
+void dd_conv3x3_winograd_rows(int m, const float *images, dd_conv_shape s, const float *U, int g0, int g1,
                               float *scratch, dd_epilogue e) {
-    if (tr1 <= tr0) return;
+    if (g1 <= g0) return;
     const int A = m + 2;
-    const int T = (tr1 - tr0) * ((s.width + m - 1) / m);
+    const int T = (g1 - g0) * ((s.width + m - 1) / m);
     float *V = scratch;
     float *M = scratch + (size_t)A * A * T * s.cin;
-    wino_input(m, image, s.height, s.width, s.cin, tr0, tr1, V);
-    for (int xi = 0; xi < A * A; xi++) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, s.cout, s.cin, 1.0f, V + (size_t)xi * T * s.cin,
-                    s.cin, U + (size_t)xi * s.cin * s.cout, s.cout, 0.0f, M + (size_t)xi * T * s.cout, s.cout);
+    dd_wino_input(m, images, s.height, s.width, s.cin, g0, g1, V, (size_t)T, 0);
+    dd_wino_gemms(m, V, T, s.cin, U, s.cout, 0, A * A, M);
+    dd_wino_output(m, M, (size_t)T, 0, s.height, s.width, s.cout, g0, g1, e);
+}
+
+// MARK: - Winograd weight gradient
+//
+// Forward, per tile and channel pair: Y = A^T [ (G g G^T) . (B^T d B) ] A. The gradient with respect to g
+// is G^T [ sum over tiles of (B^T d B) . (A dY A^T) ] G: the same input transform V, the output gradient
+// taken back through the output transform (A dY A^T), a product per Winograd point summed over tiles
+// (one sgemm with the tiles as the inner dimension), and the weight transform taken back (G^T dU G).
+
+/// out[k] = sum_i AT[i][k] in[i]: m output-gradient vectors to alpha.
+DD_INLINE void at2_t(const float *const in[2], float *const out[4], int n) {
+    const float *restrict a = in[0], *restrict b = in[1];
+    float *restrict o0 = out[0], *restrict o1 = out[1], *restrict o2 = out[2], *restrict o3 = out[3];
+    for (int c = 0; c < n; c++) {
+        o0[c] = a[c];
+        o1[c] = a[c] + b[c];
+        o2[c] = a[c] - b[c];
+        o3[c] = -b[c];
     }
-    wino_output(m, M, s.height, s.width, s.cout, tr0, tr1, e);
+}
+
+DD_INLINE void at4_t(const float *const in[4], float *const out[6], int n) {
+    const float *restrict a = in[0], *restrict b = in[1], *restrict cc = in[2], *restrict d = in[3];
+    float *restrict o0 = out[0], *restrict o1 = out[1], *restrict o2 = out[2];
+    float *restrict o3 = out[3], *restrict o4 = out[4], *restrict o5 = out[5];
+    for (int c = 0; c < n; c++) {
+        const float x = a[c], y = b[c], z = cc[c], w = d[c];
+        o0[c] = x;
+        o1[c] = x + y + z + w;
+        o2[c] = x - y + z - w;
+        o3[c] = x + 0.5f * y + 0.25f * z + 0.125f * w;
+        o4[c] = x - 2.0f * y + 4.0f * z - 8.0f * w;
+        o5[c] = w;
+    }
+}
+
+/// out[k] = sum_i G[i][k] in[i]: alpha Winograd-domain vectors back to 3 taps, in double.
+DD_INLINE void g2_t(const double *const in[4], double *const out[3], int n) {
+    const double *restrict a = in[0], *restrict b = in[1], *restrict cc = in[2], *restrict d = in[3];
+    double *restrict o0 = out[0], *restrict o1 = out[1], *restrict o2 = out[2];
+    for (int c = 0; c < n; c++) {
+        o0[c] = a[c] + 0.5 * (b[c] + cc[c]);
+        o1[c] = 0.5 * (b[c] - cc[c]);
+        o2[c] = 0.5 * (b[c] + cc[c]) + d[c];
+    }
+}
+
+DD_INLINE void g4_t(const double *const in[6], double *const out[3], int n) {
+    const double *restrict a = in[0], *restrict b = in[1], *restrict cc = in[2];
+    const double *restrict d = in[3], *restrict e = in[4], *restrict f = in[5];
+    double *restrict o0 = out[0], *restrict o1 = out[1], *restrict o2 = out[2];
+    for (int c = 0; c < n; c++) {
+        o0[c] = a[c] + (b[c] - cc[c]) / 3.0 + (-16.0 * d[c] + e[c]) / 15.0;
+        o1[c] = (b[c] + cc[c]) / 3.0 + (-8.0 * d[c] - 2.0 * e[c]) / 15.0;
+        o2[c] = (b[c] - cc[c]) / 3.0 + (-4.0 * d[c] + 4.0 * e[c]) / 15.0 + f[c];
+    }
+}
+
+DD_HOT void dd_wino_output_grad(int m, const float *gradOut, int H, int W, int cout, int g0, int g1, float *dM,
+                                size_t planeTiles, size_t tileOffset) {
+    const int A = m + 2;
+    const int tilesAcross = (W + m - 1) / m, tilesDown = (H + m - 1) / m;
+    const size_t plane = planeTiles * cout;
+    float tmp[6 * 4][CB] __attribute__((aligned(64)));
+    const float *px[16];
+    for (int g = g0; g < g1; g++) {
+        const float *image = gradOut + (size_t)(g / tilesDown) * H * W * cout;
+        const int tr = g % tilesDown;
+        for (int tc = 0; tc < tilesAcross; tc++) {
+            const size_t t = tileOffset + (size_t)(g - g0) * tilesAcross + tc;
+            for (int c0 = 0; c0 < cout; c0 += CB) {
+                const int n = cout - c0 < CB ? cout - c0 : CB;
+                for (int i = 0; i < m; i++) {
+                    const int y = tr * m + i;
+                    for (int j = 0; j < m; j++) {
+                        const int x = tc * m + j;
+                        px[i * m + j] = (y >= H || x >= W) ? zeros : image + ((size_t)y * W + x) * cout + c0;
+                    }
+                }
+                // Columns: tmp[k][j] = sum_i AT[i][k] dY[i][j]  (alpha x m)
+                for (int j = 0; j < m; j++) {
+                    const float *in[4];
+                    float *out[6];
+                    for (int i = 0; i < m; i++) in[i] = px[i * m + j];
+                    for (int k = 0; k < A; k++) out[k] = tmp[k * m + j];
+                    if (m == 2) at2_t(in, out, n); else at4_t(in, out, n);
+                }
+                // Rows: dM[k][l] = sum_j tmp[k][j] AT[j][l]
+                for (int k = 0; k < A; k++) {
+                    const float *in[4];
+                    float *out[6];
+                    for (int j = 0; j < m; j++) in[j] = tmp[k * m + j];
+                    for (int l = 0; l < A; l++) out[l] = dM + (size_t)(k * A + l) * plane + t * cout + c0;
+                    if (m == 2) at2_t(in, out, n); else at4_t(in, out, n);
+                }
+            }
+        }
+    }
+}
+
+void dd_wino_weight_grad_gemms(int m, const float *V, int T, int cin, const float *dM, int cout, int xi0, int xi1,
+                               float *dU) {
+    if (T <= 0) return;
+    for (int xi = xi0; xi < xi1; xi++) {
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cin, cout, T, 1.0f, V + (size_t)xi * T * cin, cin,
+                    dM + (size_t)xi * T * cout, cout, 1.0f, dU + (size_t)xi * cin * cout, cout);
+    }
+}
+
+DD_HOT void dd_wino_weight_grad_finish(int m, const float *dU, int cin, int cout, int ci0, int ci1, float *dW) {
+    const int A = m + 2;
+    const size_t plane = (size_t)cin * cout;
+    double u[36][CB] __attribute__((aligned(64)));
+    double tmp[3 * 6][CB] __attribute__((aligned(64)));
+    double w[9][CB] __attribute__((aligned(64)));
+    for (int ci = ci0; ci < ci1; ci++) {
+        for (int c0 = 0; c0 < cout; c0 += CB) {
+            const int n = cout - c0 < CB ? cout - c0 : CB;
+            for (int xi = 0; xi < A * A; xi++) {
+                const float *src = dU + (size_t)xi * plane + (size_t)ci * cout + c0;
+                for (int c = 0; c < n; c++) u[xi][c] = src[c];
+            }
+            // Columns: tmp[k][j] = sum_i G[i][k] u[i][j]   (3 x alpha)
+            for (int j = 0; j < A; j++) {
+                const double *in[6];
+                double *out[3];
+                for (int i = 0; i < A; i++) in[i] = u[i * A + j];
+                for (int k = 0; k < 3; k++) out[k] = tmp[k * A + j];
+                if (m == 2) g2_t(in, out, n); else g4_t(in, out, n);
+            }
+            // Rows: w[k][l] = sum_j tmp[k][j] G[j][l]
+            for (int k = 0; k < 3; k++) {
+                const double *in[6];
+                for (int j = 0; j < A; j++) in[j] = tmp[k * A + j];
+                double *out[3] = {w[k * 3], w[k * 3 + 1], w[k * 3 + 2]};
+                if (m == 2) g2_t(in, out, n); else g4_t(in, out, n);
+            }
+            for (int k = 0; k < 9; k++) {
+                float *restrict dst = dW + ((size_t)k * cin + ci) * cout + c0;
+                for (int c = 0; c < n; c++) dst[c] += (float)w[k][c];
+            }
+        }
+    }
+}
+
+DD_HOT void dd_bias_grad_rows(const float *grad, size_t pixels, int channels, double *dB) {
+    for (size_t p = 0; p < pixels; p++) {
+        const float *restrict row = grad + p * channels;
+        for (int c = 0; c < channels; c++) dB[c] += row[c];
+    }
 }
 
 // MARK: - Pooling, ReLU, averages

@@ -113,7 +113,8 @@ public enum BLASRuntime {
     @discardableResult
     public static func ensureBestKernel(arguments: [String] = CommandLine.arguments, coreOverride: String? = nil,
                                         logger: Logger? = nil) -> Choice {
-        let env = getenv("OPENBLAS_CORETYPE").map { String(cString: $0) }
+        // An empty value counts as unset (OpenBLAS itself ignores it).
+        let env = getenv("OPENBLAS_CORETYPE").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
         let marker = getenv(restartMarker).map { String(cString: $0) }
         if let coreOverride, !coreOverride.isEmpty, coreOverride != env {
             setenv("OPENBLAS_CORETYPE", coreOverride, 1)

@@ -1,9 +1,12 @@
 import CKernels
+import COpenBLAS
 
-/// Per-thread scratch memory shared by all layers of a network; grows to the largest need and stays.
+/// Scratch memory shared by all layers of a network: one buffer per thread plus one shared by all threads.
+/// Grows to the largest need and stays.
 public final class Workspace: @unchecked Sendable {
     public let threads: ComputeThreads
     private var buffers: [FloatBuffer]
+    private var common = FloatBuffer(count: 0)
 
     public init(threads: ComputeThreads) {
         self.threads = threads
@@ -17,10 +20,16 @@ public final class Workspace: @unchecked Sendable {
         }
     }
 
+    /// Makes the shared scratch at least `floats` long and returns it. Call outside parallel sections.
+    func shared(_ floats: Int) -> UnsafeMutablePointer<Float> {
+        if common.count < floats { common = FloatBuffer(count: floats) }
+        return common.pointer
+    }
+
     func scratch(_ thread: Int) -> UnsafeMutablePointer<Float> { buffers[thread].pointer }
 
     /// Floats held.
-    public var floatCount: Int { buffers.reduce(0) { $0 + $1.count } }
+    public var floatCount: Int { buffers.reduce(common.count) { $0 + $1.count } }
 }
 
 /// Activation geometry: `batch` NHWC images of `height` x `width` x `channels`.
@@ -53,9 +62,10 @@ public final class ConvKernel: @unchecked Sendable {
     /// Prepared weights.
     let prepared: FloatBuffer
 
-    /// Bytes of scratch a work chunk aims for: im2col bands and Winograd tile rows that fit in L2.
-    static let im2colChunkBytes = 1_536 * 1024
-    static let winogradChunkBytes = 3 * 1024 * 1024
+    /// Scratch a row-parallel work chunk aims for: im2col bands and Winograd tile rows that stay in L2.
+    static let privateChunkBytes = 2 * 1024 * 1024
+    /// Scratch of a column-parallel chunk (one chunk at a time, shared by the threads).
+    static let sharedChunkBytes = 8 * 1024 * 1024
 
     /// Prepares HWIO weights `[3, 3, cin, cout]`.
     public init(hwio: UnsafePointer<Float>, cin: Int, cout: Int, algorithm: ConvAlgorithm) {
@@ -97,6 +107,13 @@ public final class ConvKernel: @unchecked Sendable {
     /// Convolves `input` (shape `shape`, `shape.channels == cin`), then adds `bias`, applies ReLU if asked,
     /// and writes the full output (`output`, `[batch][h][w][cout]`) and/or its 2x2 max-pool (`pooled`,
     /// `[batch][h/2][w/2][cout]`). At least one of the two must be given.
+    ///
+    /// Work is cut into chunks of consecutive rows (tile rows for Winograd), which may span images. When a
+    /// chunk's matrix product has at least as many rows as the weights have columns, threads take whole chunks
+    /// (everything stays in each core's cache). Otherwise (deep layers, small images) the weight matrix is
+    /// the bigger operand, and re-packing it for many small chunks would dominate: then all threads work on
+    /// one large chunk at a time, each multiplying its own slice of the weight columns (im2col) or its own
+    /// share of the Winograd points.
     public func forward(
         _ input: UnsafePointer<Float>, shape: ActivationShape, bias: UnsafePointer<Float>?, relu: Bool,
         output: UnsafeMutablePointer<Float>?, pooled: UnsafeMutablePointer<Float>?, workspace: Workspace
@@ -107,40 +124,94 @@ public final class ConvKernel: @unchecked Sendable {
         let s = dd_conv_shape(height: Int32(shape.height), width: Int32(shape.width), cin: Int32(cin), cout: Int32(cout))
         let threads = workspace.threads.count
         let m = algorithm.tile
-        let totalRows = m == 0 ? shape.height : (shape.height + m - 1) / m
+        let rowsPerImage = m == 0 ? shape.height : (shape.height + m - 1) / m
+        let totalRows = shape.batch * rowsPerImage
+        let gemmRowsPerRow = m == 0 ? shape.width : (shape.width + m - 1) / m
         let needsBand = output == nil
         let floatsPerRow = m == 0
             ? dd_conv3x3_im2col_scratch(s, 1, needsBand ? 1 : 0)
             : dd_conv3x3_winograd_scratch(Int32(m), s, 1)
-        let chunkBytes = m == 0 ? Self.im2colChunkBytes : Self.winogradChunkBytes
-        var rows = max(1, chunkBytes / (floatsPerRow * MemoryLayout<Float>.stride))
-        // Enough chunks to keep every thread busy.
-        let chunksWanted = (2 * threads + shape.batch - 1) / shape.batch
-        rows = min(rows, max(1, (totalRows + chunksWanted - 1) / chunksWanted))
-        if m == 0 && pooled != nil && rows % 2 == 1 { rows += 1 }  // pooling windows must not straddle bands
-        let chunks = (totalRows + rows - 1) / rows
-        let scratchFloats = m == 0
-            ? dd_conv3x3_im2col_scratch(s, Int32(rows), needsBand ? 1 : 0)
-            : dd_conv3x3_winograd_scratch(Int32(m), s, Int32(rows))
-        workspace.reserve(scratchFloats)
-
-        let inFloats = shape.imageFloats
-        let outFloats = shape.height * shape.width * cout
-        let pooledFloats = outFloats / 4
+        let evenRows = m == 0 && pooled != nil  // pooling windows must not straddle im2col bands
+        func chunkRows(_ bytes: Int, parts: Int) -> Int {
+            var rows = max(1, bytes / (floatsPerRow * MemoryLayout<Float>.stride))
+            rows = min(rows, max(1, (totalRows + parts - 1) / parts))
+            if evenRows && rows % 2 == 1 { rows += 1 }
+            return rows
+        }
+        let rows = chunkRows(Self.privateChunkBytes, parts: 2 * threads)
+        let epilogue = dd_epilogue(bias: bias, relu: relu ? 1 : 0, out: output, pooled: pooled)
         let weights = UnsafePointer(prepared.pointer)
-        workspace.threads.forEach(shape.batch * chunks) { item, thread in
-            let n = item / chunks
-            let r0 = (item % chunks) * rows
-            let r1 = min(totalRows, r0 + rows)
-            let e = dd_epilogue(bias: bias, relu: relu ? 1 : 0,
-                                out: output.map { $0 + n * outFloats },
-                                pooled: pooled.map { $0 + n * pooledFloats })
-            let image = input + n * inFloats
-            if m == 0 {
-                dd_conv3x3_im2col_rows(image, s, weights, Int32(r0), Int32(r1), workspace.scratch(thread), e)
-            } else {
-                dd_conv3x3_winograd_rows(Int32(m), image, s, weights, Int32(r0), Int32(r1), workspace.scratch(thread), e)
+
+        if threads == 1 || rows * gemmRowsPerRow >= cout {
+            // Row-parallel: every thread runs the whole pipeline on its own chunks.
+            let chunks = (totalRows + rows - 1) / rows
+            workspace.reserve(m == 0
+                ? dd_conv3x3_im2col_scratch(s, Int32(rows), needsBand ? 1 : 0)
+                : dd_conv3x3_winograd_scratch(Int32(m), s, Int32(rows)))
+            workspace.threads.forEach(chunks) { chunk, thread in
+                let g0 = Int32(chunk * rows), g1 = Int32(min(totalRows, (chunk + 1) * rows))
+                if m == 0 {
+                    dd_conv3x3_im2col_rows(input, s, weights, g0, g1, workspace.scratch(thread), epilogue)
+                } else {
+                    dd_conv3x3_winograd_rows(Int32(m), input, s, weights, g0, g1, workspace.scratch(thread), epilogue)
+                }
             }
+            return
+        }
+
+        // Column-parallel: one big chunk at a time; split rows for the transforms, columns for the products.
+        let bigRows = chunkRows(Self.sharedChunkBytes, parts: 1)
+        let scratch = workspace.shared(m == 0
+            ? dd_conv3x3_im2col_scratch(s, Int32(bigRows), needsBand ? 1 : 0)
+            : dd_conv3x3_winograd_scratch(Int32(m), s, Int32(bigRows)))
+        let pooledWidth = shape.width / 2
+        var g0 = 0
+        while g0 < totalRows {
+            let g1 = min(totalRows, g0 + bigRows)
+            let chunkRows = g1 - g0
+            let gemmRows = chunkRows * gemmRowsPerRow
+            let a = scratch  // im2col rows or V
+            let c = m == 0
+                ? (output.map { $0 + g0 * shape.width * cout } ?? scratch + gemmRows * 9 * cin)
+                : scratch + (m + 2) * (m + 2) * gemmRows * cin  // M
+            // Row slices for the transforms; even for pooled im2col epilogues.
+            var step = (chunkRows + threads - 1) / threads
+            if evenRows && step % 2 == 1 { step += 1 }
+            let slices = (chunkRows + step - 1) / step
+            workspace.threads.forEach(slices) { slice, _ in
+                let r0 = g0 + slice * step, r1 = min(g1, r0 + step)
+                if m == 0 {
+                    dd_im2col3x3_batch(input, s.height, s.width, s.cin, Int32(r0), Int32(r1),
+                                       a + (r0 - g0) * shape.width * 9 * cin)
+                } else {
+                    dd_wino_input(Int32(m), input, s.height, s.width, s.cin, Int32(r0), Int32(r1), a,
+                                  gemmRows, (r0 - g0) * gemmRowsPerRow)
+                }
+            }
+            // im2col: column slices of the weights (multiples of 16 floats); Winograd: slices of the points.
+            let parts = m == 0 ? cout : (m + 2) * (m + 2)
+            let partStep = m == 0 ? ((cout + threads - 1) / threads + 15) / 16 * 16 : (parts + threads - 1) / threads
+            let partSlices = (parts + partStep - 1) / partStep
+            workspace.threads.forEach(partSlices) { slice, _ in
+                let p0 = slice * partStep, p1 = min(parts, p0 + partStep)
+                if m == 0 {
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(gemmRows), Int32(p1 - p0), Int32(9 * cin),
+                                1, a, Int32(9 * cin), weights + p0, Int32(cout), 0, c + p0, Int32(cout))
+                } else {
+                    dd_wino_gemms(Int32(m), a, Int32(gemmRows), Int32(cin), weights, Int32(cout), Int32(p0), Int32(p1), c)
+                }
+            }
+            workspace.threads.forEach(slices) { slice, _ in
+                let r0 = g0 + slice * step, r1 = min(g1, r0 + step)
+                if m == 0 {
+                    dd_epilogue_rows(c + (r0 - g0) * shape.width * cout, Int32(r1 - r0), s.width, s.cout, bias, relu ? 1 : 0,
+                                     pooled.map { $0 + (r0 / 2) * pooledWidth * cout })
+                } else {
+                    dd_wino_output(Int32(m), c, gemmRows, (r0 - g0) * gemmRowsPerRow, s.height, s.width, s.cout,
+                                   Int32(r0), Int32(r1), epilogue)
+                }
+            }
+            g0 = g1
         }
     }
 }

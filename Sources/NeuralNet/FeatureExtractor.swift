@@ -1,4 +1,5 @@
 import CKernels
+import Support
 
 /// Gives access to HWIO kernels and biases of the 13 convolutions, wherever they are stored.
 public protocol ConvWeightSource {
@@ -18,6 +19,8 @@ public final class VGG16FeatureExtractor: @unchecked Sendable {
     private(set) var biases: [FloatBuffer]
     private var ping = FloatBuffer(count: 0)
     private var pong = FloatBuffer(count: 0)
+    /// When non-nil, `extract` adds each convolution's wall time (seconds) here, indexed by layer.
+    public var layerSeconds: [Double]?
 
     /// Prepares the weights from `source` for `plan`, to run on `threads`.
     public init(weights source: some ConvWeightSource, plan: ExecutionPlan, threads: ComputeThreads) throws {
@@ -80,6 +83,8 @@ public final class VGG16FeatureExtractor: @unchecked Sendable {
         var buffers = [ping, pong]
         for (i, layer) in VGG16.convLayers.enumerated() {
             let destination = buffers[(i + 1) % 2].pointer
+            let start = layerSeconds == nil ? 0 : MonotonicClock.now()
+            defer { if layerSeconds != nil { layerSeconds![i] += MonotonicClock.now() - start } }
             kernels[i].forward(source, shape: shape, bias: biases[i].pointer, relu: true,
                                output: layer.poolAfter ? nil : destination,
                                pooled: layer.poolAfter ? destination : nil, workspace: workspace)

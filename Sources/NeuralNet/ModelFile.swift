@@ -69,7 +69,7 @@ public enum ModelFile {
         return h.finalizeHex()
     }
 
-    /// Checks names, dtypes and shapes of `file` against `layout`; extra tensors are errors.
+    /// Checks names, dtypes and shapes of `file` against `layout` (header only); extra tensors are errors.
     static func checkLayout(_ file: SafetensorsFile, layout: [(name: String, shape: [Int])]) throws(ModelError) {
         let expected = Set(layout.map(\.name))
         if let extra = file.tensors.map(\.name).sorted().first(where: { !expected.contains($0) }) {
@@ -79,14 +79,32 @@ public enum ModelFile {
             guard let info = file.info(name) else { throw ModelError(file: file.path, problem: .missingTensor(name)) }
             guard info.dtype == .f32 else { throw ModelError(file: file.path, problem: .wrongDType(tensor: name, actual: info.dtype.rawValue)) }
             guard info.shape == shape else { throw ModelError(file: file.path, problem: .wrongShape(tensor: name, expected: shape, actual: info.shape)) }
-            let bytes = file.bytes(of: info)
-            var finite = true
-            for i in stride(from: 0, to: bytes.count, by: 4) where !bytes.loadUnaligned(fromByteOffset: i, as: Float.self).isFinite {
-                finite = false
-                break
-            }
-            guard finite else { throw ModelError(file: file.path, problem: .nonFinite(tensor: name)) }
         }
+    }
+
+    /// Checks that every value of the layout's tensors is finite and returns the tensor digest, reading each
+    /// tensor once and dropping its pages afterwards so that verification adds nothing to resident memory.
+    static func scanTensors(_ file: SafetensorsFile, layout: [(name: String, shape: [Int])]) throws(ModelError) -> String {
+        var h = SHA256()
+        for (name, shape) in layout {
+            let info = file.info(name)!
+            let bytes = file.bytes(of: info)
+            if !allFinite(bytes) { throw ModelError(file: file.path, problem: .nonFinite(tensor: name)) }
+            h.update(name + "\n" + shape.map(String.init).joined(separator: "x") + "\n")
+            h.update(bytes)
+            file.releasePages(of: info)
+        }
+        return h.finalizeHex()
+    }
+
+    private static func allFinite(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        // Exponent bits all ones means NaN or infinity; checked on the raw bits, any alignment.
+        var i = 0
+        while i + 4 <= bytes.count {
+            if bytes.loadUnaligned(fromByteOffset: i, as: UInt32.self) & 0x7F80_0000 == 0x7F80_0000 { return false }
+            i += 4
+        }
+        return true
     }
 
     /// Writes a complete model file atomically: computes the tensor digest and the self-test with `plan`
@@ -125,6 +143,9 @@ struct SafetensorsWeights: ConvWeightSource {
         let bias = FloatBuffer(count: layer.cout)
         try file.copyFloats("\(layer.name).kernel", into: kernel.pointer)
         try file.copyFloats("\(layer.name).bias", into: bias.pointer)
+        for suffix in ["kernel", "bias"] {
+            if let info = file.info("\(layer.name).\(suffix)") { file.releasePages(of: info) }
+        }
         return try body(kernel.pointer, bias.pointer)
     }
 }
@@ -156,7 +177,7 @@ public final class DogDoorModel: @unchecked Sendable {
             throw ModelError(file: path, problem: .manifest(ManifestError(field: "(manifest)", reason: "\(error)")))
         }
         try ModelFile.checkLayout(file, layout: ModelFile.tensorLayout)
-        let digest = ModelFile.tensorDigest { file.bytes(of: file.info($0)!) }
+        let digest = try ModelFile.scanTensors(file, layout: ModelFile.tensorLayout)
         guard digest == manifest.tensorsSHA256 else {
             throw ModelError(file: path, problem: .checksumMismatch(expected: manifest.tensorsSHA256, actual: digest))
         }
@@ -204,6 +225,7 @@ public func loadBaseWeights(path: String) throws(ModelError) -> VGG16Parameters 
     let file: SafetensorsFile
     do { file = try SafetensorsFile(path: path) } catch { throw ModelError(file: path, problem: .container(error)) }
     try ModelFile.checkLayout(file, layout: ModelFile.baseTensorLayout)
+    _ = try ModelFile.scanTensors(file, layout: ModelFile.baseTensorLayout)
     let parameters = VGG16Parameters()
     do {
         for p in parameters.conv {

@@ -1,3 +1,5 @@
+import Support
+
 /// Weights of one convolution: HWIO kernel `[3, 3, cin, cout]` and bias `[cout]`.
 public final class ConvParameters: @unchecked Sendable {
     public let spec: ConvSpec
@@ -37,5 +39,22 @@ public final class VGG16Parameters: ConvWeightSource, @unchecked Sendable {
         }
         other.head = head
         return other
+    }
+}
+
+extension VGG16Parameters {
+    /// He-uniform random conv weights, small random biases and a Glorot-uniform head with bias 0.25, from
+    /// `seed`: a network with realistic activation statistics for benchmarks and tests.
+    public static func seededRandom(seed: UInt64) -> VGG16Parameters {
+        var rng = SeededRandom(seed: seed)
+        let p = VGG16Parameters()
+        for layer in p.conv {
+            let limit = (6.0 / Double(9 * layer.spec.cin)).squareRoot()
+            for i in 0..<layer.kernel.count { layer.kernel[i] = Float(rng.uniform(-limit, limit)) }
+            for i in 0..<layer.bias.count { layer.bias[i] = Float(rng.uniform(-0.05, 0.05)) }
+        }
+        let limit = (6.0 / Double(VGG16.featureCount + 1)).squareRoot()
+        p.head = DenseHead(kernel: (0..<VGG16.featureCount).map { _ in Float(rng.uniform(-limit, limit)) }, bias: 0.25)
+        return p
     }
 }

@@ -219,6 +219,11 @@ public final class SafetensorsFile: @unchecked Sendable {
 
     /// Drops the mapped pages of the file from this process's resident memory (they are re-read on demand).
     public func releasePages() { file.release(offset: 0, count: file.count) }
+
+    /// Drops the mapped pages of one tensor (whole pages only) from resident memory.
+    public func releasePages(of info: TensorInfo) {
+        file.release(offset: dataOffset + info.range.lowerBound, count: info.range.count)
+    }
 }
 
 /// Writes safetensors files: float32 tensors in the order given, the header padded with spaces to a

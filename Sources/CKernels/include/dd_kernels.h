@@ -3,8 +3,7 @@
 
 /// Hot loops of the VGG16 engine, kept in C so that they vectorise predictably on every target.
 ///
-/// Conventions: activations are one image at a time, NHWC without the N, i.e. `[height][width][channels]`
-/// with channels fastest. Convolution weights are HWIO `[3][3][cin][cout]`, which flattened is exactly the
+/// Conventions: activations are NHWC, `[N][height][width][channels]` with channels fastest. Convolution weights are HWIO `[3][3][cin][cout]`, which flattened is exactly the
 /// `[9*cin][cout]` matrix an im2col row multiplies. Every 3x3 convolution uses "same" zero padding.
 /// None of these functions allocate, and none use threads: callers split work into row bands and run
 /// the bands on their own threads, each band with its own scratch buffers.
@@ -29,30 +28,43 @@ typedef struct {
     const float *bias;
     /// Non-zero: clamp at zero (ReLU).
     int relu;
-    /// Full-resolution output image `[height][width][cout]`; may be NULL when only `pooled` is wanted.
+    /// Full-resolution output `[N][height][width][cout]`; may be NULL when only `pooled` is wanted.
     float *out;
-    /// 2x2 stride-2 max-pooled output `[height/2][width/2][cout]`; may be NULL. Needs even bands.
+    /// 2x2 stride-2 max-pooled output `[N][height/2][width/2][cout]`; may be NULL. Needs even bands.
     float *pooled;
 } dd_epilogue;
 
-// MARK: - im2col path (exact reference order, lowest memory)
+// MARK: - Batches and global rows
+//
+// A batch is `N` images back to back. Functions that take "global rows" [g0, g1) number the output rows of
+// all images consecutively (row g is row g % height of image g / height), so one work chunk may span images;
+// Winograd functions number tile rows the same way (tilesDown = ceil(height / m) per image).
 
-/// Writes the im2col rows of output rows [y0, y1): `(y1-y0)*width` rows of `9*channels` values in
-/// (ky, kx, c) order, zeros where the 3x3 window leaves the image.
+// MARK: - im2col path (reference order of summation, lowest memory)
+
+/// Writes the im2col rows of output rows [y0, y1) of one image: `(y1-y0)*width` rows of `9*channels` values
+/// in (ky, kx, c) order, zeros where the 3x3 window leaves the image.
 void dd_im2col3x3(const float *image, int height, int width, int channels, int y0, int y1, float *cols);
+
+/// im2col of global rows [g0, g1) of a batch.
+void dd_im2col3x3_batch(const float *images, int height, int width, int channels, int g0, int g1, float *cols);
 
 /// Floats of scratch `dd_conv3x3_im2col_rows` needs for `rows` output rows.
 size_t dd_conv3x3_im2col_scratch(dd_conv_shape s, int rows, int needsBand);
 
-/// Convolution of output rows [y0, y1) by im2col + one sgemm per band, then the epilogue.
-/// `weights` is `[9*cin][cout]`. `scratch` holds `dd_conv3x3_im2col_scratch(s, y1-y0, e.out == NULL)` floats.
-/// With `e.pooled`, y0 and y1 must be even.
-void dd_conv3x3_im2col_rows(const float *image, dd_conv_shape s, const float *weights, int y0, int y1,
+/// Bias, ReLU and optional 2x2 max-pool of `rows` (even when pooling) full-resolution rows held in `band`
+/// (`[rows][width][cout]`, modified in place); pooled rows go to `pooledRows` (may be NULL).
+void dd_epilogue_rows(float *band, int rows, int width, int cout, const float *bias, int relu, float *pooledRows);
+
+/// Convolution of global output rows [g0, g1) by im2col + one sgemm, then the epilogue. `weights` is
+/// `[9*cin][cout]`; `scratch` holds `dd_conv3x3_im2col_scratch(s, g1-g0, e.out == NULL)` floats; `e.out`
+/// and `e.pooled` point at the batch's first image. With `e.pooled`, g0 and g1 must be even.
+void dd_conv3x3_im2col_rows(const float *images, dd_conv_shape s, const float *weights, int g0, int g1,
                             float *scratch, dd_epilogue e);
 
-/// Accumulates the weight gradient of output rows [y0, y1): `dW[9*cin][cout] += cols^T * gradOut` and
-/// `dB[cout] += column sums of gradOut` (dB may be NULL). `cols` holds `(y1-y0)*width*9*cin` floats.
-void dd_conv3x3_weight_grad_rows(const float *image, dd_conv_shape s, const float *gradOut, int y0, int y1,
+/// Accumulates the weight gradient of global output rows [g0, g1): `dW[9*cin][cout] += cols^T * gradOut`
+/// and `dB[cout] += column sums of gradOut` (dB may be NULL). `cols` holds `(g1-g0)*width*9*cin` floats.
+void dd_conv3x3_weight_grad_rows(const float *images, dd_conv_shape s, const float *gradOut, int g0, int g1,
                                  float *cols, float *dW, float *dB);
 
 // MARK: - Winograd F(m x m, 3 x 3), m = 2 or 4
@@ -67,13 +79,45 @@ void dd_wino_transform_weights(int m, const float *hwio, int cin, int cout, floa
 /// Convolving the output gradient with these (same padding) gives the input gradient.
 void dd_flip_transpose_weights(const float *hwio, int cin, int cout, float *out);
 
-/// Floats of scratch `dd_conv3x3_winograd_rows` needs for tile rows [tr0, tr1).
+/// Input transform of global tile rows [g0, g1) into `V[alpha^2][planeTiles][C]`, tiles numbered from
+/// `tileOffset` (so several calls can fill one V in parallel).
+void dd_wino_input(int m, const float *images, int height, int width, int channels, int g0, int g1, float *V,
+                   size_t planeTiles, size_t tileOffset);
+
+/// The products `M[xi][T][cout] = V[xi][T][cin] * U[xi][cin][cout]` for Winograd points xi0 <= xi < xi1
+/// (one sgemm each; alpha^2 points in all).
+void dd_wino_gemms(int m, const float *V, int T, int cin, const float *U, int cout, int xi0, int xi1, float *M);
+
+/// Output transform of global tile rows [g0, g1) from `M[alpha^2][planeTiles][cout]` (tiles from
+/// `tileOffset`), then the epilogue; `e.out`/`e.pooled` point at the batch's first image.
+void dd_wino_output(int m, const float *M, size_t planeTiles, size_t tileOffset, int height, int width, int cout,
+                    int g0, int g1, dd_epilogue e);
+
+/// Floats of scratch `dd_conv3x3_winograd_rows` needs for `tileRows` tile rows.
 size_t dd_conv3x3_winograd_scratch(int m, dd_conv_shape s, int tileRows);
 
-/// Convolution of the output rows covered by tile rows [tr0, tr1) (tile row r covers output rows
+/// The whole Winograd pipeline for global tile rows [g0, g1) (tile row r of an image covers output rows
 /// [r*m, r*m+m)): input transform, alpha^2 sgemm calls against `U`, output transform, epilogue.
-void dd_conv3x3_winograd_rows(int m, const float *image, dd_conv_shape s, const float *U, int tr0, int tr1,
+void dd_conv3x3_winograd_rows(int m, const float *images, dd_conv_shape s, const float *U, int g0, int g1,
                               float *scratch, dd_epilogue e);
+
+// MARK: - Winograd weight gradient
+
+/// Output gradient of global tile rows [g0, g1) taken back through the output transform:
+/// `dM[alpha^2][planeTiles][cout]` (tiles from `tileOffset`); positions outside the image count as zero.
+void dd_wino_output_grad(int m, const float *gradOut, int height, int width, int cout, int g0, int g1, float *dM,
+                         size_t planeTiles, size_t tileOffset);
+
+/// Accumulates `dU[xi][cin][cout] += V[xi]^T * dM[xi]` for Winograd points xi0 <= xi < xi1 (T tiles).
+void dd_wino_weight_grad_gemms(int m, const float *V, int T, int cin, const float *dM, int cout, int xi0, int xi1,
+                               float *dU);
+
+/// Accumulates the HWIO weight gradient of input channels [ci0, ci1) from the Winograd-domain gradient:
+/// `dW += G^T dU G` (evaluated in double).
+void dd_wino_weight_grad_finish(int m, const float *dU, int cin, int cout, int ci0, int ci1, float *dW);
+
+/// `dB[c] += sum over pixels of grad[p][c]`, accumulated in double.
+void dd_bias_grad_rows(const float *grad, size_t pixels, int channels, double *dB);
 
 // MARK: - Element-wise and pooling
 

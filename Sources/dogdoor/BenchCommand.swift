@@ -1,0 +1,136 @@
+import ArgumentParser
+import Logging
+import NeuralNet
+import Support
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure the engine on this machine.",
+        subcommands: [Engine.self],
+        defaultSubcommand: Engine.self
+    )
+
+    struct Engine: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Per-frame latency of the VGG16 classifier, model load time and memory.",
+            discussion: "Loads and verifies the model (timed), then runs warm-up and timed iterations on a synthetic input. Run a release build; this machine's timings vary from run to run, compare runs made side by side."
+        )
+
+        @Option(help: "Model file to load (verified, timed). Without it, seeded random weights are used and load time is not measured.")
+        var model: String?
+
+        @Option(help: "Images per forward pass.")
+        var batch: Int = 1
+
+        @Option(help: "Timed iterations.")
+        var iterations: Int = 10
+
+        @Option(help: "Untimed warm-up iterations.")
+        var warmup: Int = 2
+
+        @Option(help: "Execution plan: inference, training, reference, im2col, winograd2, winograd4, or layer=algorithm,...")
+        var plan: String = "inference"
+
+        @Flag(help: "Print one JSON object instead of text.")
+        var json = false
+
+        @Flag(help: "Also time each convolution (adds a little overhead).")
+        var layers = false
+
+        @OptionGroup var compute: ComputeOptions
+
+        func validate() throws {
+            guard batch >= 1, batch <= 64 else { throw ValidationError("--batch must be between 1 and 64") }
+            guard iterations >= 1, warmup >= 0 else { throw ValidationError("--iterations must be at least 1") }
+            guard ExecutionPlan(parsing: plan) != nil else { throw ValidationError("--plan \(plan) is not a plan") }
+        }
+
+        func run() throws {
+            var logger = Logger(label: "dogdoor")
+            let (threads, kernel) = compute.setUp(&logger)
+            let executionPlan = ExecutionPlan(parsing: plan)!
+            let rssBefore = ProcessMemory.current()
+            var loadSeconds: Double?
+            let run: (UnsafePointer<Float>) -> [Float]
+            let extractor: VGG16FeatureExtractor
+            let side = VGG16.inputSize
+            if let model {
+                let start = MonotonicClock.now()
+                let loaded: DogDoorModel
+                do {
+                    loaded = try DogDoorModel(path: model, plan: executionPlan, threads: threads)
+                } catch {
+                    printError("error: \(error)")
+                    throw ExitCode(1)
+                }
+                loadSeconds = MonotonicClock.now() - start
+                extractor = loaded.extractor
+                run = { loaded.logits($0, batch: batch) }
+            } else {
+                let parameters = VGG16Parameters.seededRandom(seed: 1)
+                let random = try VGG16FeatureExtractor(weights: parameters, plan: executionPlan, threads: threads)
+                extractor = random
+                let head = parameters.head
+                var features = [Float](repeating: 0, count: batch * VGG16.featureCount)
+                run = { input in
+                    features.withUnsafeMutableBufferPointer { random.extract(input, batch: batch, features: $0.baseAddress!) }
+                    return (0..<batch).map { n in head.logit(Array(features[(n * 512)..<((n + 1) * 512)])) }
+                }
+            }
+            let rssLoaded = ProcessMemory.current()
+            var input = [Float]()
+            for _ in 0..<batch { input += SelfTestInput.make(side: side) }
+            var times: [Double] = []
+            var logits: [Float] = []
+            input.withUnsafeBufferPointer { p in
+                for _ in 0..<warmup { logits = run(p.baseAddress!) }
+                if layers { extractor.layerSeconds = Array(repeating: 0, count: VGG16.convLayers.count) }
+                for _ in 0..<iterations {
+                    let t = MonotonicClock.now()
+                    logits = run(p.baseAddress!)
+                    times.append(MonotonicClock.now() - t)
+                }
+            }
+            let rssAfter = ProcessMemory.current()
+            let sorted = times.sorted()
+            let median = sorted[sorted.count / 2]
+            let perFrameMS = median * 1000 / Double(batch)
+            let gflops = VGG16.flopsPerImage * Double(batch) / median / 1e9
+            var layerReport: [(name: String, ms: Double, gflops: Double)] = []
+            if let seconds = extractor.layerSeconds {
+                var h = side
+                for (i, layer) in VGG16.convLayers.enumerated() {
+                    let per = seconds[i] / Double(iterations)
+                    layerReport.append((layer.name, per * 1000, layer.flops(height: h, width: h) * Double(batch) / per / 1e9))
+                    if layer.poolAfter { h /= 2 }
+                }
+            }
+            if json {
+                let result: JSONValue = [
+                    "engine": "dogdoor", "batch": .number(Double(batch)), "threads": .number(Double(threads.count)),
+                    "plan": .string(executionPlan.description), "openblas_kernel": .string(kernel),
+                    "iteration_seconds": .array(times.map { .number($0) }), "median_ms_per_frame": .number(perFrameMS),
+                    "gflops": .number(gflops), "load_seconds": loadSeconds.map { .number($0) } ?? .null,
+                    "rss_mib_start": .number(rssBefore.residentMiB), "rss_mib_loaded": .number(rssLoaded.residentMiB),
+                    "rss_mib_end": .number(rssAfter.residentMiB), "peak_rss_mib": .number(rssAfter.peakMiB),
+                    "logit": .number(Double(logits.first ?? .nan)),
+                    "layers": .array(layerReport.map { ["name": .string($0.name), "ms": .number($0.ms), "gflops": .number($0.gflops)] }),
+                ]
+                print(result.serialized())
+                return
+            }
+            print("openblas kernel: \(kernel)")
+            print("threads:         \(threads.count)")
+            print("plan:            \(plan)")
+            if let loadSeconds { print("model load:      \(fixed(loadSeconds, 3)) s (verified, self-test included)") }
+            print("batch:           \(batch)")
+            print("per frame:       \(fixed(perFrameMS, 1)) ms median of \(iterations) (min \(fixed(sorted[0] * 1000 / Double(batch), 1)) ms)")
+            print("throughput:      \(fixed(gflops, 0)) GFLOP/s (\(fixed(VGG16.flopsPerImage / 1e9, 2)) GFLOP per frame)")
+            print("memory:          \(fixed(rssAfter.residentMiB, 1)) MiB resident, peak \(fixed(rssAfter.peakMiB, 1)) MiB")
+            for (i, l) in layerReport.enumerated() {
+                print("  \(l.name)  \(executionPlan.algorithms[i].rawValue)  \(fixed(l.ms, 2)) ms  \(fixed(l.gflops, 0)) GFLOP/s")
+            }
+        }
+    }
+}

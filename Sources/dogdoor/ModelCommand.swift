@@ -1,0 +1,102 @@
+import ArgumentParser
+import Logging
+import NeuralNet
+import Support
+
+struct ModelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "model",
+        abstract: "Inspect and verify model files.",
+        subcommands: [Info.self, Package.self]
+    )
+
+    struct Info: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Verify a model file completely and print its manifest.",
+            discussion: "Checks the container, the manifest, every tensor's name, shape and dtype, the tensor checksum and the self-test. Exit status 1 if anything is wrong."
+        )
+
+        @Argument(help: "The model file (.safetensors).")
+        var file: String
+
+        @Flag(help: "Print the manifest as JSON.")
+        var json = false
+
+        @OptionGroup var compute: ComputeOptions
+
+        func run() throws {
+            var logger = Logger(label: "dogdoor")
+            let (threads, kernel) = compute.setUp(&logger)
+            let start = MonotonicClock.now()
+            let model: DogDoorModel
+            do {
+                model = try DogDoorModel(path: file, threads: threads)
+            } catch {
+                printError("error: \(error)")
+                throw ExitCode(1)
+            }
+            let seconds = MonotonicClock.now() - start
+            let m = model.manifest
+            if json {
+                var object = m.json.objectValue!
+                object["verification"] = [
+                    "ok": true, "load_seconds": .number(seconds), "self_test_logit": .number(model.selfTestLogit),
+                    "openblas_kernel": .string(kernel),
+                ]
+                print(JSONValue.object(object).serialized())
+                return
+            }
+            print("model:          \(file)")
+            print("verified:       yes (checksum, shapes, self-test) in \(fixed(seconds, 3)) s")
+            print("format:         \(ModelFile.formatValue) v\(m.formatVersion), \(m.architecture)")
+            print("input:          \(m.inputSize)x\(m.inputSize) RGB, resize \(m.resize), centering \(m.centering)")
+            print("classes:        admit \"\(m.positiveClass)\" (positive logit), keep out \"\(m.negativeClass)\"")
+            print("threshold:      probability >= \(m.threshold) (logit >= \(fixed(m.thresholdLogit, 4)))")
+            print("tensors sha256: \(m.tensorsSHA256)")
+            print("self-test:      logit \(model.selfTestLogit), recorded \(m.selfTest.expectedLogit) (allowed +-\(formatNumber(m.selfTest.allowedDifference, "%.2g")))")
+            print("openblas:       \(kernel)")
+            if !m.training.members.isEmpty {
+                print("training:")
+                for (key, value) in m.training.members { print("  \(key): \(value.serialized())") }
+            }
+        }
+    }
+
+    struct Package: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Package conv-base weights with a seeded random head into a model file (for benchmarks and tests; train a real model with dogdoor-train).",
+            shouldDisplay: true
+        )
+
+        @Option(help: "Conv-base weights (vgg16-notop.safetensors).")
+        var weights: String
+
+        @Option(help: "Output model file.")
+        var output: String
+
+        @Option(help: "Seed of the random head.")
+        var seed: UInt64 = 1234
+
+        @OptionGroup var compute: ComputeOptions
+
+        func run() throws {
+            var logger = Logger(label: "dogdoor")
+            let (threads, _) = compute.setUp(&logger)
+            let parameters: VGG16Parameters
+            do {
+                parameters = try loadBaseWeights(path: weights)
+            } catch {
+                printError("error: \(error)")
+                throw ExitCode(1)
+            }
+            var rng = SeededRandom(seed: seed)
+            let limit = (6.0 / Double(VGG16.featureCount + 1)).squareRoot()
+            parameters.head = DenseHead(kernel: (0..<VGG16.featureCount).map { _ in Float(rng.uniform(-limit, limit)) }, bias: 0.25)
+            let manifest = ModelManifest(resize: "area", centering: "samplewise", positiveClass: "positive",
+                                         negativeClass: "negative", threshold: 0.5,
+                                         training: ["note": "untrained random head (dogdoor model package)", "seed": .number(Double(seed))])
+            try ModelFile.write(parameters, manifest: manifest, to: output, threads: threads)
+            print("wrote \(output)")
+        }
+    }
+}

@@ -1,0 +1,188 @@
+import Testing
+@testable import Door
+import CGPIOD
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("Simulated latch")
+struct SimulatedLatchTests {
+    @Test("starts locked and records every actuation with its time")
+    func timeline() throws {
+        let clock = ManualClock(start: testClockStart)
+        let latch = SimulatedLatch(clock: clock)
+        #expect(latch.state == .locked)
+        try latch.unlock()
+        clock.advance(by: .seconds(2))
+        try latch.lock()
+        #expect(latch.state == .locked)
+        #expect(latch.timeline == [
+            SimulatedLatch.Actuation(state: .unlocked, time: stamp(0)),
+            SimulatedLatch.Actuation(state: .locked, time: stamp(2_000)),
+        ])
+    }
+
+    @Test("injected faults fail one actuation each and leave the state unchanged")
+    func faults() throws {
+        let latch = SimulatedLatch(name: "sim", clock: ManualClock(start: testClockStart))
+        latch.injectFault("relay stuck")
+        #expect(throws: LatchError(.simulatedFault("relay stuck"), latch: "sim")) { try latch.unlock() }
+        #expect(latch.state == .locked)
+        #expect(latch.timeline.isEmpty)
+        try latch.unlock()
+        #expect(latch.state == .unlocked)
+    }
+
+    @Test("close locks, then refuses further actuations; closing twice is harmless")
+    func close() throws {
+        let latch = SimulatedLatch(name: "sim", clock: ManualClock(start: testClockStart))
+        try latch.unlock()
+        try latch.close()
+        #expect(latch.state == .locked)
+        #expect(latch.isClosed)
+        #expect(latch.timeline.map(\.state) == [.unlocked, .locked])
+        try latch.close()
+        #expect(throws: LatchError(.closed, latch: "sim")) { try latch.unlock() }
+        #expect(LatchError(.closed, latch: "sim").description == "latch sim: latch is closed")
+    }
+
+    @Test("close still counts as closed when the final lock fails")
+    func closeWithFault() throws {
+        let latch = SimulatedLatch(name: "sim", clock: ManualClock(start: testClockStart))
+        try latch.unlock()
+        latch.injectFault("driver gone")
+        #expect(throws: LatchError(.simulatedFault("driver gone"), latch: "sim")) { try latch.close() }
+        #expect(latch.isClosed)
+    }
+}
+
+@Suite("Latch guard")
+struct LatchGuardTests {
+    func make(gap: Duration = .seconds(1), maximum: Duration = .seconds(60)) -> (SimulatedLatch, LatchGuard) {
+        let latch = SimulatedLatch(name: "sim", clock: ManualClock(start: testClockStart))
+        return (latch, LatchGuard(latch: latch, minimumGap: gap, maximumUnlocked: maximum))
+    }
+
+    func at(_ ms: Int) -> MonotonicInstant { MonotonicInstant(sinceOrigin: .milliseconds(ms)) }
+
+    @Test("an unlock too soon after the last actuation is deferred until the gap has passed")
+    func minimumGap() throws {
+        let (latch, guarded) = make()
+        #expect(try guarded.unlock(at: at(0)) == .applied)
+        #expect(try guarded.lock(at: at(200)) == .applied)  // locking is never delayed
+        #expect(try guarded.unlock(at: at(500)) == .deferred(until: at(1_200)))
+        #expect(guarded.pendingUnlock == at(1_200))
+        #expect(guarded.nextDeadline == at(1_200))
+        #expect(try guarded.tick(at: at(1_199)) == .nothing)
+        #expect(latch.state == .locked)
+        #expect(try guarded.tick(at: at(1_200)) == .appliedDeferredUnlock)
+        #expect(latch.state == .unlocked)
+        #expect(latch.timeline.map(\.state) == [.unlocked, .locked, .unlocked])
+    }
+
+    @Test("a lock cancels a pending unlock")
+    func lockCancels() throws {
+        let (latch, guarded) = make()
+        try guarded.unlock(at: at(0))
+        try guarded.lock(at: at(100))
+        #expect(try guarded.unlock(at: at(200)) == .deferred(until: at(1_100)))
+        #expect(try guarded.lock(at: at(300)) == .unchanged)
+        #expect(guarded.pendingUnlock == nil)
+        #expect(try guarded.tick(at: at(5_000)) == .nothing)
+        #expect(latch.state == .locked)
+    }
+
+    @Test("requests matching the current state change nothing")
+    func unchanged() throws {
+        let (latch, guarded) = make()
+        #expect(try guarded.lock(at: at(0)) == .unchanged)
+        try guarded.unlock(at: at(0))
+        #expect(try guarded.unlock(at: at(10)) == .unchanged)
+        #expect(latch.timeline.count == 1)
+    }
+
+    @Test("the latch is forced locked after the maximum energised time, however often unlock is repeated",
+          arguments: [1, 60, 600])
+    func maximumUnlocked(seconds: Int) throws {
+        let (latch, guarded) = make(maximum: .seconds(Int64(seconds)))
+        try guarded.unlock(at: at(1_000))
+        try guarded.unlock(at: at(1_000 + seconds * 500))  // does not restart the clock
+        #expect(guarded.nextDeadline == at(1_000 + seconds * 1_000))
+        #expect(try guarded.tick(at: at(1_000 + seconds * 1_000 - 1)) == .nothing)
+        #expect(latch.state == .unlocked)
+        #expect(try guarded.tick(at: at(1_000 + seconds * 1_000)) == .forcedLock)
+        #expect(latch.state == .locked)
+        #expect(guarded.nextDeadline == nil)
+    }
+
+    @Test("a failed actuation is reported and retried by the next tick")
+    func failures() throws {
+        let (latch, guarded) = make(maximum: .seconds(10))
+        try guarded.unlock(at: at(0))
+        latch.injectFault("bus error")
+        #expect(throws: LatchError(.simulatedFault("bus error"), latch: "sim")) { try guarded.tick(at: at(10_000)) }
+        #expect(latch.state == .unlocked)
+        #expect(try guarded.tick(at: at(10_100)) == .forcedLock)
+    }
+
+    @Test("close locks then releases, even with an unlock pending; later requests fail")
+    func close() throws {
+        let (latch, guarded) = make()
+        try guarded.unlock(at: at(0))
+        try guarded.close()
+        #expect(latch.state == .locked)
+        #expect(latch.isClosed)
+        #expect(throws: LatchError(.closed, latch: "sim")) { try guarded.unlock(at: at(5_000)) }
+        #expect(throws: LatchError(.closed, latch: "sim")) { try guarded.tick(at: at(5_000)) }
+        try guarded.close()
+    }
+}
+
+@Suite("GPIO latch without hardware")
+struct GPIOLatchTests {
+    @Test("a chip that does not exist is a clear error naming chip and line", arguments: [
+        ("/dev/gpiochip-does-not-exist", GPIOLineSelector.offset(17)), ("gpiochip99", .offset(3)),
+        ("99", .name("DOOR_LATCH")), ("no-such-label", .offset(0)),
+    ])
+    func missingChip(chip: String, line: GPIOLineSelector) {
+        #expect(throws: LatchError(.chipNotFound, latch: "\(chip) line \(line)")) {
+            _ = try GPIOLatch(chip: chip, line: line, activeLow: false)
+        }
+    }
+
+    @Test("a device that is not a GPIO chip is refused")
+    func notAChip() {
+        do {
+            _ = try GPIOLatch(chip: "/dev/null", line: .offset(0), activeLow: true)
+            Issue.record("/dev/null accepted as a GPIO chip")
+        } catch {
+            #expect(error.latch == "/dev/null line 0")
+            #expect(error.reason == .notAGPIOChip || error.reason == .chipNotFound)
+        }
+    }
+
+    @Test("errors from each step map to typed reasons")
+    func errorMapping() {
+        func failure(_ step: dd_gpio_step, _ code: Int32, consumer: String = "") -> LatchError {
+            var f = dd_gpio_failure()
+            f.step = step
+            f.error_number = code
+            f.line_count = 32
+            withUnsafeMutableBytes(of: &f.consumer) { raw in
+                for (i, b) in consumer.utf8.enumerated() { raw[i] = b }
+            }
+            return GPIOLatch.error(from: f, latch: "gpiochip0 line 17")
+        }
+        #expect(failure(DD_GPIO_STEP_OPEN_CHIP, EACCES).reason == .permissionDenied)
+        #expect(failure(DD_GPIO_STEP_OPEN_CHIP, ENOENT).reason == .chipNotFound)
+        #expect(failure(DD_GPIO_STEP_FIND_LINE, ENOENT).reason == .lineNotFound)
+        #expect(failure(DD_GPIO_STEP_LINE_RANGE, EINVAL).reason == .lineOutOfRange(lineCount: 32))
+        #expect(failure(DD_GPIO_STEP_REQUEST, EBUSY, consumer: "gpio-keys").reason == .lineBusy(consumer: "gpio-keys"))
+        #expect(failure(DD_GPIO_STEP_REQUEST, EBUSY).reason == .lineBusy(consumer: nil))
+        #expect(failure(DD_GPIO_STEP_REQUEST, EIO).reason == .system(operation: "request line as output", code: EIO))
+        #expect(failure(DD_GPIO_STEP_REQUEST, EBUSY, consumer: "gpio-keys").description
+            == "latch gpiochip0 line 17: line busy: already requested by \"gpio-keys\"")
+        #expect(failure(DD_GPIO_STEP_LINE_RANGE, EINVAL).description
+            == "latch gpiochip0 line 17: line offset out of range (the chip has 32 lines)")
+    }
+}

@@ -1,0 +1,76 @@
+@testable import Door
+import Support
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Noon on 2026-01-15 local time at UTC+01:00, at monotonic zero: the origin of every test timeline.
+let testClockStart = ManualClock(year: 2026, month: 1, day: 15, hour: 12, minute: 0, utcOffsetSeconds: 3_600).now()
+
+/// The timestamp `milliseconds` after `start` on both clocks.
+func stamp(_ milliseconds: Int, from start: Timestamp = testClockStart) -> Timestamp {
+    var t = start
+    t.monotonic = t.monotonic + .milliseconds(milliseconds)
+    t.wall.unixNanoseconds += Int64(milliseconds) * 1_000_000
+    return t
+}
+
+/// A start timestamp at the given local time of day (UTC+01:00) on 2026-01-15.
+func start(hour: Int, minute: Int, second: Int = 0) -> Timestamp {
+    ManualClock(year: 2026, month: 1, day: 15, hour: hour, minute: minute, second: second, utcOffsetSeconds: 3_600).now()
+}
+
+/// A fresh, empty directory under /tmp, removed by `removeTree` at the end of a test.
+func makeTemporaryDirectory(_ label: String = "door") -> String {
+    var template = Array("/tmp/dogdoor-test-\(label)-XXXXXX".utf8CString)
+    let result = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+    precondition(result != nil, "mkdtemp failed")
+    return String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+/// Removes a directory tree created by a test.
+func removeTree(_ path: String) {
+    guard let dir = opendir(path) else { unlink(path); return }
+    var names: [String] = []
+    while let entry = readdir(dir) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+        if name != "." && name != ".." { names.append(name) }
+    }
+    closedir(dir)
+    for name in names {
+        let child = path + "/" + name
+        var st = stat()
+        if lstat(child, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { removeTree(child) } else { unlink(child) }
+    }
+    rmdir(path)
+}
+
+func fileExists(_ path: String) -> Bool {
+    var st = stat()
+    return lstat(path, &st) == 0
+}
+
+func fileMode(_ path: String) -> mode_t {
+    var st = stat()
+    precondition(lstat(path, &st) == 0, "lstat \(path)")
+    return st.st_mode & 0o7777
+}
+
+func readText(_ path: String) throws -> String {
+    String(decoding: try readFile(path), as: UTF8.self)
+}
+
+func listDirectory(_ path: String) -> [String] {
+    guard let dir = opendir(path) else { return [] }
+    defer { closedir(dir) }
+    var names: [String] = []
+    while let entry = readdir(dir) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+        if name != "." && name != ".." { names.append(name) }
+    }
+    return names.sorted()
+}

@@ -103,6 +103,41 @@ public final class VGG16FeatureExtractor: @unchecked Sendable {
         }
     }
 
+    /// Every convolution's ReLU output and the final max-pool output for one image `[side][side][3]`, in layer
+    /// order (14 arrays, NHWC). For diagnostics and per-layer verification; `extract` is the fast path.
+    public func trace(_ image: [Float], side: Int) -> [[Float]] {
+        precondition(image.count == side * side * 3 && side % 32 == 0)
+        var shape = ActivationShape(batch: 1, height: side, width: side, channels: 3)
+        var current = image
+        var results: [[Float]] = []
+        for (i, layer) in VGG16.convLayers.enumerated() {
+            var out = [Float](repeating: 0, count: shape.height * shape.width * layer.cout)
+            current.withUnsafeBufferPointer { src in
+                out.withUnsafeMutableBufferPointer { dst in
+                    kernels[i].forward(src.baseAddress!, shape: shape, bias: biases[i].pointer, relu: true,
+                                       output: dst.baseAddress!, pooled: nil, workspace: workspace)
+                }
+            }
+            results.append(out)
+            shape.channels = layer.cout
+            if layer.poolAfter {
+                var pooled = [Float](repeating: 0, count: out.count / 4)
+                out.withUnsafeBufferPointer { src in
+                    pooled.withUnsafeMutableBufferPointer { dst in
+                        dd_maxpool2x2(src.baseAddress!, Int32(shape.height), Int32(shape.width), Int32(layer.cout), dst.baseAddress!)
+                    }
+                }
+                shape.height /= 2
+                shape.width /= 2
+                current = pooled
+            } else {
+                current = out
+            }
+        }
+        results.append(current)
+        return results
+    }
+
     /// Features of a batch, as arrays.
     public func extract(_ images: [Float], batch: Int, side: Int = VGG16.inputSize) -> [[Float]] {
         precondition(images.count == batch * side * side * 3, "expected \(batch) images of \(side)x\(side)x3")

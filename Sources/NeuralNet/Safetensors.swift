@@ -217,6 +217,14 @@ public final class SafetensorsFile: @unchecked Sendable {
         return out
     }
 
+    /// A float64 tensor as an array.
+    public func doubles(_ name: String) throws(SafetensorsError) -> [Double] {
+        guard let info = info(name) else { throw SafetensorsError(file: path, problem: .missingTensor(name)) }
+        guard info.dtype == .f64 else { throw SafetensorsError(file: path, problem: .wrongDType(tensor: name, expected: .f64, actual: info.dtype)) }
+        let src = bytes(of: info)
+        return (0..<info.elementCount).map { src.loadUnaligned(fromByteOffset: $0 * 8, as: Double.self) }
+    }
+
     /// Drops the mapped pages of the file from this process's resident memory (they are re-read on demand).
     public func releasePages() { file.release(offset: 0, count: file.count) }
 

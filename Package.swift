@@ -23,7 +23,7 @@ let package = Package(
         // MARK: C shims over system libraries
         .target(name: "COpenBLAS", linkerSettings: [.linkedLibrary("openblas")]),
         .target(name: "CKernels", dependencies: ["COpenBLAS"], cSettings: kernelFlags),
-        .target(name: "CCrypto", linkerSettings: [.linkedLibrary("crypto")]),
+        .target(name: "CCrypto", linkerSettings: [.linkedLibrary("nettle")]),
         .target(name: "CImageCodecs", cSettings: shimFlags,
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("webp")]),
         .target(name: "CGPIOD", cSettings: shimFlags, linkerSettings: [.linkedLibrary("gpiod")]),
@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "Door", dependencies: ["Support", "CGPIOD", logging]),
 
         // MARK: Executables (thin: parsing and wiring only)
-        .executableTarget(name: "dogdoor", dependencies: ["NeuralNet", "Imaging", "Support", argumentParser, logging]),
+        .executableTarget(name: "dogdoor", dependencies: ["NeuralNet", "Support", argumentParser, logging]),
 
         // MARK: Tests
         .testTarget(name: "SupportTests", dependencies: ["Support"]),

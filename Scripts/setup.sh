@@ -23,7 +23,7 @@ VERBOSE=0
 
 # ---- Debian packages --------------------------------------------------------------------------------
 # Libraries the Swift targets link against (with their headers).
-BUILD_PACKAGES=(libopenblas-dev libv4l-dev libgpiod-dev libjpeg-dev libpng-dev libwebp-dev libssl-dev)
+BUILD_PACKAGES=(libopenblas-dev libv4l-dev libgpiod-dev libjpeg-dev libpng-dev libwebp-dev nettle-dev)
 # Tools the tests call: gpioset/gpioget (gpiod), v4l2-ctl (v4l-utils), systemd-analyze verify (systemd).
 TEST_TOOL_PACKAGES=(gpiod v4l-utils systemd)
 # Python for the venv (python3-venv provides ensurepip on Debian).

@@ -63,9 +63,9 @@ public final class ConvKernel: @unchecked Sendable {
     let prepared: FloatBuffer
 
     /// Scratch a row-parallel work chunk aims for: im2col bands and Winograd tile rows that stay in L2.
-    static let privateChunkBytes = 2 * 1024 * 1024
+    static let privateChunkBytes = 1024 * 1024
     /// Scratch of a column-parallel chunk (one chunk at a time, shared by the threads).
-    static let sharedChunkBytes = 8 * 1024 * 1024
+    static let sharedChunkBytes = 4 * 1024 * 1024
 
     /// Prepares HWIO weights `[3, 3, cin, cout]`.
     public init(hwio: UnsafePointer<Float>, cin: Int, cout: Int, algorithm: ConvAlgorithm) {
@@ -114,9 +114,13 @@ public final class ConvKernel: @unchecked Sendable {
     /// the bigger operand, and re-packing it for many small chunks would dominate: then all threads work on
     /// one large chunk at a time, each multiplying its own slice of the weight columns (im2col) or its own
     /// share of the Winograd points.
+    ///
+    /// `rows` restricts a single image's computation to those output rows (a multiple of the Winograd tile
+    /// at the start, even where pooling); the rest of `output`/`pooled` is left untouched.
     public func forward(
         _ input: UnsafePointer<Float>, shape: ActivationShape, bias: UnsafePointer<Float>?, relu: Bool,
-        output: UnsafeMutablePointer<Float>?, pooled: UnsafeMutablePointer<Float>?, workspace: Workspace
+        output: UnsafeMutablePointer<Float>?, pooled: UnsafeMutablePointer<Float>?, workspace: Workspace,
+        rows outputRows: Range<Int>? = nil
     ) {
         precondition(shape.channels == cin, "input has \(shape.channels) channels, kernel expects \(cin)")
         precondition(output != nil || pooled != nil, "nowhere to write")
@@ -125,7 +129,15 @@ public final class ConvKernel: @unchecked Sendable {
         let threads = workspace.threads.count
         let m = algorithm.tile
         let rowsPerImage = m == 0 ? shape.height : (shape.height + m - 1) / m
-        let totalRows = shape.batch * rowsPerImage
+        // Global (tile) rows [firstRow, totalRows) are computed.
+        var firstRow = 0
+        var totalRows = shape.batch * rowsPerImage
+        if let outputRows {
+            precondition(shape.batch == 1 && outputRows.lowerBound >= 0 && outputRows.upperBound <= shape.height)
+            precondition(outputRows.lowerBound % max(m, pooled == nil ? 1 : 2) == 0, "row range must start on a tile")
+            firstRow = m == 0 ? outputRows.lowerBound : outputRows.lowerBound / m
+            totalRows = m == 0 ? outputRows.upperBound : (outputRows.upperBound + m - 1) / m
+        }
         let gemmRowsPerRow = m == 0 ? shape.width : (shape.width + m - 1) / m
         let needsBand = output == nil
         let floatsPerRow = m == 0
@@ -134,7 +146,7 @@ public final class ConvKernel: @unchecked Sendable {
         let evenRows = m == 0 && pooled != nil  // pooling windows must not straddle im2col bands
         func chunkRows(_ bytes: Int, parts: Int) -> Int {
             var rows = max(1, bytes / (floatsPerRow * MemoryLayout<Float>.stride))
-            rows = min(rows, max(1, (totalRows + parts - 1) / parts))
+            rows = min(rows, max(1, (totalRows - firstRow + parts - 1) / parts))
             if evenRows && rows % 2 == 1 { rows += 1 }
             return rows
         }
@@ -144,12 +156,12 @@ public final class ConvKernel: @unchecked Sendable {
 
         if threads == 1 || rows * gemmRowsPerRow >= cout {
             // Row-parallel: every thread runs the whole pipeline on its own chunks.
-            let chunks = (totalRows + rows - 1) / rows
+            let chunks = (totalRows - firstRow + rows - 1) / rows
             workspace.reserve(m == 0
                 ? dd_conv3x3_im2col_scratch(s, Int32(rows), needsBand ? 1 : 0)
                 : dd_conv3x3_winograd_scratch(Int32(m), s, Int32(rows)))
             workspace.threads.forEach(chunks) { chunk, thread in
-                let g0 = Int32(chunk * rows), g1 = Int32(min(totalRows, (chunk + 1) * rows))
+                let g0 = Int32(firstRow + chunk * rows), g1 = Int32(min(totalRows, firstRow + (chunk + 1) * rows))
                 if m == 0 {
                     dd_conv3x3_im2col_rows(input, s, weights, g0, g1, workspace.scratch(thread), epilogue)
                 } else {
@@ -165,7 +177,7 @@ public final class ConvKernel: @unchecked Sendable {
             ? dd_conv3x3_im2col_scratch(s, Int32(bigRows), needsBand ? 1 : 0)
             : dd_conv3x3_winograd_scratch(Int32(m), s, Int32(bigRows)))
         let pooledWidth = shape.width / 2
-        var g0 = 0
+        var g0 = firstRow
         while g0 < totalRows {
             let g1 = min(totalRows, g0 + bigRows)
             let chunkRows = g1 - g0

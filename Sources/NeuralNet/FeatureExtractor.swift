@@ -11,7 +11,7 @@ public protocol ConvWeightSource {
 ///
 /// Inference only. Weights are prepared once for the execution plan; activations live in two ping-pong
 /// buffers sized for the largest batch seen so far, with every max-pool fused into the convolution before
-/// it, so that for one 224x224 image the activations need 15.3 MiB.
+/// it and block 1 computed in strips, so that for one 224x224 image the activations need 11.3 MiB.
 public final class VGG16FeatureExtractor: @unchecked Sendable {
     public let plan: ExecutionPlan
     public let workspace: Workspace
@@ -19,6 +19,7 @@ public final class VGG16FeatureExtractor: @unchecked Sendable {
     private(set) var biases: [FloatBuffer]
     private var ping = FloatBuffer(count: 0)
     private var pong = FloatBuffer(count: 0)
+    private var strip = FloatBuffer(count: 0)
     /// When non-nil, `extract` adds each convolution's wall time (seconds) here, indexed by layer.
     public var layerSeconds: [Double]?
 
@@ -53,21 +54,63 @@ public final class VGG16FeatureExtractor: @unchecked Sendable {
     /// Bytes held by prepared weights, biases, activations and scratch.
     public var memoryBytes: Int {
         let floats = kernels.reduce(0) { $0 + $1.prepared.count } + biases.reduce(0) { $0 + $1.count }
-            + ping.count + pong.count + workspace.floatCount
+            + ping.count + pong.count + strip.count + workspace.floatCount
         return floats * MemoryLayout<Float>.stride
     }
 
-    /// Floats the two activation buffers need per image of side `side`.
+    /// Floats the two activation buffers need per image of side `side` (block1_conv1's output excluded: block 1
+    /// runs in strips, see `block1`).
     static func activationFloats(side: Int) -> (ping: Int, pong: Int) {
         // Layer i reads from one buffer and writes the other; track the largest write into each.
         var sizes = [0, 0]
         var h = side
         for (i, layer) in VGG16.convLayers.enumerated() {
             let outSide = layer.poolAfter ? h / 2 : h
-            sizes[(i + 1) % 2] = max(sizes[(i + 1) % 2], outSide * outSide * layer.cout)
+            if i > 0 { sizes[(i + 1) % 2] = max(sizes[(i + 1) % 2], outSide * outSide * layer.cout) }
             h = outSide
         }
         return (sizes[0], sizes[1])
+    }
+
+    /// Output rows of block1_conv2 per strip.
+    static let stripRows = 32
+
+    /// Rows of block1_conv1 output kept above and below a strip: enough for block1_conv2's 3x3 window and
+    /// for its first row to start a Winograd tile.
+    var stripHalo: Int { max(2, plan.algorithms[1].tile) }
+
+    /// Block 1 without its largest activation: block1_conv1's full output (224x224x64, 12.25 MiB per image)
+    /// is never held. For each strip of block1_conv2 output rows, block1_conv1 computes just the rows that
+    /// strip reads (recomputing a few halo rows, about 0.1% of the network's work), and block1_conv2 pools
+    /// straight into `pooled` (`[batch][side/2][side/2][64]`).
+    private func block1(_ images: UnsafePointer<Float>, batch: Int, side: Int, pooled: UnsafeMutablePointer<Float>) {
+        let halo = stripHalo
+        let width = side * 64
+        let stripFloats = (Self.stripRows + 2 * halo + 1) * width
+        if strip.count < stripFloats { strip = FloatBuffer(count: stripFloats) }
+        let first = VGG16.convLayers[0], second = VGG16.convLayers[1]
+        for n in 0..<batch {
+            let image = images + n * side * side * 3
+            let output = pooled + n * (side / 2) * (side / 2) * second.cout
+            var y0 = 0
+            while y0 < side {
+                let y1 = min(side, y0 + Self.stripRows)
+                let a = max(0, y0 - halo), b = min(side, y1 + halo)  // block1_conv1 rows this strip needs
+                let s0 = max(0, a - 1), s1 = min(side, b + 1)        // input rows those need
+                // block1_conv1 rows [a, b) land in the strip from its second row on (its first row is spare).
+                let start = strip.pointer + (1 - (a - s0)) * width
+                kernels[0].forward(image + s0 * side * 3,
+                                   shape: ActivationShape(batch: 1, height: s1 - s0, width: side, channels: first.cin),
+                                   bias: biases[0].pointer, relu: true, output: start, pooled: nil, workspace: workspace,
+                                   rows: (a - s0)..<(b - s0))
+                kernels[1].forward(strip.pointer + width,
+                                   shape: ActivationShape(batch: 1, height: b - a, width: side, channels: second.cin),
+                                   bias: biases[1].pointer, relu: true, output: nil,
+                                   pooled: output + (a / 2) * (side / 2) * second.cout, workspace: workspace,
+                                   rows: (y0 - a)..<(y1 - a))
+                y0 = y1
+            }
+        }
     }
 
     /// Computes features for `batch` images `[batch][side][side][3]` (side divisible by 32) into
@@ -78,10 +121,13 @@ public final class VGG16FeatureExtractor: @unchecked Sendable {
         let need = Self.activationFloats(side: side)
         if ping.count < need.ping * batch { ping = FloatBuffer(count: need.ping * batch) }
         if pong.count < need.pong * batch { pong = FloatBuffer(count: need.pong * batch) }
-        var shape = ActivationShape(batch: batch, height: side, width: side, channels: 3)
-        var source = UnsafePointer(images)
+        let start = layerSeconds == nil ? 0 : MonotonicClock.now()
+        block1(images, batch: batch, side: side, pooled: ping.pointer)
+        if layerSeconds != nil { layerSeconds![1] += MonotonicClock.now() - start }
+        var shape = ActivationShape(batch: batch, height: side / 2, width: side / 2, channels: VGG16.convLayers[1].cout)
+        var source = UnsafePointer(ping.pointer)
         var buffers = [ping, pong]
-        for (i, layer) in VGG16.convLayers.enumerated() {
+        for (i, layer) in VGG16.convLayers.enumerated() where i >= 2 {
             let destination = buffers[(i + 1) % 2].pointer
             let start = layerSeconds == nil ? 0 : MonotonicClock.now()
             defer { if layerSeconds != nil { layerSeconds![i] += MonotonicClock.now() - start } }

@@ -134,18 +134,31 @@ public enum ModelFile {
     }
 }
 
-/// Conv weights read straight from a validated safetensors file (model or weights file).
+/// Conv weights read straight from a validated safetensors file (model or weights file): from the mapping
+/// itself when the data is float-aligned (files DogDoor writes always are), else through a copy. Each
+/// tensor's pages leave resident memory once the layer has been prepared.
 struct SafetensorsWeights: ConvWeightSource {
     let file: SafetensorsFile
 
     func withConvWeights<R>(_ layer: ConvSpec, _ body: (UnsafePointer<Float>, UnsafePointer<Float>) throws -> R) throws -> R {
+        let kernelInfo = file.info("\(layer.name).kernel")!
+        let biasInfo = file.info("\(layer.name).bias")!
+        defer {
+            file.releasePages(of: kernelInfo)
+            file.releasePages(of: biasInfo)
+        }
+        let kernelBytes = file.bytes(of: kernelInfo)
+        let biasBytes = file.bytes(of: biasInfo)
+        let aligned = Int(bitPattern: kernelBytes.baseAddress) % MemoryLayout<Float>.alignment == 0
+            && Int(bitPattern: biasBytes.baseAddress) % MemoryLayout<Float>.alignment == 0
+        if aligned {
+            return try body(kernelBytes.baseAddress!.assumingMemoryBound(to: Float.self),
+                            biasBytes.baseAddress!.assumingMemoryBound(to: Float.self))
+        }
         let kernel = FloatBuffer(count: 9 * layer.cin * layer.cout)
         let bias = FloatBuffer(count: layer.cout)
-        try file.copyFloats("\(layer.name).kernel", into: kernel.pointer)
-        try file.copyFloats("\(layer.name).bias", into: bias.pointer)
-        for suffix in ["kernel", "bias"] {
-            if let info = file.info("\(layer.name).\(suffix)") { file.releasePages(of: info) }
-        }
+        try file.copyFloats(kernelInfo.name, into: kernel.pointer)
+        try file.copyFloats(biasInfo.name, into: bias.pointer)
         return try body(kernel.pointer, bias.pointer)
     }
 }

@@ -27,6 +27,10 @@ public struct ProcessMemory: Sendable {
     public var resident: Int
     /// VmHWM (peak resident) in bytes.
     public var peak: Int
+    /// RssAnon: resident anonymous memory (heap, stacks) in bytes.
+    public var anonymous: Int = 0
+    /// RssFile: resident file-backed memory (code, libraries, mapped files) in bytes.
+    public var fileBacked: Int = 0
 
     public var residentMiB: Double { Double(resident) / 1_048_576 }
     public var peakMiB: Double { Double(peak) / 1_048_576 }
@@ -34,14 +38,18 @@ public struct ProcessMemory: Sendable {
     /// Reads the current figures (zeros where /proc is unavailable).
     public static func current() -> ProcessMemory {
         guard let bytes = try? readFile("/proc/self/status", limit: 1 << 20) else { return ProcessMemory(resident: 0, peak: 0) }
-        var resident = 0
-        var peak = 0
+        var memory = ProcessMemory(resident: 0, peak: 0)
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
             let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             guard parts.count >= 2, let kib = Int(parts[1]) else { continue }
-            if parts[0] == "VmRSS:" { resident = kib * 1024 }
-            if parts[0] == "VmHWM:" { peak = kib * 1024 }
+            switch parts[0] {
+            case "VmRSS:": memory.resident = kib * 1024
+            case "VmHWM:": memory.peak = kib * 1024
+            case "RssAnon:": memory.anonymous = kib * 1024
+            case "RssFile:": memory.fileBacked = kib * 1024
+            default: break
+            }
         }
-        return ProcessMemory(resident: resident, peak: peak)
+        return memory
     }
 }

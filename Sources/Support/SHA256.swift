@@ -1,6 +1,6 @@
 import CCrypto
 
-/// Incremental SHA-256 (OpenSSL's libcrypto underneath, so it uses the CPU's SHA extensions).
+/// Incremental SHA-256 (Nettle underneath, which uses the CPU's SHA extensions where present).
 public struct SHA256: ~Copyable {
     private let context: OpaquePointer
 

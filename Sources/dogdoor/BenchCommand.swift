@@ -114,6 +114,9 @@ struct BenchCommand: ParsableCommand {
                     "gflops": .number(gflops), "load_seconds": loadSeconds.map { .number($0) } ?? .null,
                     "rss_mib_start": .number(rssBefore.residentMiB), "rss_mib_loaded": .number(rssLoaded.residentMiB),
                     "rss_mib_end": .number(rssAfter.residentMiB), "peak_rss_mib": .number(rssAfter.peakMiB),
+                    "engine_buffers_mib": .number(Double(extractor.memoryBytes) / 1_048_576),
+                    "rss_anonymous_mib": .number(Double(rssAfter.anonymous) / 1_048_576),
+                    "rss_file_mib": .number(Double(rssAfter.fileBacked) / 1_048_576),
                     "logit": .number(Double(logits.first ?? .nan)),
                     "layers": .array(layerReport.map { ["name": .string($0.name), "ms": .number($0.ms), "gflops": .number($0.gflops)] }),
                 ]

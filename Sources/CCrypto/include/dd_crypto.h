@@ -3,7 +3,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/// Incremental SHA-256 through OpenSSL's libcrypto (hardware accelerated where the CPU allows).
+/// Incremental SHA-256 through Nettle (hardware accelerated where the CPU allows).
 typedef struct dd_sha256 dd_sha256;
 
 /// Creates a hashing context, or NULL when out of memory.

@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark of DogDoor's VGG16 engine against ONNX Runtime on the same weights.
+
+Builds `dogdoor` in release mode, packages the imported VGG16 weights into a model file, exports the same
+network to ONNX, then runs both engines alternately for several rounds (each round a fresh process of each,
+so model load and peak memory are measured per process) and prints medians, the ratio, GFLOP/s and peak RSS.
+
+This machine's speed swings by up to 3x from minute to minute; only ratios of runs made side by side, in
+one invocation of this script, mean anything.
+
+Usage: .venv/bin/python Scripts/bench-engine.py [--rounds 5] [--iterations 10] [--batches 1 8] [--threads 2]
+Needs: Scripts/setup.sh done; installs Scripts/requirements-onnx.txt into the running venv if missing.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+GFLOP_PER_FRAME = 30.69  # VGG16 conv base at 224x224, multiply-adds x 2
+
+
+def ensure_onnx_runtime() -> None:
+    try:
+        import onnxruntime  # noqa: F401
+        import onnx  # noqa: F401
+    except ImportError:
+        print("installing Scripts/requirements-onnx.txt into", sys.prefix, flush=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r", str(ROOT / "Scripts/requirements-onnx.txt")],
+                       check=True)
+
+
+def build_release() -> Path:
+    print("building dogdoor (release)...", flush=True)
+    subprocess.run(["swift", "build", "-c", "release", "--product", "dogdoor"], cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL)
+    return ROOT / ".build/release/dogdoor"
+
+
+def ort_child(onnx_path: str, batch: int, iterations: int, warmup: int, threads: int) -> None:
+    """Runs inside a fresh process: load, warm up, time; print one JSON line."""
+    import numpy as np
+    import onnxruntime as ort
+
+    start = time.perf_counter()
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(onnx_path, options, providers=["CPUExecutionProvider"])
+    load = time.perf_counter() - start
+    name = session.get_inputs()[0].name
+    rng = np.random.default_rng(0)
+    x = (rng.random((batch, 3, 224, 224), dtype=np.float32) * 255 - 128).astype(np.float32)
+    for _ in range(warmup):
+        session.run(None, {name: x})
+    times = []
+    for _ in range(iterations):
+        t = time.perf_counter()
+        session.run(None, {name: x})
+        times.append(time.perf_counter() - t)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"iteration_seconds": times, "load_seconds": load, "peak_rss_mib": peak}))
+
+
+def run_ort(onnx_path: Path, batch: int, iterations: int, warmup: int, threads: int) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--ort-child", str(onnx_path), str(batch), str(iterations),
+                          str(warmup), str(threads)], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_dogdoor(binary: Path, model: Path, batch: int, iterations: int, warmup: int, threads: int) -> dict:
+    out = subprocess.run([str(binary), "bench", "--model", str(model), "--batch", str(batch), "--iterations",
+                          str(iterations), "--warmup", str(warmup), "--threads", str(threads), "--json"],
+                         check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--ort-child":
+        ort_child(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]))
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per batch size (default 5)")
+    parser.add_argument("--iterations", type=int, default=10, help="timed iterations per process (default 10)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed iterations per process (default 2)")
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 8], help="batch sizes (default 1 8)")
+    parser.add_argument("--threads", type=int, default=2, help="threads for both engines (default 2)")
+    parser.add_argument("--weights", type=Path, default=ROOT / "var/weights/vgg16-notop.safetensors")
+    args = parser.parse_args()
+
+    if not args.weights.exists():
+        print(f"error: {args.weights} not found; run Scripts/setup.sh", file=sys.stderr)
+        return 1
+    ensure_onnx_runtime()
+    binary = build_release()
+    work = ROOT / "var/bench"
+    work.mkdir(parents=True, exist_ok=True)
+    model = work / "bench-model.safetensors"
+    onnx_path = work / "bench-model.onnx"
+    subprocess.run([str(binary), "model", "package", "--weights", str(args.weights), "--output", str(model)],
+                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([sys.executable, str(ROOT / "Scripts/export-onnx.py"), "--model", str(model), "--output",
+                    str(onnx_path)], check=True, stdout=subprocess.DEVNULL)
+    kernel = run_dogdoor(binary, model, 1, 1, 0, args.threads)["openblas_kernel"]
+    print(f"OpenBLAS kernel in dogdoor: {kernel}")
+    print(f"threads: {args.threads}; rounds: {args.rounds} x {args.iterations} iterations, alternating engines\n")
+
+    for batch in args.batches:
+        ours, theirs, our_load, their_load, our_rss, their_rss, ratios = [], [], [], [], [], [], []
+        for _ in range(args.rounds):
+            d = run_dogdoor(binary, model, batch, args.iterations, args.warmup, args.threads)
+            o = run_ort(onnx_path, batch, args.iterations, args.warmup, args.threads)
+            dm = statistics.median(d["iteration_seconds"]) / batch
+            om = statistics.median(o["iteration_seconds"]) / batch
+            ours.append(dm)
+            theirs.append(om)
+            ratios.append(dm / om)
+            our_load.append(d["load_seconds"])
+            their_load.append(o["load_seconds"])
+            our_rss.append(d["peak_rss_mib"])
+            their_rss.append(o["peak_rss_mib"])
+        d_ms, o_ms = statistics.median(ours) * 1e3, statistics.median(theirs) * 1e3
+        print(f"batch {batch}:")
+        print(f"  dogdoor       {d_ms:7.1f} ms/frame  {GFLOP_PER_FRAME / d_ms * 1e3:6.0f} GFLOP/s  "
+              f"load {statistics.median(our_load):.3f} s (verified + self-test)  peak RSS {max(our_rss):6.1f} MiB")
+        print(f"  onnxruntime   {o_ms:7.1f} ms/frame  {GFLOP_PER_FRAME / o_ms * 1e3:6.0f} GFLOP/s  "
+              f"load {statistics.median(their_load):.3f} s  peak RSS {max(their_rss):6.1f} MiB (incl. Python)")
+        print(f"  ratio dogdoor/onnxruntime: median {statistics.median(ratios):.2f} "
+              f"(per round: {', '.join(f'{r:.2f}' for r in ratios)})\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,6 +1,7 @@
 #include "dd_kernels.h"
 
 #include <float.h>
+#include <math.h>
 #include <string.h>
 
 #include "dd_openblas.h"
@@ -218,11 +219,12 @@ DD_INLINE void g4(const float *const in[3], float *const out[6], int n) {
 
 int dd_wino_alpha(int m) { return m + 2; }
 
-DD_HOT void dd_wino_transform_weights(int m, const float *hwio, int cin, int cout, float *U) {
+
+DD_HOT void dd_wino_transform_weights_range(int m, const float *hwio, int cin, int cout, int ci0, int ci1, float *U) {
     const int A = m + 2;
     const size_t plane = (size_t)cin * cout;
     float tmp[6 * 3][CB] __attribute__((aligned(64)));
-    for (int ci = 0; ci < cin; ci++) {
+    for (int ci = ci0; ci < ci1; ci++) {
         for (int c0 = 0; c0 < cout; c0 += CB) {
             const int n = cout - c0 < CB ? cout - c0 : CB;
             // Columns: tmp[i][l] = sum_k G[i][k] g[k][l]
@@ -244,14 +246,27 @@ DD_HOT void dd_wino_transform_weights(int m, const float *hwio, int cin, int cou
     }
 }
 
+void dd_wino_transform_weights(int m, const float *hwio, int cin, int cout, float *U) {
+    dd_wino_transform_weights_range(m, hwio, cin, cout, 0, cin, U);
+}
+
 void dd_flip_transpose_weights(const float *hwio, int cin, int cout, float *out) {
-    for (int ky = 0; ky < 3; ky++)
-        for (int kx = 0; kx < 3; kx++) {
-            const float *src = hwio + (size_t)((2 - ky) * 3 + (2 - kx)) * cin * cout;
-            float *dst = out + (size_t)(ky * 3 + kx) * cin * cout;
-            for (int ci = 0; ci < cin; ci++)
-                for (int co = 0; co < cout; co++) dst[(size_t)co * cin + ci] = src[(size_t)ci * cout + co];
-        }
+    dd_flip_transpose_weights_range(hwio, cin, cout, 0, 9, out);
+}
+
+void dd_flip_transpose_weights_range(const float *hwio, int cin, int cout, int tap0, int tap1, float *out) {
+    enum { B = 32 };  // transpose in B x B blocks: both sides stay in cache
+    for (int tap = tap0; tap < tap1; tap++) {
+        const int ky = tap / 3, kx = tap % 3;
+        const float *src = hwio + (size_t)((2 - ky) * 3 + (2 - kx)) * cin * cout;
+        float *dst = out + (size_t)tap * cin * cout;
+        for (int ci0 = 0; ci0 < cin; ci0 += B)
+            for (int co0 = 0; co0 < cout; co0 += B) {
+                const int ci1 = ci0 + B < cin ? ci0 + B : cin, co1 = co0 + B < cout ? co0 + B : cout;
+                for (int co = co0; co < co1; co++)
+                    for (int ci = ci0; ci < ci1; ci++) dst[(size_t)co * cin + ci] = src[(size_t)ci * cout + co];
+            }
+    }
 }
 
 /// Input transform of global tile rows [g0, g1) (tile row g is row g % tilesDown of image g / tilesDown)
@@ -545,28 +560,48 @@ DD_HOT void dd_bias_grad_rows(const float *grad, size_t pixels, int channels, do
     }
 }
 
+// MARK: - Optimizer
+
+DD_HOT void dd_rmsprop_update(float *w, const float *g, float *v, size_t n, float lr, float rho, float epsilon) {
+    const float oneMinusRho = 1.0f - rho;
+    for (size_t i = 0; i < n; i++) {
+        const float gi = g[i];
+        const float vi = rho * v[i] + oneMinusRho * (gi * gi);
+        v[i] = vi;
+        w[i] -= lr * gi / sqrtf(vi + epsilon);
+    }
+}
+
 // MARK: - Pooling, ReLU, averages
 
 void dd_maxpool2x2(const float *in, int height, int width, int channels, float *out) {
     pool_rows(in, width, channels, height, out);
 }
 
-void dd_maxpool2x2_backward(const float *in, const float *gradPooled, int height, int width, int channels,
-                            float *gradIn) {
+DD_HOT void dd_maxpool2x2_backward(const float *in, const float *gradPooled, int height, int width, int channels,
+                                   float *gradIn) {
     const int Wo = width / 2;
-    memset(gradIn, 0, (size_t)height * width * channels * sizeof(float));
+    const size_t C = (size_t)channels;
     for (int yo = 0; yo < height / 2; yo++)
         for (int xo = 0; xo < Wo; xo++) {
-            const float *g = gradPooled + ((size_t)yo * Wo + xo) * channels;
-            for (int c = 0; c < channels; c++) {
-                size_t best = ((size_t)(2 * yo) * width + 2 * xo) * channels + c;
-                float bestValue = in[best];
-                for (int dy = 0; dy < 2; dy++)
-                    for (int dx = 0; dx < 2; dx++) {
-                        const size_t idx = ((size_t)(2 * yo + dy) * width + 2 * xo + dx) * channels + c;
-                        if (in[idx] > bestValue) { bestValue = in[idx]; best = idx; }
-                    }
-                gradIn[best] = g[c];
+            const size_t top = ((size_t)(2 * yo) * width + 2 * xo) * C;
+            const size_t bottom = top + (size_t)width * C;
+            const float *restrict a = in + top, *restrict b = a + C, *restrict c = in + bottom, *restrict d = c + C;
+            float *restrict ga = gradIn + top, *restrict gb = ga + C, *restrict gc = gradIn + bottom, *restrict gd = gc + C;
+            const float *restrict g = gradPooled + ((size_t)yo * Wo + xo) * C;
+            for (size_t k = 0; k < C; k++) {
+                // First maximum in row-major order wins: a, b, c, d.
+                const float va = a[k], vb = b[k], vc = c[k], vd = d[k];
+                const int pickB = vb > va;
+                const float mab = pickB ? vb : va;
+                const int pickC = vc > mab;
+                const float mabc = pickC ? vc : mab;
+                const int pickD = vd > mabc;
+                const float gk = g[k];
+                ga[k] = (!pickB && !pickC && !pickD) ? gk : 0.0f;
+                gb[k] = (pickB && !pickC && !pickD) ? gk : 0.0f;
+                gc[k] = (pickC && !pickD) ? gk : 0.0f;
+                gd[k] = pickD ? gk : 0.0f;
             }
         }
 }

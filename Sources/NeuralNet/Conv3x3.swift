@@ -77,12 +77,18 @@ public final class ConvKernel: @unchecked Sendable {
         update(hwio: hwio)
     }
 
-    /// Re-prepares after the HWIO weights changed (a training step).
-    public func update(hwio: UnsafePointer<Float>) {
+    /// Re-prepares after the HWIO weights changed (a training step), spread over `threads`.
+    public func update(hwio: UnsafePointer<Float>, threads: ComputeThreads = ComputeThreads(1)) {
         if algorithm == .im2col {
             prepared.copy(from: hwio, count: 9 * cin * cout)
-        } else {
-            dd_wino_transform_weights(Int32(algorithm.tile), hwio, Int32(cin), Int32(cout), prepared.pointer)
+            return
+        }
+        let step = (cin + threads.count - 1) / threads.count
+        let target = prepared.pointer
+        let (cin, cout, m) = (self.cin, self.cout, Int32(algorithm.tile))
+        threads.forEach((cin + step - 1) / step) { slice, _ in
+            dd_wino_transform_weights_range(m, hwio, Int32(cin), Int32(cout), Int32(slice * step),
+                                            Int32(min(cin, (slice + 1) * step)), target)
         }
     }
 
@@ -96,9 +102,14 @@ public final class ConvKernel: @unchecked Sendable {
     }
 
     /// Re-prepares an input-gradient kernel (see `inputGradient`) from updated forward weights.
-    public func updateAsInputGradient(ofHWIO hwio: UnsafePointer<Float>, scratch: FloatBuffer) {
-        dd_flip_transpose_weights(hwio, Int32(cout), Int32(cin), scratch.pointer)
-        update(hwio: scratch.pointer)
+    public func updateAsInputGradient(ofHWIO hwio: UnsafePointer<Float>, scratch: FloatBuffer,
+                                      threads: ComputeThreads = ComputeThreads(1)) {
+        let (forwardCin, forwardCout) = (cout, cin)
+        let out = scratch.pointer
+        threads.forEach(9) { tap, _ in
+            dd_flip_transpose_weights_range(hwio, Int32(forwardCin), Int32(forwardCout), Int32(tap), Int32(tap + 1), out)
+        }
+        update(hwio: scratch.pointer, threads: threads)
     }
 
     /// Bytes of prepared weights.

@@ -49,6 +49,17 @@ public final class TrainableNetwork: @unchecked Sendable {
     public let gradients: Gradients
     /// Winograd-domain weight gradient, reused layer by layer.
     private var winogradGradient = FloatBuffer(count: 0)
+    /// When non-nil, wall time (seconds) is added here per stage: "forward", "pool+relu backward",
+    /// "weight gradient", "input gradient", "prepare weights".
+    public var stageSeconds: [String: Double]?
+
+    private func timed<T>(_ stage: String, _ body: () -> T) -> T {
+        guard stageSeconds != nil else { return body() }
+        let start = MonotonicClock.now()
+        let result = body()
+        stageSeconds![stage, default: 0] += MonotonicClock.now() - start
+        return result
+    }
 
     public init(parameters: VGG16Parameters, firstTrainable: Int?, plan: ExecutionPlan, maxBatch: Int,
                 side: Int = VGG16.inputSize, threads: ComputeThreads) {
@@ -94,9 +105,14 @@ public final class TrainableNetwork: @unchecked Sendable {
 
     /// Re-prepares the kernels after the parameters changed (call after every optimizer step).
     public func parametersDidChange() {
+        timed("prepare weights") { prepareWeights() }
+    }
+
+    private func prepareWeights() {
         for i in VGG16.convLayers.indices where firstTrainable.map({ i >= $0 }) ?? false {
-            kernels[i].update(hwio: parameters.conv[i].kernel.pointer)
-            backKernels[i]?.updateAsInputGradient(ofHWIO: parameters.conv[i].kernel.pointer, scratch: flipScratch)
+            kernels[i].update(hwio: parameters.conv[i].kernel.pointer, threads: workspace.threads)
+            backKernels[i]?.updateAsInputGradient(ofHWIO: parameters.conv[i].kernel.pointer, scratch: flipScratch,
+                                                  threads: workspace.threads)
         }
     }
 
@@ -112,6 +128,10 @@ public final class TrainableNetwork: @unchecked Sendable {
     /// Runs `count` images `[count][side][side][3]` forward, keeping what `backward` needs.
     /// Returns the logits; the GAP features are available through `lastFeatures`.
     public func forward(_ images: UnsafePointer<Float>, count: Int) -> [Float] {
+        timed("forward") { forwardPass(images, count: count) }
+    }
+
+    private func forwardPass(_ images: UnsafePointer<Float>, count: Int) -> [Float] {
         precondition(count >= 1 && count <= maxBatch)
         batch = count
         var shape = ActivationShape(batch: count, height: side, width: side, channels: 3)
@@ -203,10 +223,10 @@ public final class TrainableNetwork: @unchecked Sendable {
                 let imageFloats = fullSide * fullSide * layer.cout
                 let pooledFloats = imageFloats / 4
                 let (src, dst) = (current, other)
-                workspace.threads.forEach(batch) { n, _ in
+                timed("pool+relu backward") { workspace.threads.forEach(batch) { n, _ in
                     dd_maxpool2x2_backward(output.pointer + n * imageFloats, src.pointer + n * pooledFloats,
                                            Int32(fullSide), Int32(fullSide), Int32(layer.cout), dst.pointer + n * imageFloats)
-                }
+                } }
                 swap(&current, &other)
                 h = fullSide
             }
@@ -214,16 +234,21 @@ public final class TrainableNetwork: @unchecked Sendable {
             let count = batch * h * h * layer.cout
             let perImage = h * h * layer.cout
             let g = current
-            workspace.threads.forEach(batch) { n, _ in
+            timed("pool+relu backward") { workspace.threads.forEach(batch) { n, _ in
                 dd_relu_backward(output.pointer + n * perImage, g.pointer + n * perImage, perImage)
-            }
+            } }
             let input: UnsafePointer<Float> = i == first ? UnsafePointer(firstInput.pointer)
                 : UnsafePointer(VGG16.convLayers[i - 1].poolAfter ? pooledOutputs[i - 1]!.pointer : outputs[i - 1]!.pointer)
             let inputShape = ActivationShape(batch: batch, height: h, width: h, channels: layer.cin)
-            weightGradient(layer: i, input: input, shape: inputShape, gradOut: UnsafePointer(current.pointer), count: count)
+            timed("weight gradient") {
+                weightGradient(layer: i, input: input, shape: inputShape, gradOut: UnsafePointer(current.pointer), count: count)
+            }
             if let back = backKernels[i] {
-                back.forward(current.pointer, shape: ActivationShape(batch: batch, height: h, width: h, channels: layer.cout),
-                             bias: nil, relu: false, output: other.pointer, pooled: nil, workspace: workspace)
+                let source = current, destination = other
+                timed("input gradient") {
+                    back.forward(source.pointer, shape: ActivationShape(batch: batch, height: h, width: h, channels: layer.cout),
+                                 bias: nil, relu: false, output: destination.pointer, pooled: nil, workspace: workspace)
+                }
                 swap(&current, &other)
             }
         }

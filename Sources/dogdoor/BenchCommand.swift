@@ -1,13 +1,15 @@
 import ArgumentParser
+import CommandSupport
 import Logging
 import NeuralNet
 import Support
+import Training
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure the engine on this machine.",
-        subcommands: [Engine.self],
+        subcommands: [Engine.self, Train.self],
         defaultSubcommand: Engine.self
     )
 
@@ -134,6 +136,88 @@ struct BenchCommand: ParsableCommand {
             for (i, l) in layerReport.enumerated() {
                 print("  \(l.name)  \(executionPlan.algorithms[i].rawValue)  \(fixed(l.ms, 2)) ms  \(fixed(l.gflops, 0)) GFLOP/s")
             }
+        }
+    }
+}
+
+extension BenchCommand {
+    struct Train: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Time training steps: phase 1 (frozen base, features only) and phase 2 (fine-tuning) at a batch size.",
+            discussion: "Uses seeded random weights and inputs; the work per step is the same as with real data."
+        )
+
+        @Option(help: "Images per step.") var batch: Int = 8
+        @Option(help: "Timed steps per phase.") var steps: Int = 3
+        @Option(name: .customLong("fine-tune-from"), help: "First trainable layer in phase 2.") var fineTuneFrom = "block1_conv1"
+        @Option(help: "Execution plan (see bench engine).") var plan: String = "training"
+        @Flag(help: "Print one JSON object instead of text.") var json = false
+        @OptionGroup var compute: ComputeOptions
+
+        func run() throws {
+            var logger = Logger(label: "dogdoor")
+            let (threads, kernel) = compute.setUp(&logger)
+            guard let executionPlan = ExecutionPlan(parsing: plan), let first = VGG16.index(of: fineTuneFrom) else {
+                throw ValidationError("bad --plan or --fine-tune-from")
+            }
+            let parameters = VGG16Parameters.seededRandom(seed: 2)
+            var rng = SeededRandom(seed: 3)
+            let input = FloatBuffer(count: batch * 224 * 224 * 3)
+            for i in 0..<input.count { input[i] = Float(rng.uniform(-100, 100)) }
+            let labels = (0..<batch).map { Float($0 % 2) }
+
+            // Phase 1: features of a batch through the frozen base.
+            let extractor = try VGG16FeatureExtractor(weights: parameters, plan: executionPlan, threads: threads)
+            var features = [Float](repeating: 0, count: batch * VGG16.featureCount)
+            features.withUnsafeMutableBufferPointer { extractor.extract(input.pointer, batch: batch, features: $0.baseAddress!) }
+            var frozen: [Double] = []
+            for _ in 0..<steps {
+                let t = MonotonicClock.now()
+                features.withUnsafeMutableBufferPointer { extractor.extract(input.pointer, batch: batch, features: $0.baseAddress!) }
+                frozen.append(MonotonicClock.now() - t)
+            }
+
+            // Phase 2: forward, backward, optimizer, re-preparation of the weights.
+            let network = TrainableNetwork(parameters: parameters, firstTrainable: first, plan: executionPlan, maxBatch: batch, threads: threads)
+            let optimizer = RMSprop(learningRate: 1e-5)
+            var fineTune: [Double] = []
+            var optimizerSeconds = 0.0
+            for s in 0...steps {
+                if s == 1 { network.stageSeconds = [:] }
+                let t = MonotonicClock.now()
+                let logits = network.forward(input.pointer, count: batch)
+                network.backward(logitGradients: BinaryCrossEntropy.gradient(logits: logits, labels: labels))
+                let o = MonotonicClock.now()
+                for (i, g) in network.gradients.conv.enumerated() {
+                    guard let g else { continue }
+                    optimizer.update(parameters.conv[i].kernel, gradient: g.kernel)
+                    optimizer.update(parameters.conv[i].bias, gradient: g.bias)
+                }
+                optimizer.update(&parameters.head, kernelGradient: network.gradients.headKernel, biasGradient: network.gradients.headBias)
+                if s > 0 { optimizerSeconds += MonotonicClock.now() - o }
+                network.parametersDidChange()
+                if s > 0 { fineTune.append(MonotonicClock.now() - t) }
+            }
+            let perImage = { (t: [Double]) in t.sorted()[t.count / 2] * 1000 / Double(batch) }
+            let stages = (network.stageSeconds ?? [:]).merging(["optimizer": optimizerSeconds]) { $1 }
+            if json {
+                var stageObject = JSONObject()
+                for (k, v) in stages.sorted(by: { $0.key < $1.key }) { stageObject[k] = .number(v * 1000 / Double(steps * batch)) }
+                let out: JSONValue = ["openblas_kernel": .string(kernel), "threads": .number(Double(threads.count)),
+                                      "batch": .number(Double(batch)), "frozen_ms_per_image": .number(perImage(frozen)),
+                                      "fine_tune_ms_per_image": .number(perImage(fineTune)), "fine_tune_stages_ms_per_image": .object(stageObject),
+                                      "network_mib": .number(Double(network.memoryBytes) / 1_048_576),
+                                      "peak_rss_mib": .number(ProcessMemory.current().peakMiB)]
+                print(out.serialized())
+                return
+            }
+            print("openblas kernel: \(kernel); threads \(threads.count); batch \(batch); plan \(plan)")
+            print("phase 1 (frozen base):  \(fixed(perImage(frozen), 1)) ms per image")
+            print("phase 2 (fine-tuning):  \(fixed(perImage(fineTune), 1)) ms per image, from \(fineTuneFrom)")
+            for (k, v) in stages.sorted(by: { $0.value > $1.value }) {
+                print("  \(k): \(fixed(v * 1000 / Double(steps * batch), 1)) ms per image")
+            }
+            print("memory: network \(fixed(Double(network.memoryBytes) / 1_048_576, 0)) MiB, peak resident \(fixed(ProcessMemory.current().peakMiB, 0)) MiB")
         }
     }
 }

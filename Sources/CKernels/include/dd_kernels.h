@@ -75,9 +75,15 @@ int dd_wino_alpha(int m);
 /// Transforms HWIO weights into the Winograd domain: `U[alpha*alpha][cin][cout]`.
 void dd_wino_transform_weights(int m, const float *hwio, int cin, int cout, float *U);
 
+/// The same for input channels [ci0, ci1) only (so threads can share the work).
+void dd_wino_transform_weights_range(int m, const float *hwio, int cin, int cout, int ci0, int ci1, float *U);
+
 /// Writes HWIO weights for the input gradient: `out[ky][kx][co][ci] = w[2-ky][2-kx][ci][co]`.
 /// Convolving the output gradient with these (same padding) gives the input gradient.
 void dd_flip_transpose_weights(const float *hwio, int cin, int cout, float *out);
+
+/// The same for kernel taps [tap0, tap1) of the 9 (tap = ky * 3 + kx of the output).
+void dd_flip_transpose_weights_range(const float *hwio, int cin, int cout, int tap0, int tap1, float *out);
 
 /// Input transform of global tile rows [g0, g1) into `V[alpha^2][planeTiles][C]`, tiles numbered from
 /// `tileOffset` (so several calls can fill one V in parallel).
@@ -118,6 +124,11 @@ void dd_wino_weight_grad_finish(int m, const float *dU, int cin, int cout, int c
 
 /// `dB[c] += sum over pixels of grad[p][c]`, accumulated in double.
 void dd_bias_grad_rows(const float *grad, size_t pixels, int channels, double *dB);
+
+// MARK: - Optimizer
+
+/// One RMSprop step with Keras 3 semantics, in float32: `v = rho*v + (1-rho)*g^2; w -= lr*g / sqrt(v + eps)`.
+void dd_rmsprop_update(float *w, const float *g, float *v, size_t n, float lr, float rho, float epsilon);
 
 // MARK: - Element-wise and pooling
 

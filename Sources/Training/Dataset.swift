@@ -1,0 +1,144 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// One image file and its class.
+public struct LabelledFile: Sendable, Equatable {
+    public var path: String
+    public var className: String
+    public var isPositive: Bool
+}
+
+/// Why a data directory cannot be used.
+public struct DatasetError: Error, CustomStringConvertible, Equatable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// The training and validation files of a data directory, in Keras `flow_from_directory` order.
+///
+/// Layouts:
+/// - `DIR/train/<class>/...` and `DIR/valid/<class>/...` (also `validation/` or `val/` for the second);
+/// - one folder `DIR/<class>/...` with a validation split: the first `split` fraction of each class's sorted
+///   files validates, the rest trains (Keras's `subset="validation"` takes the same first fraction).
+/// Class folders are sorted by name; files are found recursively, directories in sorted order and files sorted
+/// within each (byte order), as Keras walks them. Files are not filtered by extension: the image decoder
+/// recognises formats by content, and whatever it cannot read is reported and skipped later.
+public struct DatasetLayout: Sendable, Equatable {
+    public var positiveClass: String
+    public var negativeClass: String
+    public var training: [LabelledFile]
+    public var validation: [LabelledFile]
+
+    /// Finds the files under `directory`. `positive` names the class to admit.
+    public static func discover(directory: String, positive: String, validationSplit: Double? = nil) throws(DatasetError) -> DatasetLayout {
+        guard isDirectory(directory) else { throw DatasetError("\(directory): not a directory") }
+        let trainDir = directory + "/train"
+        let validDir = ["valid", "validation", "val"].map { directory + "/" + $0 }.first(where: isDirectory)
+        if let validationSplit {
+            guard validationSplit > 0, validationSplit < 1 else {
+                throw DatasetError("--validation-split must be between 0 and 1, got \(validationSplit)")
+            }
+            let classes = try classFolders(directory)
+            let (pos, neg) = try pick(positive, from: classes, in: directory)
+            var training: [LabelledFile] = []
+            var validation: [LabelledFile] = []
+            for name in [pos, neg].sorted(by: byteOrder) {
+                let files = try imageFiles(under: directory + "/" + name)
+                let cut = Int(validationSplit * Double(files.count))
+                let labelled = files.map { LabelledFile(path: $0, className: name, isPositive: name == pos) }
+                validation += labelled[..<cut]
+                training += labelled[cut...]
+            }
+            return DatasetLayout(positiveClass: pos, negativeClass: neg, training: training, validation: validation)
+        }
+        guard isDirectory(trainDir) else {
+            throw DatasetError("\(directory): expected train/<class>/ and valid/<class>/ folders (or use --validation-split with <class>/ folders)")
+        }
+        guard let validDir else { throw DatasetError("\(directory): has train/ but no valid/ (or validation/) folder") }
+        let trainClasses = try classFolders(trainDir)
+        let validClasses = try classFolders(validDir)
+        guard trainClasses == validClasses else {
+            throw DatasetError("class folders differ: \(trainDir) has \(trainClasses.joined(separator: ", ")); \(validDir) has \(validClasses.joined(separator: ", "))")
+        }
+        let (pos, neg) = try pick(positive, from: trainClasses, in: trainDir)
+        func files(_ root: String) throws(DatasetError) -> [LabelledFile] {
+            var out: [LabelledFile] = []
+            for name in trainClasses {
+                out += try imageFiles(under: root + "/" + name).map { LabelledFile(path: $0, className: name, isPositive: name == pos) }
+            }
+            return out
+        }
+        return DatasetLayout(positiveClass: pos, negativeClass: neg, training: try files(trainDir), validation: try files(validDir))
+    }
+
+    private static func pick(_ positive: String, from classes: [String], in directory: String) throws(DatasetError) -> (String, String) {
+        guard classes.count == 2 else {
+            throw DatasetError("\(directory): found \(classes.count) class folders (\(classes.joined(separator: ", "))); exactly two are needed: the dog to admit and everything else")
+        }
+        guard classes.contains(positive) else {
+            throw DatasetError("--positive \(positive) is not one of the class folders in \(directory) (\(classes.joined(separator: ", ")))")
+        }
+        return (positive, classes.first { $0 != positive }!)
+    }
+
+    /// Sorted names of the sub-directories of `directory` (hidden ones ignored).
+    static func classFolders(_ directory: String) throws(DatasetError) -> [String] {
+        try entries(directory).filter { !$0.hasPrefix(".") && isDirectory(directory + "/" + $0) }.sorted(by: byteOrder)
+    }
+
+    /// Regular files under `root`, recursively: directories in sorted order, files sorted within each.
+    /// Hidden files and folders (names starting with ".") are skipped, as file managers leave them behind.
+    static func imageFiles(under root: String) throws(DatasetError) -> [String] {
+        var result: [String] = []
+        var visited = Set<String>()
+        func walk(_ dir: String) throws(DatasetError) {
+            guard visited.insert(realPath(dir) ?? dir).inserted else { return }  // symlink loops
+            let names = try entries(dir).filter { !$0.hasPrefix(".") }.sorted(by: byteOrder)
+            var subdirectories: [String] = []
+            for name in names {
+                let path = dir + "/" + name
+                if isDirectory(path) { subdirectories.append(path) } else if isRegularFile(path) { result.append(path) }
+            }
+            for sub in subdirectories { try walk(sub) }
+        }
+        try walk(root)
+        return result
+    }
+
+    private static func entries(_ directory: String) throws(DatasetError) -> [String] {
+        guard let dir = opendir(directory) else {
+            throw DatasetError("\(directory): cannot read directory: \(String(cString: strerror(errno)))")
+        }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    static func byteOrder(_ a: String, _ b: String) -> Bool { Array(a.utf8).lexicographicallyPrecedes(Array(b.utf8)) }
+}
+
+func isDirectory(_ path: String) -> Bool {
+    var st = stat()
+    return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+}
+
+func isRegularFile(_ path: String) -> Bool {
+    var st = stat()
+    return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+}
+
+func realPath(_ path: String) -> String? {
+    guard let resolved = realpath(path, nil) else { return nil }
+    defer { free(resolved) }
+    return String(cString: resolved)
+}

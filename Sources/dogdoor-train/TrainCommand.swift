@@ -1,0 +1,149 @@
+import ArgumentParser
+import CommandSupport
+import Imaging
+import Logging
+import NeuralNet
+import Support
+import Training
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dogdoor-train",
+        abstract: "Train the door's model: which dog to let in, from a few dozen photos.",
+        discussion: """
+            DATA holds train/<class>/ and valid/<class>/ folders (Keras flow_from_directory layout), or <class>/ \
+            folders with --validation-split. Exactly two classes: --positive names the dog to admit.
+            Phase 1 trains a new head on the frozen VGG16 base (the tutorial's recipe); phase 2 fine-tunes the \
+            whole base at a low learning rate, which is what makes the door reliable. Writes the model file the \
+            daemon loads, and an HTML report next to it.
+            """
+    )
+
+    @Option(name: .customLong("data"), help: "Data directory.")
+    var data: String
+
+    @Option(help: "Class folder of the dog to admit (a positive logit means this class).")
+    var positive: String
+
+    @Option(name: .customLong("output"), help: "Model file to write (.safetensors).")
+    var output: String
+
+    @Option(name: .customLong("validation-split"), help: "Use DATA/<class>/ folders and validate on this first fraction of each class.")
+    var validationSplit: Double?
+
+    @Option(help: "VGG16 base weights (default: $DOGDOOR_WEIGHTS, ./var/weights/vgg16-notop.safetensors, /var/lib/dogdoor/vgg16-notop.safetensors).")
+    var weights: String?
+
+    @Option(help: "Epochs with the base frozen.") var epochs = 20
+    @Option(name: .customLong("steps-per-epoch"), help: "Steps per epoch.") var stepsPerEpoch = 12
+    @Option(name: .customLong("batch-size"), help: "Images per step.") var batchSize = 8
+    @Option(name: .customLong("learning-rate"), help: "RMSprop learning rate, phase 1.") var learningRate = 1e-3
+    @Option(name: .customLong("fine-tune-epochs"), help: "Epochs with the base unfrozen (0 skips fine-tuning).") var fineTuneEpochs = 10
+    @Option(name: .customLong("fine-tune-learning-rate"), help: "RMSprop learning rate, phase 2.") var fineTuneLearningRate = 1e-5
+    @Option(name: .customLong("fine-tune-from"), help: "First layer to unfreeze in phase 2, e.g. block5_conv1.") var fineTuneFrom = "block1_conv1"
+    @Option(help: "Seed for initialisation, shuffling and augmentation.") var seed: UInt64 = 1
+    @Flag(name: .customLong("no-augmentation"), help: "Train on the images as they are.") var noAugmentation = false
+    @Option(help: "Resize method: area, bilinear, nearest (Keras's default).") var resize = ResizeMethod.default.rawValue
+    @Option(help: "Centering: samplewise (default) or caffe (BGR minus ImageNet means).") var centering = Centering.samplewise.rawValue
+    @Option(help: "Decision threshold on the probability, unless --max-false-accept calibrates one.") var threshold = 0.5
+    @Option(name: .customLong("log-json"), help: "Append one JSON object per epoch to this file.") var logJSON: String?
+    @OptionGroup var compute: ComputeOptions
+
+    func validate() throws {
+        guard epochs >= 0, stepsPerEpoch >= 1, batchSize >= 1, batchSize <= 64, fineTuneEpochs >= 0 else {
+            throw ValidationError("epochs must be >= 0, steps and batch size >= 1 (batch at most 64)")
+        }
+        guard epochs + fineTuneEpochs > 0 else { throw ValidationError("nothing to train: --epochs and --fine-tune-epochs are both 0") }
+        guard learningRate > 0, fineTuneLearningRate > 0 else { throw ValidationError("learning rates must be positive") }
+        guard threshold > 0, threshold < 1 else { throw ValidationError("--threshold must be a probability strictly between 0 and 1") }
+        guard ResizeMethod(rawValue: resize) != nil else {
+            throw ValidationError("--resize \(resize) is not one of \(ResizeMethod.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard Centering(rawValue: centering) != nil else {
+            throw ValidationError("--centering \(centering) is not one of \(Centering.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard VGG16.index(of: fineTuneFrom) != nil else { throw ValidationError("--fine-tune-from \(fineTuneFrom) is not a VGG16 conv layer") }
+    }
+
+    func run() throws {
+        var logger = Logger(label: "dogdoor-train")
+        let (threads, kernel) = compute.setUp(&logger)
+        let preprocessor = Preprocessor(resize: ResizeMethod(rawValue: resize)!, centering: Centering(rawValue: centering)!)
+        let weightsPath = try locateWeights()
+        let layout: DatasetLayout
+        do {
+            layout = try DatasetLayout.discover(directory: data, positive: positive, validationSplit: validationSplit)
+        } catch {
+            printError("error: \(error)")
+            throw ExitCode(1)
+        }
+        let training = ImageSet(layout.training, preprocessor: preprocessor, threads: threads)
+        let validation = ImageSet(layout.validation, preprocessor: preprocessor, threads: threads)
+        for skipped in training.skipped + validation.skipped { printError("skipped \(skipped.path): \(skipped.reason)") }
+        let (trainPositive, trainNegative) = training.classCounts
+        let (validPositive, validNegative) = validation.classCounts
+        print("images: train \(trainPositive) \(layout.positiveClass) / \(trainNegative) \(layout.negativeClass), "
+              + "valid \(validPositive) / \(validNegative); skipped \(training.skipped.count + validation.skipped.count)")
+        let minimum = 5
+        for (count, name, set) in [(trainPositive, layout.positiveClass, "training"), (trainNegative, layout.negativeClass, "training")] where count < minimum {
+            printError("error: only \(count) usable \(set) images of \(name); at least \(minimum) per class are needed")
+            throw ExitCode(1)
+        }
+        for (count, name) in [(validPositive, layout.positiveClass), (validNegative, layout.negativeClass)] where count < 1 {
+            printError("error: no usable validation images of \(name); validation needs both classes")
+            throw ExitCode(1)
+        }
+        let base: VGG16Parameters
+        do { base = try loadBaseWeights(path: weightsPath) } catch {
+            printError("error: \(error)")
+            throw ExitCode(1)
+        }
+        var recipe = TrainingRecipe()
+        recipe.epochs = epochs
+        recipe.stepsPerEpoch = stepsPerEpoch
+        recipe.batchSize = batchSize
+        recipe.learningRate = learningRate
+        recipe.fineTuneEpochs = fineTuneEpochs
+        recipe.fineTuneLearningRate = fineTuneLearningRate
+        recipe.fineTuneFrom = fineTuneFrom
+        recipe.seed = seed
+        if noAugmentation { recipe.augmentation = .none }
+        print("OpenBLAS kernel: \(kernel); \(threads.count) threads")
+        let trainer = Trainer(recipe: recipe, preprocessor: preprocessor, training: training, validation: validation,
+                              base: base, threads: threads, logger: logger)
+        let progress = try ConsoleProgress(jsonLog: logJSON)
+        let result = try trainer.run(observer: progress)
+        for (phase, seconds) in result.phaseSeconds.sorted(by: { $0.key > $1.key }) {
+            print("\(phase): \(fixed(seconds, 1)) s")
+        }
+        let finalAccuracy = result.epochs.last?.validationAccuracy ?? 0
+        print("final validation accuracy: \(fixed(finalAccuracy, 4))")
+        var summary = JSONObject()
+        for (key, value) in recipe.summary { summary[key] = .string(value) }
+        summary["final_val_accuracy"] = .number(finalAccuracy)
+        summary["phase_seconds"] = .object(JSONObject(result.phaseSeconds.sorted { $0.key < $1.key }.map { (key: $0.key, value: .number($0.value)) }))
+        summary["images"] = ["train_positive": .number(Double(trainPositive)), "train_negative": .number(Double(trainNegative)),
+                             "valid_positive": .number(Double(validPositive)), "valid_negative": .number(Double(validNegative))]
+        let manifest = ModelManifest(resize: preprocessor.resize.rawValue, centering: preprocessor.centering.rawValue,
+                                     positiveClass: layout.positiveClass, negativeClass: layout.negativeClass,
+                                     threshold: threshold, training: summary)
+        let written = try ModelFile.write(result.parameters, manifest: manifest, to: output, threads: threads)
+        print("wrote \(output) (tensors sha256 \(written.tensorsSHA256.prefix(16))...)")
+    }
+
+    private func locateWeights() throws -> String {
+        var candidates: [String] = []
+        if let weights { candidates = [weights] } else {
+            if let env = getenv("DOGDOOR_WEIGHTS") { candidates.append(String(cString: env)) }
+            candidates += ["var/weights/vgg16-notop.safetensors", "/var/lib/dogdoor/vgg16-notop.safetensors"]
+        }
+        if let found = candidates.first(where: { access($0, R_OK) == 0 }) { return found }
+        printError("error: VGG16 weights not found (tried \(candidates.joined(separator: ", "))); run Scripts/setup.sh or pass --weights")
+        throw ExitCode(1)
+    }
+}

@@ -13,7 +13,9 @@ let package = Package(
     name: "DogDoor",
     platforms: [.macOS(.v13)],
     products: [
+        .executable(name: "dogdoord", targets: ["dogdoord"]),
         .executable(name: "dogdoor", targets: ["dogdoor"]),
+        .executable(name: "dogdoor-train", targets: ["dogdoor-train"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -27,15 +29,25 @@ let package = Package(
         .target(name: "CImageCodecs", cSettings: shimFlags,
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("webp")]),
         .target(name: "CGPIOD", cSettings: shimFlags, linkerSettings: [.linkedLibrary("gpiod")]),
+        .target(name: "CV4L2", cSettings: shimFlags),
 
         // MARK: Libraries
         .target(name: "Support", dependencies: ["CCrypto", logging]),
         .target(name: "NeuralNet", dependencies: ["Support", "CKernels", "COpenBLAS", logging]),
         .target(name: "Imaging", dependencies: ["Support", "CImageCodecs"]),
         .target(name: "Door", dependencies: ["Support", "CGPIOD", logging]),
+        .target(name: "Training", dependencies: ["NeuralNet", "Imaging", "Support", logging]),
+        .target(name: "Daemon", dependencies: ["Door", "NeuralNet", "Imaging", "Support", "CV4L2", logging]),
+
+        .target(name: "CommandSupport", dependencies: ["NeuralNet", "Support", argumentParser, logging]),
 
         // MARK: Executables (thin: parsing and wiring only)
-        .executableTarget(name: "dogdoor", dependencies: ["NeuralNet", "Support", argumentParser, logging]),
+        .executableTarget(name: "dogdoor", dependencies: ["NeuralNet", "Training", "Daemon", "Door", "Imaging", "Support",
+                                                          "CommandSupport", argumentParser, logging]),
+        .executableTarget(name: "dogdoord", dependencies: ["Daemon", "Door", "NeuralNet", "Support", "CommandSupport",
+                                                           argumentParser, logging]),
+        .executableTarget(name: "dogdoor-train", dependencies: ["Training", "NeuralNet", "Imaging", "Support", "CommandSupport",
+                                                                argumentParser, logging]),
 
         // MARK: Tests
         .testTarget(name: "SupportTests", dependencies: ["Support"]),
@@ -43,6 +55,7 @@ let package = Package(
                     resources: [.copy("Golden")]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Support", "CImageCodecs"],
                     resources: [.copy("Golden")]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "NeuralNet", "Imaging", "Support"]),
         .testTarget(name: "DoorTests", dependencies: ["Door", "Support", "CGPIOD"]),
     ]
 )

@@ -103,6 +103,25 @@ public struct DaemonStatus: Equatable, Sendable {
         }
     }
 
+    /// Frame counters since the daemon started.
+    public struct Frames: Equatable, Sendable {
+        /// Delivered by the camera and taken by the main loop.
+        public var seen: UInt64
+        /// Run through the model.
+        public var evaluated: UInt64
+        /// Could not be decoded and were skipped.
+        public var corrupt: UInt64
+        /// Replaced by a newer frame before the main loop got to them (inference slower than the camera).
+        public var dropped: UInt64
+
+        public init(seen: UInt64, evaluated: UInt64, corrupt: UInt64, dropped: UInt64) {
+            self.seen = seen
+            self.evaluated = evaluated
+            self.corrupt = corrupt
+            self.dropped = dropped
+        }
+    }
+
     /// `auto`, `locked` or `unlocked`.
     public var mode: String
     /// Seconds left of a manual unlock.
@@ -119,10 +138,12 @@ public struct DaemonStatus: Equatable, Sendable {
     public var curfew: String?
     public var lastDecision: Decision?
     public var model: Model?
+    public var frames: Frames?
 
     public init(mode: String, unlockRemainingSeconds: Double? = nil, latch: String, camera: String,
                 framesPerSecond: Double, inferenceMilliseconds: Double, curfew: String? = nil,
-                lastDecision: Decision? = nil, model: Model? = nil) {
+                lastDecision: Decision? = nil, model: Model? = nil, frames: Frames? = nil) {
+        self.frames = frames
         self.mode = mode
         self.unlockRemainingSeconds = unlockRemainingSeconds
         self.latch = latch
@@ -153,6 +174,12 @@ public struct DaemonStatus: Equatable, Sendable {
         if let model {
             object["model"] = .object([
                 "path": .string(model.path), "sha256": .string(model.sha256), "threshold": .number(model.threshold),
+            ])
+        }
+        if let frames {
+            object["frames"] = .object([
+                "seen": .number(Double(frames.seen)), "evaluated": .number(Double(frames.evaluated)),
+                "corrupt": .number(Double(frames.corrupt)), "dropped": .number(Double(frames.dropped)),
             ])
         }
         return object.members
@@ -190,6 +217,17 @@ public struct DaemonStatus: Equatable, Sendable {
                           threshold: try number("threshold", in: m))
         } else {
             model = nil
+        }
+        if let framesValue = object["frames"] {
+            guard let f = framesValue.objectValue else { throw ControlProtocolError("status field \"frames\" is malformed") }
+            func count(_ key: String) throws(ControlProtocolError) -> UInt64 {
+                guard let n = f[key]?.intValue, n >= 0 else { throw ControlProtocolError("status field \"frames.\(key)\" missing or not a count") }
+                return UInt64(n)
+            }
+            frames = Frames(seen: try count("seen"), evaluated: try count("evaluated"), corrupt: try count("corrupt"),
+                            dropped: try count("dropped"))
+        } else {
+            frames = nil
         }
     }
 }

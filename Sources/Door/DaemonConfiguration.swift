@@ -60,8 +60,14 @@ public struct DaemonConfiguration: Hashable, Sendable {
 
     /// V4L2 pixel formats DogDoor decodes.
     public enum PixelFormat: String, Hashable, Sendable, CaseIterable {
+        /// Motion-JPEG (most USB webcams at higher resolutions).
         case mjpeg
+        /// YUYV 4:2:2.
         case yuyv
+        /// Packed RGB, 3 bytes per pixel.
+        case rgb24
+        /// 8-bit grey (infrared cameras).
+        case grey
     }
 
     /// `[camera]`

@@ -111,6 +111,12 @@ public struct ModelManifest: Sendable, Equatable {
 public struct ManifestError: Error, Equatable, CustomStringConvertible {
     public var field: String
     public var reason: String
+
+    public init(field: String, reason: String) {
+        self.field = field
+        self.reason = reason
+    }
+
     public var description: String { "manifest field \(field): \(reason)" }
 }
 

@@ -6,6 +6,11 @@ import Support
 public struct SkippedFile: Sendable, Equatable {
     public var path: String
     public var reason: String
+
+    public init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
 }
 
 /// Decoded images, resized to the network's side and kept in memory as floats in 0...255 (HWC, RGB):

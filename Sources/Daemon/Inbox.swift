@@ -1,0 +1,160 @@
+import Door
+import Support
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A control command waiting for the main loop, and the slot its answer goes into.
+final class PendingCommand: @unchecked Sendable {
+    let command: ControlCommand
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let answered = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var response: ControlResponse?
+
+    init(_ command: ControlCommand) {
+        self.command = command
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(answered, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        pthread_cond_destroy(answered)
+        mutex.deallocate()
+        answered.deallocate()
+    }
+
+    func answer(_ response: ControlResponse) {
+        pthread_mutex_lock(mutex)
+        self.response = response
+        pthread_cond_signal(answered)
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// Waits up to `seconds` for the answer.
+    func wait(seconds: Double) -> ControlResponse? {
+        let deadline = MonotonicClock.now() + seconds
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while response == nil {
+            let left = deadline - MonotonicClock.now()
+            if left <= 0 { break }
+            var ts = timespec()
+            clock_gettime(CLOCK_REALTIME, &ts)
+            let total = Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9 + min(left, 0.2)
+            ts.tv_sec = Int(total)
+            ts.tv_nsec = Int((total - Double(Int(total))) * 1e9)
+            pthread_cond_timedwait(answered, mutex, &ts)
+        }
+        return response
+    }
+}
+
+/// Everything that wakes the daemon's main loop: the latest frame (older undelivered frames are dropped, so a
+/// slow inference never works through a queue of stale frames), camera-state changes, control commands, and
+/// stop/reload requests from signals.
+final class Inbox: FrameSink, @unchecked Sendable {
+    enum Item {
+        case frame(Frame)
+        case camera(CameraState, String?)
+        case command(PendingCommand)
+        case stop(String)
+        case reload
+        case timeout
+    }
+
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var latest: Frame?
+    private var cameraChanges: [(CameraState, String?)] = []
+    private var commands: [PendingCommand] = []
+    private var stopReason: String?
+    private var reloadRequested = false
+    /// Frames replaced by a newer one before the main loop took them.
+    private(set) var droppedFrames: UInt64 = 0
+
+    init() {
+        pthread_mutex_init(mutex, nil)
+        var attributes = pthread_condattr_t()
+        pthread_condattr_init(&attributes)
+        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+        pthread_cond_init(wake, &attributes)
+        pthread_condattr_destroy(&attributes)
+    }
+
+    private func locked<T>(_ body: () -> T) -> T {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return body()
+    }
+
+    func deliver(_ frame: Frame) {
+        locked {
+            if latest != nil { droppedFrames += 1 }
+            latest = frame
+            pthread_cond_signal(wake)
+        }
+    }
+
+    func cameraStateChanged(_ state: CameraState, detail: String?) {
+        locked {
+            cameraChanges.append((state, detail))
+            pthread_cond_signal(wake)
+        }
+    }
+
+    func submit(_ command: PendingCommand) {
+        locked {
+            commands.append(command)
+            pthread_cond_signal(wake)
+        }
+    }
+
+    func requestStop(_ reason: String) {
+        locked {
+            if stopReason == nil { stopReason = reason }
+            pthread_cond_signal(wake)
+        }
+    }
+
+    func requestReload() {
+        locked {
+            reloadRequested = true
+            pthread_cond_signal(wake)
+        }
+    }
+
+    var dropped: UInt64 { locked { droppedFrames } }
+
+    /// The next item, most urgent first (stop, commands, reload, camera changes, then the frame), or
+    /// `.timeout` when nothing arrived before `deadline` (monotonic seconds).
+    func next(until deadline: Double) -> Item {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while true {
+            if let stopReason { return .stop(stopReason) }
+            if !commands.isEmpty { return .command(commands.removeFirst()) }
+            if reloadRequested {
+                reloadRequested = false
+                return .reload
+            }
+            if !cameraChanges.isEmpty {
+                let (state, detail) = cameraChanges.removeFirst()
+                return .camera(state, detail)
+            }
+            if let frame = latest {
+                latest = nil
+                return .frame(frame)
+            }
+            let now = MonotonicClock.now()
+            if now >= deadline { return .timeout }
+            var ts = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &ts)
+            let target = Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9 + (deadline - now)
+            ts.tv_sec = Int(target)
+            ts.tv_nsec = Int((target - Double(Int(target))) * 1e9)
+            pthread_cond_timedwait(wake, mutex, &ts)
+        }
+    }
+}

@@ -1,0 +1,63 @@
+import ArgumentParser
+import Daemon
+import Imaging
+import Support
+
+struct CameraCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "camera", abstract: "Find and test cameras (for installers).",
+        subcommands: [List.self, Snapshot.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List V4L2 capture devices with their formats and sizes.")
+        func run() throws {
+            let devices = V4L2Source.listDevices()
+            if devices.isEmpty {
+                print("no video capture devices found (is the camera plugged in, and are you in the 'video' group?)")
+                return
+            }
+            for device in devices {
+                print("\(device.path): \(device.card) (driver \(device.driver))")
+                for (code, description, sizes) in device.formats {
+                    let usable = PixelFormat(fourcc: fourcc(code)) != nil ? "" : "  [not supported by DogDoor]"
+                    print("  \(code) \(description): \(sizes.joined(separator: ", "))\(usable)")
+                }
+            }
+        }
+
+        private func fourcc(_ name: String) -> UInt32 {
+            let c = Array(name.utf8) + [0, 0, 0, 0]
+            return UInt32(c[0]) | UInt32(c[1]) << 8 | UInt32(c[2]) << 16 | UInt32(c[3]) << 24
+        }
+    }
+
+    struct Snapshot: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Capture one frame from a camera and save it as JPEG.")
+
+        @Option(help: "The camera device.") var device = "/dev/video0"
+        @Option(help: "Pixel format: mjpeg, yuyv, rgb24 or grey.") var format = "mjpeg"
+        @Option(help: "Frame width.") var width = 640
+        @Option(help: "Frame height.") var height = 480
+        @Argument(help: "Output JPEG file.") var output: String
+
+        func run() throws {
+            let pixelFormat: PixelFormat
+            switch format {
+            case "mjpeg": pixelFormat = .mjpeg
+            case "yuyv": pixelFormat = .yuyv
+            case "rgb24": pixelFormat = .rgb24
+            case "grey": pixelFormat = .grey
+            default: throw ValidationError("--format \(format): expected mjpeg, yuyv, rgb24 or grey")
+            }
+            do {
+                let frame = try V4L2Source.captureOne(device: device, format: pixelFormat, width: width, height: height)
+                let image = try frame.image()
+                try AtomicFile.write(try JPEGEncoder.encode(image, options: JPEGEncodeOptions(quality: 90)), to: output)
+                print("saved \(image.width)x\(image.height) frame from \(device) to \(output)")
+            } catch {
+                printError("dogdoor: \(error)")
+                throw ExitCode(1)
+            }
+        }
+    }
+}

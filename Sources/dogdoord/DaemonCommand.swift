@@ -1,0 +1,95 @@
+import ArgumentParser
+import CommandSupport
+import Daemon
+import Door
+import Logging
+import NeuralNet
+import Support
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct DaemonCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dogdoord",
+        abstract: "The DogDoor daemon: camera frames in, a locked or unlocked door out.",
+        discussion: """
+            Reads /etc/dogdoor/dogdoord.toml if it exists (or --config), else runs on built-in defaults: a replay \
+            camera and a simulated latch. --set section.key=value overrides one key (repeatable). SIGTERM/SIGINT \
+            lock the door and stop; SIGHUP reloads configuration and model (the running ones stay if the new ones \
+            fail verification). Control it with `dogdoor status|lock|unlock|auto`.
+            """
+    )
+
+    @Option(name: .long, help: "Configuration file (default: /etc/dogdoor/dogdoord.toml when it exists, else built-in defaults).")
+    var config: String?
+
+    @Option(name: .customLong("set"), help: "Override a configuration key, e.g. --set decision.hold=20s (repeatable).")
+    var overrides: [String] = []
+
+    @Option(help: "Model file (shortcut for --set model.path=PATH).")
+    var model: String?
+
+    @Flag(name: .customLong("check-config"), help: "Validate the configuration and verify the model, print the result, and exit.")
+    var checkConfig = false
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level \(logLevel) is not a log level") }
+        for o in overrides where !o.contains("=") { throw ValidationError("--set \(o): expected section.key=value") }
+    }
+
+    func run() throws {
+        bootstrapLoggingOnce(level: Logger.Level(rawValue: logLevel)!)
+        let logger = Logger(label: "dogdoord")
+        var pairs = overrides.map { o -> (key: String, value: String) in
+            let parts = o.split(separator: "=", maxSplits: 1).map(String.init)
+            return (parts[0], parts.count > 1 ? parts[1] : "")
+        }
+        if let model { pairs.append(("model.path", model)) }
+        let path: String? = config ?? (access(DaemonConfiguration.defaultPath, F_OK) == 0 ? DaemonConfiguration.defaultPath : nil)
+        var configuration: DaemonConfiguration
+        do {
+            configuration = try path.map { try DaemonConfiguration.load(path: $0) } ?? .defaults
+            for (key, value) in pairs { try configuration.apply(override: key, value: value) }
+        } catch {
+            printError("dogdoord: \(error)")
+            throw ExitCode(1)
+        }
+        // OpenBLAS's kernel is fixed when the library loads: this may restart the process, before any device is opened.
+        let choice = BLASRuntime.ensureBestKernel(coreOverride: configuration.compute.openblasCoretype, logger: logger)
+        BLASRuntime.configureForEngineThreads()
+        let threads = ComputeThreads(configuration.compute.threads > 0 ? configuration.compute.threads : BLASRuntime.defaultThreads)
+        logger.info("starting", metadata: ["config": "\(path ?? "built-in defaults")", "openblas": "\(BLASRuntime.describe(choice))",
+                                           "threads": "\(threads.count)"])
+
+        if checkConfig {
+            print("configuration: \(path ?? "built-in defaults") is valid")
+            do {
+                let active = try ActiveModel(path: configuration.model.path, threads: threads)
+                _ = try configuration.decisionParameters(modelThreshold: active.threshold)
+                print("model: \(active.path) verified (admits \"\(active.model.manifest.positiveClass)\", threshold \(active.threshold))")
+            } catch {
+                printError("dogdoord: \(error)")
+                throw ExitCode(1)
+            }
+            print("camera: \(configuration.camera.kind.rawValue); latch: \(configuration.latch.kind.rawValue); events: \(configuration.events.directory); control: \(configuration.control.socket)")
+            return
+        }
+
+        let daemon = DoorDaemon(configuration: configuration, configurationPath: path, overrides: pairs, threads: threads,
+                                logger: logger)
+        _ = SignalWatcher(handlers: [
+            SIGTERM: { daemon.requestStop("SIGTERM") },
+            SIGINT: { daemon.requestStop("SIGINT") },
+            SIGHUP: { daemon.requestReload() },
+        ])
+        signal(SIGPIPE, SIG_IGN)
+        let status = daemon.run()
+        if status != 0 { throw ExitCode(status) }
+    }
+}

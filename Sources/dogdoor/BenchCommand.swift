@@ -2,6 +2,7 @@ import ArgumentParser
 import CommandSupport
 import Logging
 import NeuralNet
+import Imaging
 import Support
 import Training
 
@@ -9,7 +10,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure the engine on this machine.",
-        subcommands: [Engine.self, Train.self],
+        subcommands: [Engine.self, Train.self, ImagingBench.self],
         defaultSubcommand: Engine.self
     )
 
@@ -218,6 +219,34 @@ extension BenchCommand {
                 print("  \(k): \(fixed(v * 1000 / Double(steps * batch), 1)) ms per image")
             }
             print("memory: network \(fixed(Double(network.memoryBytes) / 1_048_576, 0)) MiB, peak resident \(fixed(ProcessMemory.current().peakMiB, 0)) MiB")
+        }
+    }
+}
+
+extension BenchCommand {
+    struct ImagingBench: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "imaging",
+            abstract: "Time preprocessing: a 640x480 MJPEG frame, a 640x480 YUYV frame and a 2000x2000 JPEG photo to a centred 224x224 input.")
+
+        @Option(help: "Timed iterations per case.") var iterations = 50
+        @Option(help: "Resize method: area, bilinear or nearest.") var resize = ResizeMethod.default.rawValue
+        @Flag(help: "Print one JSON object instead of text.") var json = false
+
+        func run() throws {
+            guard let method = ResizeMethod(rawValue: resize) else { throw ValidationError("--resize \(resize) is not a resize method") }
+            let cases = try ImagingBenchmark.run(iterations: iterations, preprocessor: Preprocessor(resize: method))
+            if json {
+                print(JSONValue.array(cases.map {
+                    ["case": .string($0.name), "median_ms": .number($0.medianMilliseconds), "min_ms": .number($0.minimumMilliseconds),
+                     "target_ms": .number($0.targetMilliseconds), "iterations": .number(Double($0.iterations))]
+                }).serialized())
+                return
+            }
+            for c in cases {
+                let verdict = c.medianMilliseconds <= c.targetMilliseconds ? "within" : "OVER"
+                print("\(c.name): median \(fixed(c.medianMilliseconds, 2)) ms, min \(fixed(c.minimumMilliseconds, 2)) ms (target \(fixed(c.targetMilliseconds, 0)) ms: \(verdict))")
+            }
         }
     }
 }

@@ -40,5 +40,11 @@ int dd_online_cpus(void) {
 
 int dd_reexec_self(char *const argv[]) {
     extern char **environ;
-    return execve("/proc/self/exe", argv, environ);
+    // Execute the binary by its real path rather than /proc/self/exe, so that the process keeps its name
+    // (ps, pkill and journald show "dogdoord", not "exe").
+    char path[4096];
+    ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+    if (n <= 0 || (size_t)n >= sizeof path - 1) return execve("/proc/self/exe", argv, environ);
+    path[n] = 0;
+    return execve(path, argv, environ);
 }

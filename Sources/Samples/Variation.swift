@@ -1,3 +1,4 @@
+import Imaging
 import Support
 
 /// The two classes of the dog-door classifier, named as the dataset folders are.
@@ -233,4 +234,3 @@ public struct PixelBox: Sendable, Equatable {
     public var height: Int { y1 - y0 }
 }
 
-import Imaging

@@ -75,6 +75,7 @@ public final class ConsoleProgress: TrainingObserver {
     private func emit(_ line: String) { write(line + "\n") }
 
     private func write(_ text: String) {
+        fflush(nil)  // whatever `print` buffered goes first, so lines stay in order in logs
         var bytes = Array(text.utf8)
         bytes.withUnsafeMutableBytes { buffer in
             var offset = 0

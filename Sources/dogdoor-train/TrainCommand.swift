@@ -51,6 +51,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Resize method: area, bilinear, nearest (Keras's default).") var resize = ResizeMethod.default.rawValue
     @Option(help: "Centering: samplewise (default) or caffe (BGR minus ImageNet means).") var centering = Centering.samplewise.rawValue
     @Option(help: "Decision threshold on the probability, unless --max-false-accept calibrates one.") var threshold = 0.5
+    @Option(name: .customLong("max-false-accept"), help: "Calibrate the threshold on the validation set: most dog images admitted with at most this fraction of other images admitted (e.g. 0).")
+    var maxFalseAccept: Double?
+    @Option(help: "HTML report to write (default: next to the model, MODEL.report.html).") var report: String?
     @Option(name: .customLong("log-json"), help: "Append one JSON object per epoch to this file.") var logJSON: String?
     @OptionGroup var compute: ComputeOptions
 
@@ -61,6 +64,7 @@ struct TrainCommand: ParsableCommand {
         guard epochs + fineTuneEpochs > 0 else { throw ValidationError("nothing to train: --epochs and --fine-tune-epochs are both 0") }
         guard learningRate > 0, fineTuneLearningRate > 0 else { throw ValidationError("learning rates must be positive") }
         guard threshold > 0, threshold < 1 else { throw ValidationError("--threshold must be a probability strictly between 0 and 1") }
+        if let maxFalseAccept, !(0...1).contains(maxFalseAccept) { throw ValidationError("--max-false-accept must be between 0 and 1") }
         guard ResizeMethod(rawValue: resize) != nil else {
             throw ValidationError("--resize \(resize) is not one of \(ResizeMethod.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -118,22 +122,72 @@ struct TrainCommand: ParsableCommand {
                               base: base, threads: threads, logger: logger)
         let progress = try ConsoleProgress(jsonLog: logJSON)
         let result = try trainer.run(observer: progress)
-        for (phase, seconds) in result.phaseSeconds.sorted(by: { $0.key > $1.key }) {
-            print("\(phase): \(fixed(seconds, 1)) s")
+        for phase in ["frozen", "fine-tune"] {
+            if let seconds = result.phaseSeconds[phase] { print("\(phase == "frozen" ? "phase 1 (frozen base)" : "phase 2 (fine-tuning)"): \(fixed(seconds, 1)) s") }
         }
         let finalAccuracy = result.epochs.last?.validationAccuracy ?? 0
         print("final validation accuracy: \(fixed(finalAccuracy, 4))")
+
+        // The decision threshold: calibrated on the validation set, or the given one, with what it means.
+        let calibration: Calibration
+        if let maxFalseAccept {
+            do {
+                calibration = try Calibration.calibrate(scores: result.validation, maxFalseAcceptRate: maxFalseAccept)
+            } catch {
+                printError("error: threshold calibration: \(error)")
+                throw ExitCode(1)
+            }
+        } else {
+            calibration = Calibration.fixed(threshold: threshold, scores: result.validation)
+        }
+        let c = calibration.confusion
+        print("threshold \(fixed(calibration.threshold, 4))\(calibration.isCalibrated ? " (calibrated)" : ""): "
+              + "\(c.trueAccepts) of \(c.trueAccepts + c.falseRejects) \(layout.positiveClass) admitted, "
+              + "\(c.falseAccepts) of \(c.falseAccepts + c.trueRejects) others admitted")
+        print(calibration.caveat)
+        for warning in calibration.warnings { printError("warning: \(warning)") }
+
         var summary = JSONObject()
         for (key, value) in recipe.summary { summary[key] = .string(value) }
+        summary["resize"] = .string(preprocessor.resize.rawValue)
+        summary["centering"] = .string(preprocessor.centering.rawValue)
         summary["final_val_accuracy"] = .number(finalAccuracy)
-        summary["phase_seconds"] = .object(JSONObject(result.phaseSeconds.sorted { $0.key < $1.key }.map { (key: $0.key, value: .number($0.value)) }))
+        summary["phase_seconds"] = .object(JSONObject(result.phaseSeconds.sorted { $0.key > $1.key }.map { (key: $0.key, value: .number($0.value)) }))
         summary["images"] = ["train_positive": .number(Double(trainPositive)), "train_negative": .number(Double(trainNegative)),
-                             "valid_positive": .number(Double(validPositive)), "valid_negative": .number(Double(validNegative))]
+                             "valid_positive": .number(Double(validPositive)), "valid_negative": .number(Double(validNegative)),
+                             "skipped": .number(Double(training.skipped.count + validation.skipped.count))]
+        summary["calibration"] = calibration.json
         let manifest = ModelManifest(resize: preprocessor.resize.rawValue, centering: preprocessor.centering.rawValue,
                                      positiveClass: layout.positiveClass, negativeClass: layout.negativeClass,
-                                     threshold: threshold, training: summary)
+                                     threshold: calibration.threshold, training: summary)
         let written = try ModelFile.write(result.parameters, manifest: manifest, to: output, threads: threads)
         print("wrote \(output) (tensors sha256 \(written.tensorsSHA256.prefix(16))...)")
+
+        let reportPath = report ?? (output.hasSuffix(".safetensors") ? String(output.dropLast(12)) : output) + ".report.html"
+        var thumbnails: [String: [UInt8]] = [:]
+        for wrong in TrainingReport.misclassified(result.validation, threshold: calibration.threshold) {
+            if let image = try? ImageDecoder.decode(file: wrong.path, options: DecodeOptions(minimumSide: 160)) {
+                let scale = 160.0 / Double(max(image.width, image.height))
+                let size = (max(1, Int(Double(image.width) * scale)), max(1, Int(Double(image.height) * scale)))
+                let small = PillowResample.bilinear(image, width: size.0, height: size.1)
+                thumbnails[wrong.path] = try? JPEGEncoder.encode(small, options: JPEGEncodeOptions(quality: 80))
+            }
+        }
+        let phaseOrder = ["frozen", "fine-tune"].compactMap { p in result.phaseSeconds[p].map { TrainingReport.PhaseTime(phase: p, seconds: $0) } }
+        let trainingReport = TrainingReport(
+            positiveClass: layout.positiveClass, negativeClass: layout.negativeClass,
+            settings: [("data", data), ("weights", weightsPath), ("OpenBLAS kernel", kernel), ("threads", "\(threads.count)"),
+                       ("resize", preprocessor.resize.rawValue), ("centering", preprocessor.centering.rawValue)]
+                + recipe.summary.map { (key: $0.0, value: $0.1) },
+            epochs: result.epochs, validation: result.validation, calibration: calibration,
+            summary: TrainingReport.Summary(
+                classes: [TrainingReport.ClassCount(name: layout.positiveClass, training: trainPositive, validation: validPositive),
+                          TrainingReport.ClassCount(name: layout.negativeClass, training: trainNegative, validation: validNegative)],
+                skipped: training.skipped + validation.skipped, phaseTimes: phaseOrder, modelPath: output,
+                modelSHA256: written.tensorsSHA256),
+            thumbnails: thumbnails)
+        try trainingReport.write(to: reportPath)
+        print("report: \(reportPath)")
     }
 
     private func locateWeights() throws -> String {

@@ -9,8 +9,10 @@
 # Idempotent: rerunning it does only what is missing. Runs from any directory. Needs root for apt-get
 # (or sudo), and the Debian archive and PyPI on the network for whatever is missing.
 #
-# Usage: Scripts/setup.sh [-v|--verbose]
+# Usage: Scripts/setup.sh [-v|--verbose] [--integration]
 #   -v, --verbose   show the output of apt-get and pip (by default it is shown only when they fail)
+#   --integration   also prepare the QEMU integration tests (Scripts/integration/setup.sh: QEMU, Debian's
+#                   kernel, the gpio-sim module; about 200 MB of downloads the first time)
 #
 # Environment: DOGDOOR_PYTHON  the Python (>= 3.11) to make the venv with (default /usr/bin/python3)
 set -Eeuo pipefail
@@ -20,6 +22,7 @@ VENV="$ROOT/.venv"
 PYTHON="${DOGDOOR_PYTHON:-/usr/bin/python3}"
 REQUIREMENTS="$ROOT/Scripts/requirements-setup.txt"
 VERBOSE=0
+INTEGRATION=0
 
 # ---- Debian packages --------------------------------------------------------------------------------
 # Libraries the Swift targets link against (with their headers).
@@ -110,6 +113,7 @@ main() {
     while (( $# )); do
         case "$1" in
             -v|--verbose) VERBOSE=1 ;;
+            --integration) INTEGRATION=1 ;;
             -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
             *) fail "unknown argument: $1 (see --help)" ;;
         esac
@@ -118,6 +122,10 @@ main() {
     install_debian_packages
     make_venv
     import_weights
+    if (( INTEGRATION )); then
+        step "integration tests: QEMU, kernel and gpio-sim"
+        "$ROOT/Scripts/integration/setup.sh" --quiet
+    fi
     step "setup complete"
 }
 

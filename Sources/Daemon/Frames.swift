@@ -48,7 +48,7 @@ public protocol FrameSink: AnyObject, Sendable {
 /// A camera or a stand-in for one. Sources run their own thread and push into a sink; they never block on
 /// the consumer (the sink keeps only the latest frame).
 public protocol FrameSource: AnyObject, Sendable {
-    /// For logs and status, e.g. "replay /usr/share/dogdoor/samples (5 fps)".
+    /// For logs and status, e.g. "replay /usr/local/share/dogdoor/samples (5 fps)".
     var summary: String { get }
     /// Starts delivering frames to `sink`. Throws if the source cannot start at all.
     func start(sink: FrameSink) throws

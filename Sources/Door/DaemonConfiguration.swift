@@ -74,7 +74,7 @@ public struct DaemonConfiguration: Hashable, Sendable {
     public struct Camera: Hashable, Sendable {
         public var kind: CameraKind = .replay
         /// Folder of images to replay (JPEG, PNG, WebP), in file-name order.
-        public var replayFolder = "/usr/share/dogdoor/samples"
+        public var replayFolder = "/usr/local/share/dogdoor/samples"
         /// When not empty, these files (relative to `replayFolder` unless absolute) in this order instead.
         public var replayFiles: [String] = []
         /// Frames per second delivered by the replay source.

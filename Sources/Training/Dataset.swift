@@ -9,6 +9,12 @@ public struct LabelledFile: Sendable, Equatable {
     public var path: String
     public var className: String
     public var isPositive: Bool
+
+    public init(path: String, className: String, isPositive: Bool) {
+        self.path = path
+        self.className = className
+        self.isPositive = isPositive
+    }
 }
 
 /// Why a data directory cannot be used.
@@ -92,7 +98,7 @@ public struct DatasetLayout: Sendable, Equatable {
 
     /// Regular files under `root`, recursively: directories in sorted order, files sorted within each.
     /// Hidden files and folders (names starting with ".") are skipped, as file managers leave them behind.
-    static func imageFiles(under root: String) throws(DatasetError) -> [String] {
+    public static func imageFiles(under root: String) throws(DatasetError) -> [String] {
         var result: [String] = []
         var visited = Set<String>()
         func walk(_ dir: String) throws(DatasetError) {

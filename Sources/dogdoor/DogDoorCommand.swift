@@ -9,7 +9,7 @@ struct DogDoorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dogdoor",
         abstract: "DogDoor tools: inspect models, classify images, benchmark, and control the door daemon.",
-        subcommands: [StatusCommand.self, LockCommand.self, UnlockCommand.self, AutoCommand.self, ClassifyCommand.self,
+        subcommands: [StatusCommand.self, LockCommand.self, UnlockCommand.self, AutoCommand.self, ClassifyCommand.self, EvaluateCommand.self,
                       ModelCommand.self, CameraCommand.self, BenchCommand.self]
     )
 }

@@ -58,7 +58,8 @@ public final class DoorDaemon: @unchecked Sendable {
     private var lastProgress = MonotonicClock.now()
     private var recentFrames: [Double] = []
     private var inferenceMilliseconds = 0.0
-    private var counters = (seen: UInt64(0), evaluated: UInt64(0), corrupt: UInt64(0))
+    private var counters = (seen: UInt64(0), evaluated: UInt64(0), corrupt: UInt64(0), still: UInt64(0))
+    private var motionGate = MotionGate()
     private var lastCorruptLog = 0.0
     /// The image of the current episode's best frame, kept for a near-miss snapshot.
     private var episodeBest: (id: UInt64, image: Image)?
@@ -150,6 +151,7 @@ public final class DoorDaemon: @unchecked Sendable {
                                                   "threshold": "\(model.threshold)",
                                                   "admits": "\(model.model.manifest.positiveClass)"])
         policy = try makePolicy(configuration)
+        motionGate = MotionGate(settings: Self.motionSettings(configuration.motion))
         try openEvents(configuration.events)
         try startControl(configuration.control)
         try startSource(configuration.camera)
@@ -157,6 +159,11 @@ public final class DoorDaemon: @unchecked Sendable {
                            modelSHA256: model.sha256,
                            details: ["model": .string(model.path), "camera": .string(source?.summary ?? "")]))
         publishStatus()
+    }
+
+    static func motionSettings(_ m: DaemonConfiguration.Motion) -> MotionGate.Settings {
+        MotionGate.Settings(sensitivity: m.sensitivity, pixelThreshold: m.pixelThreshold,
+                            holdAfterMotion: m.holdAfterMotion.seconds, idleInterval: m.idleInterval.seconds)
     }
 
     private func makePolicy(_ configuration: DaemonConfiguration, mode: ResumeMode = .auto) throws -> DecisionPolicy {
@@ -261,6 +268,13 @@ public final class DoorDaemon: @unchecked Sendable {
                 lastCorruptLog = now
             }
             return
+        }
+        if configuration.motion.enabled {
+            let verdict = motionGate.observe(Thumbnail(image), at: frame.time.monotonic.sinceOrigin.seconds)
+            guard verdict.evaluate else {
+                counters.still += 1
+                return
+            }
         }
         let start = MonotonicClock.now()
         let probability = model.probability(of: image)
@@ -411,6 +425,7 @@ public final class DoorDaemon: @unchecked Sendable {
             try latchGuard.lock(at: now.monotonic)
             policy = newPolicy
             episodeBest = nil
+            if next.motion != configuration.motion { motionGate = MotionGate(settings: Self.motionSettings(next.motion)) }
             if next.camera != configuration.camera {
                 source?.stop()
                 source = nil
@@ -441,7 +456,7 @@ public final class DoorDaemon: @unchecked Sendable {
             curfew: policy.activeCurfew?.description, lastDecision: policy.lastRecord.map(DaemonStatus.Decision.init),
             model: DaemonStatus.Model(path: model.path, sha256: model.sha256, threshold: policy.parameters.threshold),
             frames: DaemonStatus.Frames(seen: counters.seen, evaluated: counters.evaluated, corrupt: counters.corrupt,
-                                        dropped: inbox.dropped))
+                                        dropped: inbox.dropped, still: counters.still))
         status.withLock { $0 = value }
     }
 
@@ -488,6 +503,8 @@ public final class DoorDaemon: @unchecked Sendable {
                                modelSHA256: model?.sha256,
                                details: ["frames_seen": .number(Double(counters.seen)),
                                          "frames_evaluated": .number(Double(counters.evaluated)),
+                                         "frames_still": .number(Double(counters.still)),
+                                         "cpu_seconds": .number(processCPUSeconds()),
                                          "frames_corrupt": .number(Double(counters.corrupt)),
                                          "frames_dropped": .number(Double(inbox.dropped))]))
             logger.notice("door locked and latch released")

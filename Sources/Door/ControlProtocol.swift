@@ -113,12 +113,15 @@ public struct DaemonStatus: Equatable, Sendable {
         public var corrupt: UInt64
         /// Replaced by a newer frame before the main loop got to them (inference slower than the camera).
         public var dropped: UInt64
+        /// Skipped by the motion gate (nothing moving).
+        public var still: UInt64
 
-        public init(seen: UInt64, evaluated: UInt64, corrupt: UInt64, dropped: UInt64) {
+        public init(seen: UInt64, evaluated: UInt64, corrupt: UInt64, dropped: UInt64, still: UInt64 = 0) {
             self.seen = seen
             self.evaluated = evaluated
             self.corrupt = corrupt
             self.dropped = dropped
+            self.still = still
         }
     }
 
@@ -180,6 +183,7 @@ public struct DaemonStatus: Equatable, Sendable {
             object["frames"] = .object([
                 "seen": .number(Double(frames.seen)), "evaluated": .number(Double(frames.evaluated)),
                 "corrupt": .number(Double(frames.corrupt)), "dropped": .number(Double(frames.dropped)),
+                "still": .number(Double(frames.still)),
             ])
         }
         return object.members
@@ -225,7 +229,7 @@ public struct DaemonStatus: Equatable, Sendable {
                 return UInt64(n)
             }
             frames = Frames(seen: try count("seen"), evaluated: try count("evaluated"), corrupt: try count("corrupt"),
-                            dropped: try count("dropped"))
+                            dropped: try count("dropped"), still: f["still"]?.intValue.map { UInt64(max(0, $0)) } ?? 0)
         } else {
             frames = nil
         }

@@ -149,6 +149,20 @@ public struct DaemonConfiguration: Hashable, Sendable {
         public var group: String?
     }
 
+    /// `[motion]`: the motion gate in front of the network.
+    public struct Motion: Hashable, Sendable {
+        /// Evaluate only frames with motion (and shortly after); false evaluates every frame.
+        public var enabled = true
+        /// Fraction of the 32x24 thumbnail's pixels that must change for motion.
+        public var sensitivity = 0.01
+        /// Grey levels (0-255) a thumbnail pixel must change by to count as changed.
+        public var pixelThreshold = 12
+        /// Frames stay evaluated this long after the last motion.
+        public var holdAfterMotion: Duration = .seconds(3)
+        /// A still scene is still evaluated once per this interval; 0s never.
+        public var idleInterval: Duration = .seconds(30)
+    }
+
     /// `[compute]`
     public struct Compute: Hashable, Sendable {
         /// Inference threads; 0 means one per physical core.
@@ -165,6 +179,7 @@ public struct DaemonConfiguration: Hashable, Sendable {
     public var curfew: [CurfewWindow] = []
     public var events = Events()
     public var control = Control()
+    public var motion = Motion()
     public var compute = Compute()
 
     /// Where each key (`section.key`) was set; keys absent here have their default.
@@ -182,7 +197,7 @@ public struct DaemonConfiguration: Hashable, Sendable {
     public static func == (lhs: DaemonConfiguration, rhs: DaemonConfiguration) -> Bool {
         lhs.model == rhs.model && lhs.camera == rhs.camera && lhs.latch == rhs.latch && lhs.decision == rhs.decision
             && lhs.curfew == rhs.curfew && lhs.events == rhs.events && lhs.control == rhs.control
-            && lhs.compute == rhs.compute
+            && lhs.motion == rhs.motion && lhs.compute == rhs.compute
     }
 
     public func hash(into hasher: inout Hasher) {
@@ -193,6 +208,7 @@ public struct DaemonConfiguration: Hashable, Sendable {
         hasher.combine(curfew)
         hasher.combine(events)
         hasher.combine(control)
+        hasher.combine(motion)
         hasher.combine(compute)
     }
 
@@ -295,7 +311,7 @@ public struct DaemonConfiguration: Hashable, Sendable {
 
     // MARK: - Keys
 
-    static let sections = ["model", "camera", "latch", "decision", "curfew", "events", "control", "compute"]
+    static let sections = ["model", "camera", "latch", "decision", "curfew", "events", "control", "motion", "compute"]
 
     struct KeySpec: Sendable {
         let key: String
@@ -403,6 +419,12 @@ public struct DaemonConfiguration: Hashable, Sendable {
             }
             $0.control.group = name.isEmpty ? nil : name
         },
+
+        KeySpec("motion.enabled") { $0.motion.enabled = try boolean($1) },
+        KeySpec("motion.sensitivity") { $0.motion.sensitivity = try number($1, 0.002...0.5) },
+        KeySpec("motion.pixel_threshold") { $0.motion.pixelThreshold = try integer($1, 1...255) },
+        KeySpec("motion.hold_after_motion") { $0.motion.holdAfterMotion = try duration($1, Duration.zero...Duration.seconds(60)) },
+        KeySpec("motion.idle_interval") { $0.motion.idleInterval = try duration($1, Duration.zero...Duration.seconds(3600)) },
 
         KeySpec("compute.threads") { $0.compute.threads = try integer($1, 0...256) },
         KeySpec("compute.openblas_coretype") {

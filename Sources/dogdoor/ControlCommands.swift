@@ -47,7 +47,7 @@ enum StatusText {
         lines.append("camera:     \(s.camera)")
         lines.append("frames:     \(fixed(s.framesPerSecond, 1)) per second, inference \(fixed(s.inferenceMilliseconds, 0)) ms")
         if let f = s.frames {
-            lines.append("            \(f.seen) seen, \(f.evaluated) evaluated, \(f.corrupt) corrupt, \(f.dropped) dropped (newer frame arrived first)")
+            lines.append("            \(f.seen) seen, \(f.evaluated) evaluated, \(f.still) still (no motion), \(f.corrupt) corrupt, \(f.dropped) dropped (newer frame arrived first)")
         }
         if let curfew = s.curfew { lines.append("curfew:     \(curfew) (in force)") }
         if let d = s.lastDecision {

@@ -128,7 +128,7 @@ struct ConfigurationTests {
         ("[decision]\nnear_miss = 3", "c.toml:2: decision.near_miss: must be between 1 and n - 1 (2), got 3"),
         ("[decision]\nmax_open = \"20m\"\n[latch]\nmax_unlocked = \"10m\"", "c.toml:2: decision.max_open: must not exceed latch.max_unlocked (10m), got 20m"),
         ("[decision]\nspeed = 1", "c.toml:2: decision.speed: unknown key (known keys: n, m, window, hold, max_open, cooldown, threshold, near_miss)"),
-        ("[door]\nx = 1", "c.toml:1: unknown section [door] (known: [model], [camera], [latch], [decision], [curfew], [events], [control], [compute])"),
+        ("[door]\nx = 1", "c.toml:1: unknown section [door] (known: [model], [camera], [latch], [decision], [curfew], [events], [control], [motion], [compute])"),
         ("x = 1", "c.toml:1: x: keys must be inside a section such as [decision]"),
         ("[model]\npath = \"model.safetensors\"", "c.toml:2: model.path: must be an absolute path, got \"model.safetensors\""),
         ("[camera]\nkind = \"usb\"", "c.toml:2: camera.kind: must be one of \"replay\", \"v4l2\", got \"usb\""),

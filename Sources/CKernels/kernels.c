@@ -62,6 +62,10 @@ void dd_im2col3x3_batch(const float *images, int height, int width, int channels
     }
 }
 
+DD_HOT void dd_relu_backward(const float *activation, float *grad, size_t count) {
+    for (size_t i = 0; i < count; i++) grad[i] = activation[i] > 0.0f ? grad[i] : 0.0f;
+}
+
 DD_HOT void dd_bias_relu(float *x, size_t pixels, int channels, const float *bias, int relu) {
     for (size_t p = 0; p < pixels; p++) {
         float *restrict row = x + p * channels;
@@ -95,8 +99,10 @@ size_t dd_conv3x3_im2col_scratch(dd_conv_shape s, int rows, int needsBand) {
     return pixels * 9 * s.cin + (needsBand ? pixels * s.cout : 0);
 }
 
-void dd_epilogue_rows(float *band, int rows, int width, int cout, const float *bias, int relu, float *pooledRows) {
+void dd_epilogue_rows(float *band, int rows, int width, int cout, const float *bias, int relu, float *pooledRows,
+                      const float *maskRows) {
     dd_bias_relu(band, (size_t)rows * width, cout, bias, relu);
+    if (maskRows) dd_relu_backward(maskRows, band, (size_t)rows * width * cout);
     if (pooledRows) pool_rows(band, width, cout, rows, pooledRows);
 }
 
@@ -111,7 +117,8 @@ void dd_conv3x3_im2col_rows(const float *images, dd_conv_shape s, const float *w
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)pixels, s.cout, 9 * s.cin, 1.0f, cols,
                 9 * s.cin, weights, s.cout, 0.0f, band, s.cout);
     dd_epilogue_rows(band, rows, s.width, s.cout, e.bias, e.relu,
-                     e.pooled ? e.pooled + (size_t)(g0 / 2) * (s.width / 2) * s.cout : NULL);
+                     e.pooled ? e.pooled + (size_t)(g0 / 2) * (s.width / 2) * s.cout : NULL,
+                     e.mask ? e.mask + (size_t)g0 * s.width * s.cout : NULL);
 }
 
 DD_HOT static void column_sums(const float *g, size_t pixels, int C, float *dB) {
@@ -326,6 +333,7 @@ DD_HOT void dd_wino_output(int m, const float *M, size_t planeTiles, size_t tile
     for (int g = g0; g < g1; g++) {
         const int img = g / tilesDown, tr = g % tilesDown;
         float *out = e.out ? e.out + (size_t)img * H * W * cout : NULL;
+        const float *mask = e.mask ? e.mask + (size_t)img * H * W * cout : NULL;
         float *pooled = e.pooled ? e.pooled + (size_t)img * (H / 2) * Wo * cout : NULL;
         for (int tc = 0; tc < tilesAcross; tc++) {
             const size_t t = tileOffset + (size_t)(g - g0) * tilesAcross + tc;
@@ -357,7 +365,14 @@ DD_HOT void dd_wino_output(int m, const float *M, size_t planeTiles, size_t tile
                         for (int j = 0; j < m; j++) {
                             const int ox = tc * m + j;
                             if (ox >= W) break;
-                            memcpy(out + ((size_t)oy * W + ox) * cout + c0, y[i * m + j], (size_t)n * sizeof(float));
+                            float *restrict dst = out + ((size_t)oy * W + ox) * cout + c0;
+                            if (mask) {
+                                const float *restrict keep = mask + ((size_t)oy * W + ox) * cout + c0;
+                                const float *restrict v = y[i * m + j];
+                                for (int c = 0; c < n; c++) dst[c] = keep[c] > 0.0f ? v[c] : 0.0f;
+                            } else {
+                                memcpy(dst, y[i * m + j], (size_t)n * sizeof(float));
+                            }
                         }
                     }
                 }
@@ -597,7 +612,8 @@ DD_HOT void dd_maxpool2x2_backward(const float *in, const float *gradPooled, int
                 const int pickC = vc > mab;
                 const float mabc = pickC ? vc : mab;
                 const int pickD = vd > mabc;
-                const float gk = g[k];
+                // The window's maximum is a ReLU output: where it is 0 the ReLU was off and passes no gradient.
+                const float gk = (pickD ? vd : mabc) > 0.0f ? g[k] : 0.0f;
                 ga[k] = (!pickB && !pickC && !pickD) ? gk : 0.0f;
                 gb[k] = (pickB && !pickC && !pickD) ? gk : 0.0f;
                 gc[k] = (pickC && !pickD) ? gk : 0.0f;
@@ -606,9 +622,6 @@ DD_HOT void dd_maxpool2x2_backward(const float *in, const float *gradPooled, int
         }
 }
 
-DD_HOT void dd_relu_backward(const float *activation, float *grad, size_t count) {
-    for (size_t i = 0; i < count; i++) grad[i] = activation[i] > 0.0f ? grad[i] : 0.0f;
-}
 
 void dd_global_average_pool(const float *in, size_t pixels, int channels, float *out) {
     double acc[1024];

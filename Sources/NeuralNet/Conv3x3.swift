@@ -126,13 +126,17 @@ public final class ConvKernel: @unchecked Sendable {
     /// one large chunk at a time, each multiplying its own slice of the weight columns (im2col) or its own
     /// share of the Winograd points.
     ///
+    /// `mask` (same layout as `output`) zeroes the output wherever it is not positive (backpropagation's ReLU
+    /// derivative of the layer this output feeds, applied in the same pass).
+    ///
     /// `rows` restricts a single image's computation to those output rows (a multiple of the Winograd tile
     /// at the start, even where pooling); the rest of `output`/`pooled` is left untouched.
     public func forward(
         _ input: UnsafePointer<Float>, shape: ActivationShape, bias: UnsafePointer<Float>?, relu: Bool,
         output: UnsafeMutablePointer<Float>?, pooled: UnsafeMutablePointer<Float>?, workspace: Workspace,
-        rows outputRows: Range<Int>? = nil
+        rows outputRows: Range<Int>? = nil, mask: UnsafePointer<Float>? = nil
     ) {
+        precondition(mask == nil || (output != nil && pooled == nil), "a mask applies to the full output only")
         precondition(shape.channels == cin, "input has \(shape.channels) channels, kernel expects \(cin)")
         precondition(output != nil || pooled != nil, "nowhere to write")
         precondition(pooled == nil || (shape.height % 2 == 0 && shape.width % 2 == 0), "pooling needs even sizes")
@@ -162,7 +166,7 @@ public final class ConvKernel: @unchecked Sendable {
             return rows
         }
         let rows = chunkRows(Self.privateChunkBytes, parts: 2 * threads)
-        let epilogue = dd_epilogue(bias: bias, relu: relu ? 1 : 0, out: output, pooled: pooled)
+        let epilogue = dd_epilogue(bias: bias, relu: relu ? 1 : 0, out: output, pooled: pooled, mask: mask)
         let weights = UnsafePointer(prepared.pointer)
 
         if threads == 1 || rows * gemmRowsPerRow >= cout {
@@ -228,7 +232,8 @@ public final class ConvKernel: @unchecked Sendable {
                 let r0 = g0 + slice * step, r1 = min(g1, r0 + step)
                 if m == 0 {
                     dd_epilogue_rows(c + (r0 - g0) * shape.width * cout, Int32(r1 - r0), s.width, s.cout, bias, relu ? 1 : 0,
-                                     pooled.map { $0 + (r0 / 2) * pooledWidth * cout })
+                                     pooled.map { $0 + (r0 / 2) * pooledWidth * cout },
+                                     mask.map { $0 + r0 * shape.width * cout })
                 } else {
                     dd_wino_output(Int32(m), c, gemmRows, (r0 - g0) * gemmRowsPerRow, s.height, s.width, s.cout,
                                    Int32(r0), Int32(r1), epilogue)

@@ -49,8 +49,8 @@ public final class TrainableNetwork: @unchecked Sendable {
     public let gradients: Gradients
     /// Winograd-domain weight gradient, reused layer by layer.
     private var winogradGradient = FloatBuffer(count: 0)
-    /// When non-nil, wall time (seconds) is added here per stage: "forward", "pool+relu backward",
-    /// "weight gradient", "input gradient", "prepare weights".
+    /// When non-nil, wall time (seconds) is added here per stage: "forward", "pool backward",
+    /// "weight gradient <layer>", "input gradient <layer>", "prepare weights".
     public var stageSeconds: [String: Double]?
 
     private func timed<T>(_ stage: String, _ body: () -> T) -> T {
@@ -223,31 +223,32 @@ public final class TrainableNetwork: @unchecked Sendable {
                 let imageFloats = fullSide * fullSide * layer.cout
                 let pooledFloats = imageFloats / 4
                 let (src, dst) = (current, other)
-                timed("pool+relu backward") { workspace.threads.forEach(batch) { n, _ in
+                timed("pool backward") { workspace.threads.forEach(batch) { n, _ in
                     dd_maxpool2x2_backward(output.pointer + n * imageFloats, src.pointer + n * pooledFloats,
                                            Int32(fullSide), Int32(fullSide), Int32(layer.cout), dst.pointer + n * imageFloats)
                 } }
                 swap(&current, &other)
                 h = fullSide
             }
-            // ReLU: gradients only where the output was positive.
+            // The ReLU derivative is already in `current`: folded into the pooling backward above, or
+            // applied as a mask by the input-gradient convolution of the layer above.
             let count = batch * h * h * layer.cout
-            let perImage = h * h * layer.cout
-            let g = current
-            timed("pool+relu backward") { workspace.threads.forEach(batch) { n, _ in
-                dd_relu_backward(output.pointer + n * perImage, g.pointer + n * perImage, perImage)
-            } }
             let input: UnsafePointer<Float> = i == first ? UnsafePointer(firstInput.pointer)
                 : UnsafePointer(VGG16.convLayers[i - 1].poolAfter ? pooledOutputs[i - 1]!.pointer : outputs[i - 1]!.pointer)
             let inputShape = ActivationShape(batch: batch, height: h, width: h, channels: layer.cin)
-            timed("weight gradient") {
+            timed("weight gradient \(layer.name)") {
                 weightGradient(layer: i, input: input, shape: inputShape, gradOut: UnsafePointer(current.pointer), count: count)
             }
             if let back = backKernels[i] {
                 let source = current, destination = other
-                timed("input gradient") {
+                // The input of this layer is the output of the one below; unless that one pools, its ReLU
+                // derivative masks the gradient right here.
+                let below = VGG16.convLayers[i - 1]
+                let mask = below.poolAfter ? nil : UnsafePointer(outputs[i - 1]!.pointer)
+                timed("input gradient \(layer.name)") {
                     back.forward(source.pointer, shape: ActivationShape(batch: batch, height: h, width: h, channels: layer.cout),
-                                 bias: nil, relu: false, output: destination.pointer, pooled: nil, workspace: workspace)
+                                 bias: nil, relu: false, output: destination.pointer, pooled: nil, workspace: workspace,
+                                 mask: mask)
                 }
                 swap(&current, &other)
             }

@@ -153,6 +153,7 @@ extension BenchCommand {
         @Option(name: .customLong("fine-tune-from"), help: "First trainable layer in phase 2.") var fineTuneFrom = "block1_conv1"
         @Option(help: "Execution plan (see bench engine).") var plan: String = "training"
         @Flag(help: "Print one JSON object instead of text.") var json = false
+        @Flag(help: "Break the backward stages down by layer.") var layers = false
         @OptionGroup var compute: ComputeOptions
 
         func run() throws {
@@ -200,7 +201,12 @@ extension BenchCommand {
                 if s > 0 { fineTune.append(MonotonicClock.now() - t) }
             }
             let perImage = { (t: [Double]) in t.sorted()[t.count / 2] * 1000 / Double(batch) }
-            let stages = (network.stageSeconds ?? [:]).merging(["optimizer": optimizerSeconds]) { $1 }
+            var stages: [String: Double] = ["optimizer": optimizerSeconds]
+            for (key, value) in network.stageSeconds ?? [:] {
+                // Per-layer keys ("weight gradient block3_conv2") are summed per stage; --layers keeps them.
+                let stage = layers ? key : key.split(separator: " ").filter { !$0.hasPrefix("block") }.joined(separator: " ")
+                stages[stage, default: 0] += value
+            }
             if json {
                 var stageObject = JSONObject()
                 for (k, v) in stages.sorted(by: { $0.key < $1.key }) { stageObject[k] = .number(v * 1000 / Double(steps * batch)) }

@@ -32,6 +32,9 @@ typedef struct {
     float *out;
     /// 2x2 stride-2 max-pooled output `[N][height/2][width/2][cout]`; may be NULL. Needs even bands.
     float *pooled;
+    /// When not NULL (and `out` is given), `out` is zeroed wherever `mask` (same layout as `out`) is not
+    /// positive: backpropagation applies the previous layer's ReLU derivative this way, in the same pass.
+    const float *mask;
 } dd_epilogue;
 
 // MARK: - Batches and global rows
@@ -52,9 +55,11 @@ void dd_im2col3x3_batch(const float *images, int height, int width, int channels
 /// Floats of scratch `dd_conv3x3_im2col_rows` needs for `rows` output rows.
 size_t dd_conv3x3_im2col_scratch(dd_conv_shape s, int rows, int needsBand);
 
-/// Bias, ReLU and optional 2x2 max-pool of `rows` (even when pooling) full-resolution rows held in `band`
-/// (`[rows][width][cout]`, modified in place); pooled rows go to `pooledRows` (may be NULL).
-void dd_epilogue_rows(float *band, int rows, int width, int cout, const float *bias, int relu, float *pooledRows);
+/// Bias, ReLU, optional ReLU-derivative mask (`maskRows`, same layout as `band`, may be NULL) and optional 2x2
+/// max-pool of `rows` (even when pooling) full-resolution rows held in `band` (`[rows][width][cout]`, modified
+/// in place); pooled rows go to `pooledRows` (may be NULL).
+void dd_epilogue_rows(float *band, int rows, int width, int cout, const float *bias, int relu, float *pooledRows,
+                      const float *maskRows);
 
 /// Convolution of global output rows [g0, g1) by im2col + one sgemm, then the epilogue. `weights` is
 /// `[9*cin][cout]`; `scratch` holds `dd_conv3x3_im2col_scratch(s, g1-g0, e.out == NULL)` floats; `e.out`
@@ -138,8 +143,9 @@ void dd_bias_relu(float *x, size_t pixels, int channels, const float *bias, int 
 /// 2x2 stride-2 max pooling of one image with even height and width.
 void dd_maxpool2x2(const float *in, int height, int width, int channels, float *out);
 
-/// Gradient of 2x2 max pooling for one image: each pooled gradient goes to the first maximum of its window
-/// (row-major), every other input position gets zero. `gradIn` is overwritten.
+/// Gradient of 2x2 max pooling of a ReLU output, for one image: each pooled gradient goes to the first maximum
+/// of its window (row-major) unless that maximum is 0 (the ReLU was off: no gradient); every other input
+/// position gets zero. So the ReLU derivative needs no pass of its own. `gradIn` is overwritten.
 void dd_maxpool2x2_backward(const float *in, const float *gradPooled, int height, int width, int channels,
                             float *gradIn);
 

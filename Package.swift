@@ -37,12 +37,14 @@ let package = Package(
         .target(name: "Imaging", dependencies: ["Support", "CImageCodecs"]),
         .target(name: "Door", dependencies: ["Support", "CGPIOD", logging]),
         .target(name: "Training", dependencies: ["NeuralNet", "Imaging", "Support", logging]),
+        // Pixel loops optimised even in debug builds: the tests render a few hundred pictures.
+        .target(name: "Samples", dependencies: ["Imaging", "Support"], swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "Daemon", dependencies: ["Door", "NeuralNet", "Imaging", "Support", "CV4L2", logging]),
 
         .target(name: "CommandSupport", dependencies: ["NeuralNet", "Support", argumentParser, logging]),
 
         // MARK: Executables (thin: parsing and wiring only)
-        .executableTarget(name: "dogdoor", dependencies: ["NeuralNet", "Training", "Daemon", "Door", "Imaging", "Support",
+        .executableTarget(name: "dogdoor", dependencies: ["NeuralNet", "Training", "Daemon", "Door", "Imaging", "Samples", "Support",
                                                           "CommandSupport", argumentParser, logging]),
         .executableTarget(name: "dogdoord", dependencies: ["Daemon", "Door", "NeuralNet", "Support", "CommandSupport",
                                                            argumentParser, logging]),
@@ -56,6 +58,8 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Support", "CImageCodecs"],
                     resources: [.copy("Golden")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "NeuralNet", "Imaging", "Support"]),
+        .testTarget(name: "SamplesTests", dependencies: ["Samples", "Imaging", "Support"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Door", "Imaging", "NeuralNet", "Samples", "Support"]),
         .testTarget(name: "DoorTests", dependencies: ["Door", "Support", "CGPIOD"]),
     ]
 )

@@ -126,10 +126,10 @@ extension AnimalLook {
             a.rumpSize = 0.2
             a.neckLength = 0.3
             a.neckWidth = 0.125
-            a.headLength = 0.16
+            a.headLength = 0.165
             a.headHeight = 0.14
-            a.snoutLength = 0.18
-            a.snoutWidth = 0.075
+            a.snoutLength = 0.13
+            a.snoutWidth = 0.08
             a.ears = .floppy(length: 0.21, width: 0.075)
             a.tail = .plume
             a.size = u(0.97, 1.03)

@@ -64,7 +64,6 @@ struct Box: Sendable, Equatable {
 
     var width: Double { maxX - minX }
     var height: Double { maxY - minY }
-    var center: Point { Point((minX + maxX) / 2, (minY + maxY) / 2) }
     var area: Double { max(0, width) * max(0, height) }
 
     func union(_ other: Box) -> Box {
@@ -113,13 +112,6 @@ struct Transform2D: Sendable, Equatable {
 
     /// Whether the map reverses orientation.
     var reversesOrientation: Bool { determinant < 0 }
-
-    /// `self` after `inner`: applies `inner` first.
-    func concatenating(_ inner: Transform2D) -> Transform2D {
-        Transform2D(a: a * inner.a + b * inner.c, b: a * inner.b + b * inner.d,
-                    c: c * inner.a + d * inner.c, d: c * inner.b + d * inner.d,
-                    tx: a * inner.tx + b * inner.ty + tx, ty: c * inner.tx + d * inner.ty + ty)
-    }
 
     /// The angle of the image of the direction at `angle`.
     func mapAngle(_ angle: Double) -> Double {

@@ -24,14 +24,6 @@ final class Painter {
     /// Pixels per local unit.
     var scale: Double { transform.scale }
 
-    /// Runs `body` with `inner` applied before the current transform, then restores it.
-    func with(_ inner: Transform2D, _ body: () -> Void) {
-        let saved = transform
-        transform = transform.concatenating(inner)
-        body()
-        transform = saved
-    }
-
     private func draw<S: Shape>(_ shape: S, _ paint: Paint, opacity: Double, feather: Double) {
         let pixelFeather = feather * transform.scale
         if tracking {
@@ -65,11 +57,6 @@ final class Painter {
         draw(PolygonShape(points.map(transform.apply)), paint, opacity: opacity, feather: feather)
     }
 
-    /// An axis-aligned (in the local frame) rectangle.
-    func rect(_ x0: Double, _ y0: Double, _ x1: Double, _ y1: Double, _ paint: Paint, opacity: Double = 1) {
-        polygon([Point(x0, y0), Point(x1, y0), Point(x1, y1), Point(x0, y1)], paint, opacity: opacity)
-    }
-
     /// A stroked circular arc from angle `start` (local frame, counter-clockwise) sweeping `sweep` radians.
     func arc(_ center: Point, radius: Double, width: Double, start: Double, sweep: Double, _ paint: Paint,
              opacity: Double = 1) {
@@ -79,15 +66,6 @@ final class Painter {
         let first = transform.reversesOrientation ? a1 : a0
         let shape = ArcShape(center: transform.apply(center), radius: radius * s, width: width * s, start: first, sweep: sweep)
         draw(shape, paint, opacity: opacity, feather: 0)
-    }
-
-    /// A polyline of tapered capsules whose radius goes from `r0` at the first point to `r1` at the last.
-    func stroke(_ points: [Point], _ r0: Double, _ r1: Double, _ paint: Paint, opacity: Double = 1) {
-        guard points.count >= 2 else { return }
-        let n = Double(points.count - 1)
-        for i in 0..<(points.count - 1) {
-            capsule(points[i], points[i + 1], mix(r0, r1, Double(i) / n), mix(r0, r1, Double(i + 1) / n), paint, opacity: opacity)
-        }
     }
 }
 

@@ -42,27 +42,57 @@ struct QuadrupedFigure {
 
     // MARK: - Paints and fur
 
-    /// Light from above: lighter on top, darker underneath.
-    private func body(_ color: RGB, _ center: Point, _ ry: Double) -> Paint {
+    /// Light from above and in front: a rounded look, lighter towards the upper front of each part.
+    private func body(_ color: RGB, _ center: Point, _ rx: Double, _ ry: Double) -> Paint {
         let dark = color.luma < 0.2
-        return .linear(Point(center.x, center.y + ry), color.shaded(dark ? 0.09 : 0.04),
-                       Point(center.x, center.y - ry), color.shaded(dark ? -0.3 : -0.22))
+        let r = max(rx, ry)
+        return .radial(center: center + Point(rx * 0.25, ry * 0.45), radius: r * 1.35,
+                       inner: color.shaded(dark ? 0.1 : 0.05), outer: color.shaded(dark ? -0.45 : -0.25))
+    }
+
+    /// A limb lit from above-front: a gradient across its width, so consecutive segments join seamlessly.
+    private func limbPaint(_ color: RGB, _ p0: Point, _ p1: Point, _ r: Double) -> Paint {
+        let d = p1 - p0
+        let length = max(d.length, 1e-9)
+        var normal = Point(-d.y / length, d.x / length)
+        if normal.x + normal.y < 0 { normal = normal * -1 }
+        let mid = p0.lerp(p1, 0.5)
+        let dark = color.luma < 0.2
+        return .linear(mid + normal * r, color.shaded(dark ? 0.08 : 0.04), mid - normal * r, color.shaded(dark ? -0.4 : -0.22))
     }
 
     /// An ellipse of coat with its fur texture.
     private mutating func part(_ c: Point, _ rx: Double, _ ry: Double, angle: Double = 0, _ color: RGB, fur: Bool = true) {
-        painter.ellipse(c, rx, ry, angle: angle, body(color, c, max(rx, ry)))
+        painter.ellipse(c, rx, ry, angle: angle, body(color, c, rx, ry))
         if fur { furEllipse(c, rx, ry, angle: angle, color) }
+        if fur, color == coat.base { spots(c, rx, ry, angle: angle) }
     }
 
     /// A capsule of coat (legs, neck) with its fur texture.
     private mutating func limb(_ p0: Point, _ p1: Point, _ r0: Double, _ r1: Double, _ color: RGB, fur: Bool = true) {
-        let mid = p0.lerp(p1, 0.5)
-        painter.capsule(p0, p1, r0, r1, body(color, mid, max(abs(p0.y - p1.y) / 2, r0)))
+        painter.capsule(p0, p1, r0, r1, limbPaint(color, p0, p1, max(r0, r1)))
         if fur { furCapsule(p0, p1, (r0 + r1) / 2, color) }
+        if fur, color == coat.base {
+            let d = p1 - p0
+            spots(p0.lerp(p1, 0.5), d.length / 2, (r0 + r1) / 2 * 0.8, angle: atan2(d.y, d.x))
+        }
     }
 
-    private func highlight(_ color: RGB) -> RGB { color.luma < 0.35 ? color.shaded(0.2) : color.shaded(-0.22) }
+    private func highlight(_ color: RGB) -> RGB { color.luma < 0.35 ? color.shaded(0.13) : color.shaded(-0.16) }
+
+    /// Scatters spots over an ellipse of base coat.
+    private mutating func spots(_ c: Point, _ rx: Double, _ ry: Double, angle: Double) {
+        guard let spots = coat.spots else { return }
+        var n = Double.pi * rx * ry * coat.spotDensity
+        // Carry the fractional part randomly so small parts get spots in proportion too.
+        if rng.nextDouble() < n - floor(n) { n += 1 }
+        for _ in 0..<Int(n) {
+            let r = rng.nextDouble().squareRoot() * 0.9, t = rng.uniform(0, 2 * Double.pi)
+            let p = c + Point(rx * r * cos(t), ry * r * sin(t)).rotated(angle)
+            let size = rng.uniform(0.012, 0.028)
+            painter.ellipse(p, size * rng.uniform(0.8, 1.3), size, angle: rng.uniform(0, 3), .solid(spots), opacity: 0.95)
+        }
+    }
 
     private mutating func furEllipse(_ c: Point, _ rx: Double, _ ry: Double, angle: Double, _ color: RGB) {
         let area = Double.pi * rx * ry
@@ -96,13 +126,15 @@ struct QuadrupedFigure {
     private mutating func furStroke(at p: Point, axis: Double, _ color: RGB) {
         switch coat.texture {
         case .curly:
-            let radius = coat.curlSize * rng.uniform(0.7, 1.2)
-            painter.arc(p, radius: radius, width: radius * rng.uniform(0.38, 0.55), start: rng.uniform(0, 2 * Double.pi),
-                        sweep: rng.uniform(3.2, 5.4), .solid(highlight(color)), opacity: rng.uniform(0.45, 0.85))
+            let radius = coat.curlSize * rng.uniform(0.7, 1.15)
+            let dark = color.luma < 0.35
             if rng.nextDouble() < 0.5 {
-                painter.circle(p + Point(radius * 0.2, -radius * 0.2), radius * 0.35,
-                               .solid(color.shaded(color.luma < 0.35 ? -0.5 : -0.3)), opacity: 0.5)
+                // The shadowed hollow of a curl.
+                painter.circle(p + Point(radius * 0.15, -radius * 0.25), radius * 0.6,
+                               .solid(color.shaded(dark ? -0.6 : -0.12)), opacity: 0.55)
             }
+            painter.arc(p, radius: radius, width: radius * rng.uniform(0.3, 0.45), start: rng.uniform(0, 2 * Double.pi),
+                        sweep: rng.uniform(2.8, 4.8), .solid(highlight(color)), opacity: rng.uniform(0.3, 0.7))
         case .fluffy:
             let angle = -Double.pi / 2 + rng.uniform(-0.9, 0.9) + (rng.nextDouble() < 0.5 ? 0 : axis * 0.3)
             let length = rng.uniform(0.025, 0.05)
@@ -115,17 +147,8 @@ struct QuadrupedFigure {
         }
     }
 
-    /// Spots and stripes over a body ellipse.
+    /// Tabby stripes over a body ellipse.
     private mutating func markings(_ c: Point, _ rx: Double, _ ry: Double, angle: Double = 0) {
-        if let spots = coat.spots {
-            let n = Int(Double.pi * rx * ry * coat.spotDensity)
-            for _ in 0..<n {
-                let r = rng.nextDouble().squareRoot() * 0.95, t = rng.uniform(0, 2 * Double.pi)
-                let p = c + Point(rx * r * cos(t), ry * r * sin(t)).rotated(angle)
-                let size = rng.uniform(0.012, 0.03)
-                painter.ellipse(p, size * rng.uniform(0.8, 1.3), size, angle: rng.uniform(0, 3), .solid(spots), opacity: 0.95)
-            }
-        }
         if let stripes = coat.stripes {
             var x = c.x - rx * 0.8
             while x < c.x + rx * 0.8 {
@@ -173,8 +196,8 @@ struct QuadrupedFigure {
                 limb(last, last.lerp(knee, 0.4), widths[widths.count - 2] * 1.02, widths[widths.count - 3] * 0.95, socks.shaded(shade))
             }
         }
-        let pawLength = w * 1.25
-        part(paw + Point(pawLength * 0.35, -w * 0.05), pawLength, w * 0.55, pawColor)
+        let pawLength = w * 1.05
+        part(paw + Point(pawLength * 0.35, -w * 0.02), pawLength, w * 0.5, pawColor)
     }
 
     private mutating func drawSide(swing: Double, phase: Double, walking: Bool) {
@@ -201,8 +224,8 @@ struct QuadrupedFigure {
         let chest = Point(shoulder.x + 0.03, ty - 0.02)
         part(chest, 0.2, a.chestDepth / 2, angle: 0.15, coat.base)
         if let under = coat.underside {
-            painter.ellipse(Point(torsoCenter.x + 0.05, ty - a.torsoDepth * 0.33), 0.32, a.torsoDepth * 0.16,
-                            angle: torsoAngle, .solid(under), opacity: 0.8, feather: 0.02)
+            painter.ellipse(Point(torsoCenter.x + 0.05, ty - a.torsoDepth * 0.3), 0.28, a.torsoDepth * 0.15,
+                            angle: torsoAngle, .solid(under), opacity: 0.45, feather: 0.05)
         }
         markings(torsoCenter, 0.42, a.torsoDepth / 2, angle: torsoAngle)
         markings(hip, a.rumpSize, a.rumpSize)
@@ -212,7 +235,6 @@ struct QuadrupedFigure {
         let neckBase = Point(shoulder.x + 0.06, ty + 0.07)
         let head = Point(shoulder.x + 0.2 + a.neckLength * 0.35, ty + a.neckLength + 0.05 + lift)
         limb(neckBase, head + Point(-0.03, -0.03), a.neckWidth * 1.35, a.neckWidth, coat.base)
-        if coat.spots != nil { markings(neckBase.lerp(head, 0.5), 0.08, 0.1) }
 
         if let bib = coat.bib { drawSideBib(bib, chest: chest, head: head) }
         if a.tail == .curledOverBack { drawTail(from: tailBase + Point(0.04, 0.04), phase: phase, sitting: false) }
@@ -229,7 +251,7 @@ struct QuadrupedFigure {
     private mutating func drawSideBib(_ bib: RGB, chest: Point, head: Point) {
         let s = coat.bibScale
         let front = chest + Point(0.1, -0.01)
-        painter.ellipse(front, 0.1 * s, a.chestDepth * 0.42 * s, angle: 0.25, body(bib, front, a.chestDepth * 0.4))
+        painter.ellipse(front, 0.1 * s, a.chestDepth * 0.42 * s, angle: 0.25, body(bib, front, 0.1 * s, a.chestDepth * 0.42 * s))
         let throatTop = head + Point(0.05, -a.headHeight * 0.7)
         painter.capsule(front + Point(0.02, 0.05), throatTop, 0.075 * s, 0.05 * s, .solid(bib.shaded(-0.04)))
         if coat.texture == .curly {
@@ -251,15 +273,19 @@ struct QuadrupedFigure {
             break
         }
         part(head, hl, hh, angle: 0.1 + tilt, coat.base)
-        // Snout: a tapering capsule forward and slightly down.
+        if coat.texture == .curly {
+            // A domed, curly topknot.
+            part(head + Point(-hl * 0.15, hh * 0.4), hl * 0.8, hh * 0.62, angle: 0.1 + tilt, coat.base)
+        }
+        // Snout: a tapering capsule forward and slightly down, with a pale chin showing under it.
         let snoutStart = head + Point(hl * 0.45, -hh * 0.3)
         let snoutTip = head + Point(hl * 0.6 + a.snoutLength, -hh * 0.45).rotated(tilt * 0.5)
         let muzzleColor = coat.muzzle ?? coat.base
-        limb(snoutStart, snoutTip, a.snoutWidth * 1.2, a.snoutWidth * 0.85, muzzleColor)
         if let chin = coat.chin {
-            painter.capsule(snoutStart + Point(0, -a.snoutWidth * 0.6), snoutTip + Point(-a.snoutWidth * 0.3, -a.snoutWidth * 0.55),
-                            a.snoutWidth * 0.55, a.snoutWidth * 0.35, .solid(chin))
+            painter.ellipse(snoutStart.lerp(snoutTip, 0.45) + Point(0, -a.snoutWidth * 0.85), a.snoutWidth * 1.3, a.snoutWidth * 0.55,
+                            angle: -0.1, .solid(chin))
         }
+        limb(snoutStart, snoutTip, a.snoutWidth * 1.2, a.snoutWidth * 0.85, muzzleColor)
         if let mask = coat.mask {
             painter.ellipse(head + Point(hl * 0.35, hh * 0.1), hl * 0.5, hh * 0.32, angle: -0.2, .solid(mask), opacity: 0.95)
             painter.ellipse(head + Point(hl * 0.3, hh * 0.55), hl * 0.4, hh * 0.16, angle: -0.1, .solid(RGB(0.9, 0.89, 0.86)))
@@ -277,7 +303,7 @@ struct QuadrupedFigure {
             let top = head + Point(-hl * 0.3, hh * 0.7)
             let center = top + Point(-0.02, -length * 0.48)
             let earColor = coat.earColor ?? coat.base
-            part(center, width, length / 2, angle: Double.pi / 2 - 0.2, earColor)
+            drawFloppyEar(center, width, length / 2, angle: -0.2, earColor)
         case .pricked(let height, let width):
             drawPrickedEar(base: head + Point(-hl * 0.35, hh * 0.7), height: height, width: width, lean: 0.1, far: false)
         case .folded(let height, let width):
@@ -289,11 +315,18 @@ struct QuadrupedFigure {
         }
     }
 
+    /// A hanging ear: a darker rim, then the lobe (slightly lighter on dark coats so it reads against the head).
+    private mutating func drawFloppyEar(_ c: Point, _ rx: Double, _ ry: Double, angle: Double, _ color: RGB) {
+        let dark = color.luma < 0.2
+        painter.ellipse(c, rx * 1.12, ry * 1.05, angle: angle, .solid(color.shaded(dark ? -0.7 : -0.25)), opacity: dark ? 0.9 : 0.6)
+        part(c, rx, ry, angle: angle, dark ? color.shaded(0.05) : color)
+    }
+
     private mutating func drawPrickedEar(base: Point, height: Double, width: Double, lean: Double, far: Bool) {
         let color = (coat.earColor ?? coat.base).shaded(far ? -0.2 : 0)
         let left = base + Point(-width / 2, 0), right = base + Point(width / 2, 0)
         let tip = base + Point(-lean * height, height)
-        painter.polygon([left, right, tip], body(color, base + Point(0, height / 2), height / 2))
+        painter.polygon([left, right, tip], body(color, base + Point(0, height / 2), width / 2, height / 2))
         if !far {
             let inner = RGB(0.75, 0.55, 0.5).mixed(with: coat.base, 0.35)
             painter.polygon([left.lerp(tip, 0.18) + Point(width * 0.15, 0), right.lerp(tip, 0.18) + Point(-width * 0.15, 0),
@@ -305,7 +338,7 @@ struct QuadrupedFigure {
         let color = coat.earColor ?? coat.base
         let left = base + Point(-width / 2, 0), right = base + Point(width / 2, 0)
         let fold = base + Point(-0.01, height * 0.65)
-        painter.polygon([left, right, fold + Point(width * 0.25, 0), fold + Point(-width * 0.3, 0)], body(color, base, height / 2))
+        painter.polygon([left, right, fold + Point(width * 0.25, 0), fold + Point(-width * 0.3, 0)], body(color, base, width / 2, height / 2))
         painter.polygon([fold + Point(-width * 0.3, 0), fold + Point(width * 0.25, 0), fold + Point(width * 0.35, -height * 0.35)],
                         .solid(color.shaded(-0.2)))
     }
@@ -358,14 +391,17 @@ struct QuadrupedFigure {
             for i in 0..<(path.count - 1) {
                 limb(path[i], path[i + 1], 0.045, 0.035, coat.base)
                 // Long hair hanging underneath.
-                let hangCenter = path[i].lerp(path[i + 1], 0.5) + Point(0.01, -0.05)
-                part(hangCenter, 0.04, 0.06, angle: 0.3, coat.base.shaded(0.1))
+                for _ in 0..<6 {
+                    let root = path[i].lerp(path[i + 1], rng.nextDouble())
+                    let end = root + Point(rng.uniform(-0.06, 0.0), -rng.uniform(0.05, 0.1))
+                    painter.capsule(root, end, 0.014, 0.003, .solid(coat.base.shaded(rng.uniform(-0.1, 0.15))), opacity: 0.8)
+                }
             }
         case .curledOverBack:
             let path = bezier(base, base + Point(-0.12, 0.3), base + Point(0.14, 0.26 + wag), count: 6)
             for i in 0..<(path.count - 1) { limb(path[i], path[i + 1], 0.07, 0.06, coat.base) }
         case .bushy(let length, let width):
-            let droop = sitting ? -0.02 : -0.1
+            let droop = sitting ? 0 : -0.1
             let path = bezier(base, base + Point(-length * 0.5, 0.02), base + Point(-length + wag, droop), count: 10)
             for (i, p) in path.enumerated() {
                 let t = Double(i) / Double(path.count - 1)
@@ -390,7 +426,10 @@ struct QuadrupedFigure {
         // Far front leg and far hind paw.
         drawLeg([Point(shoulder.x - 0.03, shoulder.y - 0.08), Point(shoulder.x + 0.0, shoulder.y * 0.5), Point(shoulder.x + 0.02, a.legWidth * 0.45)],
                 far: true, hind: false)
-        drawTail(from: Point(hip.x - a.rumpSize * 0.8, a.legWidth), phase: phase, sitting: true)
+        // The tail rests on the ground behind the haunch.
+        var restHeight = a.legWidth
+        if case .bushy(_, let width) = a.tail { restHeight = width * 1.15 }
+        drawTail(from: Point(hip.x - a.rumpSize * 0.8, restHeight), phase: phase, sitting: true)
         part(torsoCenter, torsoHalf, a.torsoDepth / 2, angle: torsoAngle, coat.base)
         // Haunch and the hind foot lying flat in front of it.
         let haunch = hip + Point(0.02, 0)
@@ -441,7 +480,7 @@ struct QuadrupedFigure {
         if let bib = coat.bib {
             let s = coat.bibScale
             let c = Point(0, ty + 0.0)
-            painter.ellipse(c, chestRX * 0.5 * s, chestRY * 0.78 * s, body(bib, c, chestRY))
+            painter.ellipse(c, chestRX * 0.5 * s, chestRY * 0.78 * s, body(bib, c, chestRX * 0.5 * s, chestRY * 0.78 * s))
             painter.capsule(c, head + Point(0, -a.headHeight * 0.6), 0.07 * s, 0.06 * s, .solid(bib.shaded(-0.03)))
             if coat.texture == .curly { furEllipse(c, chestRX * 0.45 * s, chestRY * 0.7 * s, angle: 0, bib) }
         }
@@ -463,7 +502,7 @@ struct QuadrupedFigure {
             for side in [-1.0, 1.0] {
                 let base = head + Point(side * r * 0.55, r * 0.6)
                 let tip = base + Point(side * width * 0.35, height * (a.ears == .folded(height: height, width: width) ? 0.7 : 1))
-                painter.polygon([base + Point(-width / 2, 0), base + Point(width / 2, 0), tip], body(earColor, base, height))
+                painter.polygon([base + Point(-width / 2, 0), base + Point(width / 2, 0), tip], body(earColor, base, width / 2, height))
                 let inner = RGB(0.75, 0.55, 0.5).mixed(with: coat.base, 0.35)
                 painter.polygon([base + Point(-width * 0.3, 0.01), base + Point(width * 0.3, 0.01), base.lerp(tip, 0.8)],
                                 .solid(inner), opacity: 0.8)
@@ -474,8 +513,12 @@ struct QuadrupedFigure {
                 part(c, radius * 1.1, radius * 1.1, RGB(0.88, 0.87, 0.84), fur: false)
                 part(c + Point(0, -radius * 0.1), radius * 0.85, radius * 0.85, earColor, fur: false)
             }
-        case .floppy:
-            break
+        case .floppy(let length, let width):
+            // Hanging beside the face, behind the head.
+            for side in [-1.0, 1.0] {
+                let c = head + Point(side * r * 0.98, r * 0.25 - length * 0.4)
+                drawFloppyEar(c, width * 0.95, length / 2, angle: side * 0.15, earColor)
+            }
         }
         part(head, r * 1.02, r, coat.base)
         if let mask = coat.mask {
@@ -495,12 +538,6 @@ struct QuadrupedFigure {
         for side in [-1.0, 1.0] {
             drawEye(head + Point(side * r * 0.42, r * 0.18), size: a.headHeight * 0.15)
             if a.whiskers { drawWhiskers(at: muzzle + Point(side * a.snoutWidth * 0.8, 0), mirrored: side < 0) }
-        }
-        if case .floppy(let length, let width) = a.ears {
-            for side in [-1.0, 1.0] {
-                let c = head + Point(side * r * 0.95, r * 0.55 - length * 0.45)
-                part(c, width, length / 2, angle: side * 0.2, earColor)
-            }
         }
     }
 }

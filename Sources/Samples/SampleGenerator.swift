@@ -41,12 +41,12 @@ public struct SampleGenerator: Sendable {
     /// A random variation showing a subject of `sampleClass` (for `notBo`, drawn from `negativeMix`).
     public func randomVariation(of sampleClass: SampleClass, index: Int, width: Int = 320, height: Int = 240) -> SampleVariation {
         var rng = stream(sampleClass == .bo ? 1 : 2, index)
-        let subject = sampleClass == .bo ? Subject.bo : Self.pick(from: Self.negativeMix, using: &rng)
+        let subject = sampleClass == .bo ? Subject.bo : Self.pick(from: Self.negativeMix.map(\.subject), weights: Self.negativeMix.map(\.weight), using: &rng)
         return Self.randomVariation(of: subject, width: width, height: height, using: &rng)
     }
 
     /// A random variation showing `subject`.
-    public func randomVariation(of subject: Subject, index: Int, width: Int = 320, height: Int = 240) -> SampleVariation {
+    public func randomVariation(showing subject: Subject, index: Int, width: Int = 320, height: Int = 240) -> SampleVariation {
         var rng = stream(3 &+ UInt64(Subject.allCases.firstIndex(of: subject)!), index)
         return Self.randomVariation(of: subject, width: width, height: height, using: &rng)
     }
@@ -68,19 +68,57 @@ public struct SampleGenerator: Sendable {
 
     // MARK: - Rendering
 
+    /// Seeds of the independent random parts of one picture.
+    struct PictureSeeds {
+        var scene: UInt64
+        var subject: UInt64
+        var foreground: UInt64
+        var light: UInt64
+        var camera: UInt64
+
+        init(_ detailSeed: UInt64) {
+            var rng = SeededRandom(seed: detailSeed)
+            scene = rng.next()
+            subject = rng.next()
+            foreground = rng.next()
+            light = rng.next()
+            camera = rng.next()
+        }
+    }
+
     static func render(_ v: SampleVariation) -> Sample {
-        var rng = SeededRandom(seed: v.detailSeed)
-        let sceneRng = rng.split(), subjectRng = rng.split(), foregroundRng = rng.split()
-        var cameraRng = rng.split()
-        let lightSeed = rng.next()
+        let seeds = PictureSeeds(v.detailSeed)
+        return compose(v, background: background(v, seed: seeds.scene), seeds: seeds)
+    }
+
+    /// The scene of `v` without subject, light or camera effects, and the props standing in it.
+    struct Background {
+        var canvas: Canvas
+        var props: [SceneRenderer.Prop]
+    }
+
+    static func background(_ v: SampleVariation, seed: UInt64) -> Background {
         let canvas = Canvas(width: v.width, height: v.height)
-        var scene = SceneRenderer(canvas: canvas, kind: v.scene, horizon: v.horizon, rng: sceneRng)
-        scene.drawBackground()
-        let drawn = drawSubject(v, on: canvas, using: subjectRng)
-        scene.rng = foregroundRng
-        scene.drawForeground()
-        v.lighting.apply(to: canvas, seed: lightSeed)
+        var scene = SceneRenderer(canvas: canvas, kind: v.scene, horizon: v.horizon, rng: SeededRandom(seed: seed))
+        let props = scene.drawBackground()
+        return Background(canvas: canvas, props: props)
+    }
+
+    /// Draws the subject of `v` over a copy of `background` (behind the props nearer the camera than its
+    /// feet), then the foreground, light, blur and noise.
+    static func compose(_ v: SampleVariation, background: Background, seeds: PictureSeeds) -> Sample {
+        precondition(background.canvas.width == v.width && background.canvas.height == v.height)
+        let canvas = Canvas(copying: background.canvas)
+        let drawn = drawSubject(v, on: canvas, using: SeededRandom(seed: seeds.subject))
+        var foreground = SceneRenderer(canvas: canvas, kind: v.scene, horizon: v.horizon, rng: SeededRandom(seed: seeds.foreground))
+        if drawn != nil {
+            let feet = v.groundY * Double(v.height)
+            for prop in background.props where prop.base.y > feet + 2 { foreground.drawProp(prop, shadow: false) }
+        }
+        foreground.drawForeground()
+        v.lighting.apply(to: canvas, seed: seeds.light)
         canvas.blur(sigma: v.blurSigma)
+        var cameraRng = SeededRandom(seed: seeds.camera)
         canvas.addNoise(sigma: v.noiseSigma, chroma: 0.5, using: &cameraRng)
         let (box, visible) = clip(drawn, width: v.width, height: v.height)
         return Sample(image: canvas.image(), variation: v, subjectBounds: box, visibleFraction: visible)
@@ -152,20 +190,21 @@ public struct SampleGenerator: Sendable {
 
     // MARK: - Random variations
 
-    static func pick<T>(from weighted: [(subject: T, weight: Double)], using rng: inout SeededRandom) -> T {
-        let total = weighted.reduce(0) { $0 + $1.weight }
-        var x = rng.uniform(0, total)
-        for entry in weighted {
-            x -= entry.weight
-            if x < 0 { return entry.subject }
+    /// One of `items`, chosen with probability proportional to its weight.
+    static func pick<T>(from items: [T], weights: [Double], using rng: inout SeededRandom) -> T {
+        precondition(items.count == weights.count && !items.isEmpty)
+        var x = rng.uniform(0, weights.reduce(0, +))
+        for (item, weight) in zip(items, weights) {
+            x -= weight
+            if x < 0 { return item }
         }
-        return weighted[weighted.count - 1].subject
+        return items[items.count - 1]
     }
 
     /// Draws every random parameter of a sample of `subject`. Scene, light and camera come from the same
     /// distribution whatever the subject.
     static func randomVariation(of subject: Subject, width: Int, height: Int, using rng: inout SeededRandom) -> SampleVariation {
-        let scene = pick(from: [(SceneKind.lawn, 0.25), (.floor, 0.2), (.porch, 0.25), (.doorway, 0.15), (.clutter, 0.15)], using: &rng)
+        let scene = pick(from: [SceneKind.lawn, .floor, .porch, .doorway, .clutter], weights: [0.25, 0.2, 0.25, 0.15, 0.15], using: &rng)
         let horizon = rng.uniform(0.25, 0.6)
         let lighting = Lighting.random(using: &rng)
         let blur = rng.nextDouble() < 0.4 ? 0 : rng.uniform(0.3, 1.1)
@@ -178,11 +217,11 @@ public struct SampleGenerator: Sendable {
 
         var pose: Pose
         if subject.isBird {
-            pose = pick(from: [(Pose.standing, 0.35), (.walking, 0.3), (.sitting, 0.2), (.facingCamera, 0.15)], using: &rng)
+            pose = pick(from: [Pose.standing, .walking, .sitting, .facingCamera], weights: [0.35, 0.3, 0.2, 0.15], using: &rng)
         } else if subject == .squirrel {
-            pose = pick(from: [(Pose.sitting, 0.5), (.standing, 0.25), (.walking, 0.25)], using: &rng)
+            pose = pick(from: [Pose.sitting, .standing, .walking], weights: [0.5, 0.25, 0.25], using: &rng)
         } else {
-            pose = pick(from: [(Pose.standing, 0.3), (.walking, 0.3), (.sitting, 0.2), (.facingCamera, 0.2)], using: &rng)
+            pose = pick(from: [Pose.standing, .walking, .sitting, .facingCamera], weights: [0.3, 0.3, 0.2, 0.2], using: &rng)
         }
         if subject == .nothing { pose = .standing }
 
@@ -190,10 +229,18 @@ public struct SampleGenerator: Sendable {
         let aspect = Double(width) / Double(height)
         // Body length as a fraction of the height; small animals are drawn with the same range, then scaled
         // by their size factor.
-        var size = subject.isBird || subject == .squirrel ? rng.uniform(0.7, 1.7) : rng.uniform(0.38, 0.95)
-        // Keep the figure's height within the frame (below the horizon it may overlap the wall, as in a photo).
-        let maxHeight = 0.95 / (metrics.height * metrics.factor)
-        size = min(size, maxHeight)
+        // Mostly the whole animal fits in the frame; one in eight is a close-up that may not.
+        let closeUp = rng.nextDouble() < 0.12
+        var size: Double
+        if subject.isBird || subject == .squirrel {
+            size = closeUp ? rng.uniform(1.3, 1.8) : rng.uniform(0.6, 1.3)
+        } else {
+            size = closeUp ? rng.uniform(0.72, 0.95) : rng.uniform(0.3, 0.72)
+        }
+        // Keep the figure's height within the frame (below the horizon it may overlap the wall, as in a photo),
+        // and unless it is a close-up, its width too.
+        size = min(size, 0.95 / (metrics.height * metrics.factor))
+        if !closeUp { size = min(size, 0.96 * aspect / ((metrics.maxX - metrics.minX) * metrics.factor)) }
         let figureHeight = metrics.height * metrics.factor * size
         var groundY = rng.uniform(max(horizon + 0.06, figureHeight * 0.95), 0.98)
         if groundY < horizon + 0.06 { groundY = horizon + 0.06 }

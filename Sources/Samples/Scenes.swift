@@ -31,8 +31,17 @@ struct SceneRenderer {
         self.rng = rng
     }
 
-    /// Draws the background and props.
-    mutating func drawBackground() {
+    /// An object standing on the ground, drawn from its own seed so that it can be drawn again over a
+    /// subject standing behind it.
+    struct Prop {
+        var base: Point
+        var size: Double
+        var seed: UInt64
+    }
+
+    /// Draws the background and props; returns the props (a subject whose feet are above a prop's base is
+    /// behind it, and the prop must be drawn again over the subject).
+    mutating func drawBackground() -> [Prop] {
         switch kind {
         case .lawn: drawLawn()
         case .floor: drawIndoor()
@@ -40,8 +49,16 @@ struct SceneRenderer {
         case .doorway: drawDoorway()
         case .clutter: drawClutter()
         }
-        let props = kind == .clutter ? rng.nextInt(below: 3) : rng.nextInt(below: 4) + (kind == .porch ? 1 : 0)
-        for _ in 0..<props { drawProp() }
+        let count = kind == .clutter ? rng.nextInt(below: 3) : rng.nextInt(below: 4) + (kind == .porch ? 1 : 0)
+        var props: [Prop] = []
+        for _ in 0..<count {
+            let y = rng.uniform(horizonY + 0.05 * (h - horizonY), h + 5)
+            let near = clamp01((y - horizonY) / max(1, h - horizonY))
+            let prop = Prop(base: Point(rng.uniform(-0.05, 1.05) * w, y), size: (8 + 28 * near) * unit * rng.uniform(0.7, 1.3), seed: rng.next())
+            drawProp(prop, shadow: true)
+            props.append(prop)
+        }
+        return props
     }
 
     /// Occluders in front of the subject (grass blades on a lawn, a railing post on a porch); drawn after it.
@@ -395,14 +412,15 @@ struct SceneRenderer {
     // MARK: - Props
 
     /// A random object on the ground: ball, flower pot, boot, stone, bucket, toy bone, leaves.
-    private mutating func drawProp() {
-        let y = rng.uniform(horizonY + 0.05 * (h - horizonY), h + 5)
-        let near = clamp01((y - horizonY) / max(1, h - horizonY))
-        let s = (8 + 28 * near) * unit * rng.uniform(0.7, 1.3)
-        let x = rng.uniform(-0.05, 1.05) * w
-        let base = Point(x, y)
-        // Contact shadow.
-        canvas.fill(EllipseShape(center: base, rx: s * 0.9, ry: s * 0.2), .solid(.black), opacity: 0.3, feather: s * 0.15)
+    func drawProp(_ prop: Prop, shadow: Bool) {
+        var rng = SeededRandom(seed: prop.seed)
+        func pick(_ palette: [RGB], jitter: Double = 0.08) -> RGB {
+            palette[rng.nextInt(below: palette.count)].jittered(&rng, brightness: jitter, hue: jitter / 2)
+        }
+        let s = prop.size, base = prop.base, x = base.x, y = base.y
+        if shadow {
+            canvas.fill(EllipseShape(center: base, rx: s * 0.9, ry: s * 0.2), .solid(.black), opacity: 0.3, feather: s * 0.15)
+        }
         switch rng.nextInt(below: 7) {
         case 0:  // ball
             let c = base + Point(0, -s * 0.5)

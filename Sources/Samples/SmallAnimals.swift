@@ -45,20 +45,23 @@ struct SquirrelFigure {
         }
     }
 
+    /// A bushy tail along `points`: a darker rim, the body of the tail, then loose hairs over all of it so the
+    /// overlapping discs read as one mass.
     private mutating func tail(_ points: [Point], width: Double) {
-        for (i, p) in points.enumerated() {
+        let radii = points.indices.map { i -> Double in
             let t = Double(i) / Double(points.count - 1)
-            let r = width * (0.55 + 0.6 * sin(Double.pi * min(1, 0.15 + t)))
-            painter.circle(p, r, paint(base.shaded(0.05), p, r))
-            fluff(p, r * 1.05, r * 1.05, angle: 0, base, count: 10)
+            return width * (0.55 + 0.6 * sin(Double.pi * min(1, 0.15 + t)))
         }
+        for (p, r) in zip(points, radii) { painter.circle(p, r * 1.08, .solid(base.shaded(-0.3))) }
+        for (p, r) in zip(points, radii) { painter.circle(p, r, .solid(base.shaded(0.04))) }
+        for (p, r) in zip(points, radii) { fluff(p, r * 1.1, r * 1.1, angle: 0, base, count: 14) }
     }
 
     mutating func draw(pose: Pose, phase: Double) {
         switch pose {
         case .sitting, .facingCamera:
             let flick = 0.05 * sin(phase)
-            tail(bezier(Point(-0.25, 0.1), Point(-0.85, 0.35), Point(-0.35, 1.0 + flick), count: 12), width: 0.17)
+            tail(bezier(Point(-0.25, 0.1), Point(-0.85, 0.35), Point(-0.35, 1.0 + flick), count: 24), width: 0.17)
             // Haunch, upright body, hind foot.
             painter.ellipse(Point(-0.05, 0.17), 0.22, 0.17, .solid(base))
             painter.ellipse(Point(0.0, 0.42), 0.2, 0.32, angle: 1.35, paint(base, Point(0, 0.42), 0.32))
@@ -70,7 +73,7 @@ struct SquirrelFigure {
             head(at: Point(0.1, 0.8), tilt: 0.1 * sin(phase * 0.7))
         case .standing, .walking:
             let hop = pose == .walking ? 0.05 * max(0, sin(phase)) : 0
-            tail(bezier(Point(-0.35, 0.3 + hop), Point(-0.95, 0.5), Point(-0.6, 0.95 + hop), count: 12), width: 0.16)
+            tail(bezier(Point(-0.35, 0.3 + hop), Point(-0.95, 0.5), Point(-0.6, 0.95 + hop), count: 24), width: 0.16)
             // Legs.
             let reach = pose == .walking ? 0.08 * sin(phase) : 0
             painter.capsule(Point(0.22, 0.22 + hop), Point(0.28 + reach, 0.02), 0.04, 0.03, .solid(base.shaded(-0.2)))

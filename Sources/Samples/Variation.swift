@@ -149,11 +149,14 @@ public struct Lighting: Sendable, Equatable {
 
 /// Everything that determines one sample image. Rendering is a pure function of these values.
 public struct SampleVariation: Sendable, Equatable {
-    /// Image size in pixels.
+    /// Image width in pixels.
     public var width: Int
+    /// Image height in pixels.
     public var height: Int
+    /// What the picture shows.
     public var subject: Subject
     public var pose: Pose
+    /// Which way a side view faces.
     public var facing: Facing
     /// Leg-swing phase for walking poses, radians.
     public var stridePhase: Double
@@ -167,9 +170,11 @@ public struct SampleVariation: Sendable, Equatable {
     public var subjectSize: Double
     /// Small rotation of the whole subject, radians (an uneven floor, a tilted camera).
     public var tilt: Double
+    /// The setting.
     public var scene: SceneKind
     /// Height of the horizon (where floor meets wall or lawn meets background), fraction of the height.
     public var horizon: Double
+    /// Light over the whole picture.
     public var lighting: Lighting
     /// Gaussian blur of the whole picture, pixels (out of focus or motion).
     public var blurSigma: Double
@@ -207,7 +212,9 @@ public struct SampleVariation: Sendable, Equatable {
 
 /// A rendered sample with what it shows.
 public struct Sample: Sendable {
+    /// The picture.
     public var image: Image
+    /// The parameters it was rendered from.
     public var variation: SampleVariation
     /// Pixel bounds of the subject within the image (clipped to it); nil for an empty scene or a subject
     /// entirely out of frame.
@@ -218,9 +225,13 @@ public struct Sample: Sendable {
 
 /// An integer pixel rectangle `x0..<x1`, `y0..<y1`.
 public struct PixelBox: Sendable, Equatable {
+    /// First column.
     public var x0: Int
+    /// First row.
     public var y0: Int
+    /// One past the last column.
     public var x1: Int
+    /// One past the last row.
     public var y1: Int
 
     public init(x0: Int, y0: Int, x1: Int, y1: Int) {

@@ -1,0 +1,120 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Imaging
+import Support
+
+/// One file written by `SampleGenerator.writeDataset`.
+public struct DatasetEntry: Sendable, Equatable {
+    /// Path relative to the dataset directory, e.g. `train/bo/0003-bo.jpg`.
+    public var file: String
+    /// "train" or "valid".
+    public var split: String
+    public var sampleClass: SampleClass
+    public var subject: Subject
+    public var pose: Pose
+    public var scene: SceneKind
+    public var width: Int
+    public var height: Int
+}
+
+/// Why samples could not be written.
+public struct SamplesError: Error, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+extension SampleGenerator {
+    /// Image sizes used in datasets, with their weights: mostly 320x240, plus other landscape, square and
+    /// portrait shapes.
+    public static let datasetSizes: [(width: Int, height: Int, weight: Double)] = [
+        (320, 240, 0.6), (400, 300, 0.1), (256, 256, 0.1), (240, 320, 0.1), (480, 360, 0.1),
+    ]
+
+    /// `count` subjects for the `not_bo` class: each subject's share of `negativeMix` rounded by largest
+    /// remainder (so even a small set contains the hard negatives), in random order.
+    func negativeSchedule(count: Int, salt: UInt64) -> [Subject] {
+        let mix = Self.negativeMix
+        let exact = mix.map { $0.weight * Double(count) }
+        var counts = exact.map { Int($0) }
+        let order = exact.indices.sorted { (exact[$0] - Double(counts[$0]), -$0) > (exact[$1] - Double(counts[$1]), -$1) }
+        var missing = count - counts.reduce(0, +)
+        for i in order where missing > 0 {
+            counts[i] += 1
+            missing -= 1
+        }
+        var subjects: [Subject] = []
+        for (entry, n) in zip(mix, counts) { subjects += Array(repeating: entry.subject, count: n) }
+        var rng = stream(salt, 0)
+        return rng.permutation(subjects.count).map { subjects[$0] }
+    }
+
+    /// Writes a dataset in Keras `flow_from_directory` layout: `directory/train/bo/*.jpg`,
+    /// `directory/train/not_bo/*.jpg`, `directory/valid/bo/*.jpg`, `directory/valid/not_bo/*.jpg`, plus
+    /// `directory/samples.json` describing every image (outside the class folders, so trainers ignore it).
+    ///
+    /// Files are written atomically; the same arguments always produce the same bytes. Training and
+    /// validation images come from independent random streams.
+    @discardableResult
+    public static func writeDataset(to directory: String, trainPerClass: Int, validPerClass: Int, seed: UInt64) throws -> [DatasetEntry] {
+        guard trainPerClass >= 0, validPerClass >= 0, trainPerClass + validPerClass > 0 else {
+            throw SamplesError("trainPerClass and validPerClass must not be negative, and not both zero")
+        }
+        let generator = SampleGenerator(seed: seed)
+        var entries: [DatasetEntry] = []
+        for (splitIndex, (split, count)) in [("train", trainPerClass), ("valid", validPerClass)].enumerated() {
+            let negatives = generator.negativeSchedule(count: count, salt: 100 + UInt64(splitIndex))
+            for sampleClass in SampleClass.allCases {
+                let folder = "\(split)/\(sampleClass.rawValue)"
+                try makeDirectories(directory + "/" + folder)
+                for index in 0..<count {
+                    let subject = sampleClass == .bo ? Subject.bo : negatives[index]
+                    var rng = generator.stream(10 + UInt64(splitIndex) * 2 + (sampleClass == .bo ? 0 : 1), index)
+                    let (width, height) = pick(from: datasetSizes.map { ($0.width, $0.height) }, weights: datasetSizes.map(\.weight),
+                                               using: &rng)
+                    let variation = randomVariation(of: subject, width: width, height: height, using: &rng)
+                    let sample = render(variation)
+                    let name = "\(folder)/\(pad(index, 4))-\(subject.rawValue).jpg"
+                    try AtomicFile.write(try generator.jpeg(sample), to: directory + "/" + name)
+                    entries.append(DatasetEntry(file: name, split: split, sampleClass: sampleClass, subject: subject,
+                                                pose: variation.pose, scene: variation.scene, width: width, height: height))
+                }
+            }
+        }
+        let list: [JSONValue] = entries.map { e in
+            .object(["file": .string(e.file), "split": .string(e.split), "class": .string(e.sampleClass.rawValue),
+                     "subject": .string(e.subject.rawValue), "pose": .string(e.pose.rawValue),
+                     "scene": .string(e.scene.rawValue), "width": .number(Double(e.width)), "height": .number(Double(e.height))])
+        }
+        let manifest: JSONValue = .object(["format": "dogdoor-samples", "version": 1, "seed": .string(String(seed)),
+                                           "positive_class": .string(SampleClass.bo.rawValue), "images": .array(list)])
+        try AtomicFile.write(manifest.serialized() + "\n", to: directory + "/samples.json")
+        return entries
+    }
+}
+
+/// `value` in decimal, left-padded with zeros to `digits`.
+func pad(_ value: Int, _ digits: Int) -> String {
+    let text = String(value)
+    return text.count >= digits ? text : String(repeating: "0", count: digits - text.count) + text
+}
+
+/// Creates `path` and any missing parents (like `mkdir -p`).
+func makeDirectories(_ path: String) throws {
+    var current = path.hasPrefix("/") ? "" : "."
+    for component in path.split(separator: "/") where !component.isEmpty {
+        current += "/" + component
+        if mkdir(current, 0o755) != 0 && errno != EEXIST {
+            throw SystemError("create directory", path: current)
+        }
+    }
+    var st = stat()
+    guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
+        throw SamplesError("\(path): exists and is not a directory")
+    }
+}

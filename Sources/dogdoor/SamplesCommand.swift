@@ -1,0 +1,38 @@
+import ArgumentParser
+import Samples
+import Support
+
+struct SamplesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "samples",
+        abstract: "Generate sample photos of Bo and of other animals (drawn procedurally; no third-party photos).",
+        subcommands: [Dataset.self, Replay.self])
+
+    struct Dataset: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A training set in the flow_from_directory layout: OUTPUT/{train,valid}/{bo,not_bo}/*.jpg.")
+        @Option(help: "Output directory.") var output: String
+        @Option(name: .customLong("train-per-class"), help: "Training images per class.") var trainPerClass = 30
+        @Option(name: .customLong("valid-per-class"), help: "Validation images per class.") var validPerClass = 10
+        @Option(help: "Seed (the same seed gives the same files).") var seed: UInt64 = 1
+
+        func run() throws {
+            guard trainPerClass >= 1, validPerClass >= 1 else { throw ValidationError("need at least one image per class and split") }
+            let entries = try SampleGenerator.writeDataset(to: output, trainPerClass: trainPerClass, validPerClass: validPerClass, seed: seed)
+            print("wrote \(entries.count) images to \(output) (train and valid, classes bo and not_bo)")
+        }
+    }
+
+    struct Replay: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A replay sequence for the daemon's replay camera: 640x480 frames of a porch at 5 fps where other animals pass, then Bo comes to the door.")
+        @Option(help: "Output directory.") var output: String
+        @Option(help: "Seed.") var seed: UInt64 = 2
+
+        func run() throws {
+            let manifest = try SampleGenerator.writeReplaySequence(to: output, seed: seed)
+            let bo = manifest.frames.filter(\.showsBo).count
+            print("wrote \(manifest.frames.count) frames to \(output) (\(bo) show Bo)")
+        }
+    }
+}

@@ -1,0 +1,189 @@
+import Foundation
+import Samples
+import Support
+import Testing
+
+/// The real daemon binary on replayed frames with the simulated latch: what a user of the door sees.
+/// (Real camera and GPIO drivers are covered by the QEMU integration tests in Scripts/integration.)
+@Suite(.serialized) struct EndToEndTests {
+    static func directory() -> String { NSTemporaryDirectory() + "dogdoord-" + UUID().uuidString }
+
+    /// Fast decision settings so that a run takes seconds: 3 of 5 within 3 s, hold 2 s, cooldown 1 s.
+    static let fastDecisions: [String: String] = [
+        "decision.n": "3", "decision.m": "5", "decision.window": "3s", "decision.hold": "2s",
+        "decision.max_open": "20s", "decision.cooldown": "1s", "latch.min_gap": "0s",
+    ]
+
+    @Test func unlocksForTheDogAndRelocksAfterTheHold() throws {
+        let fixture = try TrainedFixture.get()
+        let daemon = try RunningDaemon(directory: Self.directory(), settings: Self.fastDecisions.merging([
+            "model.path": fixture.model, "camera.replay_folder": fixture.frames, "camera.replay_loop": "false",
+            "camera.replay_fps": "5",
+        ]) { $1 })
+        #expect(try daemon.waitForExit(timeout: 180) == 0, "a finished replay ends the run cleanly")
+        let events = daemon.eventRecords()
+        let unlocks = daemon.records("unlock")
+        let relocks = daemon.records("relock")
+        #expect(unlocks.count >= 1, "the dog was let in:\n\(daemon.output)")
+        #expect(relocks.count == unlocks.count, "every unlock relocked")
+        // No unlock before the dog appears: every unlock's deciding frame shows Bo.
+        let boFrames = Set(fixture.manifest.frames.filter(\.showsBo).map { $0.index + 1 })
+        for unlock in unlocks {
+            let frame = unlock["frame_id"]?.intValue ?? -1
+            #expect(boFrames.contains(frame), "unlock on frame \(frame), which does not show the dog")
+            #expect(unlock["rule"]?.stringValue?.contains("3 of") == true)
+            #expect((unlock["scores"]?.arrayValue?.count ?? 0) >= 3)
+            #expect(unlock["snapshot"]?.stringValue != nil, "an unlock keeps a snapshot")
+        }
+        // Relocked within hold + a frame interval + scheduling slack after the last positive frame (2 s hold).
+        if let unlock = unlocks.first, let relock = relocks.first {
+            let open = secondsBetween(unlock, relock)
+            #expect(open >= 2 && open <= 20, "door open \(open) s")
+        }
+        #expect(events.last?["kind"]?.stringValue == "stop")
+        #expect(events.last?["door"]?.stringValue == "locked")
+        let snapshots = try FileManager.default.contentsOfDirectory(atPath: daemon.events + "/snapshots")
+        #expect(snapshots.contains { $0.hasSuffix(".jpg") })
+    }
+
+    @Test func staysLockedForOtherAnimals() throws {
+        let fixture = try TrainedFixture.get()
+        let others = fixture.manifest.frames.filter { !$0.showsBo && $0.subject != .bo }.map(\.file)
+        let daemon = try RunningDaemon(directory: Self.directory(), settings: Self.fastDecisions.merging([
+            "model.path": fixture.model, "camera.replay_folder": fixture.frames, "camera.replay_loop": "false",
+            "camera.replay_fps": "8", "camera.replay_files": "[" + others.map { "\"\($0)\"" }.joined(separator: ",") + "]",
+        ]) { $1 })
+        #expect(try daemon.waitForExit(timeout: 180) == 0)
+        #expect(daemon.records("unlock").isEmpty, "unlocked for another animal:\n\(daemon.output)")
+        #expect(daemon.records("stop").last?["frames_evaluated"]?.intValue ?? 0 > 0)
+    }
+
+    @Test func manualUnlockExpiresAndSigtermLocks() throws {
+        let fixture = try TrainedFixture.get()
+        let daemon = try RunningDaemon(directory: Self.directory(), settings: [
+            "model.path": fixture.model, "camera.replay_folder": fixture.frames, "camera.replay_fps": "4",
+        ])
+        try daemon.wait(for: "the control socket", timeout: 60) { FileManager.default.fileExists(atPath: daemon.socket) }
+        let unlocked = try daemon.control(["unlock", "--for", "2s"])
+        #expect(unlocked["latch"]?.stringValue == "unlocked")
+        #expect(unlocked["mode"]?.stringValue == "unlocked")
+        try daemon.wait(for: "the manual unlock to expire", timeout: 15) { !daemon.records("relock").isEmpty }
+        let open = secondsBetween(daemon.records("unlock")[0], daemon.records("relock")[0])
+        #expect(open >= 1.9 && open <= 4, "manual unlock lasted \(open) s")
+        #expect(try daemon.control(["status"])["mode"]?.stringValue == "auto")
+
+        // Unlocked for a minute, then SIGTERM: the door is locked on the way out.
+        _ = try daemon.control(["unlock", "--for", "60s"])
+        daemon.signal(SIGTERM)
+        #expect(try daemon.waitForExit(timeout: 20) == 0)
+        let last = daemon.eventRecords().last
+        #expect(last?["kind"]?.stringValue == "stop")
+        #expect(last?["door"]?.stringValue == "locked")
+        #expect(daemon.output.contains("door locked and latch released"))
+    }
+
+    @Test func curfewKeepsTheDoorShut() throws {
+        let fixture = try TrainedFixture.get()
+        // A curfew from a minute ago to three minutes ahead, in local time.
+        let calendar = Calendar.current
+        let now = Date()
+        func hhmm(_ date: Date) -> String {
+            let c = calendar.dateComponents([.hour, .minute], from: date)
+            return String(format: "%02d:%02d", c.hour!, c.minute!)
+        }
+        let window = "\(hhmm(now.addingTimeInterval(-60)))-\(hhmm(now.addingTimeInterval(180)))"
+        let daemon = try RunningDaemon(directory: Self.directory(), settings: Self.fastDecisions.merging([
+            "model.path": fixture.model, "camera.replay_folder": fixture.frames, "camera.replay_loop": "false",
+            "camera.replay_fps": "5", "curfew.windows": "[\"\(window)\"]",
+        ]) { $1 })
+        #expect(try daemon.waitForExit(timeout: 180) == 0)
+        #expect(daemon.records("unlock").isEmpty)
+        #expect(!daemon.records("rejected_curfew").isEmpty, "the dog's vote was refused and recorded:\n\(daemon.output)")
+    }
+
+    @Test func reloadKeepsTheRunningModelWhenTheNewOneIsBroken() throws {
+        let fixture = try TrainedFixture.get()
+        let dir = Self.directory()
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let model = dir + "/model.safetensors"
+        try FileManager.default.copyItem(atPath: fixture.model, toPath: model)
+        let daemon = try RunningDaemon(directory: dir + "/run", settings: [
+            "model.path": model, "camera.replay_folder": fixture.frames, "camera.replay_fps": "4",
+        ])
+        try daemon.wait(for: "the control socket", timeout: 60) { FileManager.default.fileExists(atPath: daemon.socket) }
+        let sha = try daemon.control(["status"])["model"]?["sha256"]?.stringValue
+        // Corrupt the model file in place (one byte of a weight), then SIGHUP.
+        var bytes = try readFile(model)
+        bytes[bytes.count / 2] ^= 0xFF
+        try AtomicFile.write(bytes, to: model)
+        daemon.signal(SIGHUP)
+        try daemon.wait(for: "the failed reload", timeout: 60) { !daemon.records("reload_failed").isEmpty }
+        #expect(daemon.records("reload_failed")[0]["error"]?.stringValue?.contains("checksum mismatch") == true)
+        let status = try daemon.control(["status"])
+        #expect(status["model"]?["sha256"]?.stringValue == sha, "the old model keeps running")
+        #expect(daemon.process.isRunning)
+        // A good model again: the reload goes through.
+        try AtomicFile.write(try readFile(fixture.model), to: model)
+        daemon.signal(SIGHUP)
+        try daemon.wait(for: "the reload", timeout: 60) { !daemon.records("reload").isEmpty }
+        daemon.signal(SIGTERM)
+        #expect(try daemon.waitForExit(timeout: 20) == 0)
+    }
+
+    @Test func corruptFramesAreSkippedAndCounted() throws {
+        let fixture = try TrainedFixture.get()
+        let dir = Self.directory()
+        let frames = dir + "/frames"
+        try FileManager.default.createDirectory(atPath: frames, withIntermediateDirectories: true)
+        let good = fixture.frameFiles.prefix(6)
+        for (i, file) in good.enumerated() { try FileManager.default.copyItem(atPath: file, toPath: frames + "/frame-\(i)a.jpg") }
+        var truncated = try readFile(fixture.frameFiles[10])
+        truncated.removeLast(truncated.count / 2)
+        try AtomicFile.write(truncated, to: frames + "/frame-2b.jpg")
+        try AtomicFile.write(Array("not an image".utf8), to: frames + "/frame-4b.jpg")
+        let daemon = try RunningDaemon(directory: dir + "/run", settings: [
+            "model.path": fixture.model, "camera.replay_folder": frames, "camera.replay_loop": "false",
+            "camera.replay_fps": "5", "motion.enabled": "false",
+        ])
+        #expect(try daemon.waitForExit(timeout: 120) == 0)
+        let stop = daemon.records("stop").last
+        #expect(stop?["frames_corrupt"]?.intValue == 2, "\(daemon.output)")
+        #expect(stop?["frames_evaluated"]?.intValue ?? 0 >= 3, "frames after the corrupt ones were still evaluated")
+        #expect(daemon.output.contains("corrupt frame skipped"))
+    }
+
+    @Test func badConfigurationStopsWithTheKeyAndLine() throws {
+        let dir = Self.directory()
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let config = dir + "/dogdoord.toml"
+        try AtomicFile.write("[decision]\nn = 3\nhold = \"0s\"\n", to: config)
+        let result = try runProgram(Binaries.path("dogdoord"), ["--config", config, "--check-config"], timeout: 60)
+        #expect(result.status == 1)
+        #expect(result.output.contains("dogdoord.toml:3: decision.hold"), "\(result.output)")
+        let missing = try runProgram(Binaries.path("dogdoord"), ["--set", "model.path=/nonexistent/model.safetensors",
+                                                                 "--set", "events.directory=\(dir)/events",
+                                                                 "--set", "control.socket=\(dir)/s.sock"], timeout: 60)
+        #expect(missing.status == 1)
+        #expect(missing.output.contains("/nonexistent/model.safetensors"), "\(missing.output)")
+        #expect(missing.output.contains("door locked and latch released"), "the latch is locked and released even on a failed start")
+    }
+
+    @Test func systemdUnitVerifies() throws {
+        let unit = Binaries.repository + "/systemd/dogdoord.service"
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze") else {
+            throw HarnessError("systemd-analyze is not installed (Scripts/setup.sh installs systemd)")
+        }
+        // Verify against the binary this test run built (the unit names the installed path).
+        let dir = Self.directory()
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let text = try String(contentsOfFile: unit, encoding: .utf8)
+            .replacingOccurrences(of: "/usr/local/bin/dogdoord", with: Binaries.path("dogdoord"))
+        try AtomicFile.write(text, to: dir + "/dogdoord.service")
+        let result = try runProgram("/usr/bin/systemd-analyze", ["verify", dir + "/dogdoord.service"], timeout: 60)
+        #expect(result.status == 0, "\(result.output)")
+        for key in ["Type=notify", "WatchdogSec=", "Restart=on-failure", "User=dogdoor", "ProtectSystem=strict",
+                    "StateDirectory=dogdoor", "PrivateNetwork=yes", "NoNewPrivileges=yes"] {
+            #expect(text.contains(key), "\(key) missing from the unit")
+        }
+    }
+}

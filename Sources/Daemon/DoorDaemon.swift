@@ -288,7 +288,7 @@ public final class DoorDaemon: @unchecked Sendable {
         let now = clock.now()
         let output = policy.handle(.frame(now, probability: probability, frameID: frame.id))
         if policy.episodeBestFrameID == frame.id { episodeBest = (frame.id, image) }
-        apply(output, at: now, image: (frame.id, image))
+        apply(output, at: now, image: (frame.id, image), captured: frame.time)
         if policy.episodeBestFrameID == nil { episodeBest = nil }
         logger.debug("frame", metadata: ["id": "\(frame.id)", "p": "\(fixed(probability, 3))", "ms": "\(fixed(elapsed, 1))"])
         if !ready {
@@ -312,7 +312,8 @@ public final class DoorDaemon: @unchecked Sendable {
     // MARK: - Decisions and the latch
 
     /// Carries out the policy's latch commands and writes its decision records (with snapshots).
-    private func apply(_ output: DecisionOutput, at now: Timestamp, image frame: (id: UInt64, image: Image)?) {
+    private func apply(_ output: DecisionOutput, at now: Timestamp, image frame: (id: UInt64, image: Image)?,
+                       captured: Timestamp? = nil) {
         for command in output.commands {
             do {
                 switch command {
@@ -327,6 +328,8 @@ public final class DoorDaemon: @unchecked Sendable {
                 latchFailed(error, at: now)
             }
         }
+        // Decision latency: from the frame's capture to the latch command (decode, inference, vote, actuation).
+        let latencyMS = captured.map { (clock.now().monotonic - $0.monotonic).seconds * 1000 }
         for decision in output.records {
             var snapshot: String?
             if let snapshots {
@@ -348,7 +351,11 @@ public final class DoorDaemon: @unchecked Sendable {
                     }
                 }
             }
-            record(EventRecord(decision: decision, modelSHA256: model.sha256, snapshot: snapshot))
+            var event = EventRecord(decision: decision, modelSHA256: model.sha256, snapshot: snapshot)
+            if let latencyMS, decision.kind == .unlock, decision.frameID == frame?.id {
+                event.details["latency_ms"] = .number((latencyMS * 10).rounded() / 10)
+            }
+            record(event)
             let level: Logger.Level = [.unlock, .relock].contains(decision.kind) ? .notice : .info
             logger.log(level: level, "\(decision.kind.rawValue): \(decision.rule)",
                        metadata: ["mode": "\(decision.mode.name)", "scores": "\(decision.scores.map { fixed($0, 2) })"])

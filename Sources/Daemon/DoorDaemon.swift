@@ -190,7 +190,8 @@ public final class DoorDaemon: @unchecked Sendable {
                 if request.command == .status { return .success(self.currentStatus) }
                 let pending = PendingCommand(request.command)
                 self.inbox.submit(pending)
-                return pending.wait(seconds: 10) ?? .failure("the daemon did not answer within 10 s")
+                return pending.wait(seconds: 10)
+                    ?? .failure("the daemon was busy for 10 s (a frame in progress); the command was not carried out")
             }
             try control?.start()
         } catch {
@@ -218,7 +219,11 @@ public final class DoorDaemon: @unchecked Sendable {
                 logger.notice("stopping", metadata: ["reason": "\(reason)"])
                 return
             case .command(let pending):
-                pending.answer(handle(pending.command, at: now))
+                if pending.take() {
+                    pending.answer(handle(pending.command, at: now))
+                } else {
+                    logger.warning("control command dropped: its client stopped waiting", metadata: ["command": "\(pending.command)"])
+                }
             case .reload:
                 reload(at: now)
             case .camera(let state, let detail):

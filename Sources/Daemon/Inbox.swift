@@ -6,11 +6,17 @@ import Glibc
 #endif
 
 /// A control command waiting for the main loop, and the slot its answer goes into.
+///
+/// A command whose client stopped waiting is never carried out: the main loop `take`s a command before
+/// acting on it, and `wait` abandons it at its deadline unless it was taken, so a client told "no answer"
+/// cannot see the door move afterwards.
 final class PendingCommand: @unchecked Sendable {
     let command: ControlCommand
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let answered = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var response: ControlResponse?
+    private var taken = false
+    private var abandoned = false
 
     init(_ command: ControlCommand) {
         self.command = command
@@ -25,6 +31,15 @@ final class PendingCommand: @unchecked Sendable {
         answered.deallocate()
     }
 
+    /// Claims the command for the main loop; false if its client gave up waiting (then drop it).
+    func take() -> Bool {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        if abandoned { return false }
+        taken = true
+        return true
+    }
+
     func answer(_ response: ControlResponse) {
         pthread_mutex_lock(mutex)
         self.response = response
@@ -32,17 +47,21 @@ final class PendingCommand: @unchecked Sendable {
         pthread_mutex_unlock(mutex)
     }
 
-    /// Waits up to `seconds` for the answer.
+    /// Waits up to `seconds` for the answer; nil if the main loop had not taken the command by then (it is
+    /// abandoned and will not be carried out). A command already taken is waited for to the end.
     func wait(seconds: Double) -> ControlResponse? {
         let deadline = MonotonicClock.now() + seconds
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         while response == nil {
             let left = deadline - MonotonicClock.now()
-            if left <= 0 { break }
+            if left <= 0 && !taken {
+                abandoned = true
+                break
+            }
             var ts = timespec()
             clock_gettime(CLOCK_REALTIME, &ts)
-            let total = Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9 + min(left, 0.2)
+            let total = Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9 + (left > 0 ? min(left, 0.2) : 0.2)
             ts.tv_sec = Int(total)
             ts.tv_nsec = Int((total - Double(Int(total))) * 1e9)
             pthread_cond_timedwait(answered, mutex, &ts)

@@ -17,7 +17,8 @@ public final class SignalWatcher: @unchecked Sendable {
     private let readFD: Int32
     private let handlers: [Int32: @Sendable () -> Void]
 
-    /// Installs the handlers and starts the watcher thread. Create at most one per process.
+    /// Installs the handlers, unblocks their signals, and starts the watcher thread. Create at most one per
+    /// process, from the main thread.
     public init(handlers: [Int32: @Sendable () -> Void]) {
         precondition(signalPipeWrite == -1, "one SignalWatcher per process")
         var fds: [Int32] = [0, 0]
@@ -38,6 +39,13 @@ public final class SignalWatcher: @unchecked Sendable {
             action.sa_flags = SA_RESTART
             sigaction(signal, &action, nil)
         }
+        // A process inherits its signal mask from whoever started it (some launchers block everything); a
+        // blocked SIGTERM would stay pending forever. Unblock the handled signals in this thread, which
+        // every thread started from now on inherits.
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        for signal in handlers.keys { sigaddset(&unblock, signal) }
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
         let context = Unmanaged.passRetained(self).toOpaque()
         var thread = pthread_t()
         pthread_create(&thread, nil, { raw in

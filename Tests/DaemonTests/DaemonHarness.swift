@@ -1,4 +1,6 @@
 import Foundation
+import Imaging
+import NeuralNet
 import Samples
 import Support
 import Testing
@@ -145,13 +147,19 @@ func secondsBetween(_ a: JSONObject, _ b: JSONObject) -> Double {
     return parse(b) - parse(a)
 }
 
-/// Sample data, a replay sequence and a model trained on them by the real `dogdoor-train`, made once per
-/// test run and shared by the end-to-end tests.
+/// A model and replay frames for the end-to-end tests, made once per test run.
+///
+/// The tests are about the daemon, not about how well a model generalises, so the model is built to be exact
+/// on known frames: sample photos of Bo and of other animals (drawn by the Samples library) go through the real
+/// VGG16 base, a logistic-regression head is fitted to their features (standardised, then folded back into a
+/// plain Dense layer), and the replay frames are those same photos. Every frame is checked to be classified as
+/// intended before any test relies on it.
 final class TrainedFixture: @unchecked Sendable {
     let directory: String
     let model: String
-    let frames: String
-    let manifest: ReplayManifest
+    /// Photos of Bo and of other animals, in two folders.
+    let boFrames: [String]
+    let otherFrames: [String]
 
     nonisolated(unsafe) private static var shared: Result<TrainedFixture, Error>?
     private static let lock = NSLock()
@@ -171,17 +179,73 @@ final class TrainedFixture: @unchecked Sendable {
         }
         directory = NSTemporaryDirectory() + "dogdoor-e2e-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        _ = try SampleGenerator.writeDataset(to: directory + "/data", trainPerClass: 24, validPerClass: 10, seed: 11)
-        frames = directory + "/frames"
-        manifest = try SampleGenerator.writeReplaySequence(to: frames, seed: 12)
+        _ = try SampleGenerator.writeDataset(to: directory + "/data", trainPerClass: 16, validPerClass: 1, seed: 11)
+        func files(_ folder: String) throws -> [String] {
+            try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".jpg") }.sorted().map { folder + "/" + $0 }
+        }
+        boFrames = try files(directory + "/data/train/bo")
+        otherFrames = try files(directory + "/data/train/not_bo")
         model = directory + "/model.safetensors"
-        let result = try runProgram(Binaries.path("dogdoor-train"), [
-            "--data", directory + "/data", "--positive", "bo", "--output", model, "--weights", Binaries.weights,
-            "--epochs", "6", "--steps-per-epoch", "6", "--fine-tune-epochs", "0", "--seed", "3",
-        ], timeout: 900)
-        guard result.status == 0 else { throw HarnessError("dogdoor-train failed:\n\(result.output)") }
+
+        let threads = ComputeThreads(2)
+        let parameters = try loadBaseWeights(path: Binaries.weights)
+        let preprocessor = Preprocessor()
+        let extractor = try VGG16FeatureExtractor(weights: parameters, plan: .inference, threads: threads)
+        let labelled = boFrames.map { ($0, 1.0) } + otherFrames.map { ($0, 0.0) }
+        let features = try labelled.map { path, _ in extractor.extract(try preprocessor.input(file: path), batch: 1)[0].map(Double.init) }
+        let head = Self.fitHead(features, labels: labelled.map(\.1))
+        parameters.head = head
+        var manifest = ModelManifest(resize: preprocessor.resize.rawValue, centering: preprocessor.centering.rawValue,
+                                     positiveClass: "bo", negativeClass: "not_bo", threshold: 0.5,
+                                     training: ["note": "end-to-end test fixture: head fitted to sample photos"])
+        manifest.inputSize = 224
+        try ModelFile.write(parameters, manifest: manifest, to: model, threads: threads)
+        for (f, (path, label)) in zip(features, labelled) {
+            let logit = head.logit(f.map(Float.init))
+            guard (logit > 0) == (label > 0.5), abs(logit) > 1 else {
+                throw HarnessError("fixture model does not separate \(path) clearly (logit \(logit))")
+            }
+        }
     }
 
-    /// Frame files in play order.
-    var frameFiles: [String] { manifest.frames.map { frames + "/" + $0.file } }
+    /// Logistic regression with a little L2, on standardised features, folded into a Dense head.
+    static func fitHead(_ features: [[Double]], labels: [Double]) -> DenseHead {
+        let n = features.count, d = features[0].count
+        var mean = [Double](repeating: 0, count: d), sd = [Double](repeating: 0, count: d)
+        for f in features { for j in 0..<d { mean[j] += f[j] / Double(n) } }
+        for f in features { for j in 0..<d { sd[j] += (f[j] - mean[j]) * (f[j] - mean[j]) / Double(n) } }
+        sd = sd.map { $0.squareRoot() + 1e-6 }
+        let x = features.map { f in (0..<d).map { (f[$0] - mean[$0]) / sd[$0] } }
+        var w = [Double](repeating: 0, count: d), b = 0.0
+        for _ in 0..<2000 {
+            var gw = [Double](repeating: 0, count: d), gb = 0.0
+            for (xi, yi) in zip(x, labels) {
+                let z = zip(xi, w).reduce(b) { $0 + $1.0 * $1.1 }
+                let g = 1 / (1 + exp(-z)) - yi
+                gb += g / Double(n)
+                for j in 0..<d { gw[j] += g * xi[j] / Double(n) }
+            }
+            for j in 0..<d { w[j] -= 0.5 * (gw[j] + 1e-3 * w[j]) }
+            b -= 0.5 * gb
+        }
+        // z = b + sum w_j (f_j - mean_j) / sd_j = (b - sum w_j mean_j / sd_j) + sum (w_j / sd_j) f_j
+        let kernel = (0..<d).map { Float(w[$0] / sd[$0]) }
+        let bias = b - (0..<d).reduce(0.0) { $0 + w[$1] * mean[$1] / sd[$1] }
+        return DenseHead(kernel: kernel, bias: Float(bias))
+    }
+
+    /// A replay folder: `others` frames of other animals, `bo` frames of Bo, then `after` more of others (files
+    /// copied under sortable names).
+    func replayFolder(_ name: String, others: Int, bo: Int, after: Int) throws -> String {
+        let folder = directory + "/" + name
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        var sequence: [String] = []
+        for i in 0..<others { sequence.append(otherFrames[i % otherFrames.count]) }
+        for i in 0..<bo { sequence.append(boFrames[i % boFrames.count]) }
+        for i in 0..<after { sequence.append(otherFrames[(others + i) % otherFrames.count]) }
+        for (i, file) in sequence.enumerated() {
+            try FileManager.default.copyItem(atPath: file, toPath: folder + "/" + String(format: "frame-%04d.jpg", i))
+        }
+        return folder
+    }
 }

@@ -16,8 +16,9 @@ import Testing
 
     @Test func unlocksForTheDogAndRelocksAfterTheHold() throws {
         let fixture = try TrainedFixture.get()
+        let frames = try fixture.replayFolder("unlock", others: 8, bo: 10, after: 16)
         let daemon = try RunningDaemon(directory: Self.directory(), settings: Self.fastDecisions.merging([
-            "model.path": fixture.model, "camera.replay_folder": fixture.frames, "camera.replay_loop": "false",
+            "model.path": fixture.model, "camera.replay_folder": frames, "camera.replay_loop": "false",
             "camera.replay_fps": "5",
         ]) { $1 })
         #expect(try daemon.waitForExit(timeout: 180) == 0, "a finished replay ends the run cleanly")
@@ -26,10 +27,10 @@ import Testing
         let relocks = daemon.records("relock")
         #expect(unlocks.count >= 1, "the dog was let in:\n\(daemon.output)")
         #expect(relocks.count == unlocks.count, "every unlock relocked")
-        // No unlock before the dog appears: every unlock's deciding frame shows Bo.
-        let boFrames = Set(fixture.manifest.frames.filter(\.showsBo).map { $0.index + 1 })
+        // No unlock before the dog appears: every unlock's deciding frame shows Bo (frames 9 to 18).
+        let boFrames = Set(9...18)
         for unlock in unlocks {
-            let frame = unlock["frame_id"]?.intValue ?? -1
+            let frame = unlock["frame"]?.intValue ?? -1
             #expect(boFrames.contains(frame), "unlock on frame \(frame), which does not show the dog")
             #expect(unlock["rule"]?.stringValue?.contains("3 of") == true)
             #expect((unlock["scores"]?.arrayValue?.count ?? 0) >= 3)
@@ -48,10 +49,10 @@ import Testing
 
     @Test func staysLockedForOtherAnimals() throws {
         let fixture = try TrainedFixture.get()
-        let others = fixture.manifest.frames.filter { !$0.showsBo && $0.subject != .bo }.map(\.file)
+        let frames = try fixture.replayFolder("others", others: 40, bo: 0, after: 0)
         let daemon = try RunningDaemon(directory: Self.directory(), settings: Self.fastDecisions.merging([
-            "model.path": fixture.model, "camera.replay_folder": fixture.frames, "camera.replay_loop": "false",
-            "camera.replay_fps": "8", "camera.replay_files": "[" + others.map { "\"\($0)\"" }.joined(separator: ",") + "]",
+            "model.path": fixture.model, "camera.replay_folder": frames, "camera.replay_loop": "false",
+            "camera.replay_fps": "8",
         ]) { $1 })
         #expect(try daemon.waitForExit(timeout: 180) == 0)
         #expect(daemon.records("unlock").isEmpty, "unlocked for another animal:\n\(daemon.output)")
@@ -60,8 +61,9 @@ import Testing
 
     @Test func manualUnlockExpiresAndSigtermLocks() throws {
         let fixture = try TrainedFixture.get()
+        let frames = try fixture.replayFolder("manual", others: 12, bo: 0, after: 0)
         let daemon = try RunningDaemon(directory: Self.directory(), settings: [
-            "model.path": fixture.model, "camera.replay_folder": fixture.frames, "camera.replay_fps": "4",
+            "model.path": fixture.model, "camera.replay_folder": frames, "camera.replay_fps": "4",
         ])
         try daemon.wait(for: "the control socket", timeout: 60) { FileManager.default.fileExists(atPath: daemon.socket) }
         let unlocked = try daemon.control(["unlock", "--for", "2s"])
@@ -92,8 +94,9 @@ import Testing
             return String(format: "%02d:%02d", c.hour!, c.minute!)
         }
         let window = "\(hhmm(now.addingTimeInterval(-60)))-\(hhmm(now.addingTimeInterval(180)))"
+        let frames = try fixture.replayFolder("curfew", others: 4, bo: 10, after: 4)
         let daemon = try RunningDaemon(directory: Self.directory(), settings: Self.fastDecisions.merging([
-            "model.path": fixture.model, "camera.replay_folder": fixture.frames, "camera.replay_loop": "false",
+            "model.path": fixture.model, "camera.replay_folder": frames, "camera.replay_loop": "false",
             "camera.replay_fps": "5", "curfew.windows": "[\"\(window)\"]",
         ]) { $1 })
         #expect(try daemon.waitForExit(timeout: 180) == 0)
@@ -107,8 +110,9 @@ import Testing
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let model = dir + "/model.safetensors"
         try FileManager.default.copyItem(atPath: fixture.model, toPath: model)
+        let frames = try fixture.replayFolder("reload", others: 8, bo: 0, after: 0)
         let daemon = try RunningDaemon(directory: dir + "/run", settings: [
-            "model.path": model, "camera.replay_folder": fixture.frames, "camera.replay_fps": "4",
+            "model.path": model, "camera.replay_folder": frames, "camera.replay_fps": "4",
         ])
         try daemon.wait(for: "the control socket", timeout: 60) { FileManager.default.fileExists(atPath: daemon.socket) }
         let sha = try daemon.control(["status"])["model"]?["sha256"]?.stringValue
@@ -135,9 +139,9 @@ import Testing
         let dir = Self.directory()
         let frames = dir + "/frames"
         try FileManager.default.createDirectory(atPath: frames, withIntermediateDirectories: true)
-        let good = fixture.frameFiles.prefix(6)
+        let good = fixture.otherFrames.prefix(6)
         for (i, file) in good.enumerated() { try FileManager.default.copyItem(atPath: file, toPath: frames + "/frame-\(i)a.jpg") }
-        var truncated = try readFile(fixture.frameFiles[10])
+        var truncated = try readFile(fixture.otherFrames[10])
         truncated.removeLast(truncated.count / 2)
         try AtomicFile.write(truncated, to: frames + "/frame-2b.jpg")
         try AtomicFile.write(Array("not an image".utf8), to: frames + "/frame-4b.jpg")

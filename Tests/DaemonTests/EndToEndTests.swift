@@ -190,4 +190,33 @@ import Testing
             #expect(text.contains(key), "\(key) missing from the unit")
         }
     }
+
+    @Test func installScriptStagesAWorkingInstallation() throws {
+        let stage = Self.directory()
+        let binDir = parentDirectory(of: Binaries.path("dogdoord"))
+        guard binDir.hasSuffix("/release") else {
+            throw HarnessError("the install script installs release binaries; build them first (swift build -c release)")
+        }
+        let result = try runProgram(Binaries.repository + "/Scripts/install.sh", ["--destdir", stage, "--no-build"], timeout: 300)
+        #expect(result.status == 0, "\(result.output)")
+        let fm = FileManager.default
+        for file in ["/usr/local/bin/dogdoord", "/usr/local/bin/dogdoor", "/usr/local/bin/dogdoor-train",
+                     "/etc/systemd/system/dogdoord.service", "/etc/dogdoor/dogdoord.toml",
+                     "/etc/udev/rules.d/60-dogdoor-gpio.rules", "/usr/local/share/doc/dogdoor/README.md"] {
+            #expect(fm.fileExists(atPath: stage + file), "\(file) not installed")
+        }
+        let samples = try fm.contentsOfDirectory(atPath: stage + "/usr/local/share/dogdoor/samples")
+        #expect(samples.filter { $0.hasSuffix(".jpg") }.count > 50, "replay samples installed")
+        // The installed configuration parses and names the installed sample folder.
+        let check = try runProgram(stage + "/usr/local/bin/dogdoord", ["--config", stage + "/etc/dogdoor/dogdoord.toml",
+                                                                         "--set", "model.path=/nonexistent.safetensors",
+                                                                         "--check-config"], timeout: 60)
+        #expect(check.output.contains("is valid"), "\(check.output)")
+        // A second install keeps the user's configuration and puts the new example beside it.
+        try AtomicFile.write("[decision]\nhold = \"20s\"\n", to: stage + "/etc/dogdoor/dogdoord.toml")
+        let again = try runProgram(Binaries.repository + "/Scripts/install.sh", ["--destdir", stage, "--no-build"], timeout: 300)
+        #expect(again.status == 0)
+        #expect(try String(contentsOfFile: stage + "/etc/dogdoor/dogdoord.toml", encoding: .utf8).contains("20s"))
+        #expect(fm.fileExists(atPath: stage + "/etc/dogdoor/dogdoord.toml.example"))
+    }
 }

@@ -40,17 +40,16 @@ public final class ReplaySource: FrameSource {
         }
         var list: [String]
         if files.isEmpty {
-            guard let dir = opendir(folder) else {
-                throw ReplayError(message: "\(folder): cannot open replay folder: \(String(cString: strerror(errno)))")
+            let names: [String]
+            do {
+                names = try directoryEntries(folder)
+            } catch {
+                throw ReplayError(message: "\(folder): cannot open replay folder: \(error.reason)")
             }
-            defer { closedir(dir) }
-            list = []
-            while let entry = readdir(dir) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                guard !name.hasPrefix(".") else { continue }
+            list = names.filter { name in
                 var st = stat()
-                if stat(folder + "/" + name, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG { list.append(folder + "/" + name) }
-            }
+                return !name.hasPrefix(".") && stat(folder + "/" + name, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+            }.map { folder + "/" + $0 }
             list.sort { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
             guard !list.isEmpty else { throw ReplayError(message: "\(folder): replay folder has no files") }
         } else {

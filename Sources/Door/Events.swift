@@ -352,16 +352,3 @@ func syncDirectory(_ path: String) {
     }
 }
 
-/// Names in a directory, excluding `.` and `..`.
-func directoryEntries(_ path: String) throws(SystemError) -> [String] {
-    guard let dir = opendir(path) else { throw SystemError("list directory", path: path) }
-    defer { closedir(dir) }
-    var names: [String] = []
-    while let entry = readdir(dir) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-        }
-        if name != "." && name != ".." { names.append(name) }
-    }
-    return names
-}

@@ -70,3 +70,17 @@ public func readFile(_ path: String, limit: Int = 1 << 30) throws(SystemError) -
     }
     return result
 }
+
+/// Names in a directory (unsorted), excluding `.` and `..`. Throws `SystemError` naming the directory.
+public func directoryEntries(_ path: String) throws(SystemError) -> [String] {
+    guard let dir = opendir(path) else { throw SystemError("list directory", path: path) }
+    defer { closedir(dir) }
+    var names: [String] = []
+    while let entry = readdir(dir) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+        if name != "." && name != ".." { names.append(name) }
+    }
+    return names
+}

@@ -1,3 +1,5 @@
+import Support
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -116,18 +118,11 @@ public struct DatasetLayout: Sendable, Equatable {
     }
 
     private static func entries(_ directory: String) throws(DatasetError) -> [String] {
-        guard let dir = opendir(directory) else {
-            throw DatasetError("\(directory): cannot read directory: \(String(cString: strerror(errno)))")
+        do {
+            return try directoryEntries(directory)
+        } catch {
+            throw DatasetError("\(directory): cannot read directory: \(error.reason)")
         }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
     }
 
     static func byteOrder(_ a: String, _ b: String) -> Bool { Array(a.utf8).lexicographicallyPrecedes(Array(b.utf8)) }

@@ -50,6 +50,8 @@ struct TrainCommand: ParsableCommand {
     @Flag(name: .customLong("no-augmentation"), help: "Train on the images as they are.") var noAugmentation = false
     @Option(help: "Resize method: area, bilinear, nearest (Keras's default).") var resize = ResizeMethod.default.rawValue
     @Option(help: "Centering: samplewise (default) or caffe (BGR minus ImageNet means).") var centering = Centering.samplewise.rawValue
+    @Option(name: .customLong("input-size"), help: "Side of the square network input in pixels, a multiple of 32 (smaller is faster and coarser).")
+    var inputSize = VGG16.inputSize
     @Option(help: "Decision threshold on the probability, unless --max-false-accept calibrates one.") var threshold = 0.5
     @Option(name: .customLong("max-false-accept"), help: "Calibrate the threshold on the validation set: most dog images admitted with at most this fraction of other images admitted (e.g. 0).")
     var maxFalseAccept: Double?
@@ -71,13 +73,17 @@ struct TrainCommand: ParsableCommand {
         guard Centering(rawValue: centering) != nil else {
             throw ValidationError("--centering \(centering) is not one of \(Centering.allCases.map(\.rawValue).joined(separator: ", "))")
         }
+        guard inputSize >= 32, inputSize <= 1024, inputSize % 32 == 0 else {
+            throw ValidationError("--input-size must be a multiple of 32 between 32 and 1024, got \(inputSize)")
+        }
         guard VGG16.index(of: fineTuneFrom) != nil else { throw ValidationError("--fine-tune-from \(fineTuneFrom) is not a VGG16 conv layer") }
     }
 
     func run() throws {
         var logger = Logger(label: "dogdoor-train")
         let (threads, kernel) = compute.setUp(&logger)
-        let preprocessor = Preprocessor(resize: ResizeMethod(rawValue: resize)!, centering: Centering(rawValue: centering)!)
+        let preprocessor = Preprocessor(resize: ResizeMethod(rawValue: resize)!, centering: Centering(rawValue: centering)!,
+                                        side: inputSize)
         let weightsPath = try locateWeights()
         let layout: DatasetLayout
         do {
@@ -157,9 +163,10 @@ struct TrainCommand: ParsableCommand {
                              "valid_positive": .number(Double(validPositive)), "valid_negative": .number(Double(validNegative)),
                              "skipped": .number(Double(training.skipped.count + validation.skipped.count))]
         summary["calibration"] = calibration.json
-        let manifest = ModelManifest(resize: preprocessor.resize.rawValue, centering: preprocessor.centering.rawValue,
+        var manifest = ModelManifest(resize: preprocessor.resize.rawValue, centering: preprocessor.centering.rawValue,
                                      positiveClass: layout.positiveClass, negativeClass: layout.negativeClass,
                                      threshold: calibration.threshold, training: summary)
+        manifest.inputSize = inputSize
         let written = try ModelFile.write(result.parameters, manifest: manifest, to: output, threads: threads)
         print("wrote \(output) (tensors sha256 \(written.tensorsSHA256.prefix(16))...)")
 

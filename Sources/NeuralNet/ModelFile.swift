@@ -63,10 +63,15 @@ public enum ModelFile {
     public static func tensorDigest(_ tensor: (String) -> UnsafeRawBufferPointer) -> String {
         var h = SHA256()
         for (name, shape) in tensorLayout {
-            h.update(name + "\n" + shape.map(String.init).joined(separator: "x") + "\n")
+            h.update(digestHeader(name, shape))
             h.update(tensor(name))
         }
         return h.finalizeHex()
+    }
+
+    /// What the digest hashes before a tensor's bytes: its name and shape.
+    private static func digestHeader(_ name: String, _ shape: [Int]) -> String {
+        name + "\n" + shape.map(String.init).joined(separator: "x") + "\n"
     }
 
     /// Checks names, dtypes and shapes of `file` against `layout` (header only); extra tensors are errors.
@@ -90,7 +95,7 @@ public enum ModelFile {
             let info = file.info(name)!
             let bytes = file.bytes(of: info)
             if !allFinite(bytes) { throw ModelError(file: file.path, problem: .nonFinite(tensor: name)) }
-            h.update(name + "\n" + shape.map(String.init).joined(separator: "x") + "\n")
+            h.update(digestHeader(name, shape))
             h.update(bytes)
             file.releasePages(of: info)
         }

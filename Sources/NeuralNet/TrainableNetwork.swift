@@ -232,12 +232,11 @@ public final class TrainableNetwork: @unchecked Sendable {
             }
             // The ReLU derivative is already in `current`: folded into the pooling backward above, or
             // applied as a mask by the input-gradient convolution of the layer above.
-            let count = batch * h * h * layer.cout
             let input: UnsafePointer<Float> = i == first ? UnsafePointer(firstInput.pointer)
                 : UnsafePointer(VGG16.convLayers[i - 1].poolAfter ? pooledOutputs[i - 1]!.pointer : outputs[i - 1]!.pointer)
             let inputShape = ActivationShape(batch: batch, height: h, width: h, channels: layer.cin)
             timed("weight gradient \(layer.name)") {
-                weightGradient(layer: i, input: input, shape: inputShape, gradOut: UnsafePointer(current.pointer), count: count)
+                weightGradient(layer: i, input: input, shape: inputShape, gradOut: UnsafePointer(current.pointer))
             }
             if let back = backKernels[i] {
                 let source = current, destination = other
@@ -257,7 +256,7 @@ public final class TrainableNetwork: @unchecked Sendable {
 
     /// dW and dB of layer `i` from its input and its (ReLU-masked) output gradient.
     private func weightGradient(layer i: Int, input: UnsafePointer<Float>, shape: ActivationShape,
-                                gradOut: UnsafePointer<Float>, count: Int) {
+                                gradOut: UnsafePointer<Float>) {
         let grad = gradients.conv[i]!
         let spec = VGG16.convLayers[i]
         let a = plan.algorithms[i].tile + 2

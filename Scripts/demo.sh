@@ -22,7 +22,7 @@ mkdir -p "$DEMO"
 if [[ ! -f "$DEMO/data/.complete" ]]; then
     step "generating sample photos"
     rm -rf "$DEMO/data"
-    "$BIN/dogdoor" samples dataset --output "$DEMO/data" --train-per-class 30 --valid-per-class 10 --seed 1
+    "$BIN/dogdoor" samples dataset --output "$DEMO/data" --train-per-class 60 --valid-per-class 20 --seed 1
     touch "$DEMO/data/.complete"
 fi
 if [[ ! -f "$DEMO/frames/.complete" ]]; then
@@ -32,9 +32,14 @@ if [[ ! -f "$DEMO/frames/.complete" ]]; then
     touch "$DEMO/frames/.complete"
 fi
 if [[ ! -f "$DEMO/model.safetensors" ]]; then
-    step "training the model (a few minutes)"
+    # Drawn scenes vary backgrounds, light, poses and crops, and a third of the other animals are look-alikes
+    # (a black curly dog without Bo's white bib, a black-and-white cat): the frozen-base recipe alone does not
+    # separate them, fine-tuning does. A somewhat higher fine-tuning rate than the default gets there in 8
+    # epochs; the threshold is calibrated so that no validation image of another animal is admitted.
+    step "training the model (about 10 minutes on 2 cores; cached in var/demo)"
     "$BIN/dogdoor-train" --data "$DEMO/data" --positive bo --output "$DEMO/model.safetensors" \
-        --epochs 8 --fine-tune-epochs 2 --max-false-accept 0 --seed 1
+        --epochs 10 --fine-tune-epochs 8 --fine-tune-learning-rate 2e-5 --max-false-accept 0 --seed 1 \
+        --report "$DEMO/model.report.html"
 fi
 
 step "running the door daemon: replay camera, simulated latch (Ctrl-C to stop)"

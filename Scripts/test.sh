@@ -35,7 +35,7 @@ step "Python tooling tests"
 
 if ((INTEGRATION)); then
     step "integration tests under QEMU (real vivid camera and gpio-sim latch)"
-    Scripts/integration/test.sh
+    DOGDOOR_BIN_DIR="$ROOT/.build/release" Scripts/integration/test.sh
 fi
 
 step "all tests passed"

@@ -1,23 +1,31 @@
 #!/usr/bin/env bash
-# Runs the integration harness's own tests: the smoke scenarios against the real vivid and gpio-sim
-# drivers, and self-tests proving that run-vm.sh reports exit statuses, results, timeouts, module
-# failures and kernel panics correctly. VM runs are sequential (the machine has two cores).
+# Runs the integration tests: the real dogdoord release binary against the real vivid and gpio-sim
+# drivers (case "daemon": five sub-scenarios in one VM, see scenarios/daemon-real-drivers.sh), the
+# smoke scenarios of the drivers themselves, and self-tests proving that run-vm.sh reports exit
+# statuses, results, timeouts, module failures and kernel panics correctly. VM runs are sequential
+# (the machine has two cores).
 #
-# Usage: test.sh [CASE...]     (default: all; e.g. test.sh smoke-vivid harness-timeout)
-# Ends with the line "N passed, N failed" and exits non-zero if any case failed.
+# Usage: test.sh [CASE...]     (default: all; e.g. test.sh daemon, test.sh smoke-vivid harness-timeout)
+# The daemon case builds the release binaries (or takes them from $DOGDOOR_BIN_DIR) and trains a
+# small model once per binary version (prepare-daemon.sh, cached).
+# Ends with a table of times and the line "N passed, N failed"; exits non-zero if any case failed.
 set -euo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 RUN_VM=$INTEGRATION_DIR/run-vm.sh
 SCENARIOS=$INTEGRATION_DIR/scenarios
-ALL_CASES=(smoke-vivid smoke-gpio-sim smoke-vivid-loopback
+ALL_CASES=(smoke-vivid smoke-gpio-sim smoke-vivid-loopback daemon
            harness-roundtrip harness-timeout harness-module-failure harness-panic)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/dogdoor-vm-test.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 passed=0 failed=0 failures=()
+# A case that runs several sub-scenarios lists them here as "NAME PASS|FAIL SECONDS"; they are
+# counted instead of the case itself.
+sub_results=()
+timings=()
 
 # run_case NAME EXPECTED_STATUS [EXTRA run-vm.sh ARGUMENTS...]: runs scenarios/NAME.sh, shows its
 # output, and leaves it in $work/NAME.log. Returns 1 if the status differs.
@@ -90,6 +98,35 @@ case_harness-panic() {
     run_case harness-panic 125 && expect_in_log harness-panic 'kernel panic: .*Kernel panic'
 }
 
+# The real daemon against the real drivers: prepare the payload on the host (binaries, model, frames),
+# run the five sub-scenarios in one VM, and count each of them.
+DAEMON_SUBSCENARIOS=(locked-without-dog unlock-for-bo camera-unplugged kill-9-unlocked wrong-gpio-config)
+case_daemon() {
+    local started status=0 name line verdict seconds
+    started=$(now)
+    echo "=== daemon: preparing binaries, model and frames"
+    if ! "$INTEGRATION_DIR/prepare-daemon.sh" --payload "$work/daemon-payload"; then
+        echo "=== daemon: preparation failed"
+        for name in "${DAEMON_SUBSCENARIOS[@]}"; do sub_results+=("daemon/$name FAIL -"); done
+        return 1
+    fi
+    timings+=("daemon-prepare $(elapsed_since "$started")")
+    run_case daemon-real-drivers 0 --payload "$work/daemon-payload" --results "$work/daemon" || status=1
+    for name in "${DAEMON_SUBSCENARIOS[@]}"; do
+        line=$(grep -E "^RESULT $name (PASS|FAIL) " "$work/daemon-real-drivers.log" | tail -n 1 || true)
+        verdict=FAIL seconds=-
+        if [[ -n $line ]]; then
+            read -r _ _ verdict seconds _ <<<"$line"
+        else
+            echo "=== daemon/$name: no result (the VM run ended before it)"
+        fi
+        sub_results+=("daemon/$name $verdict $seconds")
+        [[ $verdict == PASS ]] || status=1
+    done
+    sed -n 's/^GUEST_RATE /=== daemon: in the guest: /p' "$work/daemon-real-drivers.log" | tail -n 1
+    return "$status"
+}
+
 main() {
     local cases=("$@") name started
     ((${#cases[@]})) || cases=("${ALL_CASES[@]}")
@@ -102,14 +139,41 @@ main() {
     "$INTEGRATION_DIR/setup.sh"
     echo "=== setup: $(elapsed_since "$started") s"
 
+    local total_started case_started ok entry sub verdict seconds
+    total_started=$(now)
     for name in "${cases[@]}"; do
-        if "case_$name"; then
+        sub_results=()
+        case_started=$(now)
+        ok=true
+        "case_$name" || ok=false
+        timings+=("$name $(elapsed_since "$case_started")")
+        if ((${#sub_results[@]})); then
+            for entry in "${sub_results[@]}"; do
+                read -r sub verdict seconds <<<"$entry"
+                timings+=("  $sub $seconds")
+                if [[ $verdict == PASS ]]; then
+                    passed=$((passed + 1))
+                else
+                    failed=$((failed + 1))
+                    failures+=("$sub")
+                fi
+            done
+            # A case failing for a reason of its own (its VM, its preparation) fails too.
+            if ! $ok && [[ " ${failures[*]} " != *" $name/"* ]]; then
+                failed=$((failed + 1))
+                failures+=("$name")
+            fi
+        elif $ok; then
             passed=$((passed + 1))
         else
             failed=$((failed + 1))
             failures+=("$name")
         fi
     done
+    echo
+    echo "times (s):"
+    for entry in "${timings[@]}"; do printf '  %s\n' "$entry"; done
+    echo "  total $(elapsed_since "$total_started")"
     ((failed == 0)) || echo "failed: ${failures[*]}"
     echo "$passed passed, $failed failed"
     ((failed == 0))

@@ -3,7 +3,7 @@
 # The VM gives a scenario:
 #   /payload          the --payload directory
 #   /results          files left here reach the host's --results directory (as a tar)
-#   /usr/local/bin    the harness's static helpers (vivid-feed)
+#   /usr/local/bin    the harness's static helpers (vivid-feed, control-query)
 #   VM_GPIO_CHIP      /dev/gpiochipN of the simulated chip (with a vm-gpio-sim directive)
 #   VM_GPIO_SYSFS     directory holding sim_gpioK/{value,pull} for that chip
 

@@ -23,10 +23,11 @@ public typealias LatchFactory = @Sendable (DaemonConfiguration.LatchSettings, Lo
 
 /// The door daemon: frames in, a locked or unlocked door out, and a record of every decision.
 ///
-/// One thread (the caller of `run`) owns everything that decides: it takes the newest frame, runs the model,
-/// feeds the decision policy, drives the latch through the latch guard, and writes events. Other threads
-/// only hand it things through the inbox: the frame source (newest frame wins), the control socket
-/// (commands, answered once carried out), and signals (stop, reload).
+/// One thread (the caller of `run`) owns everything that decides: it feeds the decision policy, drives the
+/// latch through the latch guard, answers control commands and writes events, and so keeps every timer on
+/// time. The network runs on the inference worker's thread, which takes the newest camera frame, decodes it,
+/// asks the motion gate and runs the model. Other threads only hand the main loop things through the inbox:
+/// frame results, camera states, control commands (answered once carried out), and signals (stop, reload).
 ///
 /// Fail-secure: the latch is opened and locked before anything else; every exit from `run`, whether a
 /// stop request, a startup error or an unexpected error, locks and releases it; a process killed outright
@@ -59,7 +60,7 @@ public final class DoorDaemon: @unchecked Sendable {
     private var recentFrames: [Double] = []
     private var inferenceMilliseconds = 0.0
     private var counters = (seen: UInt64(0), evaluated: UInt64(0), corrupt: UInt64(0), still: UInt64(0))
-    private var motionGate = MotionGate()
+    private var worker: InferenceWorker!
     private var lastCorruptLog = 0.0
     /// The image of the current episode's best frame, kept for a near-miss snapshot.
     private var episodeBest: (id: UInt64, image: Image)?
@@ -151,7 +152,8 @@ public final class DoorDaemon: @unchecked Sendable {
                                                   "threshold": "\(model.threshold)",
                                                   "admits": "\(model.model.manifest.positiveClass)"])
         policy = try makePolicy(configuration)
-        motionGate = MotionGate(settings: Self.motionSettings(configuration.motion))
+        worker = InferenceWorker(inbox: inbox, model: model, motion: Self.motionSettings(configuration.motion))
+        try worker.start()
         try openEvents(configuration.events)
         try startControl(configuration.control)
         try startSource(configuration.camera)
@@ -161,9 +163,11 @@ public final class DoorDaemon: @unchecked Sendable {
         publishStatus()
     }
 
-    static func motionSettings(_ m: DaemonConfiguration.Motion) -> MotionGate.Settings {
-        MotionGate.Settings(sensitivity: m.sensitivity, pixelThreshold: m.pixelThreshold,
-                            holdAfterMotion: m.holdAfterMotion.seconds, idleInterval: m.idleInterval.seconds)
+    /// The motion gate's settings, or nil when the gate is off.
+    static func motionSettings(_ m: DaemonConfiguration.Motion) -> MotionGate.Settings? {
+        guard m.enabled else { return nil }
+        return MotionGate.Settings(sensitivity: m.sensitivity, pixelThreshold: m.pixelThreshold,
+                                   holdAfterMotion: m.holdAfterMotion.seconds, idleInterval: m.idleInterval.seconds)
     }
 
     private func makePolicy(_ configuration: DaemonConfiguration, mode: ResumeMode = .auto) throws -> DecisionPolicy {
@@ -202,7 +206,7 @@ public final class DoorDaemon: @unchecked Sendable {
     private func startSource(_ camera: DaemonConfiguration.Camera) throws {
         do {
             let source = try makeSource(camera, logger)
-            try source.start(sink: inbox)
+            try source.start(sink: worker)
             self.source = source
             logger.info("camera started", metadata: ["source": "\(source.summary)"])
         } catch {
@@ -229,8 +233,8 @@ public final class DoorDaemon: @unchecked Sendable {
             case .camera(let state, let detail):
                 try cameraChanged(state, detail: detail, at: now)
                 if state == .finished && !configuration.camera.replayLoop { return }
-            case .frame(let frame):
-                process(frame)
+            case .result(let result):
+                process(result)
             case .timeout:
                 break
             }
@@ -254,36 +258,26 @@ public final class DoorDaemon: @unchecked Sendable {
 
     // MARK: - Frames
 
-    private func process(_ frame: Frame) {
+    private func process(_ result: FrameResult) {
         counters.seen += 1
-        let image: Image
-        do {
-            switch frame.payload {
-            case .encoded(let bytes, let name):
-                image = try ImageDecoder.decode(bytes, source: name, options: model.preprocessor.decodeOptions)
-            case .camera(let cameraFrame):
-                image = try cameraFrame.image(options: model.preprocessor.decodeOptions)
-            }
-        } catch {
+        let probability: Double, elapsed: Double, image: Image
+        switch result.outcome {
+        case .corrupt(let error):
             counters.corrupt += 1
             let now = MonotonicClock.now()
             if now - lastCorruptLog > 10 {
-                logger.warning("corrupt frame skipped", metadata: ["frame": "\(frame.id)", "error": "\(error)",
+                logger.warning("corrupt frame skipped", metadata: ["frame": "\(result.frameID)", "error": "\(error)",
                                                                     "corrupt_total": "\(counters.corrupt)"])
                 lastCorruptLog = now
             }
             return
+        case .still:
+            counters.still += 1
+            lastProgress = MonotonicClock.now()
+            return
+        case .evaluated(let p, let ms, let frameImage):
+            (probability, elapsed, image) = (p, ms, frameImage)
         }
-        if configuration.motion.enabled {
-            let verdict = motionGate.observe(Thumbnail(image), at: frame.time.monotonic.sinceOrigin.seconds)
-            guard verdict.evaluate else {
-                counters.still += 1
-                return
-            }
-        }
-        let start = MonotonicClock.now()
-        let probability = model.probability(of: image)
-        let elapsed = (MonotonicClock.now() - start) * 1000
         inferenceMilliseconds = counters.evaluated == 0 ? elapsed : 0.9 * inferenceMilliseconds + 0.1 * elapsed
         counters.evaluated += 1
         let done = MonotonicClock.now()
@@ -291,11 +285,11 @@ public final class DoorDaemon: @unchecked Sendable {
         recentFrames.append(done)
         recentFrames.removeAll { $0 < done - 5 }
         let now = clock.now()
-        let output = policy.handle(.frame(now, probability: probability, frameID: frame.id))
-        if policy.episodeBestFrameID == frame.id { episodeBest = (frame.id, image) }
-        apply(output, at: now, image: (frame.id, image), captured: frame.time)
+        let output = policy.handle(.frame(now, probability: probability, frameID: result.frameID))
+        if policy.episodeBestFrameID == result.frameID { episodeBest = (result.frameID, image) }
+        apply(output, at: now, image: (result.frameID, image), captured: result.captured)
         if policy.episodeBestFrameID == nil { episodeBest = nil }
-        logger.debug("frame", metadata: ["id": "\(frame.id)", "p": "\(fixed(probability, 3))", "ms": "\(fixed(elapsed, 1))"])
+        logger.debug("frame", metadata: ["id": "\(result.frameID)", "p": "\(fixed(probability, 3))", "ms": "\(fixed(elapsed, 1))"])
         if !ready {
             ready = true
             try? notifier.ready(status: statusLine())
@@ -437,7 +431,7 @@ public final class DoorDaemon: @unchecked Sendable {
             try latchGuard.lock(at: now.monotonic)
             policy = newPolicy
             episodeBest = nil
-            if next.motion != configuration.motion { motionGate = MotionGate(settings: Self.motionSettings(next.motion)) }
+            worker.use(model: newModel, motion: Self.motionSettings(next.motion))
             if next.camera != configuration.camera {
                 source?.stop()
                 source = nil
@@ -468,7 +462,7 @@ public final class DoorDaemon: @unchecked Sendable {
             curfew: policy.activeCurfew?.description, lastDecision: policy.lastRecord.map(DaemonStatus.Decision.init),
             model: DaemonStatus.Model(path: model.path, sha256: model.sha256, threshold: policy.parameters.threshold),
             frames: DaemonStatus.Frames(seen: counters.seen, evaluated: counters.evaluated, corrupt: counters.corrupt,
-                                        dropped: inbox.dropped, still: counters.still))
+                                        dropped: worker?.droppedFrames ?? 0, still: counters.still))
         status.withLock { $0 = value }
     }
 
@@ -503,6 +497,7 @@ public final class DoorDaemon: @unchecked Sendable {
         try? notifier.stopping()
         let now = clock.now()
         source?.stop()
+        worker?.stop()
         control?.stop()
         if let latchGuard {
             do {
@@ -518,7 +513,7 @@ public final class DoorDaemon: @unchecked Sendable {
                                          "frames_still": .number(Double(counters.still)),
                                          "cpu_seconds": .number(processCPUSeconds()),
                                          "frames_corrupt": .number(Double(counters.corrupt)),
-                                         "frames_dropped": .number(Double(inbox.dropped))]))
+                                         "frames_dropped": .number(Double(worker?.droppedFrames ?? 0))]))
             logger.notice("door locked and latch released")
         }
         events?.close()

@@ -1,4 +1,5 @@
 import Door
+import Imaging
 import Support
 
 #if canImport(Glibc)
@@ -73,9 +74,28 @@ final class PendingCommand: @unchecked Sendable {
 /// Everything that wakes the daemon's main loop: the latest frame (older undelivered frames are dropped, so a
 /// slow inference never works through a queue of stale frames), camera-state changes, control commands, and
 /// stop/reload requests from signals.
-final class Inbox: FrameSink, @unchecked Sendable {
+/// What the inference worker made of one frame.
+struct FrameResult: Sendable {
+    enum Outcome: Sendable {
+        /// Run through the model: the probability that it shows the dog, and how long inference took.
+        case evaluated(probability: Double, milliseconds: Double, image: Image)
+        /// Skipped by the motion gate.
+        case still
+        /// Could not be decoded.
+        case corrupt(String)
+    }
+
+    var frameID: UInt64
+    /// When the camera delivered the frame.
+    var captured: Timestamp
+    var outcome: Outcome
+}
+
+/// Everything that wakes the daemon's main loop: results of the inference worker, camera-state changes,
+/// control commands, and stop/reload requests from signals.
+final class Inbox: @unchecked Sendable {
     enum Item {
-        case frame(Frame)
+        case result(FrameResult)
         case camera(CameraState, String?)
         case command(PendingCommand)
         case stop(String)
@@ -85,13 +105,11 @@ final class Inbox: FrameSink, @unchecked Sendable {
 
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    private var latest: Frame?
+    private var results: [FrameResult] = []
     private var cameraChanges: [(CameraState, String?)] = []
     private var commands: [PendingCommand] = []
     private var stopReason: String?
     private var reloadRequested = false
-    /// Frames replaced by a newer one before the main loop took them.
-    private(set) var droppedFrames: UInt64 = 0
 
     init() {
         pthread_mutex_init(mutex, nil)
@@ -102,51 +120,20 @@ final class Inbox: FrameSink, @unchecked Sendable {
         pthread_condattr_destroy(&attributes)
     }
 
-    private func locked<T>(_ body: () -> T) -> T {
+    private func post(_ body: () -> Void) {
         pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return body()
+        body()
+        pthread_cond_signal(wake)
+        pthread_mutex_unlock(mutex)
     }
 
-    func deliver(_ frame: Frame) {
-        locked {
-            if latest != nil { droppedFrames += 1 }
-            latest = frame
-            pthread_cond_signal(wake)
-        }
-    }
+    func post(_ result: FrameResult) { post { results.append(result) } }
+    func cameraStateChanged(_ state: CameraState, detail: String?) { post { cameraChanges.append((state, detail)) } }
+    func submit(_ command: PendingCommand) { post { commands.append(command) } }
+    func requestStop(_ reason: String) { post { if stopReason == nil { stopReason = reason } } }
+    func requestReload() { post { reloadRequested = true } }
 
-    func cameraStateChanged(_ state: CameraState, detail: String?) {
-        locked {
-            cameraChanges.append((state, detail))
-            pthread_cond_signal(wake)
-        }
-    }
-
-    func submit(_ command: PendingCommand) {
-        locked {
-            commands.append(command)
-            pthread_cond_signal(wake)
-        }
-    }
-
-    func requestStop(_ reason: String) {
-        locked {
-            if stopReason == nil { stopReason = reason }
-            pthread_cond_signal(wake)
-        }
-    }
-
-    func requestReload() {
-        locked {
-            reloadRequested = true
-            pthread_cond_signal(wake)
-        }
-    }
-
-    var dropped: UInt64 { locked { droppedFrames } }
-
-    /// The next item, most urgent first (stop, commands, reload, camera changes, then the frame), or
+    /// The next item, most urgent first (stop, commands, reload, camera changes, then frame results), or
     /// `.timeout` when nothing arrived before `deadline` (monotonic seconds).
     func next(until deadline: Double) -> Item {
         pthread_mutex_lock(mutex)
@@ -162,10 +149,7 @@ final class Inbox: FrameSink, @unchecked Sendable {
                 let (state, detail) = cameraChanges.removeFirst()
                 return .camera(state, detail)
             }
-            if let frame = latest {
-                latest = nil
-                return .frame(frame)
-            }
+            if !results.isEmpty { return .result(results.removeFirst()) }
             let now = MonotonicClock.now()
             if now >= deadline { return .timeout }
             var ts = timespec()

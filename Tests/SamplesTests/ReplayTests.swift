@@ -1,3 +1,4 @@
+import Foundation
 import Imaging
 import Support
 import Testing
@@ -37,8 +38,9 @@ extension Trait where Self == ReplayFixture {
 @Suite(.replaySequence) struct ReplayTests {
     @Test func manifestMatchesTheFiles() throws {
         let (directory, manifest) = try ReplayFixture.get()
-        // The frames in play order, then the manifest (whose name sorts last).
-        #expect(try fileNames(in: directory) == manifest.frames.map(\.file) + [ReplayManifest.fileName])
+        // The visible files are exactly the frames, in play order; the manifest is hidden beside them.
+        #expect(try fileNames(in: directory) == manifest.frames.map(\.file))
+        #expect(FileManager.default.fileExists(atPath: "\(directory)/\(ReplayManifest.fileName)"))
         #expect(manifest.frames.map(\.index) == Array(0..<manifest.frames.count))
         #expect(manifest.width == 640 && manifest.height == 480 && manifest.fps == 5)
         #expect(try ReplayManifest.load(directory: directory) == manifest)

@@ -4,11 +4,14 @@
 Builds `dogdoor` in release mode, packages the imported VGG16 weights into a model file, exports the same
 network to ONNX, then runs both engines alternately for several rounds (each round a fresh process of each,
 so model load and peak memory are measured per process) and prints medians, the ratio, GFLOP/s and peak RSS.
+DogDoor runs with each execution plan asked for: "inference" (the daemon's default "frugal" plan, under 100 MiB)
+and "fast" (the daemon's `[compute] plan = "fast"`, about twice the memory).
 
 This machine's speed swings by up to 3x from minute to minute; only ratios of runs made side by side, in
 one invocation of this script, mean anything.
 
 Usage: .venv/bin/python Scripts/bench-engine.py [--rounds 5] [--iterations 10] [--batches 1 8] [--threads 2]
+                                                [--plans inference fast]
 Needs: Scripts/setup.sh done; installs Scripts/requirements-onnx.txt into the running venv if missing.
 """
 from __future__ import annotations
@@ -75,9 +78,11 @@ def run_ort(onnx_path: Path, batch: int, iterations: int, warmup: int, threads: 
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run_dogdoor(binary: Path, model: Path, batch: int, iterations: int, warmup: int, threads: int) -> dict:
+def run_dogdoor(binary: Path, model: Path, batch: int, iterations: int, warmup: int, threads: int,
+                plan: str = "inference") -> dict:
     out = subprocess.run([str(binary), "bench", "--model", str(model), "--batch", str(batch), "--iterations",
-                          str(iterations), "--warmup", str(warmup), "--threads", str(threads), "--json"],
+                          str(iterations), "--warmup", str(warmup), "--threads", str(threads), "--plan", plan,
+                          "--json"],
                          check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -92,6 +97,8 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=2, help="untimed iterations per process (default 2)")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8], help="batch sizes (default 1 8)")
     parser.add_argument("--threads", type=int, default=2, help="threads for both engines (default 2)")
+    parser.add_argument("--plans", nargs="+", default=["inference", "fast"],
+                        help="DogDoor execution plans to run (default: inference fast)")
     parser.add_argument("--weights", type=Path, default=ROOT / "var/weights/vgg16-notop.safetensors")
     args = parser.parse_args()
 
@@ -113,27 +120,34 @@ def main() -> int:
     print(f"threads: {args.threads}; rounds: {args.rounds} x {args.iterations} iterations, alternating engines\n")
 
     for batch in args.batches:
-        ours, theirs, our_load, their_load, our_rss, their_rss, ratios = [], [], [], [], [], [], []
+        ort = {"ms": [], "load": [], "rss": []}
+        ours = {plan: {"ms": [], "load": [], "rss": [], "ratio": []} for plan in args.plans}
         for _ in range(args.rounds):
-            d = run_dogdoor(binary, model, batch, args.iterations, args.warmup, args.threads)
+            runs = {plan: run_dogdoor(binary, model, batch, args.iterations, args.warmup, args.threads, plan)
+                    for plan in args.plans}
             o = run_ort(onnx_path, batch, args.iterations, args.warmup, args.threads)
-            dm = statistics.median(d["iteration_seconds"]) / batch
             om = statistics.median(o["iteration_seconds"]) / batch
-            ours.append(dm)
-            theirs.append(om)
-            ratios.append(dm / om)
-            our_load.append(d["load_seconds"])
-            their_load.append(o["load_seconds"])
-            our_rss.append(d["peak_rss_mib"])
-            their_rss.append(o["peak_rss_mib"])
-        d_ms, o_ms = statistics.median(ours) * 1e3, statistics.median(theirs) * 1e3
+            ort["ms"].append(om * 1e3)
+            ort["load"].append(o["load_seconds"])
+            ort["rss"].append(o["peak_rss_mib"])
+            for plan, d in runs.items():
+                dm = statistics.median(d["iteration_seconds"]) / batch
+                ours[plan]["ms"].append(dm * 1e3)
+                ours[plan]["load"].append(d["load_seconds"])
+                ours[plan]["rss"].append(d["peak_rss_mib"])
+                ours[plan]["ratio"].append(dm / om)
         print(f"batch {batch}:")
-        print(f"  dogdoor       {d_ms:7.1f} ms/frame  {GFLOP_PER_FRAME / d_ms * 1e3:6.0f} GFLOP/s  "
-              f"load {statistics.median(our_load):.3f} s (verified + self-test)  peak RSS {max(our_rss):6.1f} MiB")
-        print(f"  onnxruntime   {o_ms:7.1f} ms/frame  {GFLOP_PER_FRAME / o_ms * 1e3:6.0f} GFLOP/s  "
-              f"load {statistics.median(their_load):.3f} s  peak RSS {max(their_rss):6.1f} MiB (incl. Python)")
-        print(f"  ratio dogdoor/onnxruntime: median {statistics.median(ratios):.2f} "
-              f"(per round: {', '.join(f'{r:.2f}' for r in ratios)})\n")
+        for plan, r in ours.items():
+            ms = statistics.median(r["ms"])
+            print(f"  dogdoor {plan:<10} {ms:7.1f} ms/frame  {GFLOP_PER_FRAME / ms * 1e3:6.0f} GFLOP/s  "
+                  f"load {statistics.median(r['load']):.3f} s (verified + self-test)  peak RSS {max(r['rss']):6.1f} MiB")
+        o_ms = statistics.median(ort["ms"])
+        print(f"  onnxruntime        {o_ms:7.1f} ms/frame  {GFLOP_PER_FRAME / o_ms * 1e3:6.0f} GFLOP/s  "
+              f"load {statistics.median(ort['load']):.3f} s  peak RSS {max(ort['rss']):6.1f} MiB (incl. Python)")
+        for plan, r in ours.items():
+            print(f"  ratio dogdoor {plan}/onnxruntime: median {statistics.median(r['ratio']):.2f} "
+                  f"(per round: {', '.join(f'{x:.2f}' for x in r['ratio'])})")
+        print()
     return 0
 
 

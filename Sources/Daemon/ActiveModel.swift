@@ -1,3 +1,4 @@
+import Door
 import Imaging
 import NeuralNet
 import Support
@@ -11,8 +12,8 @@ public final class ActiveModel: @unchecked Sendable {
 
     /// Loads and verifies `path` (container, manifest, checksum, self-test) and checks that this build
     /// implements the preprocessing the model was trained with. Errors say exactly what is wrong.
-    public init(path: String, threads: ComputeThreads) throws {
-        let model = try DogDoorModel(path: path, plan: .inference, threads: threads)
+    public init(path: String, plan: DaemonConfiguration.EnginePlan = .frugal, threads: ComputeThreads) throws {
+        let model = try DogDoorModel(path: path, plan: plan.executionPlan, threads: threads)
         do {
             preprocessor = try Preprocessor(resizeName: model.manifest.resize, centeringName: model.manifest.centering,
                                             side: model.manifest.inputSize)
@@ -32,5 +33,15 @@ public final class ActiveModel: @unchecked Sendable {
         preprocessor.write(image, into: input.pointer)
         let logit = model.logits(input.pointer, batch: 1)[0]
         return model.probability(logit: logit)
+    }
+}
+
+extension DaemonConfiguration.EnginePlan {
+    /// The engine's execution plan for this choice.
+    public var executionPlan: ExecutionPlan {
+        switch self {
+        case .frugal: .inference
+        case .fast: .fast
+        }
     }
 }

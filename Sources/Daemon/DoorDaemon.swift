@@ -144,7 +144,7 @@ public final class DoorDaemon: @unchecked Sendable {
 
         try? notifier.status("verifying model \(configuration.model.path)")
         do {
-            model = try ActiveModel(path: configuration.model.path, threads: threads)
+            model = try ActiveModel(path: configuration.model.path, plan: configuration.compute.plan, threads: threads)
         } catch {
             throw StartupError("model: \(error)")
         }
@@ -416,7 +416,7 @@ public final class DoorDaemon: @unchecked Sendable {
             var next = configurationPath.map { _ in DaemonConfiguration.defaults } ?? configuration
             if let path = configurationPath { next = try DaemonConfiguration.load(path: path) }
             for (key, value) in overrides { try next.apply(override: key, value: value) }
-            let newModel = try ActiveModel(path: next.model.path, threads: threads)
+            let newModel = try ActiveModel(path: next.model.path, plan: next.compute.plan, threads: threads)
             let previousModel = model
             model = newModel
             let resume: ResumeMode = policy.mode == .locked ? .locked : .auto

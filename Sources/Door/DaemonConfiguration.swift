@@ -163,10 +163,20 @@ public struct DaemonConfiguration: Hashable, Sendable {
         public var idleInterval: Duration = .seconds(30)
     }
 
+    /// How the engine trades memory for speed.
+    public enum EnginePlan: String, Hashable, Sendable, CaseIterable {
+        /// Under 100 MiB resident: Winograd in blocks 1-3, im2col where the weights are large.
+        case frugal
+        /// About a third faster, about twice the memory: Winograd everywhere.
+        case fast
+    }
+
     /// `[compute]`
     public struct Compute: Hashable, Sendable {
         /// Inference threads; 0 means one per physical core.
         public var threads = 0
+        /// Memory-frugal or fast inference.
+        public var plan = EnginePlan.frugal
         /// OpenBLAS kernel to force (OPENBLAS_CORETYPE); nil detects it.
         public var openblasCoretype: String?
     }
@@ -427,6 +437,7 @@ public struct DaemonConfiguration: Hashable, Sendable {
         KeySpec("motion.idle_interval") { $0.motion.idleInterval = try duration($1, Duration.zero...Duration.seconds(3600)) },
 
         KeySpec("compute.threads") { $0.compute.threads = try integer($1, 0...256) },
+        KeySpec("compute.plan") { $0.compute.plan = try choice($1, EnginePlan.self) },
         KeySpec("compute.openblas_coretype") {
             let name = try string($1)
             guard name.utf8.count <= 32, name.utf8.allSatisfy({ isAlphanumeric($0) }) else {

@@ -32,7 +32,7 @@ struct BenchCommand: ParsableCommand {
         @Option(help: "Untimed warm-up iterations.")
         var warmup: Int = 2
 
-        @Option(help: "Execution plan: inference, training, reference, im2col, winograd2, winograd4, or layer=algorithm,...")
+        @Option(help: "Execution plan: inference, fast, training, reference, im2col, winograd2, winograd4, or layer=algorithm,...")
         var plan: String = "inference"
 
         @Flag(help: "Print one JSON object instead of text.")

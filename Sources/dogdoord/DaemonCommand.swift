@@ -65,12 +65,12 @@ struct DaemonCommand: ParsableCommand {
         BLASRuntime.configureForEngineThreads()
         let threads = ComputeThreads(configuration.compute.threads > 0 ? configuration.compute.threads : BLASRuntime.defaultThreads)
         logger.info("starting", metadata: ["config": "\(path ?? "built-in defaults")", "openblas": "\(BLASRuntime.describe(choice))",
-                                           "threads": "\(threads.count)"])
+                                           "threads": "\(threads.count)", "plan": "\(configuration.compute.plan.rawValue)"])
 
         if checkConfig {
             print("configuration: \(path ?? "built-in defaults") is valid")
             do {
-                let active = try ActiveModel(path: configuration.model.path, threads: threads)
+                let active = try ActiveModel(path: configuration.model.path, plan: configuration.compute.plan, threads: threads)
                 _ = try configuration.decisionParameters(modelThreshold: active.threshold)
                 print("model: \(active.path) verified (admits \"\(active.model.manifest.positiveClass)\", threshold \(active.threshold))")
             } catch {

@@ -52,9 +52,10 @@ import Testing
         let frames = try fixture.replayFolder("others", others: 40, bo: 0, after: 0)
         let daemon = try RunningDaemon(directory: Self.directory(), settings: Self.fastDecisions.merging([
             "model.path": fixture.model, "camera.replay_folder": frames, "camera.replay_loop": "false",
-            "camera.replay_fps": "8",
+            "camera.replay_fps": "8", "compute.plan": "fast",
         ]) { $1 })
         #expect(try daemon.waitForExit(timeout: 180) == 0)
+        #expect(daemon.output.contains("plan=fast"), "the fast plan was not used:\n\(daemon.output)")
         #expect(daemon.records("unlock").isEmpty, "unlocked for another animal:\n\(daemon.output)")
         #expect(daemon.records("stop").last?["frames_evaluated"]?.intValue ?? 0 > 0)
     }

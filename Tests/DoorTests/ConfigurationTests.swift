@@ -23,7 +23,7 @@ struct ConfigurationTests {
         #expect(c.decision.window == .seconds(3) && c.decision.hold == .seconds(10))
         #expect(c.decision.threshold == nil)
         #expect(c.curfew.isEmpty)
-        #expect(c.control.group == nil && c.compute.openblasCoretype == nil)
+        #expect(c.control.group == nil && c.compute.openblasCoretype == nil && c.compute.plan == .frugal)
         #expect(c.sources.isEmpty)
         let parameters = try c.decisionParameters(modelThreshold: 0.87)
         #expect(parameters == DecisionParameters(threshold: 0.87))
@@ -92,6 +92,7 @@ struct ConfigurationTests {
             group = "dogdoor"
             [compute]
             threads = 2
+            plan = "fast"
             openblas_coretype = "Haswell"
             """
         let c = try DaemonConfiguration.parse(text, file: "custom.toml")
@@ -106,7 +107,7 @@ struct ConfigurationTests {
         #expect(c.curfew.map(\.description) == ["22:30-06:15", "12:00-13:00"])
         #expect(!c.events.snapshots && c.events.maxSnapshots == 10)
         #expect(c.control.group == "dogdoor")
-        #expect(c.compute.threads == 2 && c.compute.openblasCoretype == "Haswell")
+        #expect(c.compute.threads == 2 && c.compute.plan == .fast && c.compute.openblasCoretype == "Haswell")
         #expect(c.sources["decision.hold"] == .file(path: "custom.toml", line: 20))
         #expect(c.sources["model.path"] == nil)
         let parameters = try c.decisionParameters(modelThreshold: 0.5)
@@ -146,6 +147,7 @@ struct ConfigurationTests {
         ("[control]\nsocket = \"/\(String(repeating: "s", count: 120))\"", "c.toml:2: control.socket: must be shorter than 108 bytes (a Unix socket path limit)"),
         ("[control]\ngroup = \"dog door\"", "c.toml:2: control.group: must be a group name (letters, digits, '_', '-', '.'), got \"dog door\""),
         ("[compute]\nthreads = -1", "c.toml:2: compute.threads: must be between 0 and 256, got -1"),
+        ("[compute]\nplan = \"turbo\"", "c.toml:2: compute.plan: must be one of \"frugal\", \"fast\", got \"turbo\""),
         ("[compute]\nopenblas_coretype = \"Has well\"", "c.toml:2: compute.openblas_coretype: must be an OpenBLAS core name such as \"Haswell\" (letters and digits), got \"Has well\""),
         ("[decision]\nn = 3\nn = 4", "c.toml:3: duplicate key \"n\" in [decision] (first defined on line 2)"),
     ])

@@ -28,7 +28,7 @@ import Testing
     /// GAP features and logits of three 224x224 inputs against float64: max|diff| / max|ref| <= 1e-5.
     /// float32 accumulation over 13 layers measured here at ~1e-7 (im2col) to ~1e-6 (F4), so 1e-5 is tight
     /// enough to catch any real error (a wrong weight layout or padding is off by order 1).
-    @Test(arguments: [ExecutionPlan.inference, .reference, .training, .uniform(.winograd2)])
+    @Test(arguments: [ExecutionPlan.inference, .fast, .reference, .training, .uniform(.winograd2)])
     func featuresAndLogitsMatchFloat64(plan: ExecutionPlan) throws {
         let (parameters, golden) = try Self.weights()
         let extractor = try VGG16FeatureExtractor(weights: parameters, plan: plan, threads: ComputeThreads(2))
@@ -48,7 +48,7 @@ import Testing
 
     /// Every layer of a 32x32 input, borders included (at 32x32 a third of the pixels are within one pixel of
     /// an edge, so zero padding is exercised at every depth, down to block5's 2x2).
-    @Test(arguments: [ExecutionPlan.reference, .inference, .training])
+    @Test(arguments: [ExecutionPlan.reference, .inference, .fast, .training])
     func everyLayerMatchesFloat64(plan: ExecutionPlan) throws {
         let (parameters, golden) = try Self.weights()
         let extractor = try VGG16FeatureExtractor(weights: parameters, plan: plan, threads: ComputeThreads(2))

@@ -335,6 +335,14 @@ def round_order(round_index: int, engines: Sequence[str]) -> list[str]:
     return list(engines) if round_index % 2 == 1 else list(reversed(engines))
 
 
+def parse_choices(text: str, allowed: Sequence[str]) -> list[str]:
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [name for name in names if name not in allowed]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list of {', '.join(allowed)}, got {text!r}")
+    return names
+
+
 def parse_seeds(text: str) -> list[int]:
     seeds = [int(s) for s in text.split(",") if s.strip()]
     if not seeds or any(s < 0 for s in seeds):
@@ -574,6 +582,10 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sweep", action="store_true",
                         help="dogdoor-train only (--engines is ignored), over resize (nearest, bilinear, area) x "
                              "centering (samplewise, caffe)")
+    parser.add_argument("--resize-methods", type=lambda t: parse_choices(t, RESIZE_METHODS), default=list(RESIZE_METHODS),
+                        help="--sweep: comma-separated resize methods (default: all)")
+    parser.add_argument("--centerings", type=lambda t: parse_choices(t, CENTERINGS), default=list(CENTERINGS),
+                        help="--sweep: comma-separated centerings (default: all)")
     parser.add_argument("--seeds", type=parse_seeds, help="--sweep: comma-separated seeds to run each configuration with (default: --seed)")
     parser.add_argument("--epochs", type=int, default=20, help="phase 1 epochs (default 20)")
     parser.add_argument("--fine-tune-epochs", type=int, default=10, help="phase 2 epochs, 0 skips it (default 10)")
@@ -651,8 +663,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.sweep:
             for round_index in range(1, args.rounds + 1):
                 for seed in args.seeds:
-                    for resize in RESIZE_METHODS:
-                        for centering in CENTERINGS:
+                    for resize in args.resize_methods:
+                        for centering in args.centerings:
                             print(f"== round {round_index}, seed {seed}: dogdoor-train --resize {resize} "
                                   f"--centering {centering}", flush=True)
                             run = run_dogdoor(binary, args, seed=seed, resize=resize, centering=centering)

@@ -290,3 +290,13 @@ def test_keras_side_without_tensorflow_explains_the_venv(tmp_path):
     result = run_script("bench-train", "--data", str(tmp_path), "--positive", "bo", "--engines", "keras")
     assert result.returncode == 2
     assert "pip install -r Scripts/requirements-bench.txt" in result.stderr
+
+
+def test_sweep_configurations_can_be_narrowed(tmp_path):
+    args = bt.parse_arguments(["--sweep", "--data", str(tmp_path), "--positive", "bo",
+                               "--resize-methods", "bilinear,area", "--centerings", "caffe"])
+    assert args.resize_methods == ["bilinear", "area"] and args.centerings == ["caffe"]
+    defaults = bt.parse_arguments(["--sweep", "--data", str(tmp_path), "--positive", "bo"])
+    assert defaults.resize_methods == ["nearest", "bilinear", "area"] and defaults.centerings == ["samplewise", "caffe"]
+    with pytest.raises(SystemExit):
+        bt.parse_arguments(["--sweep", "--data", str(tmp_path), "--positive", "bo", "--resize-methods", "lanczos"])

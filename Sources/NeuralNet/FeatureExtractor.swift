@@ -11,7 +11,8 @@ public protocol ConvWeightSource {
 ///
 /// Inference only. Weights are prepared once for the execution plan; activations live in two ping-pong
 /// buffers sized for the largest batch seen so far, with every max-pool fused into the convolution before
-/// it and block 1 computed in strips, so that for one 224x224 image the activations need 11.3 MiB.
+/// it and block 1 computed in strips (in the buffer block 1 does not write), so that for one 224x224 image the
+/// activations need 9.2 MiB.
 public final class VGG16FeatureExtractor: @unchecked Sendable {
     public let plan: ExecutionPlan
     public let workspace: Workspace
@@ -19,7 +20,6 @@ public final class VGG16FeatureExtractor: @unchecked Sendable {
     private(set) var biases: [FloatBuffer]
     private var ping = FloatBuffer(count: 0)
     private var pong = FloatBuffer(count: 0)
-    private var strip = FloatBuffer(count: 0)
     /// When non-nil, `extract` adds each convolution's wall time (seconds) here, indexed by layer.
     public var layerSeconds: [Double]?
 
@@ -54,7 +54,7 @@ public final class VGG16FeatureExtractor: @unchecked Sendable {
     /// Bytes held by prepared weights, biases, activations and scratch.
     public var memoryBytes: Int {
         let floats = kernels.reduce(0) { $0 + $1.prepared.count } + biases.reduce(0) { $0 + $1.count }
-            + ping.count + pong.count + strip.count + workspace.floatCount
+            + ping.count + pong.count + workspace.floatCount
         return floats * MemoryLayout<Float>.stride
     }
 
@@ -79,15 +79,18 @@ public final class VGG16FeatureExtractor: @unchecked Sendable {
     /// for its first row to start a Winograd tile.
     var stripHalo: Int { max(2, plan.algorithms[1].tile) }
 
+    /// Floats of block1_conv1 output one strip holds (with a spare row above).
+    func stripFloats(side: Int) -> Int { (Self.stripRows + 2 * stripHalo + 1) * side * 64 }
+
     /// Block 1 without its largest activation: block1_conv1's full output (224x224x64, 12.25 MiB per image)
     /// is never held. For each strip of block1_conv2 output rows, block1_conv1 computes just the rows that
     /// strip reads (recomputing a few halo rows, about 0.1% of the network's work), and block1_conv2 pools
-    /// straight into `pooled` (`[batch][side/2][side/2][64]`).
-    private func block1(_ images: UnsafePointer<Float>, batch: Int, side: Int, pooled: UnsafeMutablePointer<Float>) {
+    /// straight into `pooled` (`[batch][side/2][side/2][64]`). The strip lives in `strip`, at least
+    /// `stripFloats(side:)` long and disjoint from `pooled`.
+    private func block1(_ images: UnsafePointer<Float>, batch: Int, side: Int, pooled: UnsafeMutablePointer<Float>,
+                        strip: UnsafeMutablePointer<Float>) {
         let halo = stripHalo
         let width = side * 64
-        let stripFloats = (Self.stripRows + 2 * halo + 1) * width
-        if strip.count < stripFloats { strip = FloatBuffer(count: stripFloats) }
         let first = VGG16.convLayers[0], second = VGG16.convLayers[1]
         for n in 0..<batch {
             let image = images + n * side * side * 3
@@ -98,12 +101,12 @@ public final class VGG16FeatureExtractor: @unchecked Sendable {
                 let a = max(0, y0 - halo), b = min(side, y1 + halo)  // block1_conv1 rows this strip needs
                 let s0 = max(0, a - 1), s1 = min(side, b + 1)        // input rows those need
                 // block1_conv1 rows [a, b) land in the strip from its second row on (its first row is spare).
-                let start = strip.pointer + (1 - (a - s0)) * width
+                let start = strip + (1 - (a - s0)) * width
                 kernels[0].forward(image + s0 * side * 3,
                                    shape: ActivationShape(batch: 1, height: s1 - s0, width: side, channels: first.cin),
                                    bias: biases[0].pointer, relu: true, output: start, pooled: nil, workspace: workspace,
                                    rows: (a - s0)..<(b - s0))
-                kernels[1].forward(strip.pointer + width,
+                kernels[1].forward(strip + width,
                                    shape: ActivationShape(batch: 1, height: b - a, width: side, channels: second.cin),
                                    bias: biases[1].pointer, relu: true, output: nil,
                                    pooled: output + (a / 2) * (side / 2) * second.cout, workspace: workspace,
@@ -120,9 +123,11 @@ public final class VGG16FeatureExtractor: @unchecked Sendable {
         precondition(batch >= 1 && side >= 32 && side % 32 == 0, "input must be a batch of images with sides divisible by 32")
         let need = Self.activationFloats(side: side)
         if ping.count < need.ping * batch { ping = FloatBuffer(count: need.ping * batch) }
-        if pong.count < need.pong * batch { pong = FloatBuffer(count: need.pong * batch) }
+        // Block 1 writes only `ping`; its strip borrows `pong`, which block2_conv1 fills afterwards.
+        let pongFloats = max(need.pong * batch, stripFloats(side: side))
+        if pong.count < pongFloats { pong = FloatBuffer(count: pongFloats) }
         let start = layerSeconds == nil ? 0 : MonotonicClock.now()
-        block1(images, batch: batch, side: side, pooled: ping.pointer)
+        block1(images, batch: batch, side: side, pooled: ping.pointer, strip: pong.pointer)
         if layerSeconds != nil { layerSeconds![1] += MonotonicClock.now() - start }
         var shape = ActivationShape(batch: batch, height: side / 2, width: side / 2, channels: VGG16.convLayers[1].cout)
         var source = UnsafePointer(ping.pointer)

@@ -14,13 +14,18 @@ import Testing
         "decision.max_open": "20s", "decision.cooldown": "1s", "latch.min_gap": "0s",
     ]
 
+    /// `fastDecisions` plus one pass of `frames` at `fps` through `model`, then `extra`.
+    static func replayOnce(_ frames: String, model: String, fps: Int, _ extra: [String: String] = [:]) -> [String: String] {
+        fastDecisions.merging([
+            "model.path": model, "camera.replay_folder": frames, "camera.replay_loop": "false",
+            "camera.replay_fps": "\(fps)",
+        ]) { $1 }.merging(extra) { $1 }
+    }
+
     @Test func unlocksForTheDogAndRelocksAfterTheHold() throws {
         let fixture = try TrainedFixture.get()
         let frames = try fixture.replayFolder("unlock", others: 8, bo: 10, after: 16)
-        let daemon = try RunningDaemon(directory: Self.directory(), settings: Self.fastDecisions.merging([
-            "model.path": fixture.model, "camera.replay_folder": frames, "camera.replay_loop": "false",
-            "camera.replay_fps": "5",
-        ]) { $1 })
+        let daemon = try RunningDaemon(directory: Self.directory(), settings: Self.replayOnce(frames, model: fixture.model, fps: 5))
         #expect(try daemon.waitForExit(timeout: 180) == 0, "a finished replay ends the run cleanly")
         let events = daemon.eventRecords()
         let unlocks = daemon.records("unlock")
@@ -50,10 +55,8 @@ import Testing
     @Test func staysLockedForOtherAnimals() throws {
         let fixture = try TrainedFixture.get()
         let frames = try fixture.replayFolder("others", others: 40, bo: 0, after: 0)
-        let daemon = try RunningDaemon(directory: Self.directory(), settings: Self.fastDecisions.merging([
-            "model.path": fixture.model, "camera.replay_folder": frames, "camera.replay_loop": "false",
-            "camera.replay_fps": "8", "compute.plan": "fast",
-        ]) { $1 })
+        let daemon = try RunningDaemon(directory: Self.directory(), settings:
+            Self.replayOnce(frames, model: fixture.model, fps: 8, ["compute.plan": "fast"]))
         #expect(try daemon.waitForExit(timeout: 180) == 0)
         #expect(daemon.output.contains("plan=fast"), "the fast plan was not used:\n\(daemon.output)")
         #expect(daemon.records("unlock").isEmpty, "unlocked for another animal:\n\(daemon.output)")
@@ -96,10 +99,8 @@ import Testing
         }
         let window = "\(hhmm(now.addingTimeInterval(-60)))-\(hhmm(now.addingTimeInterval(180)))"
         let frames = try fixture.replayFolder("curfew", others: 4, bo: 10, after: 4)
-        let daemon = try RunningDaemon(directory: Self.directory(), settings: Self.fastDecisions.merging([
-            "model.path": fixture.model, "camera.replay_folder": frames, "camera.replay_loop": "false",
-            "camera.replay_fps": "5", "curfew.windows": "[\"\(window)\"]",
-        ]) { $1 })
+        let daemon = try RunningDaemon(directory: Self.directory(), settings:
+            Self.replayOnce(frames, model: fixture.model, fps: 5, ["curfew.windows": "[\"\(window)\"]"]))
         #expect(try daemon.waitForExit(timeout: 180) == 0)
         #expect(daemon.records("unlock").isEmpty)
         #expect(!daemon.records("rejected_curfew").isEmpty, "the dog's vote was refused and recorded:\n\(daemon.output)")

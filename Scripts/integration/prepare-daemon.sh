@@ -187,8 +187,9 @@ cat >"$payload/dogdoord.toml" <<'EOF'
 # under TCG: one inference thread, the motion gate off so that every frame is evaluated, and fast
 # decisions (2 of the last 3 frames within 1 min, the longest window allowed, as a frame takes 14-70 s
 # here; hold 5 s).
-# OpenBLAS's SSE kernels (Nehalem): TCG emulates AVX2 and FMA 5x slower than SSE, so the kernel
-# dogdoord picks for the CPU QEMU reports (Haswell) is the slowest choice here.
+# OpenBLAS's SSE kernels (Nehalem): TCG emulates AVX2 and FMA 5x slower than SSE, so the VM reports a
+# Nehalem CPU with RDRAND (run-vm.sh), which keeps both OpenBLAS and the engine's own loops on SSE; the kernel is
+# also named here so that the choice does not rest on OpenBLAS's detection.
 [model]
 path = "/payload/model.safetensors"
 

@@ -207,7 +207,7 @@ build_seconds=$(elapsed_since "$build_started")
 vm_started=$(now)
 timeout --kill-after=10 "$timeout" \
     qemu-system-x86_64 \
-        -accel tcg -cpu max -smp 1 -m "$memory" \
+        -accel tcg -cpu Nehalem,+rdrand -smp 1 -m "$memory" \
         -nodefaults -no-user-config -display none -no-reboot \
         -kernel "$KERNEL_DIR/$KERNEL_IMAGE" -initrd "$run/initramfs.cpio" \
         -append "console=ttyS0 quiet panic=-1 oops=panic" \

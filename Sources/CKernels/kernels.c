@@ -6,13 +6,25 @@
 
 #include "dd_openblas.h"
 
-// On x86-64 every hot loop is compiled three times and the loader picks the best the CPU runs
-// (AVX-512, AVX2+FMA, baseline SSE2); elsewhere (aarch64 boards) the compiler's default vector unit is used.
+// On x86-64 every hot loop is compiled three times and the loader picks the best the CPU runs: the
+// x86-64 feature levels v4 (AVX-512), v3 (AVX2 + FMA) and the SSE2 baseline. Levels are chosen by the CPU's
+// features; `arch=<cpu name>` clones would be chosen only on exactly that CPU model (and never under a
+// hypervisor that hides the model), leaving every other CPU on SSE2. Elsewhere (aarch64 boards) the
+// compiler's default vector unit is used.
 #if defined(__x86_64__) && defined(__clang__) && !defined(DD_NO_CLONES)
-#define DD_HOT __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
+#define DD_HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define DD_HOT
 #endif
+
+/// Runs in the clone the loader chose: 1 when it contracts `a * b + c` into a fused multiply-add (the
+/// x86-64-v3 and v4 clones, and aarch64), 0 on the SSE2 baseline, where the product is rounded first.
+DD_HOT int dd_kernels_fused_multiply_add(void) {
+    volatile float probe = 1.0f + 0x1p-12f;  // volatile: computed at run time, in this clone
+    const float x = probe;
+    // x * x = 1 + 2^-11 + 2^-24 exactly; rounded to float it is 1 + 2^-11, so only a fused operation keeps 2^-24.
+    return x * x - (1.0f + 0x1p-11f) != 0.0f;
+}
 #define DD_INLINE static inline __attribute__((always_inline))
 
 /// Channel block for the Winograd transforms: keeps a tile's intermediate values in L1.
@@ -524,11 +536,11 @@ DD_HOT void dd_wino_output_grad(int m, const float *gradOut, int H, int W, int c
 }
 
 void dd_wino_weight_grad_gemms(int m, const float *V, int T, int cin, const float *dM, int cout, int xi0, int xi1,
-                               float *dU) {
+                               int accumulate, float *dU) {
     if (T <= 0) return;
     for (int xi = xi0; xi < xi1; xi++) {
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cin, cout, T, 1.0f, V + (size_t)xi * T * cin, cin,
-                    dM + (size_t)xi * T * cout, cout, 1.0f, dU + (size_t)xi * cin * cout, cout);
+                    dM + (size_t)xi * T * cout, cout, accumulate ? 1.0f : 0.0f, dU + (size_t)xi * cin * cout, cout);
     }
 }
 
@@ -562,7 +574,7 @@ DD_HOT void dd_wino_weight_grad_finish(int m, const float *dU, int cin, int cout
             }
             for (int k = 0; k < 9; k++) {
                 float *restrict dst = dW + ((size_t)k * cin + ci) * cout + c0;
-                for (int c = 0; c < n; c++) dst[c] += (float)w[k][c];
+                for (int c = 0; c < n; c++) dst[c] = (float)w[k][c];
             }
         }
     }

@@ -10,9 +10,6 @@ import Musl
 /// Gradients of a 3x3 same-padding convolution with respect to its weights and bias.
 /// (The gradient with respect to its input is a forward convolution: see `ConvKernel.inputGradient`.)
 public enum ConvBackward {
-    /// Scratch of one Winograd weight-gradient chunk (input transform and output-gradient transform).
-    static let gradientChunkBytes = 16 * 1024 * 1024
-
     /// Writes `dW[3][3][cin][cout] = sum over pixels of x[p + k][ci] * g[p][co]` and `dB[co] = sum_p g[p][co]`
     /// for the convolution of `input` (shape `shape`) whose output gradient is `gradOut`
     /// (`[batch][h][w][cout]`, already multiplied by the activation's derivative).
@@ -30,7 +27,6 @@ public enum ConvBackward {
         let threads = workspace.threads
         let s = dd_conv_shape(height: Int32(shape.height), width: Int32(shape.width), cin: Int32(cin), cout: Int32(cout))
         let totalPixels = shape.batch * shape.height * shape.width
-        memset(kernelGradient, 0, 9 * cin * cout * 4)
 
         // Bias: per-thread double sums over contiguous pixel ranges, combined in thread order.
         let partials = UnsafeMutablePointer<Double>.allocate(capacity: threads.count * cout)
@@ -52,10 +48,11 @@ public enum ConvBackward {
             // im2col: per-thread partial dW over its own bands, summed in thread order.
             let totalRows = shape.batch * shape.height
             let rowFloats = shape.width * 9 * cin
-            let rows = max(1, min(ConvKernel.privateChunkBytes / (rowFloats * 4), (totalRows + threads.count - 1) / threads.count))
+            let rows = max(1, min(workspace.chunking.privateBytes / (rowFloats * 4), (totalRows + threads.count - 1) / threads.count))
             let kernelFloats = 9 * cin * cout
             workspace.reserve(rows * rowFloats + kernelFloats)
             let chunks = (totalRows + rows - 1) / rows
+            memset(kernelGradient, 0, kernelFloats * 4)
             for t in 0..<threads.count { memset(workspace.scratch(t) + rows * rowFloats, 0, kernelFloats * 4) }
             threads.forEach(chunks) { chunk, thread in
                 let scratch = workspace.scratch(thread)
@@ -73,12 +70,11 @@ public enum ConvBackward {
         let totalRows = shape.batch * ((shape.height + m - 1) / m)
         let tilesAcross = (shape.width + m - 1) / m
         let floatsPerRow = a * a * tilesAcross * (cin + cout)
-        let rows = max(1, min(gradientChunkBytes / (floatsPerRow * 4), totalRows))
+        let rows = max(1, min(workspace.chunking.gradientBytes / (floatsPerRow * 4), totalRows))
         guard let winogradScratch, winogradScratch.count >= a * a * cin * cout else {
             preconditionFailure("Winograd weight gradient needs (m+2)^2 * cin * cout floats of scratch")
         }
         let dU = winogradScratch.pointer
-        memset(dU, 0, a * a * cin * cout * 4)
         let scratch = workspace.shared(rows * floatsPerRow)
         var g0 = 0
         while g0 < totalRows {
@@ -87,6 +83,7 @@ public enum ConvBackward {
             let T = chunkRows * tilesAcross
             let V = scratch
             let dM = scratch + a * a * T * cin
+            let accumulate: Int32 = g0 > 0 ? 1 : 0
             let step = (chunkRows + threads.count - 1) / threads.count
             threads.forEach((chunkRows + step - 1) / step) { slice, _ in
                 let r0 = g0 + slice * step, r1 = min(g1, r0 + step)
@@ -97,7 +94,8 @@ public enum ConvBackward {
             let pointStep = (points + threads.count - 1) / threads.count
             threads.forEach((points + pointStep - 1) / pointStep) { slice, _ in
                 let x0 = slice * pointStep, x1 = min(points, x0 + pointStep)
-                dd_wino_weight_grad_gemms(Int32(m), V, Int32(T), s.cin, dM, s.cout, Int32(x0), Int32(x1), dU)
+                // The first chunk writes dU, later ones add to it: no separate pass to clear it.
+                dd_wino_weight_grad_gemms(Int32(m), V, Int32(T), s.cin, dM, s.cout, Int32(x0), Int32(x1), accumulate, dU)
             }
             g0 = g1
         }

@@ -23,10 +23,11 @@ public final class VGG16FeatureExtractor: @unchecked Sendable {
     /// When non-nil, `extract` adds each convolution's wall time (seconds) here, indexed by layer.
     public var layerSeconds: [Double]?
 
-    /// Prepares the weights from `source` for `plan`, to run on `threads`.
-    public init(weights source: some ConvWeightSource, plan: ExecutionPlan, threads: ComputeThreads) throws {
+    /// Prepares the weights from `source` for `plan`, to run on `threads` with work cut into `chunking`'s sizes.
+    public init(weights source: some ConvWeightSource, plan: ExecutionPlan, threads: ComputeThreads,
+                chunking: Chunking = .inference) throws {
         self.plan = plan
-        workspace = Workspace(threads: threads)
+        workspace = Workspace(threads: threads, chunking: chunking)
         var kernels: [ConvKernel] = []
         var biases: [FloatBuffer] = []
         for (layer, algorithm) in zip(VGG16.convLayers, plan.algorithms) {

@@ -46,6 +46,8 @@ public final class TrainableNetwork: @unchecked Sendable {
     private let gradB: FloatBuffer
     private var features: [Float]
     private var batch = 0
+    /// Whether the last forward pass kept what `backward` needs.
+    private var keptForBackward = false
     public let gradients: Gradients
     /// Winograd-domain weight gradient, reused layer by layer.
     private var winogradGradient = FloatBuffer(count: 0)
@@ -70,7 +72,7 @@ public final class TrainableNetwork: @unchecked Sendable {
         self.plan = plan
         self.maxBatch = maxBatch
         self.side = side
-        workspace = Workspace(threads: threads)
+        workspace = Workspace(threads: threads, chunking: .training)
         flipScratch = FloatBuffer(count: 9 * 512 * 512)
         kernels = zip(parameters.conv, plan.algorithms).map { p, algorithm in
             ConvKernel(hwio: p.kernel.pointer, cin: p.spec.cin, cout: p.spec.cout, algorithm: algorithm)
@@ -128,23 +130,31 @@ public final class TrainableNetwork: @unchecked Sendable {
     /// Runs `count` images `[count][side][side][3]` forward, keeping what `backward` needs.
     /// Returns the logits; the GAP features are available through `lastFeatures`.
     public func forward(_ images: UnsafePointer<Float>, count: Int) -> [Float] {
-        timed("forward") { forwardPass(images, count: count) }
+        timed("forward") { forwardPass(images, count: count, keep: true) }
     }
 
-    private func forwardPass(_ images: UnsafePointer<Float>, count: Int) -> [Float] {
+    /// Logits of `count` images with the current parameters, keeping nothing for backpropagation (each layer
+    /// writes only what the next one reads): for validation between training epochs. A following `backward`
+    /// needs another `forward` first.
+    public func infer(_ images: UnsafePointer<Float>, count: Int) -> [Float] {
+        forwardPass(images, count: count, keep: false)
+    }
+
+    private func forwardPass(_ images: UnsafePointer<Float>, count: Int, keep: Bool) -> [Float] {
         precondition(count >= 1 && count <= maxBatch)
         batch = count
+        keptForBackward = keep
         var shape = ActivationShape(batch: count, height: side, width: side, channels: 3)
         var source = images
-        if firstTrainable == 0 {
+        if keep && firstTrainable == 0 {
             // The backward pass of block1_conv1 needs the images; keep a copy (the caller's buffer may change).
             firstInput.copy(from: images, count: shape.floats)
             source = UnsafePointer(firstInput.pointer)
         }
         var temporaries = [gradA, gradB]
         for (i, layer) in VGG16.convLayers.enumerated() {
-            let trainable = firstTrainable.map { i >= $0 } ?? false
-            let feedsFirst = firstTrainable == i + 1
+            let trainable = keep && (firstTrainable.map { i >= $0 } ?? false)
+            let feedsFirst = keep && firstTrainable == i + 1
             let pooledSide = shape.height / 2
             let destination: UnsafeMutablePointer<Float>
             if trainable {
@@ -185,6 +195,7 @@ public final class TrainableNetwork: @unchecked Sendable {
     /// Backpropagates `dLoss/dLogit` for each image of the last forward pass into `gradients`
     /// (overwritten, not accumulated).
     public func backward(logitGradients: [Float]) {
+        precondition(keptForBackward, "backward needs a forward pass (not infer) first")
         precondition(logitGradients.count == batch, "one gradient per image of the last forward pass")
         let head = parameters.head
         // Head: dW = sum_n f_n * g_n, db = sum_n g_n, df_n = g_n * w.

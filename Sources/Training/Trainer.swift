@@ -98,7 +98,7 @@ public final class Trainer {
         // Phase 1: frozen base. Validation features never change, so they are computed once.
         var start = MonotonicClock.now()
         observer?.phaseStarted("frozen", epochs: recipe.epochs)
-        let extractor = try VGG16FeatureExtractor(weights: parameters, plan: .training, threads: threads)
+        let extractor = try VGG16FeatureExtractor(weights: parameters, plan: .training, threads: threads, chunking: .training)
         let validationFeatures = features(of: validation, extractor: extractor)
         let headOptimizer = RMSprop(learningRate: Float(recipe.learningRate), rho: Float(recipe.rho), epsilon: Float(recipe.epsilon))
         let batch = FloatBuffer(count: recipe.batchSize * preprocessor.valueCount)
@@ -239,7 +239,7 @@ public final class Trainer {
         while start < set.count {
             let n = min(recipe.batchSize, set.count - start)
             for i in 0..<n { set.writeInput(start + i, augmentation: nil, centering: preprocessor.centering, into: buffer.pointer + i * floats) }
-            result += network.forward(buffer.pointer, count: n)
+            result += network.infer(buffer.pointer, count: n)
             start += n
         }
         return result

@@ -65,6 +65,7 @@ struct DaemonCommand: ParsableCommand {
         BLASRuntime.configureForEngineThreads()
         let threads = ComputeThreads(configuration.compute.threads > 0 ? configuration.compute.threads : BLASRuntime.defaultThreads)
         logger.info("starting", metadata: ["config": "\(path ?? "built-in defaults")", "openblas": "\(BLASRuntime.describe(choice))",
+                                           "loops": "\(EngineLoops.description)",
                                            "threads": "\(threads.count)", "plan": "\(configuration.compute.plan.rawValue)"])
 
         if checkConfig {

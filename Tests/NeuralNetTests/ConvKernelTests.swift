@@ -34,7 +34,7 @@ import Testing
         let bias = randomFloats(c.cout, &rng, scale: 0.1)
         let reference = referenceConv(input, batch: c.batch, height: c.height, width: c.width, cin: c.cin,
                                       kernel: kernel, bias: bias, cout: c.cout, relu: true)
-        for threads in [1, 2, 3] {
+        for threads in [1, 2, 3] { for chunking in [Chunking.inference, tinyChunks] {
             let conv = kernel.withUnsafeBufferPointer { ConvKernel(hwio: $0.baseAddress!, cin: c.cin, cout: c.cout, algorithm: algorithm) }
             var output = [Float](repeating: .nan, count: reference.count)
             let shape = ActivationShape(batch: c.batch, height: c.height, width: c.width, channels: c.cin)
@@ -42,13 +42,14 @@ import Testing
                 bias.withUnsafeBufferPointer { b in
                     output.withUnsafeMutableBufferPointer { out in
                         conv.forward(inp.baseAddress!, shape: shape, bias: b.baseAddress!, relu: true,
-                                     output: out.baseAddress!, pooled: nil, workspace: Workspace(threads: ComputeThreads(threads)))
+                                     output: out.baseAddress!, pooled: nil,
+                                     workspace: Workspace(threads: ComputeThreads(threads), chunking: chunking))
                     }
                 }
             }
             let error = relativeMaxError(output, reference)
-            #expect(error <= Self.tolerance(algorithm), "threads \(threads): error \(error)")
-        }
+            #expect(error <= Self.tolerance(algorithm), "threads \(threads), \(chunking): error \(error)")
+        } }
     }
 
     @Test(arguments: [ConvAlgorithm.im2col, .winograd2, .winograd4])

@@ -44,8 +44,10 @@ import Testing
         let x = randomFloats(batch * h * w * cin, &rng)
         let g = randomFloats(batch * h * w * cout, &rng)
         let reference = Self.referenceWeightGradient(x, g, batch: batch, h: h, w: w, cin: cin, cout: cout)
-        for threads in [1, 2] {
+        for threads in [1, 2] { for chunking in [Chunking.inference, tinyChunks] {
+            // NaN-filled: every element must be written (not accumulated onto whatever was there).
             let dW = FloatBuffer(count: 9 * cin * cout)
+            for i in 0..<dW.count { dW[i] = .nan }
             let dB = FloatBuffer(count: cout)
             let scratch = FloatBuffer(count: 36 * cin * cout)
             x.withUnsafeBufferPointer { xp in
@@ -54,15 +56,16 @@ import Testing
                                                 shape: ActivationShape(batch: batch, height: h, width: w, channels: cin),
                                                 cout: cout, gradOut: gp.baseAddress!, kernelGradient: dW.pointer,
                                                 biasGradient: dB.pointer, winogradScratch: scratch,
-                                                workspace: Workspace(threads: ComputeThreads(threads)))
+                                                workspace: Workspace(threads: ComputeThreads(threads), chunking: chunking))
                 }
             }
             // Sums of up to 2*13*11 products of unit-scale values: float32 rounding ~1e-6 relative; F(4x4)'s
             // transforms amplify it ~10x (as in the forward pass).
             let tolerance = algorithm == .winograd4 ? 3e-5 : 3e-6
-            #expect(relativeMaxError(dW.toArray(), reference.kernel) <= tolerance, "threads \(threads)")
+            #expect(!dW.toArray().contains { $0.isNaN }, "threads \(threads), \(chunking)")
+            #expect(relativeMaxError(dW.toArray(), reference.kernel) <= tolerance, "threads \(threads), \(chunking)")
             #expect(relativeMaxError(dB.toArray(), reference.bias) <= 1e-6)
-        }
+        } }
     }
 
     /// Loss used for the network checks: binary cross-entropy on logits, mean over the batch.
@@ -176,5 +179,27 @@ import Testing
         }
         #expect(tail.gradients.conv[9] == nil)
         #expect(all.gradients.headKernel == headOnly.gradients.headKernel)
+    }
+
+    /// Validation's lean pass gives exactly the training pass's logits, and leaves training unaffected.
+    @Test(arguments: [nil, 0, 7] as [Int?])
+    func inferMatchesForward(firstTrainable: Int?) {
+        let side = 32, batch = 3
+        let parameters = randomParameters(seed: 24)
+        var rng = SeededRandom(seed: 6)
+        let images = randomFloats(batch * side * side * 3, &rng, scale: 60)
+        let other = randomFloats(batch * side * side * 3, &rng, scale: 60)
+        let net = TrainableNetwork(parameters: parameters, firstTrainable: firstTrainable, plan: .training, maxBatch: batch,
+                                   side: side, threads: ComputeThreads(2))
+        let kept = images.withUnsafeBufferPointer { net.forward($0.baseAddress!, count: batch) }
+        net.backward(logitGradients: [0.5, -0.25, 0.125])
+        let before = net.gradients.conv.map { $0?.kernel.toArray() }
+        let lean = images.withUnsafeBufferPointer { net.infer($0.baseAddress!, count: batch) }
+        #expect(lean == kept)
+        // Different images through `infer`, then the same step again: the same gradients.
+        _ = other.withUnsafeBufferPointer { net.infer($0.baseAddress!, count: 2) }
+        _ = images.withUnsafeBufferPointer { net.forward($0.baseAddress!, count: batch) }
+        net.backward(logitGradients: [0.5, -0.25, 0.125])
+        #expect(net.gradients.conv.map { $0?.kernel.toArray() } == before)
     }
 }

@@ -28,4 +28,19 @@ import Testing
         #expect(!BLASRuntime.coreName.isEmpty)
         #expect(BLASRuntime.configuration.contains("OpenBLAS"))
     }
+
+    /// The engine's own loops must run the vector build the CPU supports. (They once named exact CPU models,
+    /// so every other CPU, including this one under its hypervisor, silently ran the SSE2 baseline.)
+    @Test func engineLoopsUseTheCPUsVectorUnit() {
+        #if arch(x86_64)
+        if CPUFeatures.current.isSuperset(of: [.avx2, .fma]) {
+            #expect(EngineLoops.fusedMultiplyAdd, "AVX2+FMA CPU left on the SSE2 build: \(EngineLoops.description)")
+            #expect(EngineLoops.description.contains("x86-64-v"))
+        } else {
+            #expect(!EngineLoops.fusedMultiplyAdd)
+        }
+        #else
+        #expect(!EngineLoops.description.isEmpty)
+        #endif
+    }
 }

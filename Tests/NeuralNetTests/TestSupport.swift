@@ -105,3 +105,7 @@ let repositoryRoot: String = {
 /// Path of the imported VGG16 weights: $DOGDOOR_WEIGHTS or var/weights/vgg16-notop.safetensors.
 let weightsPath: String = ProcessInfo.processInfo.environment["DOGDOOR_WEIGHTS"]
     ?? repositoryRoot + "/var/weights/vgg16-notop.safetensors"
+
+/// Chunks far smaller than any real setting: every convolution and gradient splits into many chunks, so the
+/// tests cover chunk boundaries, both parallel paths and the accumulation across chunks.
+let tinyChunks = Chunking(privateBytes: 4 << 10, sharedBytes: 16 << 10, gradientBytes: 16 << 10)

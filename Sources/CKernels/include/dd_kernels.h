@@ -37,6 +37,10 @@ typedef struct {
     const float *mask;
 } dd_epilogue;
 
+/// 1 when the hot loops run with fused multiply-add: on x86-64 this tells whether the loader picked an
+/// AVX2/AVX-512 clone of them (see kernels.c) or the SSE2 baseline.
+int dd_kernels_fused_multiply_add(void);
+
 // MARK: - Batches and global rows
 //
 // A batch is `N` images back to back. Functions that take "global rows" [g0, g1) number the output rows of
@@ -119,12 +123,13 @@ void dd_conv3x3_winograd_rows(int m, const float *images, dd_conv_shape s, const
 void dd_wino_output_grad(int m, const float *gradOut, int height, int width, int cout, int g0, int g1, float *dM,
                          size_t planeTiles, size_t tileOffset);
 
-/// Accumulates `dU[xi][cin][cout] += V[xi]^T * dM[xi]` for Winograd points xi0 <= xi < xi1 (T tiles).
+/// `dU[xi][cin][cout] = V[xi]^T * dM[xi]` for Winograd points xi0 <= xi < xi1 (T tiles), or `+=` when
+/// `accumulate` is non-zero.
 void dd_wino_weight_grad_gemms(int m, const float *V, int T, int cin, const float *dM, int cout, int xi0, int xi1,
-                               float *dU);
+                               int accumulate, float *dU);
 
-/// Accumulates the HWIO weight gradient of input channels [ci0, ci1) from the Winograd-domain gradient:
-/// `dW += G^T dU G` (evaluated in double).
+/// Writes the HWIO weight gradient of input channels [ci0, ci1) from the Winograd-domain gradient:
+/// `dW = G^T dU G` (evaluated in double).
 void dd_wino_weight_grad_finish(int m, const float *dU, int cin, int cout, int ci0, int ci1, float *dW);
 
 /// `dB[c] += sum over pixels of grad[p][c]`, accumulated in double.

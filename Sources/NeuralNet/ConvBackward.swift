@@ -75,6 +75,59 @@ public enum ConvBackward {
             preconditionFailure("Winograd weight gradient needs (m+2)^2 * cin * cout floats of scratch")
         }
         let dU = winogradScratch.pointer
+        let points = a * a
+        let planeFloats = points * cin * cout
+
+        // Few channels (block 1): each thread transforms and multiplies its own small chunks of rows, which
+        // stay in its cache, into its own partial dU; the partials are then summed in thread order. (With
+        // shared chunks the threads split the Winograd points, so each reads every tile from memory.)
+        let privateRows = max(1, min(workspace.chunking.privateBytes / (floatsPerRow * 4),
+                                     (totalRows + threads.count - 1) / threads.count))
+        if threads.count > 1 && privateRows * tilesAcross >= max(cin, cout) {
+            let chunkFloats = privateRows * floatsPerRow
+            workspace.reserve(chunkFloats + planeFloats)
+            let chunks = (totalRows + privateRows - 1) / privateRows
+            threads.forEach(chunks) { chunk, thread in
+                let r0 = chunk * privateRows, r1 = min(totalRows, r0 + privateRows)
+                let T = (r1 - r0) * tilesAcross
+                let V = workspace.scratch(thread)
+                let dM = V + points * T * cin
+                dd_wino_input(Int32(m), input, s.height, s.width, s.cin, Int32(r0), Int32(r1), V, T, 0)
+                dd_wino_output_grad(Int32(m), gradOut, s.height, s.width, s.cout, Int32(r0), Int32(r1), dM, T, 0)
+                // A thread's first chunk (chunk == thread) writes its partial, later ones add to it.
+                dd_wino_weight_grad_gemms(Int32(m), V, Int32(T), s.cin, dM, s.cout, 0, Int32(points),
+                                          chunk >= threads.count ? 1 : 0, V + chunkFloats)
+            }
+            let partials = (0..<min(threads.count, chunks)).map { workspace.scratch($0) + chunkFloats }
+            let sliceFloats = (planeFloats + threads.count - 1) / threads.count
+            threads.forEach(threads.count) { slice, _ in
+                let k0 = slice * sliceFloats, k1 = min(planeFloats, k0 + sliceFloats)
+                guard k1 > k0 else { return }
+                dU.advanced(by: k0).update(from: partials[0] + k0, count: k1 - k0)
+                for partial in partials.dropFirst() {
+                    for k in k0..<k1 { dU[k] += partial[k] }
+                }
+            }
+        } else {
+            sharedChunks(m: m, input: input, s: s, gradOut: gradOut, totalRows: totalRows, rows: rows,
+                         tilesAcross: tilesAcross, floatsPerRow: floatsPerRow, dU: dU, workspace: workspace)
+        }
+        let channelStep = (cin + threads.count - 1) / threads.count
+        threads.forEach((cin + channelStep - 1) / channelStep) { slice, _ in
+            let c0 = slice * channelStep, c1 = min(cin, c0 + channelStep)
+            dd_wino_weight_grad_finish(Int32(m), dU, s.cin, s.cout, Int32(c0), Int32(c1), kernelGradient)
+        }
+    }
+
+    /// Winograd dU over chunks of `rows` tile rows shared by all threads: rows split for the transforms,
+    /// Winograd points split for the products.
+    private static func sharedChunks(
+        m: Int, input: UnsafePointer<Float>, s: dd_conv_shape, gradOut: UnsafePointer<Float>, totalRows: Int, rows: Int,
+        tilesAcross: Int, floatsPerRow: Int, dU: UnsafeMutablePointer<Float>, workspace: Workspace
+    ) {
+        let threads = workspace.threads
+        let a = m + 2
+        let cin = Int(s.cin)
         let scratch = workspace.shared(rows * floatsPerRow)
         var g0 = 0
         while g0 < totalRows {
@@ -98,11 +151,6 @@ public enum ConvBackward {
                 dd_wino_weight_grad_gemms(Int32(m), V, Int32(T), s.cin, dM, s.cout, Int32(x0), Int32(x1), accumulate, dU)
             }
             g0 = g1
-        }
-        let channelStep = (cin + threads.count - 1) / threads.count
-        threads.forEach((cin + channelStep - 1) / channelStep) { slice, _ in
-            let c0 = slice * channelStep, c1 = min(cin, c0 + channelStep)
-            dd_wino_weight_grad_finish(Int32(m), dU, s.cin, s.cout, Int32(c0), Int32(c1), kernelGradient)
         }
     }
 }

@@ -10,13 +10,16 @@ public final class RMSprop: @unchecked Sendable {
     private var velocities: [ObjectIdentifier: FloatBuffer] = [:]
     private var headVelocity: [Float] = []
     private var headBiasVelocity: Float = 0
+    /// Threads that share each update (element-wise, so the result does not depend on their number).
+    public let threads: ComputeThreads
     /// Steps taken.
     public private(set) var iterations = 0
 
-    public init(learningRate: Float, rho: Float = 0.9, epsilon: Float = 1e-7) {
+    public init(learningRate: Float, rho: Float = 0.9, epsilon: Float = 1e-7, threads: ComputeThreads = ComputeThreads(1)) {
         self.learningRate = learningRate
         self.rho = rho
         self.epsilon = epsilon
+        self.threads = threads
     }
 
     /// Updates `weights` in place from `gradient` (same count); the velocity is kept per weights buffer.
@@ -29,7 +32,14 @@ public final class RMSprop: @unchecked Sendable {
             velocity = FloatBuffer(count: weights.count)
             velocities[ObjectIdentifier(weights)] = velocity
         }
-        dd_rmsprop_update(weights.pointer, gradient.pointer, velocity.pointer, weights.count, learningRate, rho, epsilon)
+        let (w, g, v) = (weights.pointer, gradient.pointer, velocity.pointer)
+        let (lr, rho, epsilon) = (learningRate, self.rho, self.epsilon)
+        // Slices of whole cache lines; small tensors (biases) in one piece.
+        let slice = max(4096, (weights.count + threads.count - 1) / threads.count + 15) / 16 * 16
+        threads.forEach((weights.count + slice - 1) / slice) { part, _ in
+            let start = part * slice, count = min(weights.count, start + slice) - start
+            dd_rmsprop_update(w + start, g + start, v + start, count, lr, rho, epsilon)
+        }
     }
 
     /// Updates the head from its gradients.

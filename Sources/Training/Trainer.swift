@@ -151,7 +151,8 @@ public final class Trainer {
             let network = TrainableNetwork(parameters: parameters, firstTrainable: first, plan: .training,
                                            maxBatch: recipe.batchSize, side: preprocessor.side, threads: threads)
             logger.debug("fine-tuning network memory", metadata: ["MiB": "\(network.memoryBytes >> 20)"])
-            let optimizer = RMSprop(learningRate: Float(recipe.fineTuneLearningRate), rho: Float(recipe.rho), epsilon: Float(recipe.epsilon))
+            let optimizer = RMSprop(learningRate: Float(recipe.fineTuneLearningRate), rho: Float(recipe.rho),
+                                    epsilon: Float(recipe.epsilon), threads: threads)
             for epoch in 1...recipe.fineTuneEpochs {
                 let epochStart = MonotonicClock.now()
                 observer?.epochStarted(phase: "fine-tune", epoch: epoch, of: recipe.fineTuneEpochs)

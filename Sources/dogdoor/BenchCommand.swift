@@ -183,7 +183,7 @@ extension BenchCommand {
 
             // Phase 2: forward, backward, optimizer, re-preparation of the weights.
             let network = TrainableNetwork(parameters: parameters, firstTrainable: first, plan: executionPlan, maxBatch: batch, threads: threads)
-            let optimizer = RMSprop(learningRate: 1e-5)
+            let optimizer = RMSprop(learningRate: 1e-5, threads: threads)
             var fineTune: [Double] = []
             var optimizerSeconds = 0.0
             for s in 0...steps {

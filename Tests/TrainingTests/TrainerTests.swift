@@ -116,6 +116,23 @@ final class DataDirectory {
         #expect(abs(Double(w[0]) - expected[0]) < 1e-6 && abs(Double(w[1]) - expected[1]) < 1e-6)
     }
 
+    /// Threads split the update into slices; every element sees the same arithmetic, so results are identical.
+    @Test func rmspropDoesNotDependOnThreads() {
+        var rng = SeededRandom(seed: 9)
+        let count = 70_001  // not a multiple of the slice alignment
+        let start = (0..<count).map { _ in Float(rng.uniform(-1, 1)) }
+        let gradient = FloatBuffer((0..<count).map { _ in Float(rng.uniform(-0.1, 0.1)) })
+        var results: [[Float]] = []
+        for threads in [1, 2, 3] {
+            let w = FloatBuffer(start)
+            let optimizer = RMSprop(learningRate: 1e-3, threads: ComputeThreads(threads))
+            for _ in 0..<3 { optimizer.update(w, gradient: gradient) }
+            results.append(w.toArray())
+        }
+        #expect(results[0] != start)
+        #expect(results[1] == results[0] && results[2] == results[0])
+    }
+
     @Test func crossEntropyIsStableAndMatchesItsGradient() {
         let logits: [Float] = [-50, -1, 0, 2, 80]
         let labels: [Float] = [0, 1, 1, 0, 1]

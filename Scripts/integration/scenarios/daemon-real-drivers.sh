@@ -308,10 +308,23 @@ scenario_unlock_for_bo() {
     echo "line back at 0 $(seconds_between "$switched" "$relocked") s after Bo left; open $open s"
     wait_grep '"kind":"relock"' "$EVENTS" 5 || vm_fail "no relock event in $EVENTS"
     grep '"kind":"relock"' "$EVENTS" | tail -n 1
-    # The hold (5 s) runs from the last positive frame, which is no earlier than the unlock.
-    awk -v open="$open" 'BEGIN { exit !(open >= 5) }' || vm_fail "door open only $open s, less than the 5 s hold"
+    # The hold (5 s) runs from the last positive frame, which is no earlier than the unlock. By the daemon's
+    # clock (its events, to the millisecond) the door must stay open at least that long. The line as this
+    # shell sees it is polled every 0.1 s by a process sharing the one vCPU with dogdoord, so either edge can
+    # be seen a few tenths late: 0.5 s less is allowed there.
+    held=$(awk -v a="$(event_clock unlock)" -v b="$(event_clock relock)" \
+        'BEGIN { d = b - a; if (d < 0) d += 86400; printf "%.3f", d }')
+    awk -v held="$held" 'BEGIN { exit !(held >= 5) }' || vm_fail "dogdoord relocked $held s after unlocking, before the 5 s hold"
+    awk -v open="$open" 'BEGIN { exit !(open >= 4.5) }' || vm_fail "line seen open only $open s, less than the 5 s hold"
     echo "UNLOCK_TIMES show_to_unlock=$(seconds_between "$since" "$unlocked") open=$open" >>"$WORK/metrics"
-    vm_pass "Bo through vivid: line 1 after $(seconds_between "$since" "$unlocked") s, back to 0 after $open s (hold 5 s)"
+    vm_pass "Bo through vivid: line 1 after $(seconds_between "$since" "$unlocked") s, back to 0 after $open s" \
+        "(dogdoord: open $held s; hold 5 s)"
+}
+
+# Seconds since midnight of the last event of kind $1 in $EVENTS, from its "time" field.
+event_clock() {
+    grep "\"kind\":\"$1\"" "$EVENTS" | tail -n 1 | sed -n 's/.*"time":"[0-9-]*T\([0-9:.]*\)[^0-9:.].*/\1/p' |
+        awk -F: '{ printf "%.3f", $1 * 3600 + $2 * 60 + $3 }'
 }
 
 # The vivid platform device behind /dev/video0 (vivid.0).

@@ -26,6 +26,9 @@ public struct CPUFeatures: OptionSet, Sendable, CustomStringConvertible {
     public static let avx512cd = CPUFeatures(rawValue: UInt32(DD_CPU_AVX512CD))
     public static let avx512bf16 = CPUFeatures(rawValue: UInt32(DD_CPU_AVX512BF16))
 
+    /// What AVX-512 code needs (OpenBLAS's SkylakeX kernels, the x86-64-v4 level of the engine's loops).
+    public static let avx512Set: CPUFeatures = [.avx512f, .avx512dq, .avx512bw, .avx512vl, .avx2, .fma]
+
     /// The features of the CPU this process runs on.
     public static var current: CPUFeatures { CPUFeatures(rawValue: dd_cpu_features()) }
 
@@ -66,8 +69,7 @@ public enum KernelAdvisor {
 
     /// The best core name the CPU supports, with its rank; nil if nothing better than SSE3 applies.
     static func best(for features: CPUFeatures) -> (name: String, rank: Int)? {
-        let avx512: CPUFeatures = [.avx512f, .avx512dq, .avx512bw, .avx512vl, .avx2, .fma]
-        if features.isSuperset(of: avx512) { return ("SkylakeX", 3) }
+        if features.isSuperset(of: .avx512Set) { return ("SkylakeX", 3) }
         if features.isSuperset(of: [.avx2, .fma]) { return ("Haswell", 2) }
         if features.contains(.avx) { return ("Sandybridge", 1) }
         return nil

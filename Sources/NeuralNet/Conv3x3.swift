@@ -23,7 +23,7 @@ public struct Chunking: Sendable, Equatable {
     /// Training (batch 8): memory is plentiful and the weights change every step. Large chunks give the
     /// deep layers' matrix products hundreds of rows (block 4 at batch 8 had 28 per chunk with the inference
     /// sizes), which amortises packing the weights: the input gradients of blocks 4-5 took about 35% less
-    /// time, for about 50 MiB more scratch.
+    /// time, for about 20 MiB more scratch.
     public static let training = Chunking(privateBytes: 2 << 20, sharedBytes: 32 << 20, gradientBytes: 32 << 20)
 }
 

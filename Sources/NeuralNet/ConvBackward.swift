@@ -52,17 +52,14 @@ public enum ConvBackward {
             let kernelFloats = 9 * cin * cout
             workspace.reserve(rows * rowFloats + kernelFloats)
             let chunks = (totalRows + rows - 1) / rows
-            memset(kernelGradient, 0, kernelFloats * 4)
             for t in 0..<threads.count { memset(workspace.scratch(t) + rows * rowFloats, 0, kernelFloats * 4) }
             threads.forEach(chunks) { chunk, thread in
                 let scratch = workspace.scratch(thread)
                 dd_conv3x3_weight_grad_rows(input, s, gradOut, Int32(chunk * rows), Int32(min(totalRows, (chunk + 1) * rows)),
                                             scratch, scratch + rows * rowFloats, nil)
             }
-            for t in 0..<min(threads.count, chunks) {
-                let partial = workspace.scratch(t) + rows * rowFloats
-                for k in 0..<kernelFloats { kernelGradient[k] += partial[k] }
-            }
+            sumInThreadOrder((0..<min(threads.count, chunks)).map { workspace.scratch($0) + rows * rowFloats },
+                             count: kernelFloats, into: kernelGradient, threads: threads)
             return
         }
 
@@ -98,16 +95,8 @@ public enum ConvBackward {
                 dd_wino_weight_grad_gemms(Int32(m), V, Int32(T), s.cin, dM, s.cout, 0, Int32(points),
                                           chunk >= threads.count ? 1 : 0, V + chunkFloats)
             }
-            let partials = (0..<min(threads.count, chunks)).map { workspace.scratch($0) + chunkFloats }
-            let sliceFloats = (planeFloats + threads.count - 1) / threads.count
-            threads.forEach(threads.count) { slice, _ in
-                let k0 = slice * sliceFloats, k1 = min(planeFloats, k0 + sliceFloats)
-                guard k1 > k0 else { return }
-                dU.advanced(by: k0).update(from: partials[0] + k0, count: k1 - k0)
-                for partial in partials.dropFirst() {
-                    for k in k0..<k1 { dU[k] += partial[k] }
-                }
-            }
+            sumInThreadOrder((0..<min(threads.count, chunks)).map { workspace.scratch($0) + chunkFloats },
+                             count: planeFloats, into: dU, threads: threads)
         } else {
             sharedChunks(m: m, input: input, s: s, gradOut: gradOut, totalRows: totalRows, rows: rows,
                          tilesAcross: tilesAcross, floatsPerRow: floatsPerRow, dU: dU, workspace: workspace)
@@ -116,6 +105,21 @@ public enum ConvBackward {
         threads.forEach((cin + channelStep - 1) / channelStep) { slice, _ in
             let c0 = slice * channelStep, c1 = min(cin, c0 + channelStep)
             dd_wino_weight_grad_finish(Int32(m), dU, s.cin, s.cout, Int32(c0), Int32(c1), kernelGradient)
+        }
+    }
+
+    /// `destination = partials[0] + partials[1] + ...`, added in that order (so the result depends on the
+    /// thread count only), element ranges spread over the threads.
+    private static func sumInThreadOrder(_ partials: [UnsafeMutablePointer<Float>], count: Int,
+                                         into destination: UnsafeMutablePointer<Float>, threads: ComputeThreads) {
+        let sliceFloats = (count + threads.count - 1) / threads.count
+        threads.forEach(threads.count) { slice, _ in
+            let k0 = slice * sliceFloats, k1 = min(count, k0 + sliceFloats)
+            guard k1 > k0 else { return }
+            (destination + k0).update(from: partials[0] + k0, count: k1 - k0)
+            for partial in partials.dropFirst() {
+                for k in k0..<k1 { destination[k] += partial[k] }
+            }
         }
     }
 

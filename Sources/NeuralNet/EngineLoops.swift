@@ -13,8 +13,7 @@ public enum EngineLoops {
     public static var description: String {
         #if arch(x86_64)
         guard fusedMultiplyAdd else { return "SSE2 (x86-64 baseline)" }
-        let avx512: CPUFeatures = [.avx512f, .avx512dq, .avx512bw, .avx512vl]
-        return CPUFeatures.current.isSuperset(of: avx512) ? "AVX-512 (x86-64-v4)" : "AVX2+FMA (x86-64-v3)"
+        return CPUFeatures.current.isSuperset(of: .avx512Set) ? "AVX-512 (x86-64-v4)" : "AVX2+FMA (x86-64-v3)"
         #elseif arch(arm64)
         return "NEON (aarch64)"
         #else

@@ -52,8 +52,13 @@ let package = Package(
                                                                 argumentParser, logging]),
 
         // MARK: Tests
+        // Shared test support: float64 references, optimised (the references run real-sized networks).
+        .target(name: "TestSupport", dependencies: ["NeuralNet", "Support"], path: "Tests/TestSupport",
+                swiftSettings: [.unsafeFlags(["-O"])]),
+        // Picks the OpenBLAS kernel as the programs do, before any test runs (a constructor).
+        .target(name: "CTestBootstrap", dependencies: ["TestSupport"], path: "Tests/CTestBootstrap"),
         .testTarget(name: "SupportTests", dependencies: ["Support"]),
-        .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Support", "CKernels"],
+        .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Support", "CKernels", "TestSupport", "CTestBootstrap"],
                     resources: [.copy("Golden")]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Support", "CImageCodecs"],
                     resources: [.copy("Golden")]),

@@ -9,10 +9,12 @@
 # Idempotent: rerunning it does only what is missing. Runs from any directory. Needs root for apt-get
 # (or sudo), and the Debian archive and PyPI on the network for whatever is missing.
 #
-# Usage: Scripts/setup.sh [-v|--verbose] [--integration]
+# Usage: Scripts/setup.sh [-v|--verbose] [--integration] [--cross]
 #   -v, --verbose   show the output of apt-get and pip (by default it is shown only when they fail)
 #   --integration   also prepare the QEMU integration tests (Scripts/integration/setup.sh: QEMU, Debian's
 #                   kernel, the gpio-sim module; about 200 MB of downloads the first time)
+#   --cross         also install the aarch64 cross toolchain, qemu-user and Debian's arm64 libraries
+#                   (multiarch) for Scripts/test-c-numerics.sh (about 150 MB)
 #
 # Environment: DOGDOOR_PYTHON  the Python (>= 3.11) to make the venv with (default /usr/bin/python3)
 set -Eeuo pipefail
@@ -23,6 +25,7 @@ PYTHON="${DOGDOOR_PYTHON:-/usr/bin/python3}"
 REQUIREMENTS="$ROOT/Scripts/requirements-setup.txt"
 VERBOSE=0
 INTEGRATION=0
+CROSS=0
 
 # ---- Debian packages --------------------------------------------------------------------------------
 # Libraries the Swift targets link against (with their headers).
@@ -33,6 +36,9 @@ TEST_TOOL_PACKAGES=(gpiod v4l-utils systemd)
 PYTHON_PACKAGES=(python3 python3-venv)
 # >>> Add further packages here, one group per purpose, with a comment saying which part needs them. <<<
 EXTRA_PACKAGES=()
+# --cross: the C layer built for aarch64 (Raspberry Pi) and run under qemu-user (Scripts/test-c-numerics.sh).
+CROSS_PACKAGES=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user libopenblas-dev:arm64 libjpeg-dev:arm64
+                libpng-dev:arm64 libwebp-dev:arm64 libgpiod-dev:arm64 nettle-dev:arm64)
 # -----------------------------------------------------------------------------------------------------
 
 step() { printf '==> %s\n' "$*"; }
@@ -59,6 +65,7 @@ quietly() {
 
 install_debian_packages() {
     local wanted=("${BUILD_PACKAGES[@]}" "${TEST_TOOL_PACKAGES[@]}" "${PYTHON_PACKAGES[@]}" "${EXTRA_PACKAGES[@]}")
+    (( CROSS )) && wanted+=("${CROSS_PACKAGES[@]}")
     local missing=() package
     for package in "${wanted[@]}"; do
         if [[ "$(dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null)" != installed ]]; then
@@ -75,6 +82,9 @@ install_debian_packages() {
         as_root=(sudo)
     fi
     step "Debian packages: installing ${missing[*]}"
+    if [[ " ${missing[*]}" == *":arm64"* ]] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+        quietly "${as_root[@]}" dpkg --add-architecture arm64
+    fi
     quietly "${as_root[@]}" apt-get update -q
     quietly "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
@@ -114,6 +124,7 @@ main() {
         case "$1" in
             -v|--verbose) VERBOSE=1 ;;
             --integration) INTEGRATION=1 ;;
+            --cross) CROSS=1 ;;
             -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
             *) fail "unknown argument: $1 (see --help)" ;;
         esac

@@ -3,6 +3,9 @@
 # every test: the Swift unit and end-to-end tests, the Python tooling tests, and the integration tests of the
 # real daemon against real kernel drivers (vivid camera, gpio-sim GPIO chip) under QEMU.
 #
+# Also: the C layer's numeric tests natively and for aarch64 under qemu-user, and the numeric Swift tests once
+# more under every other OpenBLAS kernel family this CPU runs (a fault of one family shows on any machine).
+#
 # Usage: Scripts/test.sh [--no-integration]
 set -Eeuo pipefail
 
@@ -19,7 +22,7 @@ done
 step() { printf '\n==> %s\n' "$*"; }
 
 step "setup"
-if ((INTEGRATION)); then Scripts/setup.sh --integration; else Scripts/setup.sh; fi
+if ((INTEGRATION)); then Scripts/setup.sh --integration --cross; else Scripts/setup.sh --cross; fi
 
 step "build (release binaries for the end-to-end and integration tests, debug for unit tests)"
 swift build -c release --product dogdoord
@@ -27,8 +30,19 @@ swift build -c release --product dogdoor
 swift build -c release --product dogdoor-train
 swift build --build-tests
 
-step "Swift tests"
+# The test process picks its OpenBLAS kernel exactly as the programs do (Tests/CTestBootstrap).
+step "Swift tests (OpenBLAS: $(.build/release/dogdoor blas | awk '/^kernel:/ { $1 = ""; print }'))"
 DOGDOOR_BIN_DIR="$ROOT/.build/release" swift test --skip-build
+
+chosen="$(.build/release/dogdoor blas | awk '/^kernel:/ { print $2 }')"
+for core in $(env -u OPENBLAS_CORETYPE .build/release/dogdoor blas --tested); do
+    [[ "$core" == "$chosen" ]] && continue
+    step "numeric Swift tests under OpenBLAS's $core kernels"
+    OPENBLAS_CORETYPE="$core" swift test --skip-build --filter 'NeuralNetTests|TrainingTests'
+done
+
+step "C numerics: native, and aarch64 under qemu-user"
+Scripts/test-c-numerics.sh
 
 step "Python tooling tests"
 .venv/bin/python -m pytest -q Scripts/tests

@@ -154,6 +154,9 @@ void dd_conv3x3_weight_grad_rows(const float *images, dd_conv_shape s, const flo
 
 // MARK: - Winograd transforms
 //
+// The arrays of row pointers below are zero-initialised only because GCC cannot prove that the loops filling them
+// for the tile size in use cover every entry a transform reads (-Wmaybe-uninitialized, seen on aarch64).
+//
 // F(2x2, 3x3) uses Lavin's matrices (points 0, 1, -1). F(4x4, 3x3) uses the points 0, 1, -1, 1/2, -2,
 // which in float32 give about 3x less error than the common 0, +-1, +-2 (measured against float64).
 // Each 1-D transform maps `alpha` (or 3) vectors of `n` channels to its outputs; the 2-D transforms apply
@@ -248,8 +251,8 @@ DD_HOT void dd_wino_transform_weights_range(int m, const float *hwio, int cin, i
             const int n = cout - c0 < CB ? cout - c0 : CB;
             // Columns: tmp[i][l] = sum_k G[i][k] g[k][l]
             for (int l = 0; l < 3; l++) {
-                const float *in[3];
-                float *out[6];
+                const float *in[3] = {0};
+                float *out[6] = {0};
                 for (int k = 0; k < 3; k++) in[k] = hwio + ((size_t)(k * 3 + l) * cin + ci) * cout + c0;
                 for (int i = 0; i < A; i++) out[i] = tmp[i * 3 + l];
                 if (m == 2) g2(in, out, n); else g4(in, out, n);
@@ -257,7 +260,7 @@ DD_HOT void dd_wino_transform_weights_range(int m, const float *hwio, int cin, i
             // Rows: U[i][j] = sum_l tmp[i][l] G[j][l]
             for (int i = 0; i < A; i++) {
                 const float *in[3] = {tmp[i * 3], tmp[i * 3 + 1], tmp[i * 3 + 2]};
-                float *out[6];
+                float *out[6] = {0};
                 for (int j = 0; j < A; j++) out[j] = U + (size_t)(i * A + j) * plane + (size_t)ci * cout + c0;
                 if (m == 2) g2(in, out, n); else g4(in, out, n);
             }
@@ -314,15 +317,15 @@ DD_HOT void dd_wino_input(int m, const float *images, int H, int W, int C, int g
                     }
                 }
                 for (int j = 0; j < A; j++) {
-                    const float *in[6];
-                    float *out[6];
+                    const float *in[6] = {0};
+                    float *out[6] = {0};
                     for (int k = 0; k < A; k++) in[k] = px[k * A + j];
                     for (int i = 0; i < A; i++) out[i] = tmp[i * A + j];
                     if (m == 2) bt2(in, out, n); else bt4(in, out, n);
                 }
                 for (int i = 0; i < A; i++) {
-                    const float *in[6];
-                    float *out[6];
+                    const float *in[6] = {0};
+                    float *out[6] = {0};
                     for (int k = 0; k < A; k++) in[k] = tmp[i * A + k];
                     for (int j = 0; j < A; j++) out[j] = V + (size_t)(i * A + j) * plane + t * C + c0;
                     if (m == 2) bt2(in, out, n); else bt4(in, out, n);
@@ -352,15 +355,15 @@ DD_HOT void dd_wino_output(int m, const float *M, size_t planeTiles, size_t tile
             for (int c0 = 0; c0 < cout; c0 += CB) {
                 const int n = cout - c0 < CB ? cout - c0 : CB;
                 for (int j = 0; j < A; j++) {
-                    const float *in[6];
-                    float *out[4];
+                    const float *in[6] = {0};
+                    float *out[4] = {0};
                     for (int k = 0; k < A; k++) in[k] = M + (size_t)(k * A + j) * plane + t * cout + c0;
                     for (int i = 0; i < m; i++) out[i] = tmp[i * A + j];
                     if (m == 2) at2(in, out, n); else at4(in, out, n);
                 }
                 for (int i = 0; i < m; i++) {
-                    const float *in[6];
-                    float *out[4];
+                    const float *in[6] = {0};
+                    float *out[4] = {0};
                     for (int k = 0; k < A; k++) in[k] = tmp[i * A + k];
                     for (int j = 0; j < m; j++) out[j] = y[i * m + j];
                     if (m == 2) at2(in, out, n); else at4(in, out, n);
@@ -516,16 +519,16 @@ DD_HOT void dd_wino_output_grad(int m, const float *gradOut, int H, int W, int c
                 }
                 // Columns: tmp[k][j] = sum_i AT[i][k] dY[i][j]  (alpha x m)
                 for (int j = 0; j < m; j++) {
-                    const float *in[4];
-                    float *out[6];
+                    const float *in[4] = {0};
+                    float *out[6] = {0};
                     for (int i = 0; i < m; i++) in[i] = px[i * m + j];
                     for (int k = 0; k < A; k++) out[k] = tmp[k * m + j];
                     if (m == 2) at2_t(in, out, n); else at4_t(in, out, n);
                 }
                 // Rows: dM[k][l] = sum_j tmp[k][j] AT[j][l]
                 for (int k = 0; k < A; k++) {
-                    const float *in[4];
-                    float *out[6];
+                    const float *in[4] = {0};
+                    float *out[6] = {0};
                     for (int j = 0; j < m; j++) in[j] = tmp[k * m + j];
                     for (int l = 0; l < A; l++) out[l] = dM + (size_t)(k * A + l) * plane + t * cout + c0;
                     if (m == 2) at2_t(in, out, n); else at4_t(in, out, n);
@@ -559,15 +562,15 @@ DD_HOT void dd_wino_weight_grad_finish(int m, const float *dU, int cin, int cout
             }
             // Columns: tmp[k][j] = sum_i G[i][k] u[i][j]   (3 x alpha)
             for (int j = 0; j < A; j++) {
-                const double *in[6];
-                double *out[3];
+                const double *in[6] = {0};
+                double *out[3] = {0};
                 for (int i = 0; i < A; i++) in[i] = u[i * A + j];
                 for (int k = 0; k < 3; k++) out[k] = tmp[k * A + j];
                 if (m == 2) g2_t(in, out, n); else g4_t(in, out, n);
             }
             // Rows: w[k][l] = sum_j tmp[k][j] G[j][l]
             for (int k = 0; k < 3; k++) {
-                const double *in[6];
+                const double *in[6] = {0};
                 for (int j = 0; j < A; j++) in[j] = tmp[k * A + j];
                 double *out[3] = {w[k * 3], w[k * 3 + 1], w[k * 3 + 2]};
                 if (m == 2) g2_t(in, out, n); else g4_t(in, out, n);

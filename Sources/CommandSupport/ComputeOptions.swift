@@ -23,10 +23,17 @@ public struct ComputeOptions: ParsableArguments {
     }
 
     /// Sets up logging and OpenBLAS (may restart the process to fix the kernel choice); returns the engine threads.
-    public func setUp(_ logger: inout Logger) -> (threads: ComputeThreads, kernel: String) {
+    /// Fails when no OpenBLAS kernel computes correctly (see `KernelAdvisor.decide`).
+    public func setUp(_ logger: inout Logger) throws -> (threads: ComputeThreads, kernel: String) {
         bootstrapLoggingOnce(level: Logger.Level(rawValue: logLevel) ?? .info)
         logger = Logger(label: logger.label)
-        let choice = BLASRuntime.ensureBestKernel(coreOverride: blasCore, logger: logger)
+        let choice: BLASRuntime.Choice
+        do {
+            choice = try BLASRuntime.ensureBestKernel(coreOverride: blasCore, logger: logger)
+        } catch {
+            printError("error: \(error)")
+            throw ExitCode(1)
+        }
         BLASRuntime.configureForEngineThreads()
         let kernel = BLASRuntime.describe(choice)
         logger.debug("OpenBLAS kernel", metadata: ["kernel": "\(kernel)"])

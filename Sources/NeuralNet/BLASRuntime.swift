@@ -80,13 +80,133 @@ public enum KernelAdvisor {
         guard let detectedRank = rank(ofCore: detected), let best = best(for: features) else { return nil }
         return best.rank > detectedRank ? best.name : nil
     }
+
+    /// The kernel families to fall back to, best first, when the running one computes wrong results: the
+    /// x86-64 families the CPU runs (SkylakeX, Haswell, Sandybridge, Prescott), or on other architectures
+    /// OpenBLAS's generic kernels for that architecture.
+    static func fallbacks(for features: CPUFeatures) -> [String] {
+        #if arch(x86_64)
+        var names: [String] = []
+        if features.isSuperset(of: .avx512Set) { names.append("SkylakeX") }
+        if features.isSuperset(of: [.avx2, .fma]) { names.append("Haswell") }
+        if features.contains(.avx) { names.append("Sandybridge") }
+        return names + ["Prescott"]
+        #elseif arch(arm64)
+        return ["ARMV8"]
+        #else
+        return []
+        #endif
+    }
+
+    /// The kernel families worth testing on a CPU: the one OpenBLAS detects, the one DogDoor picks, and
+    /// every AVX-512 and AVX2 family the CPU runs (a user may choose any; DogDoor falls back to them).
+    public static func testedCores(detected: String, features: CPUFeatures) -> [String] {
+        var names = [detected]
+        if let better = recommendedCore(detected: detected, features: features) { names.append(better) }
+        #if arch(x86_64)
+        if features.isSuperset(of: .avx512Set) {
+            names.append("SkylakeX")
+            if features.contains(.avx512bf16) { names.append("Cooperlake") }
+        }
+        if features.isSuperset(of: [.avx2, .fma]) { names.append("Haswell") }
+        #endif
+        var seen = Set<String>()
+        return names.filter { seen.insert($0.lowercased()).inserted }
+    }
+
+    /// What the process's environment says about the kernel choice so far.
+    public struct Environment: Equatable, Sendable {
+        /// `OPENBLAS_CORETYPE` (empty counts as unset, as OpenBLAS treats it).
+        public var coreType: String?
+        /// The core OpenBLAS detected, recorded when DogDoor set `coreType` and restarted.
+        public var detectedMarker: String?
+        /// Cores that failed the GEMM check in earlier starts of this process, in order.
+        public var rejected: [String]
+
+        public init(coreType: String?, detectedMarker: String?, rejected: [String]) {
+            self.coreType = coreType
+            self.detectedMarker = detectedMarker
+            self.rejected = rejected
+        }
+    }
+
+    /// What to do about the kernel the process runs.
+    public enum Decision: Equatable, Sendable {
+        /// Keep it: it was chosen as described and computes correctly.
+        case keep(BLASRuntime.Choice)
+        /// Start again with `OPENBLAS_CORETYPE = core`; `environment` is the whole new state to record.
+        case restart(Environment, reason: Reason)
+        /// No kernel can be used: the user's choice computes wrong results, or every fallback failed.
+        case fail(String)
+
+        public enum Reason: Equatable, Sendable {
+            /// OpenBLAS picked kernels below what the CPU runs.
+            case slowKernel
+            /// The user named a kernel (flag or configuration).
+            case userChoice
+            /// The running kernel failed the GEMM check (described).
+            case wrongResults(String)
+        }
+    }
+
+    /// Decides, from the environment, the kernel running now, the CPU and (when needed) the GEMM check of the
+    /// running kernel, whether to keep it. Pure: `ensureBestKernel` carries the decision out.
+    ///
+    /// - A `coreOverride` (flag or configuration) that differs from `OPENBLAS_CORETYPE` restarts with it.
+    /// - A user's `OPENBLAS_CORETYPE` is kept when it computes correctly, and is an error when it does not.
+    /// - Otherwise a misdetected slow kernel is replaced by the best the CPU runs, and a kernel that fails the
+    ///   check by the next family down that has not failed yet.
+    public static func decide(coreOverride: String?, environment env: Environment, running: String,
+                              features: CPUFeatures, check: () -> String?) -> Decision {
+        if let coreOverride, !coreOverride.isEmpty, coreOverride != env.coreType {
+            return .restart(Environment(coreType: coreOverride, detectedMarker: nil, rejected: []), reason: .userChoice)
+        }
+        let detected: String
+        switch (env.coreType, env.detectedMarker) {
+        case (let user?, nil):
+            if let failure = check() {
+                return .fail("OpenBLAS's \(running) kernels (OPENBLAS_CORETYPE=\(user), set by the user) compute wrong "
+                    + "results on this CPU: \(failure). Unset OPENBLAS_CORETYPE (DogDoor then picks kernels that pass) "
+                    + "or name another family")
+            }
+            return .keep(.user(user))
+        case (nil, _):
+            detected = running
+            if let better = recommendedCore(detected: detected, features: features) {
+                return .restart(Environment(coreType: better, detectedMarker: detected, rejected: []), reason: .slowKernel)
+            }
+        case (_?, let marker?):
+            detected = marker
+        }
+        guard let failure = check() else {
+            if !env.rejected.isEmpty { return .keep(.fallback(rejected: env.rejected, detected: detected)) }
+            return .keep(env.coreType == nil ? .detected : .corrected(from: detected))
+        }
+        let rejected = env.rejected + [running]
+        let rejectedNames = Set(rejected.map { $0.lowercased() })
+        let runningRank = rank(ofCore: running) ?? Int.max
+        guard let next = fallbacks(for: features).first(where: {
+            !rejectedNames.contains($0.lowercased()) && (rank(ofCore: $0) ?? -1) <= runningRank
+        }) else {
+            return .fail("no OpenBLAS kernel family computes correctly on this CPU (tried \(rejected.joined(separator: ", "))); "
+                + "the last failure: \(failure)")
+        }
+        return .restart(Environment(coreType: next, detectedMarker: detected, rejected: rejected), reason: .wrongResults(failure))
+    }
+}
+
+/// The kernel OpenBLAS runs cannot be used (see `KernelAdvisor.decide`).
+public struct BLASKernelError: Error, CustomStringConvertible {
+    public let description: String
 }
 
 /// OpenBLAS as the process uses it: which kernels run, and how the choice was made.
 public enum BLASRuntime {
-    /// Environment variable that marks a process already restarted to fix the kernel choice; holds the
+    /// Environment variable that marks a process restarted by DogDoor to fix the kernel choice; holds the
     /// core name OpenBLAS detected by itself.
     static let restartMarker = "DOGDOOR_OPENBLAS_DETECTED"
+    /// Environment variable listing the cores that failed the GEMM check (comma-separated).
+    static let rejectedMarker = "DOGDOOR_OPENBLAS_REJECTED"
 
     /// How the kernel family in use was chosen.
     public enum Choice: Sendable, Equatable {
@@ -96,6 +216,8 @@ public enum BLASRuntime {
         case user(String)
         /// DogDoor replaced a misdetected core (`from`) with one the CPU supports.
         case corrected(from: String)
+        /// The cores in `rejected` computed wrong results; DogDoor fell back to the one running now.
+        case fallback(rejected: [String], detected: String)
     }
 
     /// Name of the kernel family OpenBLAS runs ("SkylakeX", ...).
@@ -104,37 +226,79 @@ public enum BLASRuntime {
     /// OpenBLAS's build description.
     public static var configuration: String { String(cString: dd_openblas_config()) }
 
-    /// Makes sure OpenBLAS runs the best kernels the CPU supports. Call first thing in `main`.
+    /// Checks that the running kernel computes the products the engine uses, against a float64 reference,
+    /// on two threads at once. Returns nil when it does, else what went wrong. About 10-20 ms.
+    public static func checkGEMM() -> String? {
+        var failure = dd_gemm_check_failure()
+        let count = dd_blas_check_gemm(2, &failure)
+        guard count > 0 else { return nil }
+        let f = failure
+        let where_ = f.row >= 0 ? " at element (\(f.row), \(f.column))" : ""
+        let error = f.relative_error.isNaN ? "a non-finite or stray value" : "relative error \(f.relative_error)"
+        return "sgemm(\(f.trans_a != 0 ? "A transposed" : "A plain"), m \(f.m), n \(f.n), k \(f.k), lda \(f.lda), "
+            + "ldb \(f.ldb), ldc \(f.ldc), beta \(f.beta)) gave \(error)\(where_)"
+            + (count > 1 ? " (\(count) failing cases in all)" : "")
+    }
+
+    /// The process's kernel environment.
+    static var environment: KernelAdvisor.Environment {
+        func value(_ name: String) -> String? { getenv(name).map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } }
+        return KernelAdvisor.Environment(
+            coreType: value("OPENBLAS_CORETYPE"), detectedMarker: value(restartMarker),
+            rejected: value(rejectedMarker)?.split(separator: ",").map(String.init) ?? [])
+    }
+
+    /// Makes sure OpenBLAS runs the best kernels the CPU supports, and that they compute correctly. Call first
+    /// thing in `main` (the tests do it before they start: see `TestSupport`).
     ///
-    /// - If `coreOverride` is given and differs from the environment, sets `OPENBLAS_CORETYPE` and restarts.
-    /// - Else if `OPENBLAS_CORETYPE` is already set, that is the user's choice and is kept.
-    /// - Else if OpenBLAS picked kernels below what the CPU runs, sets `OPENBLAS_CORETYPE` and restarts
-    ///   the process (same pid, same arguments) so that the library initialises again with it.
-    ///
-    /// Returns how the choice was made; only returns after a restart, or when none was needed or possible.
+    /// Carries out `KernelAdvisor.decide`: may restart the process (same pid, same arguments) with another
+    /// `OPENBLAS_CORETYPE`, because OpenBLAS reads it only when it is loaded. Returns how the running kernel
+    /// was chosen; throws when no kernel can be used (the user's choice computes wrong results, or every
+    /// fallback does).
     @discardableResult
     public static func ensureBestKernel(arguments: [String] = CommandLine.arguments, coreOverride: String? = nil,
-                                        logger: Logger? = nil) -> Choice {
-        // An empty value counts as unset (OpenBLAS itself ignores it).
-        let env = getenv("OPENBLAS_CORETYPE").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
-        let marker = getenv(restartMarker).map { String(cString: $0) }
-        if let coreOverride, !coreOverride.isEmpty, coreOverride != env {
-            setenv("OPENBLAS_CORETYPE", coreOverride, 1)
+                                        logger: Logger? = nil) throws(BLASKernelError) -> Choice {
+        let env = environment
+        let running = coreName
+        let decision = KernelAdvisor.decide(coreOverride: coreOverride, environment: env, running: running,
+                                            features: .current, check: checkGEMM)
+        switch decision {
+        case .keep(let choice):
+            return choice
+        case .fail(let message):
+            throw BLASKernelError(description: message)
+        case .restart(let next, let reason):
+            switch reason {
+            case .slowKernel:
+                logger?.notice("OpenBLAS picked slow kernels for this CPU; restarting with better ones",
+                               metadata: ["detected": "\(running)", "using": "\(next.coreType ?? "")"])
+            case .userChoice:
+                break
+            case .wrongResults(let failure):
+                logger?.warning("OpenBLAS's kernels compute wrong results on this CPU; restarting with the next family",
+                                metadata: ["kernel": "\(running)", "failure": "\(failure)", "using": "\(next.coreType ?? "")"])
+            }
+            apply(next)
             restart(arguments, logger: logger)
-            return .user(coreOverride)  // restart failed; logged
+            // Still here: the restart failed (logged). Slow but correct kernels can stay; wrong ones cannot.
+            apply(env)
+            switch reason {
+            case .slowKernel: return .detected
+            case .userChoice: return env.coreType.map { .user($0) } ?? .detected
+            case .wrongResults(let failure):
+                throw BLASKernelError(description: "OpenBLAS's \(running) kernels compute wrong results on this CPU (\(failure)) "
+                    + "and the process could not restart with others; set OPENBLAS_CORETYPE=\(next.coreType ?? "")")
+            }
         }
-        if let marker, env != nil { return .corrected(from: marker) }
-        if let env { return .user(env) }
-        let detected = coreName
-        guard let better = KernelAdvisor.recommendedCore(detected: detected, features: .current) else { return .detected }
-        logger?.notice("OpenBLAS picked slow kernels for this CPU; restarting with better ones",
-                       metadata: ["detected": "\(detected)", "using": "\(better)"])
-        setenv("OPENBLAS_CORETYPE", better, 1)
-        setenv(restartMarker, detected, 1)
-        restart(arguments, logger: logger)
-        unsetenv("OPENBLAS_CORETYPE")
-        unsetenv(restartMarker)
-        return .detected
+    }
+
+    private static func apply(_ env: KernelAdvisor.Environment) {
+        func set(_ name: String, _ value: String?) {
+            if let value { setenv(name, value, 1) } else { unsetenv(name) }
+        }
+        set("OPENBLAS_CORETYPE", env.coreType)
+        set(restartMarker, env.detectedMarker)
+        set(rejectedMarker, env.rejected.isEmpty ? nil : env.rejected.joined(separator: ","))
     }
 
     private static func restart(_ arguments: [String], logger: Logger?) {
@@ -143,8 +307,7 @@ public enum BLASRuntime {
         _ = dd_reexec_self(&cArgs)
         let code = errno
         for p in cArgs { free(p) }
-        logger?.error("could not restart to select OpenBLAS kernels; continuing with the detected ones",
-                      metadata: ["error": "\(SystemErrorText(code))"])
+        logger?.error("could not restart to select OpenBLAS kernels", metadata: ["error": "\(SystemErrorText(code))"])
     }
 
     /// Number of engine threads by default: the CPUs online.
@@ -162,6 +325,8 @@ public enum BLASRuntime {
         case .detected: return "\(coreName) (detected by OpenBLAS)"
         case .user(let name): return "\(coreName) (OPENBLAS_CORETYPE=\(name) set by the user)"
         case .corrected(let from): return "\(coreName) (OpenBLAS detected \(from); corrected by DogDoor)"
+        case .fallback(let rejected, let detected):
+            return "\(coreName) (OpenBLAS detected \(detected); \(rejected.joined(separator: ", ")) failed DogDoor's GEMM check)"
         }
     }
 }

@@ -192,6 +192,17 @@ public final class TrainableNetwork: @unchecked Sendable {
         return Array(features[(n * VGG16.featureCount)..<((n + 1) * VGG16.featureCount)])
     }
 
+    /// The ReLU output (`[batch][h][w][cout]`, before pooling) of conv layer `i` in the last forward pass, for
+    /// trainable layers; nil for frozen ones. Which elements are positive, and which is each pooling window's
+    /// maximum, are the decisions the backward pass follows (tests rebuild the exact gradient from them).
+    public func reluOutput(layer i: Int) -> [Float]? {
+        precondition(keptForBackward, "the last pass was `infer`, which keeps nothing")
+        guard let output = outputs[i] else { return nil }
+        var h = side
+        for layer in VGG16.convLayers.prefix(i) where layer.poolAfter { h /= 2 }
+        return Array(UnsafeBufferPointer(start: output.pointer, count: batch * h * h * VGG16.convLayers[i].cout))
+    }
+
     /// Backpropagates `dLoss/dLogit` for each image of the last forward pass into `gradients`
     /// (overwritten, not accumulated).
     public func backward(logitGradients: [Float]) {

@@ -81,7 +81,7 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         var logger = Logger(label: "dogdoor-train")
-        let (threads, kernel) = compute.setUp(&logger)
+        let (threads, kernel) = try compute.setUp(&logger)
         let preprocessor = Preprocessor(resize: ResizeMethod(rawValue: resize)!, centering: Centering(rawValue: centering)!,
                                         side: inputSize)
         let weightsPath = try locateWeights()

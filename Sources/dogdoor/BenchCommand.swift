@@ -51,7 +51,7 @@ struct BenchCommand: ParsableCommand {
 
         func run() throws {
             var logger = Logger(label: "dogdoor")
-            let (threads, kernel) = compute.setUp(&logger)
+            let (threads, kernel) = try compute.setUp(&logger)
             let executionPlan = ExecutionPlan(parsing: plan)!
             let rssBefore = ProcessMemory.current()
             var loadSeconds: Double?
@@ -160,7 +160,7 @@ extension BenchCommand {
 
         func run() throws {
             var logger = Logger(label: "dogdoor")
-            let (threads, kernel) = compute.setUp(&logger)
+            let (threads, kernel) = try compute.setUp(&logger)
             guard let executionPlan = ExecutionPlan(parsing: plan), let first = VGG16.index(of: fineTuneFrom) else {
                 throw ValidationError("bad --plan or --fine-tune-from")
             }

@@ -19,7 +19,7 @@ struct ClassifyCommand: ParsableCommand {
 
     func run() throws {
         var logger = Logger(label: "dogdoor")
-        let (threads, _) = compute.setUp(&logger)
+        let (threads, _) = try compute.setUp(&logger)
         let active: ActiveModel
         do { active = try ActiveModel(path: model, threads: threads) } catch {
             printError("dogdoor: \(error)")

@@ -10,7 +10,7 @@ struct DogDoorCommand: ParsableCommand {
         commandName: "dogdoor",
         abstract: "DogDoor tools: inspect models, classify images, benchmark, and control the door daemon.",
         subcommands: [StatusCommand.self, LockCommand.self, UnlockCommand.self, AutoCommand.self, ClassifyCommand.self, EvaluateCommand.self,
-                      ModelCommand.self, CameraCommand.self, SamplesCommand.self, BenchCommand.self]
+                      ModelCommand.self, CameraCommand.self, SamplesCommand.self, BenchCommand.self, BLASCommand.self]
     )
 }
 

@@ -25,7 +25,7 @@ struct EvaluateCommand: ParsableCommand {
 
     func run() throws {
         var logger = Logger(label: "dogdoor")
-        let (threads, _) = compute.setUp(&logger)
+        let (threads, _) = try compute.setUp(&logger)
         let active: ActiveModel
         do { active = try ActiveModel(path: model, threads: threads) } catch {
             printError("dogdoor: \(error)")

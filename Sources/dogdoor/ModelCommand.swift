@@ -27,7 +27,7 @@ struct ModelCommand: ParsableCommand {
 
         func run() throws {
             var logger = Logger(label: "dogdoor")
-            let (threads, kernel) = compute.setUp(&logger)
+            let (threads, kernel) = try compute.setUp(&logger)
             let start = MonotonicClock.now()
             let model: DogDoorModel
             do {
@@ -82,7 +82,7 @@ struct ModelCommand: ParsableCommand {
 
         func run() throws {
             var logger = Logger(label: "dogdoor")
-            let (threads, _) = compute.setUp(&logger)
+            let (threads, _) = try compute.setUp(&logger)
             let parameters: VGG16Parameters
             do {
                 parameters = try loadBaseWeights(path: weights)

@@ -61,7 +61,13 @@ struct DaemonCommand: ParsableCommand {
             throw ExitCode(1)
         }
         // OpenBLAS's kernel is fixed when the library loads: this may restart the process, before any device is opened.
-        let choice = BLASRuntime.ensureBestKernel(coreOverride: configuration.compute.openblasCoretype, logger: logger)
+        let choice: BLASRuntime.Choice
+        do {
+            choice = try BLASRuntime.ensureBestKernel(coreOverride: configuration.compute.openblasCoretype, logger: logger)
+        } catch {
+            printError("dogdoord: \(error)")
+            throw ExitCode(1)
+        }
         BLASRuntime.configureForEngineThreads()
         let threads = ComputeThreads(configuration.compute.threads > 0 ? configuration.compute.threads : BLASRuntime.defaultThreads)
         logger.info("starting", metadata: ["config": "\(path ?? "built-in defaults")", "openblas": "\(BLASRuntime.describe(choice))",

@@ -38,6 +38,27 @@ enum {
     DD_CPU_AVX512BF16 = 1u << 12,
 };
 
+/// One GEMM case of the kernel check that computed wrong results.
+typedef struct {
+    /// Transposition of A (0 or 1; B is never transposed), sizes, leading dimensions and beta.
+    int trans_a, m, n, k, lda, ldb, ldc;
+    float beta;
+    /// Largest error of an element, relative to the sum of the magnitudes of its products
+    /// (`sum_k |a_ik * b_kj|`, plus `|beta * c_ij|`); NaN when an element was not finite.
+    double relative_error;
+    /// Element (row, column) of the largest error.
+    int row, column;
+} dd_gemm_check_failure;
+
+/// Checks that `cblas_sgemm` computes the kinds of products DogDoor's engine uses (row-major; A plain
+/// or transposed; beta 0 with C full of NaN, which must not be read, and beta 1; leading dimensions wider
+/// than the product; sizes on both sides of OpenBLAS's small-matrix paths, with remainders) against a
+/// double-precision reference, on `threads` threads at once (the engine calls OpenBLAS from its own
+/// threads). Returns the number of failing cases (counted on every thread) and describes the first in
+/// `*first_failure`.
+/// Takes about 10-20 ms on a desktop x86-64 core.
+int dd_blas_check_gemm(int threads, dd_gemm_check_failure *first_failure);
+
 /// Number of online CPUs (sysconf), at least 1.
 int dd_online_cpus(void);
 

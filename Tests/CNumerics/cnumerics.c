@@ -1,0 +1,351 @@
+// Numeric tests of DogDoor's C layer, in C, for any architecture: the engine's kernels (im2col and Winograd
+// convolutions, their weight and input gradients, pooling, RMSprop) against float64 references, OpenBLAS's GEMM
+// check, and the image codec shims against the Pillow golden pixels of Tests/ImagingTests/Golden.
+//
+// The Swift tests cover the same code on the build machine; this program exists for the machines the Swift
+// side cannot be built for here: Scripts/test-aarch64.sh cross-compiles it with Debian's aarch64 toolchain and
+// runs it under qemu-user (a Raspberry Pi's instruction set). It also runs natively, so that it is itself
+// checked wherever the Swift tests run.
+//
+// Usage: cnumerics GOLDEN_DIR   (decode cases read from GOLDEN_DIR/decode-cases.txt: "file width height tolerance")
+// Exit status 0 when every check passes; every failure is printed.
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dd_codecs.h"
+#include "dd_kernels.h"
+#include "dd_openblas.h"
+
+static int failures = 0, checks = 0;
+
+static void expect(int ok, const char *what, double value, double limit) {
+    checks++;
+    if (!ok) {
+        failures++;
+        printf("FAIL %s: %g (limit %g)\n", what, value, limit);
+    }
+}
+
+static unsigned state = 12345u;
+static float uniform(void) {
+    state = state * 1664525u + 1013904223u;
+    return (float)((int)(state >> 8) - (1 << 23)) / (float)(1 << 23);
+}
+static float *random_floats(size_t n, float scale) {
+    float *p = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) p[i] = uniform() * scale;
+    return p;
+}
+
+// max|a - b| / max|b|
+static double relative_error(const float *a, const double *b, size_t n) {
+    double diff = 0, scale = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(a[i])) return INFINITY;
+        diff = fmax(diff, fabs(a[i] - b[i]));
+        scale = fmax(scale, fabs(b[i]));
+    }
+    return scale > 0 ? diff / scale : diff;
+}
+
+// float64 reference: out[n][y][x][co] = bias + sum x[n][y+ky-1][x+kx-1][ci] * w[ky][kx][ci][co] (same padding).
+static double *reference_conv(const float *in, int N, int H, int W, int cin, const float *w, const float *bias, int cout,
+                              int relu) {
+    double *out = calloc((size_t)N * H * W * cout, sizeof(double));
+    for (int n = 0; n < N; n++)
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++)
+                for (int co = 0; co < cout; co++) {
+                    double s = bias ? bias[co] : 0;
+                    for (int ky = 0; ky < 3; ky++)
+                        for (int kx = 0; kx < 3; kx++) {
+                            const int sy = y + ky - 1, sx = x + kx - 1;
+                            if (sy < 0 || sy >= H || sx < 0 || sx >= W) continue;
+                            for (int ci = 0; ci < cin; ci++)
+                                s += (double)in[(((size_t)n * H + sy) * W + sx) * cin + ci] *
+                                     w[((size_t)(ky * 3 + kx) * cin + ci) * cout + co];
+                        }
+                    out[(((size_t)n * H + y) * W + x) * cout + co] = relu && s < 0 ? 0 : s;
+                }
+    return out;
+}
+
+static double *reference_pool(const double *in, int N, int H, int W, int C) {
+    double *out = malloc((size_t)N * (H / 2) * (W / 2) * C * sizeof(double));
+    for (int n = 0; n < N; n++)
+        for (int y = 0; y < H / 2; y++)
+            for (int x = 0; x < W / 2; x++)
+                for (int c = 0; c < C; c++) {
+                    double m = -INFINITY;
+                    for (int dy = 0; dy < 2; dy++)
+                        for (int dx = 0; dx < 2; dx++)
+                            m = fmax(m, in[(((size_t)n * H + 2 * y + dy) * W + 2 * x + dx) * C + c]);
+                    out[(((size_t)n * (H / 2) + y) * (W / 2) + x) * C + c] = m;
+                }
+    return out;
+}
+
+typedef struct {
+    int n, h, w, cin, cout;
+} shape;
+
+// Forward convolution with bias, ReLU and pooling, by each algorithm, against the reference.
+static void check_forward(shape sh, int m) {
+    const dd_conv_shape s = {sh.h, sh.w, sh.cin, sh.cout};
+    float *in = random_floats((size_t)sh.n * sh.h * sh.w * sh.cin, 1);
+    float *w = random_floats((size_t)9 * sh.cin * sh.cout, 0.3f);
+    float *bias = random_floats(sh.cout, 0.1f);
+    double *ref = reference_conv(in, sh.n, sh.h, sh.w, sh.cin, w, bias, sh.cout, 1);
+    double *refPool = reference_pool(ref, sh.n, sh.h, sh.w, sh.cout);
+    const size_t outCount = (size_t)sh.n * sh.h * sh.w * sh.cout, poolCount = outCount / 4;
+    float *out = malloc(outCount * sizeof(float)), *pooled = malloc(poolCount * sizeof(float));
+    for (size_t i = 0; i < outCount; i++) out[i] = NAN;
+    for (size_t i = 0; i < poolCount; i++) pooled[i] = NAN;
+    dd_epilogue e = {bias, 1, out, pooled, NULL};
+    if (m == 0) {
+        const int rows = sh.n * sh.h;
+        float *scratch = malloc(dd_conv3x3_im2col_scratch(s, rows, 0) * sizeof(float));
+        dd_conv3x3_im2col_rows(in, s, w, 0, rows, scratch, e);
+        free(scratch);
+    } else {
+        const int A = dd_wino_alpha(m), tileRows = sh.n * ((sh.h + m - 1) / m);
+        float *U = malloc((size_t)A * A * sh.cin * sh.cout * sizeof(float));
+        dd_wino_transform_weights(m, w, sh.cin, sh.cout, U);
+        float *scratch = malloc(dd_conv3x3_winograd_scratch(m, s, tileRows) * sizeof(float));
+        dd_conv3x3_winograd_rows(m, in, s, U, 0, tileRows, scratch, e);
+        free(scratch), free(U);
+    }
+    // float32 sums of 9*cin products (~1e-6 relative); F(4x4)'s transforms amplify rounding about 10x.
+    const double limit = m == 4 ? 5e-5 : 1e-5;
+    char what[160];
+    snprintf(what, sizeof what, "conv forward m=%d n=%d %dx%d cin=%d cout=%d", m, sh.n, sh.h, sh.w, sh.cin, sh.cout);
+    double error = relative_error(out, ref, outCount);
+    expect(error <= limit, what, error, limit);
+    snprintf(what, sizeof what, "conv pooled m=%d n=%d %dx%d cin=%d cout=%d", m, sh.n, sh.h, sh.w, sh.cin, sh.cout);
+    error = relative_error(pooled, refPool, poolCount);
+    expect(error <= limit, what, error, limit);
+    free(in), free(w), free(bias), free(ref), free(refPool), free(out), free(pooled);
+}
+
+// Weight gradient (im2col or Winograd domain) and input gradient (flipped, transposed weights).
+static void check_gradients(shape sh, int m) {
+    const dd_conv_shape s = {sh.h, sh.w, sh.cin, sh.cout};
+    const size_t inCount = (size_t)sh.n * sh.h * sh.w * sh.cin, gCount = (size_t)sh.n * sh.h * sh.w * sh.cout;
+    const size_t wCount = (size_t)9 * sh.cin * sh.cout;
+    float *x = random_floats(inCount, 1), *g = random_floats(gCount, 1), *w = random_floats(wCount, 0.3f);
+    double *refW = calloc(wCount, sizeof(double)), *refB = calloc(sh.cout, sizeof(double));
+    double *refX = calloc(inCount, sizeof(double));
+    for (int n = 0; n < sh.n; n++)
+        for (int y = 0; y < sh.h; y++)
+            for (int xx = 0; xx < sh.w; xx++) {
+                const float *gp = g + (((size_t)n * sh.h + y) * sh.w + xx) * sh.cout;
+                for (int co = 0; co < sh.cout; co++) refB[co] += gp[co];
+                for (int ky = 0; ky < 3; ky++)
+                    for (int kx = 0; kx < 3; kx++) {
+                        const int sy = y + ky - 1, sx = xx + kx - 1;
+                        if (sy < 0 || sy >= sh.h || sx < 0 || sx >= sh.w) continue;
+                        const size_t xi = (((size_t)n * sh.h + sy) * sh.w + sx) * sh.cin;
+                        for (int ci = 0; ci < sh.cin; ci++)
+                            for (int co = 0; co < sh.cout; co++) {
+                                const size_t wi = ((size_t)(ky * 3 + kx) * sh.cin + ci) * sh.cout + co;
+                                refW[wi] += (double)x[xi + ci] * gp[co];
+                                refX[xi + ci] += (double)w[wi] * gp[co];
+                            }
+                    }
+            }
+    float *dW = malloc(wCount * sizeof(float)), *dB = calloc(sh.cout, sizeof(float));
+    if (m == 0) {
+        memset(dW, 0, wCount * sizeof(float));
+        const int rows = sh.n * sh.h;
+        float *cols = malloc((size_t)rows * sh.w * 9 * sh.cin * sizeof(float));
+        dd_conv3x3_weight_grad_rows(x, s, g, 0, rows, cols, dW, dB);
+        free(cols);
+    } else {
+        for (size_t i = 0; i < wCount; i++) dW[i] = NAN;  // must be written, not accumulated
+        const int A = dd_wino_alpha(m), tileRows = sh.n * ((sh.h + m - 1) / m), T = tileRows * ((sh.w + m - 1) / m);
+        float *V = malloc((size_t)A * A * T * sh.cin * sizeof(float)), *dM = malloc((size_t)A * A * T * sh.cout * sizeof(float));
+        float *dU = malloc((size_t)A * A * sh.cin * sh.cout * sizeof(float));
+        dd_wino_input(m, x, sh.h, sh.w, sh.cin, 0, tileRows, V, (size_t)T, 0);
+        dd_wino_output_grad(m, g, sh.h, sh.w, sh.cout, 0, tileRows, dM, (size_t)T, 0);
+        dd_wino_weight_grad_gemms(m, V, T, sh.cin, dM, sh.cout, 0, A * A, 0, dU);
+        dd_wino_weight_grad_finish(m, dU, sh.cin, sh.cout, 0, sh.cin, dW);
+        double *bias = calloc(sh.cout, sizeof(double));
+        dd_bias_grad_rows(g, (size_t)sh.n * sh.h * sh.w, sh.cout, bias);
+        for (int c = 0; c < sh.cout; c++) dB[c] = (float)bias[c];
+        free(V), free(dM), free(dU), free(bias);
+    }
+    char what[160];
+    const double limit = m == 4 ? 3e-5 : 3e-6;
+    snprintf(what, sizeof what, "weight gradient m=%d n=%d %dx%d cin=%d cout=%d", m, sh.n, sh.h, sh.w, sh.cin, sh.cout);
+    double error = relative_error(dW, refW, wCount);
+    expect(error <= limit, what, error, limit);
+    snprintf(what, sizeof what, "bias gradient m=%d cout=%d", m, sh.cout);
+    error = relative_error(dB, refB, sh.cout);
+    expect(error <= 1e-6, what, error, 1e-6);
+
+    // Input gradient: a forward convolution of g with w flipped and transposed.
+    float *flipped = malloc(wCount * sizeof(float));
+    dd_flip_transpose_weights(w, sh.cin, sh.cout, flipped);
+    double *viaReference = reference_conv(g, sh.n, sh.h, sh.w, sh.cout, flipped, NULL, sh.cin, 0);
+    error = 0;
+    double scale = 0;
+    for (size_t i = 0; i < inCount; i++) error = fmax(error, fabs(viaReference[i] - refX[i])), scale = fmax(scale, fabs(refX[i]));
+    snprintf(what, sizeof what, "flipped weights give the input gradient cin=%d cout=%d", sh.cin, sh.cout);
+    expect(error <= 1e-12 * scale, what, error / scale, 1e-12);
+    if (m == 0) {
+        const dd_conv_shape back = {sh.h, sh.w, sh.cout, sh.cin};
+        float *dX = malloc(inCount * sizeof(float));
+        const int rows = sh.n * sh.h;
+        float *scratch = malloc(dd_conv3x3_im2col_scratch(back, rows, 0) * sizeof(float));
+        dd_conv3x3_im2col_rows(g, back, flipped, 0, rows, scratch, (dd_epilogue){NULL, 0, dX, NULL, NULL});
+        snprintf(what, sizeof what, "input gradient n=%d %dx%d cin=%d cout=%d", sh.n, sh.h, sh.w, sh.cin, sh.cout);
+        error = relative_error(dX, refX, inCount);
+        expect(error <= 1e-5, what, error, 1e-5);
+        free(dX), free(scratch);
+    }
+    free(x), free(g), free(w), free(refW), free(refB), free(refX), free(dW), free(dB), free(flipped), free(viaReference);
+}
+
+static void check_pooling_and_optimizer(void) {
+    const int H = 6, W = 8, C = 19;
+    const size_t count = (size_t)H * W * C;
+    float *in = random_floats(count, 1), *out = malloc(count / 4 * sizeof(float));
+    double *in64 = malloc(count * sizeof(double));
+    for (size_t i = 0; i < count; i++) in[i] = fabsf(in[i]), in64[i] = in[i];
+    dd_maxpool2x2(in, H, W, C, out);
+    double *ref = reference_pool(in64, 1, H, W, C);
+    double error = relative_error(out, ref, count / 4);
+    expect(error == 0, "max pooling", error, 0);
+    // Backward: the gradient goes to each window's first maximum.
+    float *g = random_floats(count / 4, 1), *gin = malloc(count * sizeof(float));
+    dd_maxpool2x2_backward(in, g, H, W, C, gin);
+    int wrong = 0;
+    for (int y = 0; y < H / 2; y++)
+        for (int x = 0; x < W / 2; x++)
+            for (int c = 0; c < C; c++) {
+                int best = -1;
+                float bestValue = -1;
+                for (int k = 0; k < 4; k++) {
+                    const size_t i = ((size_t)(2 * y + k / 2) * W + 2 * x + k % 2) * C + c;
+                    if (in[i] > bestValue) best = k, bestValue = in[i];
+                }
+                for (int k = 0; k < 4; k++) {
+                    const size_t i = ((size_t)(2 * y + k / 2) * W + 2 * x + k % 2) * C + c;
+                    const float expected = k == best ? g[((size_t)y * (W / 2) + x) * C + c] : 0;
+                    wrong += gin[i] != expected;
+                }
+            }
+    expect(wrong == 0, "max pooling backward (elements wrong)", wrong, 0);
+    // RMSprop (Keras 3): v = rho v + (1 - rho) g^2; w -= lr g / sqrt(v + eps).
+    const size_t n = 1000;
+    float *w = random_floats(n, 1), *grad = random_floats(n, 1), *v = random_floats(n, 1);
+    double *expectW = malloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++) {
+        v[i] = fabsf(v[i]);
+        const double vi = 0.9 * v[i] + 0.1 * (double)grad[i] * grad[i];
+        expectW[i] = w[i] - 1e-3 * grad[i] / sqrt(vi + 1e-7);
+    }
+    dd_rmsprop_update(w, grad, v, n, 1e-3f, 0.9f, 1e-7f);
+    error = relative_error(w, expectW, n);
+    expect(error <= 1e-6, "rmsprop", error, 1e-6);
+    free(in), free(out), free(in64), free(ref), free(g), free(gin), free(w), free(grad), free(v), free(expectW);
+}
+
+static void check_gemm(void) {
+    dd_gemm_check_failure failure;
+    const int count = dd_blas_check_gemm(2, &failure);
+    checks++;
+    if (count) {
+        failures++;
+        printf("FAIL OpenBLAS %s GEMM check: trans_a %d m %d n %d k %d beta %g relative error %g\n", dd_openblas_corename(),
+               failure.trans_a, failure.m, failure.n, failure.k, failure.beta, failure.relative_error);
+    }
+}
+
+static unsigned char *read_file(const char *path, size_t *size) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *data = malloc(n > 0 ? (size_t)n : 1);
+    *size = fread(data, 1, (size_t)(n > 0 ? n : 0), f);
+    fclose(f);
+    return data;
+}
+
+static void check_decode(const char *dir, const char *name, int width, int height, int tolerance) {
+    char path[2048];
+    size_t size = 0, expectedSize = 0;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    unsigned char *data = read_file(path, &size);
+    snprintf(path, sizeof path, "%s/%s.rgb.u8", dir, name);
+    unsigned char *expected = read_file(path, &expectedSize);
+    checks++;
+    if (!data || !expected || expectedSize != (size_t)width * height * 3) {
+        failures++;
+        printf("FAIL decode %s: cannot read the case\n", name);
+        free(data), free(expected);
+        return;
+    }
+    uint8_t *rgb = malloc(expectedSize);
+    dd_codec_status status = {0};
+    int result = DD_CODEC_BAD_ARGUMENT;
+    if (size >= 2 && data[0] == 0xFF && data[1] == 0xD8) {
+        result = dd_jpeg_decode_rgb(data, size, 8, 0, 1000, rgb, (size_t)width * 3, width, height, &status);
+    } else if (size >= 8 && data[0] == 0x89 && data[1] == 'P') {
+        result = dd_png_decode_rgb(data, size, rgb, (size_t)width * 3, width, height, &status);
+    } else if (size >= 12 && memcmp(data, "RIFF", 4) == 0) {
+        result = dd_webp_decode_rgb(data, size, rgb, (size_t)width * 3, width, height, &status);
+    }
+    int worst = 0;
+    for (size_t i = 0; result == DD_CODEC_OK && i < expectedSize; i++) {
+        const int d = abs((int)rgb[i] - (int)expected[i]);
+        if (d > worst) worst = d;
+    }
+    if (result != DD_CODEC_OK || worst > tolerance) {
+        failures++;
+        printf("FAIL decode %s: result %d (%s), differs from Pillow by up to %d (allowed %d)\n", name, result, status.message,
+               worst, tolerance);
+    }
+    free(data), free(expected), free(rgb);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: cnumerics GOLDEN_DIR\n");
+        return 2;
+    }
+    dd_openblas_set_num_threads(1);
+    printf("OpenBLAS %s, engine loops %s fused multiply-add\n", dd_openblas_corename(),
+           dd_kernels_fused_multiply_add() ? "with" : "without");
+    check_gemm();
+    const shape shapes[] = {{2, 10, 6, 5, 7}, {1, 7, 9, 17, 64}, {2, 8, 8, 70, 33}, {1, 16, 16, 64, 64}, {2, 13, 11, 3, 16}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        for (int m = 0; m <= 4; m += 2) {
+            // Pooling needs even sides.
+            if (shapes[i].h % 2 == 0 && shapes[i].w % 2 == 0) check_forward(shapes[i], m);
+            check_gradients(shapes[i], m);
+        }
+    }
+    check_pooling_and_optimizer();
+    char path[1024];
+    snprintf(path, sizeof path, "%s/decode-cases.txt", argv[1]);
+    FILE *list = fopen(path, "r");
+    if (!list) {
+        printf("FAIL cannot open %s\n", path);
+        return 1;
+    }
+    char name[256];
+    int width, height, tolerance;
+    while (fscanf(list, "%255s %d %d %d", name, &width, &height, &tolerance) == 4) {
+        snprintf(path, sizeof path, "%s/imaging", argv[1]);
+        check_decode(path, name, width, height, tolerance);
+    }
+    fclose(list);
+    printf("%d of %d checks passed\n", checks - failures, checks);
+    return failures ? 1 : 0;
+}

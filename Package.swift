@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "dogdoord", targets: ["dogdoord"]),
         .executable(name: "dogdoor", targets: ["dogdoor"]),
         .executable(name: "dogdoor-train", targets: ["dogdoor-train"]),
+        .executable(name: "dogdoor-latch", targets: ["dogdoor-latch"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -30,16 +31,21 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("webp")]),
         .target(name: "CGPIOD", cSettings: shimFlags, linkerSettings: [.linkedLibrary("gpiod")]),
         .target(name: "CV4L2", cSettings: shimFlags),
+        .target(name: "CSystem", cSettings: shimFlags),
 
         // MARK: Libraries
-        .target(name: "Support", dependencies: ["CCrypto", logging]),
+        .target(name: "Support", dependencies: ["CCrypto", "CSystem", logging]),
         .target(name: "NeuralNet", dependencies: ["Support", "CKernels", "COpenBLAS", logging]),
         .target(name: "Imaging", dependencies: ["Support", "CImageCodecs"]),
-        .target(name: "Door", dependencies: ["Support", "CGPIOD", logging]),
+        // The latch link (the recognition side's requests, the owner's replies) and the latch owner, which alone
+        // holds the GPIO line (dogdoor-latch).
+        .target(name: "LatchLink", dependencies: ["Support"]),
+        .target(name: "LatchOwner", dependencies: ["LatchLink", "Support", "CGPIOD", "CSystem", logging]),
+        .target(name: "Door", dependencies: ["Support", "LatchLink", logging]),
         .target(name: "Training", dependencies: ["NeuralNet", "Imaging", "Support", logging]),
         // Pixel loops optimised even in debug builds: the tests render a few hundred pictures.
         .target(name: "Samples", dependencies: ["Imaging", "Support"], swiftSettings: [.unsafeFlags(["-O"])]),
-        .target(name: "Daemon", dependencies: ["Door", "NeuralNet", "Imaging", "Support", "CV4L2", logging]),
+        .target(name: "Daemon", dependencies: ["Door", "LatchLink", "NeuralNet", "Imaging", "Support", "CV4L2", logging]),
 
         .target(name: "CommandSupport", dependencies: ["NeuralNet", "Support", argumentParser, logging]),
 
@@ -50,6 +56,8 @@ let package = Package(
                                                            argumentParser, logging]),
         .executableTarget(name: "dogdoor-train", dependencies: ["Training", "NeuralNet", "Imaging", "Support", "CommandSupport",
                                                                 argumentParser, logging]),
+
+        .executableTarget(name: "dogdoor-latch", dependencies: ["LatchOwner", "LatchLink", "Door", "Support", argumentParser, logging]),
 
         // MARK: Tests
         // Shared test support: float64 references, optimised (the references run real-sized networks).
@@ -65,6 +73,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "NeuralNet", "Imaging", "Support"]),
         .testTarget(name: "SamplesTests", dependencies: ["Samples", "Imaging", "Support"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Door", "Imaging", "NeuralNet", "Samples", "Support"]),
-        .testTarget(name: "DoorTests", dependencies: ["Door", "Support", "CGPIOD"]),
+        .testTarget(name: "DoorTests", dependencies: ["Door", "LatchLink", "Support", "TestSupport"]),
+        .testTarget(name: "LatchTests", dependencies: ["LatchOwner", "LatchLink", "Support", "CGPIOD", "TestSupport"]),
     ]
 )

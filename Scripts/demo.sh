@@ -15,7 +15,7 @@ step() { printf '==> %s\n' "$*"; }
 
 Scripts/setup.sh
 step "building (release)"
-for product in dogdoord dogdoor dogdoor-train; do swift build -c release --product "$product" >/dev/null; done
+for product in dogdoord dogdoor dogdoor-train dogdoor-latch; do swift build -c release --product "$product" >/dev/null; done
 BIN="$ROOT/.build/release"
 
 mkdir -p "$DEMO"
@@ -42,11 +42,17 @@ if [[ ! -f "$DEMO/model.safetensors" ]]; then
         --report "$DEMO/model.report.html"
 fi
 
-step "running the door daemon: replay camera, simulated latch (Ctrl-C to stop)"
+step "starting the latch owner (simulated latch) and the door daemon on the replay camera (Ctrl-C stops both)"
 echo "    events: $DEMO/events/events.jsonl   snapshots: $DEMO/events/snapshots/"
 echo "    status: $BIN/dogdoor status --socket $DEMO/control.sock"
-exec "$BIN/dogdoord" --model "$DEMO/model.safetensors" \
+# The latch owner holds the latch and locks it by itself whenever dogdoord stops renewing an unlock.
+"$BIN/dogdoor-latch" --set "latch.socket=$DEMO/latch.sock" &
+owner=$!
+trap 'kill -TERM "$owner" 2>/dev/null; wait "$owner" 2>/dev/null' EXIT
+for _ in $(seq 50); do [[ -S "$DEMO/latch.sock" ]] && break; sleep 0.1; done
+"$BIN/dogdoord" --model "$DEMO/model.safetensors" \
     --set "camera.replay_folder=$DEMO/frames" \
     --set "events.directory=$DEMO/events" \
     --set "control.socket=$DEMO/control.sock" \
+    --set "latch.socket=$DEMO/latch.sock" \
     "$@"

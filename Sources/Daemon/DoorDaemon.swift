@@ -1,90 +1,59 @@
 import Door
 import Imaging
+import LatchLink
 import Logging
 import NeuralNet
 import Support
 import Synchronization
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// Why the daemon cannot start (configuration, model, latch, camera, state directory, control socket).
+/// Why the daemon cannot start (configuration, model, camera, state directory, control socket).
 public struct StartupError: Error, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
 }
 
-/// Builds the frame source a configuration names. The daemon asks again after a SIGHUP changed `[camera]`.
+/// Builds the frame source a configuration names. The daemon asks again after a reload changed `[camera]`.
 public typealias FrameSourceFactory = @Sendable (DaemonConfiguration.Camera, Logger) throws -> FrameSource
 
-/// Builds the latch a configuration names (locked when returned).
-public typealias LatchFactory = @Sendable (DaemonConfiguration.LatchSettings, Logger) throws -> any Latch
-
-/// The door daemon: frames in, a locked or unlocked door out, and a record of every decision.
+/// The door daemon, the recognition side: frames in, decisions out, the door commanded through the latch
+/// owner, and a record of every decision.
 ///
-/// One thread (the caller of `run`) owns everything that decides: it feeds the decision policy, drives the
-/// latch through the latch guard, answers control commands and writes events, and so keeps every timer on
-/// time. The network runs on the inference worker's thread, which takes the newest camera frame, decodes it,
-/// asks the motion gate and runs the model. Other threads only hand the main loop things through the inbox:
-/// frame results, camera states, control commands (answered once carried out), and signals (stop, reload).
+/// Threads: the camera's, the inference worker's (decode, motion gate, network), the control server's, the
+/// event writer's (event log and snapshots), a reload preparer's while a reload is verified, and the caller
+/// of `run`: the decision loop. The loop feeds the decision policy and talks to the latch owner; it never
+/// waits for a frame, a disk, a model verification or a client, so its timers are on time.
 ///
-/// Fail-secure: the latch is opened and locked before anything else; every exit from `run`, whether a
-/// stop request, a startup error or an unexpected error, locks and releases it; a process killed outright
-/// releases the GPIO line, which returns to its inactive (locked) level.
-public final class DoorDaemon: @unchecked Sendable {
-    private var configuration: DaemonConfiguration
-    private let configurationPath: String?
-    private let overrides: [(key: String, value: String)]
-    private let threads: ComputeThreads
-    private let logger: Logger
-    private let notifier: SystemdNotifier
-    private let clock: any DoorClock
-    private let makeSource: FrameSourceFactory
-    private let makeLatch: LatchFactory
+/// Fail-secure does not rest on this process: the latch owner (`dogdoor-latch`) holds the line and locks by
+/// itself when this process stops renewing an unlock, whatever the reason (crash, kill, OOM, SIGSTOP, a hung
+/// stop). This process only asks, and locks first when it stops.
+public final class DoorDaemon: Sendable {
+    private let settings: Settings
     private let inbox = Inbox()
+    private let status = Locked<DaemonStatus>(DaemonStatus(mode: "auto", latch: "locked", camera: "starting",
+                                                           framesPerSecond: 0, inferenceMilliseconds: 0))
 
-    private var model: ActiveModel!
-    private var policy: DecisionPolicy!
-    private var latchGuard: LatchGuard!
-    private var source: FrameSource?
-    private var events: EventLog!
-    private var snapshots: SnapshotStore?
-    private var control: ControlServer?
-    private let status = Mutex<DaemonStatus>(DaemonStatus(mode: "auto", latch: "locked", camera: "starting",
-                                                          framesPerSecond: 0, inferenceMilliseconds: 0))
-    private var cameraState = CameraState.starting
-    private var ready = false
-    private var lastWatchdog = 0.0
-    private var lastProgress = MonotonicClock.now()
-    private var recentFrames: [Double] = []
-    private var inferenceMilliseconds = 0.0
-    private var counters = (seen: UInt64(0), evaluated: UInt64(0), corrupt: UInt64(0), still: UInt64(0))
-    private var worker: InferenceWorker!
-    private var lastCorruptLog = 0.0
-    /// The image of the current episode's best frame, kept for a near-miss snapshot.
-    private var episodeBest: (id: UInt64, image: Image)?
-    /// Exit status of `run`.
-    private var exitStatus: Int32 = 0
+    private struct Settings: Sendable {
+        var configuration: DaemonConfiguration
+        var configurationPath: String?
+        var overrides: [(key: String, value: String)]
+        var threads: ComputeThreads
+        var logger: Logger
+        var notifier: SystemdNotifier
+        var clock: any DoorClock
+        var makeSource: FrameSourceFactory
+        var connectLatch: LatchKeeper.Connector?
+    }
 
     public init(configuration: DaemonConfiguration, configurationPath: String?, overrides: [(key: String, value: String)],
                 threads: ComputeThreads, logger: Logger, notifier: SystemdNotifier = .fromProcessEnvironment(),
                 clock: any DoorClock = SystemClock(), makeSource: @escaping FrameSourceFactory = DoorDaemon.standardSource,
-                makeLatch: @escaping LatchFactory = DoorDaemon.standardLatch) {
-        self.configuration = configuration
-        self.configurationPath = configurationPath
-        self.overrides = overrides
-        self.threads = threads
-        self.logger = logger
-        self.notifier = notifier
-        self.clock = clock
-        self.makeSource = makeSource
-        self.makeLatch = makeLatch
+                connectLatch: LatchConnector? = nil) {
+        settings = Settings(configuration: configuration, configurationPath: configurationPath, overrides: overrides,
+                            threads: threads, logger: logger, notifier: notifier, clock: clock, makeSource: makeSource,
+                            connectLatch: connectLatch)
     }
 
-    // MARK: - Factories
-
-    /// The replay source (the V4L2 camera is added by the camera layer).
+    /// The replay source, or the V4L2 camera.
     public static let standardSource: FrameSourceFactory = { camera, logger in
         switch camera.kind {
         case .replay:
@@ -95,243 +64,279 @@ public final class DoorDaemon: @unchecked Sendable {
         }
     }
 
-    public static let standardLatch: LatchFactory = { settings, logger in
-        switch settings.kind {
-        case .simulated: return SimulatedLatch(name: "simulated", logger: logger)
-        case .gpio: return try GPIOLatch(chip: settings.chip, line: settings.line, activeLow: settings.activeLow)
-        }
-    }
-
     // MARK: - Control from other threads
 
-    /// Asks the main loop to stop (signal handlers call this).
+    /// Asks the decision loop to stop (signal handlers call this).
     public func requestStop(_ reason: String) { inbox.requestStop(reason) }
 
-    /// Asks the main loop to reload configuration and model (SIGHUP).
+    /// Asks the decision loop to reload configuration and model (SIGHUP).
     public func requestReload() { inbox.requestReload() }
 
     /// The current status (any thread).
-    public var currentStatus: DaemonStatus { status.withLock { $0 } }
+    public var currentStatus: DaemonStatus { status.value }
 
     // MARK: - Running
 
     /// Runs until asked to stop; returns the process exit status (0 after a requested stop, 1 after a startup
-    /// or fatal error). The latch is locked and released before this returns, whatever happened.
+    /// or fatal error). Before it returns the latch owner has been told to lock, and everything stopped.
     public func run() -> Int32 {
+        let session: Session
         do {
-            try start()
-            try loop()
+            session = try Session(settings: settings, inbox: inbox, status: status)
         } catch {
-            logger.critical("\(error)")
-            try? notifier.status("failed: \(error)")
+            settings.logger.critical("\(error)")
+            try? settings.notifier.status("failed: \(error)")
+            return 1
+        }
+        var exitStatus: Int32 = 0
+        do {
+            try session.loop()
+        } catch {
+            settings.logger.critical("\(error)")
+            try? settings.notifier.status("failed: \(error)")
             exitStatus = 1
         }
-        shutdown()
+        session.shutDown()
         return exitStatus
     }
 
-    private func start() throws {
-        // The latch first: from here on, the door is known to be locked.
-        let latch: any Latch
-        do {
-            latch = try makeLatch(configuration.latch, logger)
-        } catch {
-            throw StartupError("latch: \(error)")
-        }
-        latchGuard = LatchGuard(latch: latch, minimumGap: configuration.latch.minGap,
-                                maximumUnlocked: configuration.latch.maxUnlocked)
-        logger.info("latch ready and locked", metadata: ["latch": "\(configuration.latch.kind.rawValue)"])
+    /// One run of the daemon: what `start` built, the loop, and the orderly stop.
+    private final class Session {
+        var configuration: DaemonConfiguration
+        let settings: Settings
+        let inbox: Inbox
+        let status: Locked<DaemonStatus>
+        let logger: Logger
+        let clock: any DoorClock
+        var events: EventWriter
+        let latch: LatchKeeper
+        var model: ActiveModel
+        var policy: DecisionPolicy
+        let worker: InferenceWorker
+        let control: ControlServer
+        let reloader: ReloadPreparer
+        var source: FrameSource?
+        var cameraState = CameraState.starting
+        var frames = FrameCounters()
+        var ready = false
+        var lastWatchdog: MonotonicInstant?
+        var lastCorruptLog: MonotonicInstant?
+        /// The image of the current episode's best frame, kept for a near-miss snapshot.
+        var episodeBest: (id: UInt64, image: Image)?
 
-        try? notifier.status("verifying model \(configuration.model.path)")
-        do {
-            model = try ActiveModel(path: configuration.model.path, plan: configuration.compute.plan, threads: threads)
-        } catch {
-            throw StartupError("model: \(error)")
-        }
-        logger.info("model verified", metadata: ["path": "\(model.path)", "sha256": "\(model.sha256.prefix(16))",
-                                                  "threshold": "\(model.threshold)",
-                                                  "admits": "\(model.model.manifest.positiveClass)"])
-        policy = try makePolicy(configuration)
-        worker = InferenceWorker(inbox: inbox, model: model, motion: Self.motionSettings(configuration.motion))
-        try worker.start()
-        try openEvents(configuration.events)
-        try startControl(configuration.control)
-        try startSource(configuration.camera)
-        record(EventRecord(time: clock.now().wall, kind: "start", mode: policy.mode.name, door: "locked",
-                           modelSHA256: model.sha256,
-                           details: ["model": .string(model.path), "camera": .string(source?.summary ?? "")]))
-        publishStatus()
-    }
-
-    /// The motion gate's settings, or nil when the gate is off.
-    static func motionSettings(_ m: DaemonConfiguration.Motion) -> MotionGate.Settings? {
-        guard m.enabled else { return nil }
-        return MotionGate.Settings(sensitivity: m.sensitivity, pixelThreshold: m.pixelThreshold,
-                                   holdAfterMotion: m.holdAfterMotion.seconds, idleInterval: m.idleInterval.seconds)
-    }
-
-    private func makePolicy(_ configuration: DaemonConfiguration, mode: ResumeMode = .auto) throws -> DecisionPolicy {
-        let parameters = try configuration.decisionParameters(modelThreshold: model.threshold)
-        return try DecisionPolicy(parameters: parameters, curfew: configuration.curfew, mode: mode, start: clock.now())
-    }
-
-    private func openEvents(_ settings: DaemonConfiguration.Events) throws {
-        do {
-            events = try EventLog(directory: settings.directory, maxBytes: settings.logMaxBytes, keepFiles: settings.logFiles)
-            snapshots = settings.snapshots
-                ? try SnapshotStore(directory: settings.directory + "/snapshots", maxCount: settings.maxSnapshots,
-                                    maxBytes: settings.maxSnapshotBytes)
-                : nil
-        } catch {
-            throw StartupError("events: \(error)")
-        }
-    }
-
-    private func startControl(_ settings: DaemonConfiguration.Control) throws {
-        do {
-            control = try ControlServer(path: settings.socket, group: settings.group, logger: logger) { [weak self] request in
-                guard let self else { return .failure("daemon is stopping") }
-                if request.command == .status { return .success(self.currentStatus) }
-                let pending = PendingCommand(request.command)
-                self.inbox.submit(pending)
-                return pending.wait(seconds: 10)
-                    ?? .failure("the daemon was busy for 10 s (a frame in progress); the command was not carried out")
+        /// Starts everything in order; on failure, stops what was started and throws.
+        init(settings: Settings, inbox: Inbox, status: Locked<DaemonStatus>) throws {
+            let configuration = settings.configuration
+            let logger = settings.logger
+            var started: [() -> Void] = []
+            func failed(_ error: Error) -> Error {
+                for stop in started.reversed() { stop() }
+                return error
             }
-            try control?.start()
-        } catch {
-            throw StartupError("control socket: \(error)")
-        }
-    }
 
-    private func startSource(_ camera: DaemonConfiguration.Camera) throws {
-        do {
-            let source = try makeSource(camera, logger)
-            try source.start(sink: worker)
-            self.source = source
-            logger.info("camera started", metadata: ["source": "\(source.summary)"])
-        } catch {
-            throw StartupError("camera: \(error)")
-        }
-    }
-
-    private func loop() throws {
-        while true {
-            let item = inbox.next(until: nextWake())
-            let now = clock.now()
-            switch item {
-            case .stop(let reason):
-                logger.notice("stopping", metadata: ["reason": "\(reason)"])
-                return
-            case .command(let pending):
-                if pending.take() {
-                    pending.answer(handle(pending.command, at: now))
-                } else {
-                    logger.warning("control command dropped: its client stopped waiting", metadata: ["command": "\(pending.command)"])
-                }
-            case .reload:
-                reload(at: now)
-            case .camera(let state, let detail):
-                try cameraChanged(state, detail: detail, at: now)
-                if state == .finished && !configuration.camera.replayLoop { return }
-            case .result(let result):
-                process(result)
-            case .timeout:
-                break
-            }
-            let tickTime = clock.now()
-            apply(policy.handle(.tick(tickTime)), at: tickTime, image: nil)
-            tickLatch(at: tickTime)
-            publishStatus()
-            feedWatchdog()
-        }
-    }
-
-    /// When the loop must wake at the latest: policy and latch timers, the status refresh and the watchdog.
-    private func nextWake() -> Double {
-        var wake = MonotonicClock.now() + 0.5
-        let now = clock.now().monotonic
-        for deadline in [policy.nextDeadline, latchGuard.nextDeadline].compactMap({ $0 }) {
-            wake = min(wake, MonotonicClock.now() + max(0, (deadline - now).seconds) + 0.001)
-        }
-        return wake
-    }
-
-    // MARK: - Frames
-
-    private func process(_ result: FrameResult) {
-        counters.seen += 1
-        let probability: Double, elapsed: Double, image: Image
-        switch result.outcome {
-        case .corrupt(let error):
-            counters.corrupt += 1
-            let now = MonotonicClock.now()
-            if now - lastCorruptLog > 10 {
-                logger.warning("corrupt frame skipped", metadata: ["frame": "\(result.frameID)", "error": "\(error)",
-                                                                    "corrupt_total": "\(counters.corrupt)"])
-                lastCorruptLog = now
-            }
-            return
-        case .still:
-            counters.still += 1
-            lastProgress = MonotonicClock.now()
-            return
-        case .evaluated(let p, let ms, let frameImage):
-            (probability, elapsed, image) = (p, ms, frameImage)
-        }
-        inferenceMilliseconds = counters.evaluated == 0 ? elapsed : 0.9 * inferenceMilliseconds + 0.1 * elapsed
-        counters.evaluated += 1
-        let done = MonotonicClock.now()
-        lastProgress = done
-        recentFrames.append(done)
-        recentFrames.removeAll { $0 < done - 5 }
-        let now = clock.now()
-        let output = policy.handle(.frame(now, probability: probability, frameID: result.frameID))
-        if policy.episodeBestFrameID == result.frameID { episodeBest = (result.frameID, image) }
-        apply(output, at: now, image: (result.frameID, image), captured: result.captured)
-        if policy.episodeBestFrameID == nil { episodeBest = nil }
-        logger.debug("frame", metadata: ["id": "\(result.frameID)", "p": "\(fixed(probability, 3))", "ms": "\(fixed(elapsed, 1))"])
-        if !ready {
-            ready = true
-            try? notifier.ready(status: statusLine())
-            logger.notice("ready: model verified, first frame processed")
-        }
-    }
-
-    private func cameraChanged(_ state: CameraState, detail: String?, at now: Timestamp) throws {
-        let previous = cameraState
-        cameraState = state
-        if state != previous {
-            logger.notice("camera \(state.rawValue)", metadata: detail.map { ["detail": "\($0)"] } ?? [:])
-            record(EventRecord(time: now.wall, kind: "camera", mode: policy.mode.name, door: latchGuard.state.rawValue,
-                               details: ["state": .string(state.rawValue), "detail": .string(detail ?? "")]))
-        }
-        if state == .failed { throw StartupError("camera failed: \(detail ?? "unknown error")") }
-    }
-
-    // MARK: - Decisions and the latch
-
-    /// Carries out the policy's latch commands and writes its decision records (with snapshots).
-    private func apply(_ output: DecisionOutput, at now: Timestamp, image frame: (id: UInt64, image: Image)?,
-                       captured: Timestamp? = nil) {
-        for command in output.commands {
+            let events: EventWriter
+            do { events = try Self.openEvents(configuration.events, logger: logger) } catch { throw failed(error) }
+            started.append { events.stop() }
+            try? settings.notifier.status("verifying model \(configuration.model.path)")
+            let model: ActiveModel
+            let policy: DecisionPolicy
             do {
-                switch command {
-                case .lock:
-                    try latchGuard.lock(at: now.monotonic)
-                case .unlock:
-                    if case .deferred(let until) = try latchGuard.unlock(at: now.monotonic) {
-                        logger.info("unlock deferred by the latch's minimum gap", metadata: ["seconds": "\(fixed((until - now.monotonic).seconds, 2))"])
-                    }
-                }
+                model = try ActiveModel(path: configuration.model.path, plan: configuration.compute.plan, threads: settings.threads)
+                logger.info("model verified", metadata: ["path": "\(model.path)", "sha256": "\(model.sha256.prefix(16))",
+                                                          "threshold": "\(model.threshold)",
+                                                          "admits": "\(model.model.manifest.positiveClass)"])
+                let parameters = try configuration.decisionParameters(modelThreshold: model.threshold)
+                policy = try DecisionPolicy(parameters: parameters, curfew: configuration.curfew, start: settings.clock.now())
             } catch {
-                latchFailed(error, at: now)
+                throw failed(StartupError("model: \(error)"))
+            }
+            let worker = InferenceWorker(inbox: inbox, model: model, motion: Self.motionSettings(configuration.motion))
+            do { try worker.start() } catch { throw failed(StartupError("inference thread: \(error)")) }
+            started.append { worker.stop() }
+            let control: ControlServer
+            do {
+                control = try ControlServer(path: configuration.control.socket, group: configuration.control.group,
+                                            statusPath: configuration.control.statusSocket,
+                                            statusGroup: configuration.control.statusGroup, logger: logger,
+                                            handler: Self.controlHandler(inbox: inbox, status: status))
+                try control.start()
+            } catch {
+                throw failed(StartupError("control socket: \(error)"))
+            }
+            started.append { control.stop() }
+            let source: FrameSource
+            do { source = try Self.startSource(configuration.camera, settings: settings, sink: worker) } catch { throw failed(error) }
+
+            self.settings = settings
+            self.inbox = inbox
+            self.status = status
+            self.configuration = configuration
+            self.logger = logger
+            clock = settings.clock
+            self.events = events
+            latch = LatchKeeper(socket: configuration.latch.socket, logger: logger, connect: settings.connectLatch)
+            self.model = model
+            self.policy = policy
+            self.worker = worker
+            self.control = control
+            self.source = source
+            reloader = ReloadPreparer(configurationPath: settings.configurationPath, overrides: settings.overrides,
+                                      threads: settings.threads, logger: logger) { [inbox] in inbox.post(prepared: $0) }
+            let now = clock.now()
+            for event in latch.sync(unlockedUntil: nil, now: now.monotonic) { handleLatch(event, at: now) }
+            record(EventRecord(time: now.wall, kind: "start", mode: policy.mode.name, door: latch.statusText,
+                               modelSHA256: model.sha256,
+                               details: ["model": .string(model.path), "camera": .string(source.summary)]))
+            publishStatus()
+        }
+
+        static func openEvents(_ settings: DaemonConfiguration.Events, logger: Logger) throws -> EventWriter {
+            do {
+                let log = try EventLog(directory: settings.directory, maxBytes: settings.logMaxBytes, keepFiles: settings.logFiles)
+                let snapshots = settings.snapshots
+                    ? try SnapshotStore(directory: settings.directory + "/snapshots", maxCount: settings.maxSnapshots,
+                                        maxBytes: settings.maxSnapshotBytes)
+                    : nil
+                return try EventWriter(events: log, snapshots: snapshots, logger: logger)
+            } catch {
+                throw StartupError("events: \(error)")
             }
         }
-        // Decision latency: from the frame's capture to the latch command (decode, inference, vote, actuation).
-        let latencyMS = captured.map { (clock.now().monotonic - $0.monotonic).seconds * 1000 }
-        for decision in output.records {
-            var snapshot: String?
-            if let snapshots {
+
+        /// The motion gate's settings, or nil when the gate is off.
+        static func motionSettings(_ m: DaemonConfiguration.Motion) -> MotionGate.Settings? {
+            guard m.enabled else { return nil }
+            return MotionGate.Settings(sensitivity: m.sensitivity, pixelThreshold: m.pixelThreshold,
+                                       holdAfterMotion: m.holdAfterMotion.seconds, idleInterval: m.idleInterval.seconds)
+        }
+
+        /// Status is answered at once from the published status; commands go to the decision loop.
+        static func controlHandler(inbox: Inbox, status: Locked<DaemonStatus>) -> ControlServer.Handler {
+            { request, respond in
+                if request.command == .status {
+                    respond(.success(status.value))
+                    return nil
+                }
+                let pending = PendingCommand(request, onAnswer: respond)
+                inbox.submit(pending)
+                return { pending.abandon() }
+            }
+        }
+
+        static func startSource(_ camera: DaemonConfiguration.Camera, settings: Settings, sink: FrameSink) throws -> FrameSource {
+            do {
+                let source = try settings.makeSource(camera, settings.logger)
+                try source.start(sink: sink)
+                settings.logger.info("camera source started", metadata: ["source": "\(source.summary)"])
+                return source
+            } catch {
+                throw StartupError("camera: \(error)")
+            }
+        }
+
+        // MARK: - The loop
+
+        func loop() throws {
+            while true {
+                let item = inbox.next(timeout: waitTime())
+                let now = clock.now()
+                switch item {
+                case .stop(let reason):
+                    logger.notice("stopping", metadata: ["reason": "\(reason)"])
+                    return
+                case .command(let pending):
+                    if pending.take() {
+                        pending.answer(handle(pending.request, at: now))
+                    } else {
+                        logger.warning("control command dropped: its client stopped waiting", metadata: ["command": "\(pending.command)"])
+                    }
+                case .reload:
+                    logger.notice("reload requested: verifying configuration and model")
+                    try? settings.notifier.reloading()
+                    reloader.request(current: configuration)
+                case .prepared(let result):
+                    apply(result, at: now)
+                case .camera(let state, let detail):
+                    try cameraChanged(state, detail: detail, at: now)
+                    if state == .finished && !configuration.camera.replayLoop { return }
+                case .result(let result):
+                    process(result)
+                case .timeout:
+                    break
+                }
+                let tick = clock.now()
+                apply(policy.handle(.tick(tick)), at: tick, frame: nil)
+                syncLatch(at: tick)
+                publishStatus()
+                feedWatchdog(at: tick.monotonic)
+            }
+        }
+
+        /// How long the loop may wait for input: until the policy's or the latch link's next deadline, at
+        /// most half a second (curfew boundaries follow the wall clock; the status refresh).
+        func waitTime() -> Duration {
+            let now = clock.now().monotonic
+            var wait: Duration = .milliseconds(500)
+            for deadline in [policy.nextDeadline, latch.nextDeadline()].compactMap({ $0 }) {
+                wait = min(wait, max(.zero, deadline - now) + .milliseconds(1))
+            }
+            return wait
+        }
+
+        // MARK: - Frames
+
+        func process(_ result: FrameResult) {
+            frames.seen += 1
+            let probability: Double, elapsed: Double, image: Image
+            let now = clock.now()
+            switch result.outcome {
+            case .corrupt(let error):
+                frames.corrupt += 1
+                if lastCorruptLog.map({ now.monotonic - $0 > .seconds(10) }) ?? true {
+                    logger.warning("corrupt frame skipped", metadata: ["frame": "\(result.frameID)", "error": "\(error)",
+                                                                        "corrupt_total": "\(frames.corrupt)"])
+                    lastCorruptLog = now.monotonic
+                }
+                return
+            case .still:
+                frames.still += 1
+                frames.lastProgress = now.monotonic
+                return
+            case .evaluated(let p, let ms, let frameImage):
+                (probability, elapsed, image) = (p, ms, frameImage)
+            }
+            frames.evaluated(milliseconds: elapsed, at: now.monotonic)
+            let output = policy.handle(.frame(now, probability: probability, frameID: result.frameID))
+            if policy.episodeBestFrameID == result.frameID { episodeBest = (result.frameID, image) }
+            apply(output, at: now, frame: (result.frameID, image), captured: result.captured)
+            if policy.episodeBestFrameID == nil { episodeBest = nil }
+            logger.debug("frame", metadata: ["id": "\(result.frameID)", "p": "\(fixed(probability, 3))", "ms": "\(fixed(elapsed, 1))"])
+            if !ready {
+                ready = true
+                try? settings.notifier.ready(status: statusLine())
+                logger.notice("ready: model verified, first frame processed")
+            }
+        }
+
+        func cameraChanged(_ state: CameraState, detail: String?, at now: Timestamp) throws {
+            let previous = cameraState
+            cameraState = state
+            if state != previous {
+                logger.notice("camera \(state.rawValue)", metadata: detail.map { ["detail": "\($0)"] } ?? [:])
+                record(EventRecord(time: now.wall, kind: "camera", mode: policy.mode.name, door: latch.statusText,
+                                   details: ["state": .string(state.rawValue), "detail": .string(detail ?? "")]))
+            }
+            if state == .failed { throw StartupError("camera failed: \(detail ?? "unknown error")") }
+        }
+
+        // MARK: - Decisions and the latch
+
+        /// Records the policy's decisions (with snapshots) and brings the latch in line with them.
+        func apply(_ output: DecisionOutput, at now: Timestamp, frame: (id: UInt64, image: Image)?, captured: Timestamp? = nil) {
+            if !output.commands.isEmpty { syncLatch(at: now) }
+            // Decision latency: from the frame's capture to the latch command (decode, inference, vote, actuation).
+            let latencyMS = captured.map { (clock.now().monotonic - $0.monotonic).seconds * 1000 }
+            for decision in output.records {
                 var image: Image?
                 switch decision.kind {
                 case .unlock, .rejectedCooldown, .rejectedCurfew, .rejectedLocked:
@@ -341,189 +346,264 @@ public final class DoorDaemon: @unchecked Sendable {
                 default:
                     break
                 }
-                if let image {
-                    do {
-                        snapshot = try snapshots.save(jpeg: try JPEGEncoder.encode(image, options: JPEGEncodeOptions(quality: 85)),
-                                                      time: decision.time.wall, kind: decision.kind.rawValue)
-                    } catch {
-                        logger.error("snapshot not saved", metadata: ["error": "\(error)"])
-                    }
+                var event = EventRecord(decision: decision, modelSHA256: model.sha256)
+                if let latencyMS, decision.kind == .unlock, decision.frameID == frame?.id {
+                    event.details["latency_ms"] = .number((latencyMS * 10).rounded() / 10)
                 }
+                record(event, snapshot: image)
+                let level: Logger.Level = [.unlock, .relock].contains(decision.kind) ? .notice : .info
+                logger.log(level: level, "\(decision.kind.rawValue): \(decision.rule)",
+                           metadata: ["mode": "\(decision.mode.name)", "scores": "\(decision.scores.map { fixed($0, 2) })"])
             }
-            var event = EventRecord(decision: decision, modelSHA256: model.sha256, snapshot: snapshot)
-            if let latencyMS, decision.kind == .unlock, decision.frameID == frame?.id {
-                event.details["latency_ms"] = .number((latencyMS * 10).rounded() / 10)
+        }
+
+        /// Tells the latch owner what the policy wants, and acts on what the owner reports.
+        func syncLatch(at now: Timestamp) {
+            for event in latch.sync(unlockedUntil: policy.unlockedUntil, now: now.monotonic) { handleLatch(event, at: now) }
+            if policy.door == .unlocked && !latch.isConnected {
+                // Nothing can open the door: the policy must not believe it did.
+                let output = policy.handle(.latchLocked(now, reason: "the latch owner is unreachable (is dogdoor-latch running?)"))
+                for decision in output.records { record(EventRecord(decision: decision, modelSHA256: model.sha256)) }
             }
-            record(event)
-            let level: Logger.Level = [.unlock, .relock].contains(decision.kind) ? .notice : .info
-            logger.log(level: level, "\(decision.kind.rawValue): \(decision.rule)",
-                       metadata: ["mode": "\(decision.mode.name)", "scores": "\(decision.scores.map { fixed($0, 2) })"])
         }
-    }
 
-    private func tickLatch(at now: Timestamp) {
-        do {
-            if try latchGuard.tick(at: now.monotonic) == .forcedLock {
-                apply(policy.handle(.latchLocked(now, reason: "latch energised for the maximum time")), at: now, image: nil)
+        func handleLatch(_ event: LatchEvent, at now: Timestamp) {
+            let kind: String
+            var details: JSONObject = [:]
+            var relock: String?
+            switch event {
+            case .relocked(let reason):
+                kind = "latch_relocked"
+                details["reason"] = .string(reason.rawValue)
+                relock = "the latch owner relocked: \(reason.rawValue)"
+            case .lockFailed(let attempt, let error):
+                kind = "latch_error"
+                details["attempt"] = .number(Double(attempt))
+                details["error"] = .string(error)
+            case .lockRestored(let attempts):
+                kind = "latch_restored"
+                details["attempts"] = .number(Double(attempts))
+            case .unlockRefused(let error):
+                kind = "latch_refused"
+                details["error"] = .string(error)
+                relock = "the latch owner refused the unlock: \(error)"
+            case .linkLost(let error):
+                kind = "latch_unreachable"
+                details["error"] = .string(error)
+                relock = "the latch owner is unreachable"
+            case .linkUp:
+                kind = "latch_connected"
             }
-        } catch {
-            latchFailed(error, at: now)
+            record(EventRecord(time: now.wall, kind: kind, mode: policy.mode.name, door: latch.statusText, details: details))
+            if let relock, policy.door == .unlocked {
+                let output = policy.handle(.latchLocked(now, reason: relock))
+                for decision in output.records { record(EventRecord(decision: decision, modelSHA256: model.sha256)) }
+            }
         }
-    }
 
-    /// A latch operation failed: make sure the door is locked, tell the policy, record it.
-    private func latchFailed(_ error: Error, at now: Timestamp) {
-        logger.error("latch operation failed; locking", metadata: ["error": "\(error)"])
-        _ = try? latchGuard.lock(at: now.monotonic)
-        record(EventRecord(time: now.wall, kind: "latch_error", mode: policy.mode.name, door: latchGuard.state.rawValue,
-                           details: ["error": .string("\(error)")]))
-        let output = policy.handle(.latchLocked(now, reason: "latch error: \(error)"))
-        for decision in output.records { record(EventRecord(decision: decision, modelSHA256: model.sha256)) }
-    }
+        // MARK: - Commands
 
-    private func handle(_ command: ControlCommand, at now: Timestamp) -> ControlResponse {
-        let door: DoorCommand
-        switch command {
-        case .status:
-            return .success(currentStatus)
-        case .lock:
-            door = .lock
-        case .auto:
-            door = .auto
-        case .unlock(let seconds):
-            let allowed = min(Double(seconds), configuration.latch.maxUnlocked.seconds)
-            door = .unlock(until: now.monotonic + .milliseconds(Int64(allowed * 1000)))
+        func handle(_ request: ControlRequest, at now: Timestamp) -> ControlResponse {
+            let command = request.command
+            let door: DoorCommand
+            switch command {
+            case .status:
+                return .success(status.value)
+            case .lock:
+                door = .lock
+            case .auto:
+                door = .auto
+            case .unlock(let seconds):
+                let allowed = min(Double(seconds), configuration.latch.maxUnlocked.seconds)
+                door = .unlock(until: now.monotonic + .milliseconds(Int64(allowed * 1000)))
+            }
+            let who = request.peer.map { "uid \($0.uid) pid \($0.pid)" } ?? "unknown peer"
+            logger.notice("control command", metadata: ["command": "\(command.name)", "from": "\(who)"])
+            let output = policy.handle(.command(now, door))
+            apply(output, at: now, frame: nil)
+            syncLatch(at: now)
+            publishStatus()
+            let rejected = output.records.first { $0.kind == .rejectedCommand }
+            var details: JSONObject = command.json
+            details["ok"] = .bool(rejected == nil)
+            if let rejected { details["error"] = .string(rejected.rule) }
+            if let peer = request.peer {
+                details["uid"] = .number(Double(peer.uid))
+                details["pid"] = .number(Double(peer.pid))
+            }
+            record(EventRecord(time: now.wall, kind: "command", mode: policy.mode.name, door: latch.statusText, details: details))
+            if let rejected { return .failure(rejected.rule, status: status.value) }
+            return .success(status.value)
         }
-        logger.notice("control command", metadata: ["command": "\(command)"])
-        let output = policy.handle(.command(now, door))
-        apply(output, at: now, image: nil)
-        publishStatus()
-        if let rejected = output.records.first(where: { $0.kind == .rejectedCommand }) {
-            return .failure(rejected.rule, status: currentStatus)
-        }
-        return .success(currentStatus)
-    }
 
-    // MARK: - Reload (SIGHUP)
+        // MARK: - Reload
 
-    /// Re-reads the configuration file and the model. Nothing changes unless everything new verifies: a
-    /// broken file or model leaves the old ones running, and the error is logged.
-    private func reload(at now: Timestamp) {
-        logger.notice("reloading configuration and model")
-        try? notifier.reloading()
-        defer { try? notifier.status(statusLine()) }
-        do {
-            var next = configurationPath.map { _ in DaemonConfiguration.defaults } ?? configuration
-            if let path = configurationPath { next = try DaemonConfiguration.load(path: path) }
-            for (key, value) in overrides { try next.apply(override: key, value: value) }
-            let newModel = try ActiveModel(path: next.model.path, plan: next.compute.plan, threads: threads)
-            let previousModel = model
-            model = newModel
-            let resume: ResumeMode = policy.mode == .locked ? .locked : .auto
+        /// Switches to a verified reload: model, policy (carrying on the mode, a manual unlock's deadline and an
+        /// automatic unlock in progress), camera and event files together, or none of them.
+        func apply(_ result: Result<PreparedReload, ReloadError>, at now: Timestamp) {
+            defer { try? settings.notifier.ready(status: statusLine()) }
+            let prepared: PreparedReload
+            switch result {
+            case .failure(let error):
+                reloadFailed(error.description, at: now)
+                return
+            case .success(let value):
+                prepared = value
+            }
+            let restartNeeded = PreparedReload.changesNeedingRestart(from: configuration, to: prepared.configuration)
+            let next = PreparedReload.applicable(prepared.configuration, running: configuration)
             let newPolicy: DecisionPolicy
             do {
-                newPolicy = try makePolicy(next, mode: resume)
+                newPolicy = try DecisionPolicy(parameters: prepared.parameters, curfew: next.curfew, continuing: policy, at: now)
             } catch {
-                model = previousModel
-                throw error
+                reloadFailed("\(error)", at: now)
+                return
             }
-            // Everything verified: switch. The door locks across the switch (a fresh policy starts locked).
-            try latchGuard.lock(at: now.monotonic)
-            policy = newPolicy
-            episodeBest = nil
-            worker.use(model: newModel, motion: Self.motionSettings(next.motion))
+            var newEvents: EventWriter?
+            if next.events != configuration.events {
+                do {
+                    newEvents = try Self.openEvents(next.events, logger: logger)
+                } catch {
+                    reloadFailed("\(error)", at: now)
+                    return
+                }
+            }
             if next.camera != configuration.camera {
-                source?.stop()
+                let old = source
+                old?.stop()
                 source = nil
-                try startSource(next.camera)
+                do {
+                    source = try Self.startSource(next.camera, settings: settings, sink: worker)
+                } catch {
+                    logger.error("reload: the new camera failed; going back to the running one", metadata: ["error": "\(error)"])
+                    do {
+                        source = try Self.startSource(configuration.camera, settings: settings, sink: worker)
+                    } catch {
+                        logger.error("the running camera could not be restarted", metadata: ["error": "\(error)"])
+                    }
+                    newEvents?.stop()
+                    reloadFailed("camera: \(error)", at: now)
+                    return
+                }
             }
-            if next.events != configuration.events { try openEvents(next.events) }
+            // Everything verified and started: switch.
+            policy = newPolicy
+            model = prepared.model
+            episodeBest = nil
+            worker.use(model: prepared.model, motion: Self.motionSettings(next.motion))
+            let eventsChanged = newEvents != nil
             configuration = next
-            record(EventRecord(time: now.wall, kind: "reload", mode: policy.mode.name, door: latchGuard.state.rawValue,
-                               modelSHA256: model.sha256, details: ["model": .string(model.path)]))
-            logger.notice("reloaded", metadata: ["model": "\(model.path)", "sha256": "\(model.sha256.prefix(16))"])
-        } catch {
-            logger.error("reload failed; keeping the running configuration and model", metadata: ["error": "\(error)"])
-            record(EventRecord(time: now.wall, kind: "reload_failed", mode: policy.mode.name, door: latchGuard.state.rawValue,
-                               modelSHA256: model.sha256, details: ["error": .string("\(error)")]))
-        }
-    }
-
-    // MARK: - Status, watchdog, events
-
-    private func publishStatus() {
-        let now = clock.now().monotonic
-        let fps = recentFrames.count > 1 ? Double(recentFrames.count - 1) / max(0.001, recentFrames.last! - recentFrames.first!) : 0
-        var remaining: Double?
-        if case .unlocked(let until, _) = policy.mode { remaining = max(0, (until - now).seconds) }
-        let value = DaemonStatus(
-            mode: policy.mode.name, unlockRemainingSeconds: remaining, latch: latchGuard.state.rawValue,
-            camera: cameraState.rawValue, framesPerSecond: fps, inferenceMilliseconds: inferenceMilliseconds,
-            curfew: policy.activeCurfew?.description, lastDecision: policy.lastRecord.map(DaemonStatus.Decision.init),
-            model: DaemonStatus.Model(path: model.path, sha256: model.sha256, threshold: policy.parameters.threshold),
-            frames: DaemonStatus.Frames(seen: counters.seen, evaluated: counters.evaluated, corrupt: counters.corrupt,
-                                        dropped: worker?.droppedFrames ?? 0, still: counters.still))
-        status.withLock { $0 = value }
-    }
-
-    private func statusLine() -> String {
-        let s = currentStatus
-        return "\(s.mode), door \(s.latch), camera \(s.camera), \(fixed(s.framesPerSecond, 1)) fps, \(fixed(s.inferenceMilliseconds, 0)) ms/frame"
-    }
-
-    /// WATCHDOG=1 only while frames are actually being processed: a stuck pipeline stops the pings and
-    /// systemd restarts the daemon. A finished replay is healthy idleness.
-    private func feedWatchdog() {
-        guard let interval = notifier.watchdogInterval else { return }
-        let now = MonotonicClock.now()
-        guard now - lastWatchdog >= interval.seconds / 3 else { return }
-        let progressing = now - lastProgress < interval.seconds / 2 || cameraState == .finished
-        guard ready, progressing else { return }
-        lastWatchdog = now
-        try? notifier.watchdog()
-        try? notifier.status(statusLine())
-    }
-
-    private func record(_ event: EventRecord) {
-        guard let events else { return }
-        do {
-            try events.append(event)
-        } catch {
-            logger.error("event not written", metadata: ["error": "\(error)", "kind": "\(event.kind)"])
-        }
-    }
-
-    private func shutdown() {
-        try? notifier.stopping()
-        let now = clock.now()
-        source?.stop()
-        worker?.stop()
-        control?.stop()
-        if let latchGuard {
-            do {
-                try latchGuard.close()
-            } catch {
-                logger.critical("could not lock and release the latch", metadata: ["error": "\(error)"])
-                exitStatus = 1
+            if let newEvents {
+                let old = events
+                events = newEvents
+                // The old writer finishes its queue on a thread of its own: the loop does not wait for a disk.
+                _ = try? NamedThread(name: "events-close") { old.stop() }
             }
-            record(EventRecord(time: now.wall, kind: "stop", mode: policy?.mode.name, door: latchGuard.state.rawValue,
-                               modelSHA256: model?.sha256,
-                               details: ["frames_seen": .number(Double(counters.seen)),
-                                         "frames_evaluated": .number(Double(counters.evaluated)),
-                                         "frames_still": .number(Double(counters.still)),
-                                         "cpu_seconds": .number(processCPUSeconds()),
-                                         "frames_corrupt": .number(Double(counters.corrupt)),
-                                         "frames_dropped": .number(Double(worker?.droppedFrames ?? 0))]))
-            logger.notice("door locked and latch released")
+            syncLatch(at: now)
+            var details: JSONObject = ["model": .string(model.path)]
+            if !restartNeeded.isEmpty { details["needs_restart"] = .array(restartNeeded.map { .string($0) }) }
+            if eventsChanged { details["events"] = .string(next.events.directory) }
+            record(EventRecord(time: now.wall, kind: "reload", mode: policy.mode.name, door: latch.statusText,
+                               modelSHA256: model.sha256, details: details))
+            if restartNeeded.isEmpty {
+                logger.notice("reloaded", metadata: ["model": "\(model.path)", "sha256": "\(model.sha256.prefix(16))"])
+            } else {
+                logger.warning("reloaded, but these changes take effect only after a restart (systemctl restart dogdoor-latch dogdoord)",
+                               metadata: ["needs_restart": "\(restartNeeded.joined(separator: ", "))", "model": "\(model.path)"])
+            }
         }
-        events?.close()
+
+        func reloadFailed(_ error: String, at now: Timestamp) {
+            logger.error("reload failed; keeping the running configuration, model and camera", metadata: ["error": "\(error)"])
+            record(EventRecord(time: now.wall, kind: "reload_failed", mode: policy.mode.name, door: latch.statusText,
+                               modelSHA256: model.sha256, details: ["error": .string(error)]))
+        }
+
+        // MARK: - Status, watchdog, events
+
+        func publishStatus() {
+            let now = clock.now().monotonic
+            var remaining: Double?
+            if case .unlocked(let until, _) = policy.mode { remaining = max(0, (until - now).seconds) }
+            let value = DaemonStatus(
+                mode: policy.mode.name, unlockRemainingSeconds: remaining, latch: latch.statusText,
+                camera: cameraState.rawValue, framesPerSecond: frames.framesPerSecond, inferenceMilliseconds: frames.inferenceMilliseconds,
+                curfew: policy.activeCurfew?.description, lastDecision: policy.lastRecord.map(DaemonStatus.Decision.init),
+                model: DaemonStatus.Model(path: model.path, sha256: model.sha256, threshold: policy.parameters.threshold),
+                frames: DaemonStatus.Frames(seen: frames.seen, evaluated: frames.evaluatedCount, corrupt: frames.corrupt,
+                                            dropped: worker.droppedFrames, still: frames.still))
+            status.withLock { $0 = value }
+        }
+
+        func statusLine() -> String {
+            let s = status.value
+            return "\(s.mode), door \(s.latch), camera \(s.camera), \(fixed(s.framesPerSecond, 1)) fps, \(fixed(s.inferenceMilliseconds, 0)) ms/frame"
+        }
+
+        /// WATCHDOG=1 only while frames are actually being processed: a stuck pipeline stops the pings and
+        /// systemd restarts the daemon. A finished replay is healthy idleness.
+        func feedWatchdog(at now: MonotonicInstant) {
+            guard let interval = settings.notifier.watchdogInterval else { return }
+            if let last = lastWatchdog, now - last < interval / 3 { return }
+            let progressing = frames.lastProgress.map { now - $0 < interval / 2 } ?? false || cameraState == .finished
+            guard ready, progressing else { return }
+            lastWatchdog = now
+            try? settings.notifier.watchdog()
+            try? settings.notifier.status(statusLine())
+        }
+
+        func record(_ event: EventRecord, snapshot: Image? = nil) {
+            events.record(event, snapshot: snapshot)
+        }
+
+        /// Locks first (the latch owner is told before anything else stops), then stops the camera, the
+        /// inference worker and the control socket, and writes the last events.
+        func shutDown() {
+            try? settings.notifier.stopping()
+            latch.lockAndClose()
+            let now = clock.now()
+            logger.notice("door locked (the latch owner holds it)")
+            source?.stop()
+            worker.stop()
+            control.stop()
+            let dropped = events.dropped
+            record(EventRecord(time: now.wall, kind: "stop", mode: policy.mode.name, door: "locked", modelSHA256: model.sha256,
+                               details: ["frames_seen": .number(Double(frames.seen)),
+                                         "frames_evaluated": .number(Double(frames.evaluatedCount)),
+                                         "frames_still": .number(Double(frames.still)),
+                                         "cpu_seconds": .number(processCPUSeconds()),
+                                         "frames_corrupt": .number(Double(frames.corrupt)),
+                                         "frames_dropped": .number(Double(worker.droppedFrames)),
+                                         "events_dropped": .number(Double(dropped.events)),
+                                         "snapshots_dropped": .number(Double(dropped.snapshots))]))
+            events.stop()
+        }
     }
 }
 
-extension Duration {
-    /// The duration in seconds.
-    var seconds: Double {
-        let (s, attoseconds) = components
-        return Double(s) + Double(attoseconds) * 1e-18
+/// Frame counters and rates for status and the watchdog.
+struct FrameCounters {
+    var seen: UInt64 = 0
+    var evaluatedCount: UInt64 = 0
+    var corrupt: UInt64 = 0
+    var still: UInt64 = 0
+    /// When the pipeline last made progress (a frame evaluated or found still).
+    var lastProgress: MonotonicInstant?
+    /// Mean inference time, exponentially weighted.
+    private(set) var inferenceMilliseconds = 0.0
+    private var recent: [MonotonicInstant] = []
+
+    mutating func evaluated(milliseconds: Double, at now: MonotonicInstant) {
+        inferenceMilliseconds = evaluatedCount == 0 ? milliseconds : 0.9 * inferenceMilliseconds + 0.1 * milliseconds
+        evaluatedCount += 1
+        lastProgress = now
+        recent.append(now)
+        recent.removeAll { now - $0 > .seconds(5) }
+    }
+
+    /// Frames evaluated per second over the last five seconds.
+    var framesPerSecond: Double {
+        guard recent.count > 1, let first = recent.first, let last = recent.last, last > first else { return 0 }
+        return Double(recent.count - 1) / (last - first).seconds
     }
 }

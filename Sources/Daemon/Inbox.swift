@@ -2,78 +2,48 @@ import Door
 import Imaging
 import Support
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// A control command waiting for the main loop, and the slot its answer goes into.
+/// A control command waiting for the decision loop, and the slot its answer goes into.
 ///
-/// A command whose client stopped waiting is never carried out: the main loop `take`s a command before
-/// acting on it, and `wait` abandons it at its deadline unless it was taken, so a client told "no answer"
-/// cannot see the door move afterwards.
-final class PendingCommand: @unchecked Sendable {
-    let command: ControlCommand
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let answered = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    private var response: ControlResponse?
-    private var taken = false
-    private var abandoned = false
+/// A command whose client stopped waiting is never carried out: the loop `take`s a command before acting on
+/// it, and `abandon()` (the control server's deadline) succeeds only if it was not taken, so a client told
+/// "no answer" cannot see the door move afterwards.
+final class PendingCommand: Sendable {
+    let request: ControlRequest
+    private let state = ConditionLock<(taken: Bool, abandoned: Bool, response: ControlResponse?)>((false, false, nil))
+    /// Called once with the answer, on the decision loop's thread.
+    private let onAnswer: @Sendable (ControlResponse) -> Void
 
-    init(_ command: ControlCommand) {
-        self.command = command
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(answered, nil)
+    init(_ request: ControlRequest, onAnswer: @escaping @Sendable (ControlResponse) -> Void) {
+        self.request = request
+        self.onAnswer = onAnswer
     }
 
-    deinit {
-        pthread_mutex_destroy(mutex)
-        pthread_cond_destroy(answered)
-        mutex.deallocate()
-        answered.deallocate()
-    }
+    var command: ControlCommand { request.command }
 
-    /// Claims the command for the main loop; false if its client gave up waiting (then drop it).
+    /// Claims the command for the decision loop; false if its client gave up waiting (then drop it).
     func take() -> Bool {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        if abandoned { return false }
-        taken = true
-        return true
+        state.withLock { lock in
+            if lock.state.abandoned { return false }
+            lock.state.taken = true
+            return true
+        }
+    }
+
+    /// Gives up on the command unless the loop has taken it; true when abandoned (it will not be carried out).
+    func abandon() -> Bool {
+        state.withLock { lock in
+            if lock.state.taken { return false }
+            lock.state.abandoned = true
+            return true
+        }
     }
 
     func answer(_ response: ControlResponse) {
-        pthread_mutex_lock(mutex)
-        self.response = response
-        pthread_cond_signal(answered)
-        pthread_mutex_unlock(mutex)
-    }
-
-    /// Waits up to `seconds` for the answer; nil if the main loop had not taken the command by then (it is
-    /// abandoned and will not be carried out). A command already taken is waited for to the end.
-    func wait(seconds: Double) -> ControlResponse? {
-        let deadline = MonotonicClock.now() + seconds
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        while response == nil {
-            let left = deadline - MonotonicClock.now()
-            if left <= 0 && !taken {
-                abandoned = true
-                break
-            }
-            var ts = timespec()
-            clock_gettime(CLOCK_REALTIME, &ts)
-            let total = Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9 + (left > 0 ? min(left, 0.2) : 0.2)
-            ts.tv_sec = Int(total)
-            ts.tv_nsec = Int((total - Double(Int(total))) * 1e9)
-            pthread_cond_timedwait(answered, mutex, &ts)
-        }
-        return response
+        state.withLock { $0.state.response = response }
+        onAnswer(response)
     }
 }
 
-/// Everything that wakes the daemon's main loop: the latest frame (older undelivered frames are dropped, so a
-/// slow inference never works through a queue of stale frames), camera-state changes, control commands, and
-/// stop/reload requests from signals.
 /// What the inference worker made of one frame.
 struct FrameResult: Sendable {
     enum Outcome: Sendable {
@@ -91,73 +61,72 @@ struct FrameResult: Sendable {
     var outcome: Outcome
 }
 
-/// Everything that wakes the daemon's main loop: results of the inference worker, camera-state changes,
-/// control commands, and stop/reload requests from signals.
-final class Inbox: @unchecked Sendable {
+/// Everything that wakes the daemon's decision loop: results of the inference worker, camera-state
+/// changes, control commands, stop and reload requests from signals, and prepared reloads.
+final class Inbox: Sendable {
     enum Item {
-        case result(FrameResult)
-        case camera(CameraState, String?)
-        case command(PendingCommand)
         case stop(String)
+        case command(PendingCommand)
         case reload
+        case prepared(Result<PreparedReload, ReloadError>)
+        case camera(CameraState, String?)
+        case result(FrameResult)
         case timeout
     }
 
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    private var results: [FrameResult] = []
-    private var cameraChanges: [(CameraState, String?)] = []
-    private var commands: [PendingCommand] = []
-    private var stopReason: String?
-    private var reloadRequested = false
-
-    init() {
-        pthread_mutex_init(mutex, nil)
-        var attributes = pthread_condattr_t()
-        pthread_condattr_init(&attributes)
-        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
-        pthread_cond_init(wake, &attributes)
-        pthread_condattr_destroy(&attributes)
+    private struct Queues {
+        var stopReason: String?
+        var commands: [PendingCommand] = []
+        var reloadRequested = false
+        var prepared: [Result<PreparedReload, ReloadError>] = []
+        var cameraChanges: [(CameraState, String?)] = []
+        var results: [FrameResult] = []
     }
 
-    private func post(_ body: () -> Void) {
-        pthread_mutex_lock(mutex)
-        body()
-        pthread_cond_signal(wake)
-        pthread_mutex_unlock(mutex)
-    }
+    private let queues = ConditionLock(Queues())
 
-    func post(_ result: FrameResult) { post { results.append(result) } }
-    func cameraStateChanged(_ state: CameraState, detail: String?) { post { cameraChanges.append((state, detail)) } }
-    func submit(_ command: PendingCommand) { post { commands.append(command) } }
-    func requestStop(_ reason: String) { post { if stopReason == nil { stopReason = reason } } }
-    func requestReload() { post { reloadRequested = true } }
-
-    /// The next item, most urgent first (stop, commands, reload, camera changes, then frame results), or
-    /// `.timeout` when nothing arrived before `deadline` (monotonic seconds).
-    func next(until deadline: Double) -> Item {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        while true {
-            if let stopReason { return .stop(stopReason) }
-            if !commands.isEmpty { return .command(commands.removeFirst()) }
-            if reloadRequested {
-                reloadRequested = false
-                return .reload
-            }
-            if !cameraChanges.isEmpty {
-                let (state, detail) = cameraChanges.removeFirst()
-                return .camera(state, detail)
-            }
-            if !results.isEmpty { return .result(results.removeFirst()) }
-            let now = MonotonicClock.now()
-            if now >= deadline { return .timeout }
-            var ts = timespec()
-            clock_gettime(CLOCK_MONOTONIC, &ts)
-            let target = Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9 + (deadline - now)
-            ts.tv_sec = Int(target)
-            ts.tv_nsec = Int((target - Double(Int(target))) * 1e9)
-            pthread_cond_timedwait(wake, mutex, &ts)
+    private func post(_ body: (inout Queues) -> Void) {
+        queues.withLock { lock in
+            body(&lock.state)
+            lock.signal()
         }
+    }
+
+    func post(_ result: FrameResult) { post { $0.results.append(result) } }
+    func cameraStateChanged(_ state: CameraState, detail: String?) { post { $0.cameraChanges.append((state, detail)) } }
+    func submit(_ command: PendingCommand) { post { $0.commands.append(command) } }
+    func requestStop(_ reason: String) { post { if $0.stopReason == nil { $0.stopReason = reason } } }
+    func requestReload() { post { $0.reloadRequested = true } }
+    func post(prepared: Result<PreparedReload, ReloadError>) { post { $0.prepared.append(prepared) } }
+
+    /// The next item, most urgent first (stop, commands, reload, prepared reloads, camera changes, then frame
+    /// results), or `.timeout` when nothing arrived within `timeout`.
+    func next(timeout: Duration) -> Item {
+        let deadline = MonotonicClock.now() + max(0, timeout.seconds)
+        return queues.withLock { lock in
+            while true {
+                if let reason = lock.state.stopReason { return .stop(reason) }
+                if !lock.state.commands.isEmpty { return .command(lock.state.commands.removeFirst()) }
+                if lock.state.reloadRequested {
+                    lock.state.reloadRequested = false
+                    return .reload
+                }
+                if !lock.state.prepared.isEmpty { return .prepared(lock.state.prepared.removeFirst()) }
+                if !lock.state.cameraChanges.isEmpty {
+                    let (state, detail) = lock.state.cameraChanges.removeFirst()
+                    return .camera(state, detail)
+                }
+                if !lock.state.results.isEmpty { return .result(lock.state.results.removeFirst()) }
+                if !lock.wait(until: deadline) { return .timeout }
+            }
+        }
+    }
+}
+
+extension Duration {
+    /// The duration in seconds.
+    var seconds: Double {
+        let (s, attoseconds) = components
+        return Double(s) + Double(attoseconds) * 1e-18
     }
 }

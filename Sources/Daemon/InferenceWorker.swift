@@ -3,110 +3,84 @@ import Imaging
 import Support
 import Synchronization
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Runs the network on its own thread, so that the decision loop stays on time however long a frame takes:
 /// relocks, the latch's limits, control commands and the watchdog never wait for inference.
 ///
 /// The camera hands frames to the worker, which keeps only the newest (older undelivered frames are dropped
 /// and counted: a slow inference never works through a queue of stale frames). For each frame it takes, it
 /// decodes, asks the motion gate, runs the model, and posts the result to the daemon's inbox.
-final class InferenceWorker: FrameSink, @unchecked Sendable {
+final class InferenceWorker: FrameSink, Sendable {
+    private struct State {
+        var latest: Frame?
+        var stopping = false
+        var model: ActiveModel
+        var motionEnabled: Bool
+        var gate: MotionGate
+        /// Frames replaced by a newer one before the worker took them.
+        var dropped: UInt64 = 0
+    }
+
     private let inbox: Inbox
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    private var latest: Frame?
-    private var stopping = false
-    private var model: ActiveModel
-    private var motionEnabled: Bool
-    private var gate: MotionGate
-    private var thread: pthread_t?
-    /// Frames replaced by a newer one before the worker took them.
-    private(set) var dropped: UInt64 = 0
+    private let state: ConditionLock<State>
+    private let thread = Mutex<NamedThread?>(nil)
 
     init(inbox: Inbox, model: ActiveModel, motion: MotionGate.Settings?) {
         self.inbox = inbox
-        self.model = model
-        motionEnabled = motion != nil
-        gate = MotionGate(settings: motion ?? MotionGate.Settings())
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(wake, nil)
-    }
-
-    private func locked<T>(_ body: () -> T) -> T {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return body()
+        state = ConditionLock(State(model: model, motionEnabled: motion != nil, gate: MotionGate(settings: motion ?? MotionGate.Settings())))
     }
 
     // MARK: FrameSink (the camera's thread)
 
     func deliver(_ frame: Frame) {
-        locked {
-            if latest != nil { dropped += 1 }
-            latest = frame
-            pthread_cond_signal(wake)
+        state.withLock { lock in
+            if lock.state.latest != nil { lock.state.dropped += 1 }
+            lock.state.latest = frame
+            lock.signal()
         }
     }
 
     func cameraStateChanged(_ state: CameraState, detail: String?) { inbox.cameraStateChanged(state, detail: detail) }
 
-    // MARK: Control (the main loop)
+    // MARK: Control (the decision loop)
 
     /// Uses `model` from the next frame on (the frame in progress finishes with the old one).
     func use(model: ActiveModel, motion: MotionGate.Settings?) {
-        locked {
-            self.model = model
-            if (motion != nil) != motionEnabled || motion.map({ $0 != gate.settings }) == true {
-                motionEnabled = motion != nil
-                gate = MotionGate(settings: motion ?? MotionGate.Settings())
+        state.withLock { lock in
+            lock.state.model = model
+            if (motion != nil) != lock.state.motionEnabled || motion.map({ $0 != lock.state.gate.settings }) == true {
+                lock.state.motionEnabled = motion != nil
+                lock.state.gate = MotionGate(settings: motion ?? MotionGate.Settings())
             }
         }
     }
 
-    var droppedFrames: UInt64 { locked { dropped } }
+    var droppedFrames: UInt64 { state.withLock { $0.state.dropped } }
 
-    func start() throws {
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var handle = pthread_t()
-        let status = pthread_create(&handle, nil, { raw in
-            let worker = Unmanaged<InferenceWorker>.fromOpaque(raw!).takeRetainedValue()
-            worker.run()
-            return nil
-        }, context)
-        guard status == 0 else {
-            Unmanaged<InferenceWorker>.fromOpaque(context).release()
-            throw StartupError("cannot start the inference thread: \(String(cString: strerror(status)))")
-        }
-        thread = handle
+    func start() throws(SystemError) {
+        let worker = try NamedThread(name: "inference") { [self] in run() }
+        thread.withLock { $0 = worker }
     }
 
     /// Stops taking frames and waits for the frame in progress.
     func stop() {
-        locked {
-            stopping = true
-            pthread_cond_signal(wake)
+        state.withLock { lock in
+            lock.state.stopping = true
+            lock.signal()
         }
-        if let thread { pthread_join(thread, nil) }
-        thread = nil
+        thread.withLock { $0 }?.join()
     }
 
     // MARK: The worker thread
 
     private func run() {
         while true {
-            pthread_mutex_lock(mutex)
-            while latest == nil && !stopping { pthread_cond_wait(wake, mutex) }
-            if stopping {
-                pthread_mutex_unlock(mutex)
-                return
+            let next: (frame: Frame, model: ActiveModel)? = state.withLock { lock in
+                while lock.state.latest == nil && !lock.state.stopping { lock.wait() }
+                guard !lock.state.stopping, let frame = lock.state.latest else { return nil }
+                lock.state.latest = nil
+                return (frame, lock.state.model)
             }
-            let frame = latest!
-            latest = nil
-            let model = self.model
-            pthread_mutex_unlock(mutex)
+            guard let (frame, model) = next else { return }
             inbox.post(FrameResult(frameID: frame.id, captured: frame.time, outcome: evaluate(frame, model: model)))
         }
     }
@@ -124,7 +98,9 @@ final class InferenceWorker: FrameSink, @unchecked Sendable {
             return .corrupt("\(error)")
         }
         // The gate is only touched from this thread (and replaced under the lock).
-        let evaluate = locked { !motionEnabled || gate.observe(Thumbnail(image), at: frame.time.monotonic.sinceOrigin.seconds).evaluate }
+        let evaluate = state.withLock { lock in
+            !lock.state.motionEnabled || lock.state.gate.observe(Thumbnail(image), at: frame.time.monotonic.sinceOrigin.seconds).evaluate
+        }
         guard evaluate else { return .still }
         let start = MonotonicClock.now()
         let probability = model.probability(of: image)

@@ -14,6 +14,16 @@ public enum ControlCommand: Hashable, Sendable {
     /// Longest unlock a request may ask for; the daemon may shorten it further (`latch.max_unlocked`).
     public static let maximumUnlockSeconds = 86_400
 
+    /// The command's name on the wire.
+    public var name: String {
+        switch self {
+        case .status: return "status"
+        case .lock: return "lock"
+        case .auto: return "auto"
+        case .unlock: return "unlock"
+        }
+    }
+
     /// The request as a JSON object.
     public var json: JSONObject {
         switch self {

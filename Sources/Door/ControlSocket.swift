@@ -3,21 +3,20 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import CSystem
 import Logging
 import Support
 import Synchronization
-
-/// Who sent a control request (from `SO_PEERCRED`), for the audit log.
-public struct PeerCredentials: Hashable, Sendable {
-    public var pid: Int32
-    public var uid: UInt32
-    public var gid: UInt32
-}
 
 /// A control request with its sender.
 public struct ControlRequest: Hashable, Sendable {
     public var command: ControlCommand
     public var peer: PeerCredentials?
+
+    public init(command: ControlCommand, peer: PeerCredentials?) {
+        self.command = command
+        self.peer = peer
+    }
 }
 
 /// Why the control socket could not be served or reached; names the socket.
@@ -63,289 +62,334 @@ public struct ControlError: Error, Hashable, CustomStringConvertible {
         }
         return "control socket \(socket): \(what)"
     }
+
+    init(socket: String, _ error: SystemError) {
+        switch error.code {
+        case EACCES, EPERM: self.init(socket: socket, reason: .permissionDenied)
+        case EADDRINUSE: self.init(socket: socket, reason: .alreadyInUse)
+        case EEXIST: self.init(socket: socket, reason: .notASocket)
+        default: self.init(socket: socket, reason: .system(operation: error.operation, code: error.code))
+        }
+    }
 }
 
-/// The daemon's side of the control socket: a Unix stream socket (mode 0660, optionally given to a group;
-/// its directory is created with mode 0750 if missing) speaking one JSON object per line in each
-/// direction. It runs on its own thread and hands each request to `handler`, one at a time, on that
-/// thread; the handler's response is written back. A client may send several requests on one connection.
-public final class ControlServer: Sendable {
-    /// Answers one request. Called on the server's thread.
-    public typealias Handler = @Sendable (ControlRequest) -> ControlResponse
+/// The daemon's side of the control socket: Unix stream sockets (mode 0660, optionally given to a group;
+/// the directory is created with mode 0750 if missing) speaking one JSON object per line in each direction.
+///
+/// One thread serves every client with `poll`, and nothing a client does can stall it or grow without
+/// bound: a request line is at most `maximumRequestBytes`; a client has one request in flight at a time and
+/// is not read while its answers pile up (`maximumPendingOutput`), so one that writes and never reads only
+/// fills its own socket buffer; at most `maximumClients` are served, and a new connection beyond that
+/// evicts the one that has made no progress for longest. Commands that the decision loop carries out are
+/// answered when it has (the handler answers asynchronously), within `commandTimeout` or not at all.
+///
+/// A second, optional socket answers `status` only: for people who may watch the door but not steer it.
+public final class ControlServer: @unchecked Sendable {
+    /// Answers one request by calling `respond`, now or later and from any thread. Called on the server's
+    /// thread; must not block. Returns an `abandon` function for requests answered later: the server calls
+    /// it at `commandTimeout`, and it returns true if the request was dropped before being carried out.
+    public typealias Handler = @Sendable (ControlRequest, _ respond: @escaping @Sendable (ControlResponse) -> Void)
+        -> (@Sendable () -> Bool)?
 
     /// Longest request line accepted.
     public static let maximumRequestBytes = 4_096
-    /// Connections served at once; more wait in the listen backlog.
-    public static let maximumClients = 16
-    /// A connection idle this long is closed.
+    /// Answers held for a client before the server stops reading its requests.
+    public static let maximumPendingOutput = 64 * 1_024
+    /// Connections served at once.
+    public static let maximumClients = 32
+    /// A connection that makes no progress this long is closed.
     public static let idleTimeout: Duration = .seconds(30)
+    /// How long a command may wait for the decision loop.
+    public static let commandTimeout: Duration = .seconds(10)
 
     public let path: String
+    public let statusPath: String?
     private let handler: Handler
     private let logger: Logger?
-    private let listenFD: Int32
-    private let wakeRead: Int32
-    private let wakeWrite: Int32
-    private let socketIdentity: (device: UInt64, inode: UInt64)
-    private let thread = Mutex<pthread_t?>(nil)
+    private let listeners: [(fd: Int32, identity: FileIdentity, path: String, statusOnly: Bool)]
+    private let wake: (read: Int32, write: Int32)
+    private let answers = Mutex<[(client: UInt64, response: ControlResponse)]>([])
     private let stopped = Atomic<Bool>(false)
+    private let thread = Mutex<NamedThread?>(nil)
 
-    /// Creates the socket at `path` (replacing a stale socket left by a crash, refusing to touch anything
-    /// else) and starts listening; call `start()` to serve. `group`, if given, gets the socket.
-    public init(path: String, group: String? = nil, logger: Logger? = nil,
-                handler: @escaping Handler) throws(ControlError) {
+    /// Creates the socket at `path` (and the status-only socket at `statusPath`), replacing a stale socket
+    /// left by a crash and refusing to touch anything else; call `start()` to serve.
+    public init(path: String, group: String? = nil, statusPath: String? = nil, statusGroup: String? = nil,
+                logger: Logger? = nil, handler: @escaping Handler) throws(ControlError) {
         self.path = path
+        self.statusPath = statusPath
         self.handler = handler
         self.logger = logger
-        func fail(_ operation: String, _ code: Int32 = errno) -> ControlError {
-            if code == EACCES || code == EPERM { return ControlError(socket: path, reason: .permissionDenied) }
-            return ControlError(socket: path, reason: .system(operation: operation, code: code))
+        func gid(_ name: String?, socket: String) throws(ControlError) -> gid_t? {
+            guard let name else { return nil }
+            guard let id = groupID(named: name) else { throw ControlError(socket: socket, reason: .groupNotFound(name)) }
+            return id
         }
-
-        var gid: gid_t?
-        if let group {
-            var entry = group_t()
-            var buffer = [CChar](repeating: 0, count: 16_384)
-            var result: UnsafeMutablePointer<group_t>?
-            let status = getgrnam_r(group, &entry, &buffer, buffer.count, &result)
-            guard status == 0, result != nil else { throw ControlError(socket: path, reason: .groupNotFound(group)) }
-            gid = entry.gr_gid
-        }
-
-        do {
-            try makeDirectories(parentDirectory(of: path), permissions: 0o750)
-        } catch {
-            throw fail("create directory \(error.path ?? "")", error.code)
-        }
-        var st = stat()
-        if lstat(path, &st) == 0 {
-            guard (st.st_mode & S_IFMT) == S_IFSOCK else { throw ControlError(socket: path, reason: .notASocket) }
-            if Self.someoneListens(on: path) { throw ControlError(socket: path, reason: .alreadyInUse) }
-            guard unlink(path) == 0 else { throw fail("remove stale socket") }
-        }
-
-        var address: UnixSocketAddress
-        do {
-            address = try UnixSocketAddress(path: path)
-        } catch {
-            throw ControlError(socket: path, reason: .system(operation: "socket address", code: error.code))
-        }
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
-        guard fd >= 0 else { throw fail("socket") }
-        var bound = false
+        var bound: [(fd: Int32, identity: FileIdentity, path: String, statusOnly: Bool)] = []
         do throws(ControlError) {
-            let bindResult = address.withSockaddr { bind(fd, $0, $1) }
-            guard bindResult == 0 else { throw fail("bind") }
-            bound = true
-            guard chmod(path, 0o660) == 0 else { throw fail("chmod") }
-            if let gid, chown(path, uid_t.max, gid) != 0 { throw fail("chown to group \(group ?? "")") }
-            guard listen(fd, 16) == 0 else { throw fail("listen") }
-            guard lstat(path, &st) == 0 else { throw fail("stat") }
+            for (socketPath, group, statusOnly) in [(path, group, false), (statusPath, statusGroup, true)] {
+                guard let socketPath else { continue }
+                let id = try gid(group, socket: socketPath)
+                do {
+                    let (fd, identity) = try UnixListener.bind(path: socketPath, kind: .stream, group: id)
+                    bound.append((fd, identity, socketPath, statusOnly))
+                } catch {
+                    throw ControlError(socket: socketPath, error)
+                }
+            }
         } catch {
-            close(fd)
-            if bound { unlink(path) }
+            for listener in bound {
+                close(listener.fd)
+                UnixListener.remove(path: listener.path, identity: listener.identity)
+            }
             throw error
         }
-        var pipeFDs: [Int32] = [0, 0]
-        guard pipe(&pipeFDs) == 0 else {
+        var fds: [Int32] = [0, 0]
+        guard dd_sys_pipe_nonblocking(&fds) == 0 else {
             let code = errno
-            close(fd)
-            unlink(path)
-            throw fail("pipe", code)
+            for listener in bound {
+                close(listener.fd)
+                UnixListener.remove(path: listener.path, identity: listener.identity)
+            }
+            throw ControlError(socket: path, reason: .system(operation: "pipe", code: code))
         }
-        for end in pipeFDs {
-            _ = fcntl(end, F_SETFD, FD_CLOEXEC)
-            _ = fcntl(end, F_SETFL, O_NONBLOCK)
-        }
-        listenFD = fd
-        wakeRead = pipeFDs[0]
-        wakeWrite = pipeFDs[1]
-        socketIdentity = (UInt64(st.st_dev), UInt64(st.st_ino))
+        listeners = bound
+        wake = (fds[0], fds[1])
     }
 
     deinit {
         stop()
-        close(listenFD)
-        close(wakeRead)
-        close(wakeWrite)
+        close(wake.read)
+        close(wake.write)
     }
 
     /// Starts serving on a new thread. Calling it again does nothing.
     public func start() throws(ControlError) {
-        let code: Int32 = thread.withLock { thread in
-            guard thread == nil, !stopped.load(ordering: .acquiring) else { return 0 }
-            let context = Unmanaged.passRetained(self).toOpaque()
-            var id = pthread_t()
-            let status = pthread_create(&id, nil, { raw in
-                let server = Unmanaged<ControlServer>.fromOpaque(raw!).takeRetainedValue()
-                server.run()
+        let failure: SystemError? = thread.withLock { thread -> SystemError? in
+            guard thread == nil, !stopped.load(ordering: .acquiring) else { return nil }
+            do throws(SystemError) {
+                thread = try NamedThread(name: "control") { [self] in run() }
                 return nil
-            }, context)
-            if status != 0 {
-                Unmanaged<ControlServer>.fromOpaque(context).release()
-                return status
+            } catch {
+                return error
             }
-            thread = id
-            return 0
         }
-        if code != 0 { throw ControlError(socket: path, reason: .system(operation: "start thread", code: code)) }
+        if let failure { throw ControlError(socket: path, reason: .system(operation: failure.operation, code: failure.code)) }
     }
 
-    /// Stops serving, waits for the thread to finish, and removes the socket file (if it is still ours).
-    /// Calling it again does nothing.
+    /// Stops serving, waits for the thread to finish, and removes the socket files (if they are still
+    /// ours). Calling it again does nothing.
     public func stop() {
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        var byte: UInt8 = 1
-        _ = write(wakeWrite, &byte, 1)
-        let running = thread.withLock { thread -> pthread_t? in
+        wakeUp()
+        let running = thread.withLock { thread -> NamedThread? in
             defer { thread = nil }
             return thread
         }
-        if let running {
-            // The last reference may be dropped by the server thread itself (deinit runs there): it cannot
-            // join itself, so it detaches.
-            if pthread_equal(running, pthread_self()) != 0 {
-                pthread_detach(running)
-            } else {
-                pthread_join(running, nil)
-            }
+        running?.join()
+        for listener in listeners {
+            close(listener.fd)
+            UnixListener.remove(path: listener.path, identity: listener.identity)
         }
-        var st = stat()
-        if lstat(path, &st) == 0, UInt64(st.st_dev) == socketIdentity.device, UInt64(st.st_ino) == socketIdentity.inode {
-            unlink(path)
-        }
+    }
+
+    private func wakeUp() {
+        var byte: UInt8 = 1
+        _ = write(wake.write, &byte, 1)
     }
 
     // MARK: - Serving
 
     private struct Client {
+        var id: UInt64
         var fd: Int32
         var peer: PeerCredentials?
+        var statusOnly: Bool
         var input: [UInt8] = []
         var output: [UInt8] = []
-        var lastActivity: ContinuousClock.Instant
-        var closeAfterWrite = false
+        var lastProgress: ContinuousClock.Instant
+        /// A request handed to the handler and not answered yet, with its deadline and abandon function.
+        var inFlight: (deadline: ContinuousClock.Instant, abandon: (@Sendable () -> Bool)?)?
+        var sawEnd = false
+
+        /// Whether to read more requests: not while one is in flight or answers pile up.
+        var wantsInput: Bool { inFlight == nil && !sawEnd && output.count < ControlServer.maximumPendingOutput }
+        var finished: Bool { sawEnd && inFlight == nil && output.isEmpty && input.isEmpty }
     }
 
     private func run() {
         var clients: [Client] = []
+        var nextID: UInt64 = 1
         defer { for client in clients { close(client.fd) } }
         let clock = ContinuousClock()
         while !stopped.load(ordering: .acquiring) {
-            var fds = [pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
-            fds.append(pollfd(fd: listenFD, events: clients.count < Self.maximumClients ? Int16(POLLIN) : 0, revents: 0))
+            var fds = [pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0)]
+            for listener in listeners { fds.append(pollfd(fd: listener.fd, events: Int16(POLLIN), revents: 0)) }
             for client in clients {
-                var events = Int16(POLLIN)
+                var events: Int16 = 0
+                if client.wantsInput { events |= Int16(POLLIN) }
                 if !client.output.isEmpty { events |= Int16(POLLOUT) }
-                if client.closeAfterWrite { events = Int16(POLLOUT) }
                 fds.append(pollfd(fd: client.fd, events: events, revents: 0))
             }
-            let ready = poll(&fds, nfds_t(fds.count), 1_000)
-            if ready < 0 {
-                if errno == EINTR { continue }
+            let ready = poll(&fds, nfds_t(fds.count), 500)
+            if ready < 0 && errno != EINTR {
                 logger?.error("control socket: poll failed", metadata: ["socket": "\(path)", "errno": "\(errno)"])
                 return
             }
-            if fds[0].revents != 0 { return }
-
-            var finished: [Int] = []
-            for index in clients.indices {
-                let revents = fds[index + 2].revents
-                var keep = true
-                if revents & Int16(POLLIN | POLLHUP | POLLERR) != 0, !clients[index].closeAfterWrite {
-                    keep = readRequests(&clients[index], now: clock.now)
-                }
-                if keep, !clients[index].output.isEmpty {
-                    keep = writeResponses(&clients[index], now: clock.now)
-                }
-                if keep, clients[index].closeAfterWrite, clients[index].output.isEmpty { keep = false }
-                if keep, clock.now - clients[index].lastActivity > Self.idleTimeout { keep = false }
-                if !keep { finished.append(index) }
+            if fds[0].revents != 0 {
+                var drain = [UInt8](repeating: 0, count: 256)
+                _ = read(wake.read, &drain, drain.count)
             }
-            for index in finished.reversed() {
+            let now = clock.now
+
+            // Answers that arrived from other threads.
+            let arrived = answers.withLock { list -> [(client: UInt64, response: ControlResponse)] in
+                defer { list.removeAll() }
+                return list
+            }
+            for (id, response) in arrived {
+                guard let index = clients.firstIndex(where: { $0.id == id }) else { continue }
+                clients[index].inFlight = nil
+                clients[index].output += Array((response.line + "\n").utf8)
+            }
+
+            var done: [Int] = []
+            for index in clients.indices {
+                let revents = fds[1 + listeners.count + index].revents
+                var keep = true
+                if revents & Int16(POLLIN | POLLHUP | POLLERR) != 0, clients[index].wantsInput {
+                    keep = readRequests(&clients[index], now: now)
+                }
+                if keep, clients[index].inFlight == nil { serveBufferedRequest(&clients[index]) }
+                if keep, !clients[index].output.isEmpty { keep = writeResponses(&clients[index], now: now) }
+                if keep, let inFlight = clients[index].inFlight, now >= inFlight.deadline {
+                    if inFlight.abandon?() ?? true {
+                        clients[index].inFlight = nil
+                        clients[index].output += Array((ControlResponse.failure(
+                            "the daemon was busy for \(Self.commandTimeout); the command was not carried out").line + "\n").utf8)
+                    } else {
+                        // Taken by the decision loop: its answer is on its way.
+                        clients[index].inFlight?.deadline = now + .seconds(1)
+                    }
+                }
+                if keep, clients[index].finished { keep = false }
+                if keep, clients[index].inFlight == nil, now - clients[index].lastProgress > Self.idleTimeout { keep = false }
+                if !keep { done.append(index) }
+            }
+            for index in done.reversed() {
+                if let abandon = clients[index].inFlight?.abandon { _ = abandon() }
                 close(clients[index].fd)
                 clients.remove(at: index)
             }
-            // New connections join the poll set on the next round.
-            if fds[1].revents & Int16(POLLIN) != 0 { acceptClients(&clients, now: clock.now) }
+            for (offset, listener) in listeners.enumerated() where fds[1 + offset].revents & Int16(POLLIN) != 0 {
+                acceptClients(listener.fd, statusOnly: listener.statusOnly, &clients, nextID: &nextID, now: now)
+            }
         }
     }
 
-    private func acceptClients(_ clients: inout [Client], now: ContinuousClock.Instant) {
-        while clients.count < Self.maximumClients {
-            let fd = accept(listenFD, nil, nil)
-            if fd < 0 {
-                if errno == EINTR { continue }
-                if errno != EAGAIN && errno != EWOULDBLOCK {
-                    logger?.warning("control socket: accept failed", metadata: ["errno": "\(errno)"])
-                }
+    private func acceptClients(_ listener: Int32, statusOnly: Bool, _ clients: inout [Client], nextID: inout UInt64,
+                               now: ContinuousClock.Instant) {
+        while true {
+            let accepted: Int32?
+            do {
+                accepted = try UnixListener.accept(listener)
+            } catch {
+                logger?.warning("control socket: accept failed", metadata: ["error": "\(error)"])
                 return
             }
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-            clients.append(Client(fd: fd, peer: Self.peerCredentials(fd), lastActivity: now))
+            guard let fd = accepted else { return }
+            if clients.count >= Self.maximumClients, let stalest = clients.indices.min(by: { clients[$0].lastProgress < clients[$1].lastProgress }) {
+                logger?.warning("control socket: too many clients; closing the one idle longest",
+                                metadata: ["peer": "\(clients[stalest].peer.map { "\($0)" } ?? "unknown")"])
+                if let abandon = clients[stalest].inFlight?.abandon { _ = abandon() }
+                close(clients[stalest].fd)
+                clients.remove(at: stalest)
+            }
+            clients.append(Client(id: nextID, fd: fd, peer: PeerCredentials(socket: fd), statusOnly: statusOnly, lastProgress: now))
+            nextID += 1
         }
     }
 
-    /// Reads what is available and answers complete lines. Returns false when the connection is done.
+    /// Reads what is available, up to the request size limit. Returns false when the connection is broken.
     private func readRequests(_ client: inout Client, now: ContinuousClock.Instant) -> Bool {
         var chunk = [UInt8](repeating: 0, count: 4_096)
-        var sawEnd = false
-        while true {
+        while client.input.count <= Self.maximumRequestBytes {
             let n = chunk.withUnsafeMutableBytes { read(client.fd, $0.baseAddress, $0.count) }
             if n > 0 {
                 client.input += chunk[0..<n]
-                client.lastActivity = now
-                if client.input.count > Self.maximumRequestBytes * 4 { break }
+                client.lastProgress = now
+                if client.input.contains(UInt8(ascii: "\n")) { break }
                 continue
             }
-            if n == 0 { sawEnd = true; break }
+            if n == 0 {
+                client.sawEnd = true
+                break
+            }
             if errno == EINTR { continue }
             if errno == EAGAIN || errno == EWOULDBLOCK { break }
             return false
         }
-        while let newline = client.input.firstIndex(of: UInt8(ascii: "\n")) {
-            let line = Array(client.input[..<newline])
-            client.input.removeSubrange(...newline)
-            answer(line, &client)
-        }
-        if client.input.count > Self.maximumRequestBytes {
-            client.output += Array((ControlResponse.failure("request longer than \(Self.maximumRequestBytes) bytes").line + "\n").utf8)
-            client.input.removeAll()
-            client.closeAfterWrite = true
-            return true
-        }
-        if sawEnd {
-            // A last request without a newline is still answered.
-            if !client.input.isEmpty {
-                let line = client.input
-                client.input.removeAll()
-                answer(line, &client)
-            }
-            client.closeAfterWrite = true
-        }
         return true
     }
 
-    private func answer(_ lineBytes: [UInt8], _ client: inout Client) {
-        var bytes = lineBytes
-        if bytes.last == UInt8(ascii: "\r") { bytes.removeLast() }
-        if bytes.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) { return }
-        let response: ControlResponse
-        if bytes.count > Self.maximumRequestBytes {
-            response = .failure("request longer than \(Self.maximumRequestBytes) bytes")
+    /// Hands the next complete request line (if any) to the handler.
+    private func serveBufferedRequest(_ client: inout Client) {
+        var line: [UInt8]
+        if let newline = client.input.firstIndex(of: UInt8(ascii: "\n")) {
+            line = Array(client.input[..<newline])
+            client.input.removeSubrange(...newline)
+        } else if client.input.count > Self.maximumRequestBytes {
+            client.input.removeAll()
+            client.output += Array((ControlResponse.failure("request longer than \(Self.maximumRequestBytes) bytes").line + "\n").utf8)
+            client.sawEnd = true  // the rest of the line cannot be told from a new request: close after answering
+            return
+        } else if client.sawEnd && !client.input.isEmpty {
+            line = client.input  // a last request without a newline is still answered
+            client.input.removeAll()
         } else {
-            do {
-                guard let text = String(validating: bytes, as: UTF8.self) else { throw ControlProtocolError("request is not valid UTF-8") }
-                let command = try ControlCommand(parsing: text)
-                response = handler(ControlRequest(command: command, peer: client.peer))
-            } catch let error as ControlProtocolError {
-                response = .failure(error.message)
-            } catch {
-                response = .failure("\(error)")
-            }
+            return
         }
-        client.output += Array((response.line + "\n").utf8)
+        if line.last == UInt8(ascii: "\r") { line.removeLast() }
+        if line.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) { return }
+        let command: ControlCommand
+        do {
+            guard line.count <= Self.maximumRequestBytes else { throw ControlProtocolError("request longer than \(Self.maximumRequestBytes) bytes") }
+            guard let text = String(validating: line, as: UTF8.self) else { throw ControlProtocolError("request is not valid UTF-8") }
+            command = try ControlCommand(parsing: text)
+        } catch let error as ControlProtocolError {
+            client.output += Array((ControlResponse.failure(error.message).line + "\n").utf8)
+            return
+        } catch {
+            client.output += Array((ControlResponse.failure("\(error)").line + "\n").utf8)
+            return
+        }
+        if client.statusOnly && command != .status {
+            client.output += Array((ControlResponse.failure("this socket answers status only; use \(path) to steer the door").line + "\n").utf8)
+            return
+        }
+        let id = client.id
+        // An answer given during the call stays here; one given after it goes through `answers`. One lock
+        // decides which, so no answer is lost to the race between the two.
+        let slot = Mutex<(returned: Bool, response: ControlResponse?)>((false, nil))
+        let abandon = handler(ControlRequest(command: command, peer: client.peer)) { [self] response in
+            let kept = slot.withLock { slot -> Bool in
+                guard !slot.returned else { return false }
+                slot.response = response
+                return true
+            }
+            guard !kept else { return }
+            answers.withLock { $0.append((id, response)) }
+            wakeUp()
+        }
+        let immediate = slot.withLock { slot -> ControlResponse? in
+            slot.returned = true
+            return slot.response
+        }
+        if let immediate {
+            client.output += Array((immediate.line + "\n").utf8)
+        } else {
+            client.inFlight = (ContinuousClock().now + Self.commandTimeout, abandon)
+        }
     }
 
     /// Writes what the socket accepts. Returns false when the connection is broken.
@@ -354,7 +398,7 @@ public final class ControlServer: Sendable {
             let n = client.output.withUnsafeBytes { send(client.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             if n > 0 {
                 client.output.removeFirst(n)
-                client.lastActivity = now
+                client.lastProgress = now
                 continue
             }
             if n < 0 && errno == EINTR { continue }
@@ -363,30 +407,13 @@ public final class ControlServer: Sendable {
         }
         return true
     }
-
-    static func peerCredentials(_ fd: Int32) -> PeerCredentials? {
-        // struct ucred { pid_t pid; uid_t uid; gid_t gid; } (not imported into Swift: read it as its fields).
-        var raw: (Int32, UInt32, UInt32) = (0, 0, 0)
-        var length = socklen_t(MemoryLayout<(Int32, UInt32, UInt32)>.size)
-        guard getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &raw, &length) == 0, length == 12 else { return nil }
-        return PeerCredentials(pid: raw.0, uid: raw.1, gid: raw.2)
-    }
-
-    static func someoneListens(on path: String) -> Bool {
-        guard var address = try? UnixSocketAddress(path: path) else { return false }
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        let result = address.withSockaddr { connect(fd, $0, $1) }
-        return result == 0 || (errno != ECONNREFUSED && errno != ENOENT)
-    }
 }
 
 /// The client side, used by `dogdoor status`, `dogdoor lock`, ...
 public enum ControlClient {
     /// Sends one command to the daemon listening on `socket` and returns its response.
     public static func send(_ command: ControlCommand, to socket: String,
-                            timeout: Duration = .seconds(5)) throws(ControlError) -> ControlResponse {
+                            timeout: Duration = .seconds(12)) throws(ControlError) -> ControlResponse {
         let line = JSONValue.object(command.json).serialized()
         let reply = try exchange(line, socket: socket, timeout: timeout)
         do {
@@ -398,41 +425,26 @@ public enum ControlClient {
 
     /// Sends one raw line and returns the raw response line (without its newline).
     public static func exchange(_ request: String, socket path: String,
-                                timeout: Duration = .seconds(5)) throws(ControlError) -> String {
-        func fail(_ operation: String, _ code: Int32 = errno) -> ControlError {
-            switch code {
+                                timeout: Duration = .seconds(12)) throws(ControlError) -> String {
+        func fail(_ error: SystemError) -> ControlError {
+            switch error.code {
             case ENOENT, ECONNREFUSED: return ControlError(socket: path, reason: .notRunning)
             case EACCES, EPERM: return ControlError(socket: path, reason: .permissionDenied)
             case EAGAIN, ETIMEDOUT: return ControlError(socket: path, reason: .timedOut)
-            default: return ControlError(socket: path, reason: .system(operation: operation, code: code))
+            default: return ControlError(socket: path, reason: .system(operation: error.operation, code: error.code))
             }
         }
-        var address: UnixSocketAddress
+        let fd: Int32
         do {
-            address = try UnixSocketAddress(path: path)
+            fd = try connectUnixSocket(path: path, kind: .stream, timeout: timeout)
         } catch {
-            throw ControlError(socket: path, reason: .system(operation: "socket address", code: error.code))
+            throw fail(error)
         }
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw fail("socket") }
         defer { close(fd) }
-        var tv = timeval(tv_sec: Int(timeout.components.seconds),
-                         tv_usec: Int(timeout.components.attoseconds / 1_000_000_000_000))
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        while address.withSockaddr({ connect(fd, $0, $1) }) != 0 {
-            if errno == EINTR { continue }
-            throw fail("connect")
-        }
-        let bytes = Array((request + "\n").utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw fail("send")
-            }
-            offset += n
+        do {
+            try writeAll(fd, Array((request + "\n").utf8), what: "send")
+        } catch {
+            throw fail(error)
         }
         var response: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4_096)
@@ -440,7 +452,7 @@ public enum ControlClient {
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw fail("read")
+                throw fail(SystemError("read", path: path))
             }
             if n == 0 { break }
             response += chunk[0..<n]
@@ -452,5 +464,3 @@ public enum ControlClient {
         return String(decoding: response[..<newline], as: UTF8.self)
     }
 }
-
-private typealias group_t = group

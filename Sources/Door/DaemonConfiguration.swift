@@ -1,3 +1,4 @@
+import LatchLink
 import Support
 
 /// Where a configuration value came from.
@@ -98,8 +99,15 @@ public struct DaemonConfiguration: Hashable, Sendable {
         case gpio
     }
 
-    /// `[latch]`
+    /// `[latch]`: read by the latch owner (`dogdoor-latch`), which alone holds the line, and by dogdoord for
+    /// the owner's socket and the longest manual unlock.
     public struct LatchSettings: Hashable, Sendable {
+        /// The latch owner's socket, which dogdoord connects to.
+        public var socket = "/run/dogdoor-latch/latch.sock"
+        /// The only user (besides root and the owner's own user) that may command the latch.
+        public var clientUser = "dogdoor"
+        /// While the door is unlocked, silence from dogdoord for this long makes the owner lock it.
+        public var heartbeatTimeout: Duration = .seconds(3)
         public var kind: LatchKind = .simulated
         /// GPIO chip: path, name, label or number.
         public var chip = "gpiochip0"
@@ -147,6 +155,10 @@ public struct DaemonConfiguration: Hashable, Sendable {
         public var socket = "/run/dogdoor/control.sock"
         /// Group given access to the socket; nil keeps the daemon's group.
         public var group: String?
+        /// A second socket that answers `status` only (nil: none), for people who may watch but not steer.
+        public var statusSocket: String?
+        /// Group given access to the status socket.
+        public var statusGroup: String?
     }
 
     /// `[motion]`: the motion gate in front of the network.
@@ -361,6 +373,11 @@ public struct DaemonConfiguration: Hashable, Sendable {
         KeySpec("camera.height") { $0.camera.height = try integer($1, 16...4_096) },
         KeySpec("camera.fps") { $0.camera.fps = try number($1, 1...120) },
 
+        KeySpec("latch.socket") { $0.latch.socket = try socketPath($1) },
+        KeySpec("latch.client_user") { $0.latch.clientUser = try accountName($1, what: "user") },
+        KeySpec("latch.heartbeat_timeout") {
+            $0.latch.heartbeatTimeout = try duration($1, Duration.milliseconds(500)...Duration.seconds(60))
+        },
         KeySpec("latch.kind") { $0.latch.kind = try choice($1, LatchKind.self) },
         KeySpec("latch.chip") { $0.latch.chip = try nonEmptyString($1) },
         KeySpec("latch.line") {
@@ -417,17 +434,18 @@ public struct DaemonConfiguration: Hashable, Sendable {
         KeySpec("events.log_max_bytes") { $0.events.logMaxBytes = try integer($1, 65_536...(1 << 30)) },
         KeySpec("events.log_files") { $0.events.logFiles = try integer($1, 1...100) },
 
-        KeySpec("control.socket") {
-            let path = try absolutePath($1)
-            guard path.utf8.count < 108 else { throw KeyError("must be shorter than 108 bytes (a Unix socket path limit)") }
-            $0.control.socket = path
-        },
+        KeySpec("control.socket") { $0.control.socket = try socketPath($1) },
         KeySpec("control.group") {
-            let name = try string($1)
-            guard name.utf8.allSatisfy({ isNameByte($0) }) else {
-                throw KeyError("must be a group name (letters, digits, '_', '-', '.'), got \"\(name)\"")
-            }
+            let name = try accountName($1, what: "group", allowEmpty: true)
             $0.control.group = name.isEmpty ? nil : name
+        },
+        KeySpec("control.status_socket") {
+            let path = try string($1)
+            $0.control.statusSocket = path.isEmpty ? nil : try socketPath($1)
+        },
+        KeySpec("control.status_group") {
+            let name = try accountName($1, what: "group", allowEmpty: true)
+            $0.control.statusGroup = name.isEmpty ? nil : name
         },
 
         KeySpec("motion.enabled") { $0.motion.enabled = try boolean($1) },
@@ -532,6 +550,21 @@ private func absolutePath(_ value: TOMLValue) throws(DaemonConfiguration.KeyErro
     guard path.hasPrefix("/") else { throw .init("must be an absolute path, got \"\(path)\"") }
     guard !path.utf8.contains(0) else { throw .init("must not contain NUL characters") }
     return path
+}
+
+private func socketPath(_ value: TOMLValue) throws(DaemonConfiguration.KeyError) -> String {
+    let path = try absolutePath(value)
+    guard path.utf8.count < 108 else { throw .init("must be shorter than 108 bytes (a Unix socket path limit)") }
+    return path
+}
+
+private func accountName(_ value: TOMLValue, what: String, allowEmpty: Bool = false) throws(DaemonConfiguration.KeyError) -> String {
+    let name = try string(value)
+    guard allowEmpty || !name.isEmpty else { throw .init("must not be empty") }
+    guard name.utf8.count <= 32, name.utf8.allSatisfy({ isNameByte($0) }) else {
+        throw .init("must be a \(what) name (letters, digits, '_', '-', '.'), got \"\(name)\"")
+    }
+    return name
 }
 
 private func boolean(_ value: TOMLValue) throws(DaemonConfiguration.KeyError) -> Bool {

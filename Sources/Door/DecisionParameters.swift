@@ -1,3 +1,4 @@
+import Support
 /// The numbers that govern automatic unlocking. See docs/decision-policy.md for what each one means and
 /// why the defaults are what they are.
 public struct DecisionParameters: Hashable, Sendable {

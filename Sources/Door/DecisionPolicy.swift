@@ -1,3 +1,5 @@
+import LatchLink
+import Support
 /// The mode the door returns to when a manual unlock ends.
 public enum ResumeMode: String, Hashable, Sendable {
     case auto
@@ -170,6 +172,38 @@ public struct DecisionPolicy: Sendable {
         self.mode = mode.mode
         self.now = start
         self.activeCurfew = curfew.first { $0.contains(secondsSinceMidnight: start.wall.secondsSinceLocalMidnight) }
+    }
+
+    /// A policy with new parameters that carries on from `previous` at `now` (a configuration reload): the
+    /// same mode (a manual unlock keeps its deadline), the door as it is (an automatic unlock keeps its opening
+    /// time, its relock time no later than the new maximum open time allows), and the cooldown in force. The
+    /// vote starts afresh: the frames seen so far were scored by the previous model.
+    public init(parameters: DecisionParameters, curfew: [CurfewWindow] = [], continuing previous: DecisionPolicy,
+                at now: Timestamp) throws(DecisionParameterError) {
+        try self.init(parameters: parameters, curfew: curfew, mode: .auto, start: now)
+        mode = previous.mode
+        door = previous.door
+        cooldownUntil = previous.cooldownUntil
+        lastRecord = previous.lastRecord
+        if case .auto = previous.mode, previous.door == .unlocked, let opened = previous.openedAt, let relock = previous.relockAt {
+            openedAt = opened
+            relockAt = min(relock, opened + parameters.maxOpen)
+        }
+        if case .unlocked(let until, let then) = previous.mode {
+            mode = .unlocked(until: min(until, now.monotonic + parameters.maxManualUnlock), then: then)
+        }
+    }
+
+    /// When the policy means to relock the door at the latest, while it has it unlocked: the end of a manual
+    /// unlock, or the relock time of an automatic one. The latch owner is told this with every unlock, so the
+    /// door relocks on time even if the daemon stalls.
+    public var unlockedUntil: MonotonicInstant? {
+        guard door == .unlocked else { return nil }
+        switch mode {
+        case .unlocked(let until, _): return until
+        case .auto: return relockAt
+        case .locked: return nil
+        }
     }
 
     /// Feeds one event. Events must come in time order; an event stamped earlier than the previous one is

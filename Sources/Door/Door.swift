@@ -1,10 +1,11 @@
-// Door: the daemon's logic, kept apart from its I/O so that each part is testable on its own.
+import Support
+// Door: the daemon's decisions and records, kept apart from the camera and the network.
 //
 // - Pure logic: `DecisionPolicy` (with `DecisionParameters`, `CurfewWindow`), `DaemonConfiguration` (with
-//   the `TOML` reader and `DurationText`), `Timestamp` / `DoorClock` (`SystemClock`, `ManualClock`).
-// - Hardware: `Latch` (`GPIOLatch` through libgpiod, `SimulatedLatch`) behind `LatchGuard`.
+//   the `TOML` reader and `DurationText`).
 // - Records: `EventLog` (JSON lines) and `SnapshotStore` (JPEG files).
-// - Process plumbing: `SystemdNotifier`, `ControlServer` / `ControlClient`.
+// - The control socket: `ControlServer` / `ControlClient`.
 //
-// docs/decision-policy.md and docs/configuration.md describe the behaviour; the daemon executable wires
-// these pieces to the frame source and the network.
+// The latch is not here: the latch owner (`LatchOwner`, the dogdoor-latch process) alone holds it, and
+// dogdoord commands it through `LatchLink`. docs/decision-policy.md and docs/configuration.md describe the
+// behaviour.

@@ -329,20 +329,6 @@ func fileExistsAt(_ path: String) -> Bool {
     return lstat(path, &st) == 0
 }
 
-/// Creates `path` and any missing parents; new directories get `permissions`. Existing ones are left as
-/// they are, but must be directories.
-func makeDirectories(_ path: String, permissions: mode_t) throws(SystemError) {
-    var st = stat()
-    if stat(path, &st) == 0 {
-        guard (st.st_mode & S_IFMT) == S_IFDIR else { throw SystemError("create directory (not a directory)", path: path, code: ENOTDIR) }
-        return
-    }
-    let parent = parentDirectory(of: path)
-    if parent != path && parent != "." && parent != "/" { try makeDirectories(parent, permissions: permissions) }
-    if mkdir(path, permissions) != 0 && errno != EEXIST { throw SystemError("create directory", path: path) }
-    // mkdir applies the umask; set the intended mode explicitly.
-    _ = chmod(path, permissions)
-}
 
 func syncDirectory(_ path: String) {
     let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)

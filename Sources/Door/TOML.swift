@@ -1,3 +1,4 @@
+import Support
 /// A value in the TOML subset DogDoor reads.
 public enum TOMLValue: Hashable, Sendable, CustomStringConvertible {
     case string(String)

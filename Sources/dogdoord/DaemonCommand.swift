@@ -16,10 +16,11 @@ struct DaemonCommand: ParsableCommand {
         commandName: "dogdoord",
         abstract: "The DogDoor daemon: camera frames in, a locked or unlocked door out.",
         discussion: """
-            Reads /etc/dogdoor/dogdoord.toml if it exists (or --config), else runs on built-in defaults: a replay \
-            camera and a simulated latch. --set section.key=value overrides one key (repeatable). SIGTERM/SIGINT \
-            lock the door and stop; SIGHUP reloads configuration and model (the running ones stay if the new ones \
-            fail verification). Control it with `dogdoor status|lock|unlock|auto`.
+            Reads /etc/dogdoor/dogdoord.toml if it exists (or --config), else runs on built-in defaults (a replay \
+            camera). The latch is held by the latch owner, dogdoor-latch, which dogdoord commands over latch.socket: \
+            start it first. --set section.key=value overrides one key (repeatable). SIGTERM/SIGINT lock the door and \
+            stop; SIGHUP reloads configuration and model (all or nothing: the running ones stay if anything new \
+            fails). Control it with `dogdoor status|lock|unlock|auto`.
             """
     )
 

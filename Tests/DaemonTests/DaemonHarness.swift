@@ -63,23 +63,52 @@ func runProgram(_ path: String, _ arguments: [String], timeout: Double = 600) th
     return ProgramResult(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
 }
 
-/// A `dogdoord` running in the background with its own state directory and control socket.
+/// A `dogdoord` running in the background with its own state directory and control socket, beside the latch
+/// owner (`dogdoor-latch`, simulated latch) it commands.
 final class RunningDaemon {
     let directory: String
     let process = Process()
+    /// The latch owner, started first (nil when the test runs dogdoord without one).
+    let owner: Process?
     private let outputPath: String
 
     var events: String { directory + "/events" }
     var socket: String { directory + "/control.sock" }
+    var latchSocket: String { directory + "/latch.sock" }
 
-    /// Starts `dogdoord` with the built-in defaults (replay camera, simulated latch) plus `settings`.
-    init(directory: String, settings: [String: String]) throws {
+    /// Starts the latch owner (unless `withOwner` is false), then `dogdoord` with the built-in defaults (replay
+    /// camera) plus `settings`. `latch.*` settings go to both.
+    init(directory: String, settings: [String: String], withOwner: Bool = true) throws {
         self.directory = directory
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         outputPath = directory + "/daemon.log"
         FileManager.default.createFile(atPath: outputPath, contents: nil)
+        var latchSettings = ["latch.socket": directory + "/latch.sock"]
+        for (key, value) in settings where key.hasPrefix("latch.") { latchSettings[key] = value }
+        if withOwner {
+            let owner = Process()
+            owner.executableURL = URL(fileURLWithPath: Binaries.path("dogdoor-latch"))
+            owner.arguments = latchSettings.sorted(by: { $0.key < $1.key }).flatMap { ["--set", "\($0.key)=\($0.value)"] }
+            FileManager.default.createFile(atPath: directory + "/latch.log", contents: nil)
+            let ownerLog = FileHandle(forWritingAtPath: directory + "/latch.log")!
+            owner.standardOutput = ownerLog
+            owner.standardError = ownerLog
+            try owner.run()
+            self.owner = owner
+            let deadline = Date().addingTimeInterval(10)
+            while !FileManager.default.fileExists(atPath: directory + "/latch.sock") {
+                guard Date() < deadline, owner.isRunning else {
+                    throw HarnessError("dogdoor-latch did not start:\n" + ((try? String(contentsOfFile: directory + "/latch.log", encoding: .utf8)) ?? ""))
+                }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+        } else {
+            owner = nil
+        }
         var arguments = ["--set", "events.directory=\(directory)/events", "--set", "control.socket=\(directory)/control.sock"]
-        for (key, value) in settings.sorted(by: { $0.key < $1.key }) { arguments += ["--set", "\(key)=\(value)"] }
+        var all = settings
+        all["latch.socket"] = latchSettings["latch.socket"]
+        for (key, value) in all.sorted(by: { $0.key < $1.key }) { arguments += ["--set", "\(key)=\(value)"] }
         process.executableURL = URL(fileURLWithPath: Binaries.path("dogdoord"))
         process.arguments = arguments
         let log = FileHandle(forWritingAtPath: outputPath)!
@@ -93,7 +122,14 @@ final class RunningDaemon {
             process.terminate()
             process.waitUntilExit()
         }
+        if let owner, owner.isRunning {
+            owner.terminate()
+            owner.waitUntilExit()
+        }
     }
+
+    /// The latch owner's log: every actuation it made ("latch unlocked", "latch locked (reason)").
+    var ownerOutput: String { (try? String(contentsOfFile: directory + "/latch.log", encoding: .utf8)) ?? "" }
 
     var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
 

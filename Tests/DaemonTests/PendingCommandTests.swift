@@ -1,33 +1,28 @@
-@testable import Daemon
 import Door
-import Foundation
+import Support
 import Testing
 
-/// A control command must not be carried out after its client was told there was no answer: under a slow
-/// inference (seconds per frame on a small board, far more under emulation) the main loop may reach the
-/// command only after the control socket gave up on it.
+@testable import Daemon
+
+/// A command the decision loop has not taken by its client's deadline is never carried out; one it took is
+/// answered through the callback.
 @Suite struct PendingCommandTests {
+    static func request(_ command: ControlCommand) -> ControlRequest { ControlRequest(command: command, peer: nil) }
+
     @Test func aCommandWhoseClientGaveUpIsDropped() {
-        let pending = PendingCommand(.unlock(seconds: 60))
-        #expect(pending.wait(seconds: 0.05) == nil, "nobody answered in time")
-        #expect(!pending.take(), "the main loop must not carry it out afterwards")
+        let answers = Locked<[ControlResponse]>([])
+        let pending = PendingCommand(Self.request(.unlock(seconds: 60))) { response in answers.withLock { $0.append(response) } }
+        #expect(pending.abandon(), "not taken yet: abandoning succeeds")
+        #expect(!pending.take(), "the decision loop must not carry it out afterwards")
+        #expect(answers.value.isEmpty)
     }
 
-    @Test func aCommandTakenBeforeTheDeadlineIsWaitedFor() {
-        let pending = PendingCommand(.lock)
+    @Test func aCommandTakenBeforeTheDeadlineIsAnswered() {
+        let answers = Locked<[ControlResponse]>([])
+        let pending = PendingCommand(Self.request(.lock)) { response in answers.withLock { $0.append(response) } }
         #expect(pending.take())
-        DispatchQueue.global().asyncAfter(deadline: .now() + 0.3) {
-            pending.answer(ControlResponse(ok: true))
-        }
-        let response = pending.wait(seconds: 0.05)
-        #expect(response?.ok == true, "the answer of a command being carried out is not lost")
-    }
-
-    @Test func anAnswerInTimeIsReturned() {
-        let pending = PendingCommand(.auto)
-        DispatchQueue.global().asyncAfter(deadline: .now() + 0.05) {
-            if pending.take() { pending.answer(ControlResponse(ok: false, error: "refused")) }
-        }
-        #expect(pending.wait(seconds: 5)?.error == "refused")
+        #expect(!pending.abandon(), "taken: it will be carried out, so it cannot be abandoned")
+        pending.answer(ControlResponse(ok: false, error: "refused"))
+        #expect(answers.value == [ControlResponse(ok: false, error: "refused")])
     }
 }

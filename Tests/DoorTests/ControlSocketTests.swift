@@ -68,6 +68,14 @@ struct ControlSocketTests {
             policy = Mutex(try DecisionPolicy(parameters: .test(), start: testClockStart))
         }
 
+        /// The handler as the server wants it: answered at once.
+        var handler: ControlServer.Handler {
+            { [self] request, respond in
+                respond(handle(request))
+                return nil
+            }
+        }
+
         func handle(_ request: ControlRequest) -> ControlResponse {
             requests.withLock { $0.append(request) }
             let now = clock.now()
@@ -95,7 +103,7 @@ struct ControlSocketTests {
         defer { removeTree(root) }
         let path = root + "/run/dogdoor/control.sock"
         let daemon = try FakeDaemon()
-        let server = try ControlServer(path: path) { daemon.handle($0) }
+        let server = try ControlServer(path: path, handler: daemon.handler)
         try server.start()
         defer { server.stop() }
         #expect(fileMode(path) & 0o777 == 0o660)
@@ -125,7 +133,7 @@ struct ControlSocketTests {
         defer { removeTree(directory) }
         let path = directory + "/c.sock"
         let daemon = try FakeDaemon()
-        let server = try ControlServer(path: path) { daemon.handle($0) }
+        let server = try ControlServer(path: path, handler: daemon.handler)
         try server.start()
         defer { server.stop() }
 
@@ -150,7 +158,7 @@ struct ControlSocketTests {
         defer { removeTree(directory) }
         let path = directory + "/c.sock"
         let daemon = try FakeDaemon()
-        let server = try ControlServer(path: path) { daemon.handle($0) }
+        let server = try ControlServer(path: path, handler: daemon.handler)
         try server.start()
         defer { server.stop() }
         let fd = try connect(path)
@@ -174,10 +182,10 @@ struct ControlSocketTests {
         #expect(fileExists(path))
 
         let daemon = try FakeDaemon()
-        let server = try ControlServer(path: path) { daemon.handle($0) }
+        let server = try ControlServer(path: path, handler: daemon.handler)
         try server.start()
         #expect(throws: ControlError(socket: path, reason: .alreadyInUse)) {
-            _ = try ControlServer(path: path) { daemon.handle($0) }
+            _ = try ControlServer(path: path, handler: daemon.handler)
         }
         #expect(try ControlClient.send(.status, to: path).ok)
         server.stop()
@@ -186,7 +194,7 @@ struct ControlSocketTests {
 
         try AtomicFile.write("not a socket", to: path)
         #expect(throws: ControlError(socket: path, reason: .notASocket)) {
-            _ = try ControlServer(path: path) { daemon.handle($0) }
+            _ = try ControlServer(path: path, handler: daemon.handler)
         }
         #expect(try readText(path) == "not a socket")
     }
@@ -198,12 +206,12 @@ struct ControlSocketTests {
         let path = directory + "/c.sock"
         let daemon = try FakeDaemon()
         #expect(throws: ControlError(socket: path, reason: .groupNotFound("no-such-group-dogdoor"))) {
-            _ = try ControlServer(path: path, group: "no-such-group-dogdoor") { daemon.handle($0) }
+            _ = try ControlServer(path: path, group: "no-such-group-dogdoor", handler: daemon.handler)
         }
         // Root may give the socket to any group (Debian always has "daemon"); others only to their own.
         let name = getuid() == 0 ? "daemon" : String(cString: getgrgid(getgid())!.pointee.gr_name)
         let gid = try #require(getgrnam(name)).pointee.gr_gid
-        let server = try ControlServer(path: path, group: name) { daemon.handle($0) }
+        let server = try ControlServer(path: path, group: name, handler: daemon.handler)
         var st = stat()
         #expect(lstat(path, &st) == 0)
         #expect(st.st_gid == gid)
@@ -216,7 +224,7 @@ struct ControlSocketTests {
         defer { removeTree(directory) }
         let path = directory + "/c.sock"
         let daemon = try FakeDaemon()
-        let server = try ControlServer(path: path) { daemon.handle($0) }  // listening, never started
+        let server = try ControlServer(path: path, handler: daemon.handler)  // listening, never started
         defer { server.stop() }
         #expect(throws: ControlError(socket: path, reason: .timedOut)) {
             _ = try ControlClient.send(.status, to: path, timeout: .milliseconds(200))

@@ -1,5 +1,8 @@
 import Testing
-@testable import Door
+@testable import LatchOwner
+import LatchLink
+import Support
+import TestSupport
 import CGPIOD
 #if canImport(Glibc)
 import Glibc
@@ -53,88 +56,6 @@ struct SimulatedLatchTests {
         latch.injectFault("driver gone")
         #expect(throws: LatchError(.simulatedFault("driver gone"), latch: "sim")) { try latch.close() }
         #expect(latch.isClosed)
-    }
-}
-
-@Suite("Latch guard")
-struct LatchGuardTests {
-    func make(gap: Duration = .seconds(1), maximum: Duration = .seconds(60)) -> (SimulatedLatch, LatchGuard) {
-        let latch = SimulatedLatch(name: "sim", clock: ManualClock(start: testClockStart))
-        return (latch, LatchGuard(latch: latch, minimumGap: gap, maximumUnlocked: maximum))
-    }
-
-    func at(_ ms: Int) -> MonotonicInstant { MonotonicInstant(sinceOrigin: .milliseconds(ms)) }
-
-    @Test("an unlock too soon after the last actuation is deferred until the gap has passed")
-    func minimumGap() throws {
-        let (latch, guarded) = make()
-        #expect(try guarded.unlock(at: at(0)) == .applied)
-        #expect(try guarded.lock(at: at(200)) == .applied)  // locking is never delayed
-        #expect(try guarded.unlock(at: at(500)) == .deferred(until: at(1_200)))
-        #expect(guarded.pendingUnlock == at(1_200))
-        #expect(guarded.nextDeadline == at(1_200))
-        #expect(try guarded.tick(at: at(1_199)) == .nothing)
-        #expect(latch.state == .locked)
-        #expect(try guarded.tick(at: at(1_200)) == .appliedDeferredUnlock)
-        #expect(latch.state == .unlocked)
-        #expect(latch.timeline.map(\.state) == [.unlocked, .locked, .unlocked])
-    }
-
-    @Test("a lock cancels a pending unlock")
-    func lockCancels() throws {
-        let (latch, guarded) = make()
-        try guarded.unlock(at: at(0))
-        try guarded.lock(at: at(100))
-        #expect(try guarded.unlock(at: at(200)) == .deferred(until: at(1_100)))
-        #expect(try guarded.lock(at: at(300)) == .unchanged)
-        #expect(guarded.pendingUnlock == nil)
-        #expect(try guarded.tick(at: at(5_000)) == .nothing)
-        #expect(latch.state == .locked)
-    }
-
-    @Test("requests matching the current state change nothing")
-    func unchanged() throws {
-        let (latch, guarded) = make()
-        #expect(try guarded.lock(at: at(0)) == .unchanged)
-        try guarded.unlock(at: at(0))
-        #expect(try guarded.unlock(at: at(10)) == .unchanged)
-        #expect(latch.timeline.count == 1)
-    }
-
-    @Test("the latch is forced locked after the maximum energised time, however often unlock is repeated",
-          arguments: [1, 60, 600])
-    func maximumUnlocked(seconds: Int) throws {
-        let (latch, guarded) = make(maximum: .seconds(Int64(seconds)))
-        try guarded.unlock(at: at(1_000))
-        try guarded.unlock(at: at(1_000 + seconds * 500))  // does not restart the clock
-        #expect(guarded.nextDeadline == at(1_000 + seconds * 1_000))
-        #expect(try guarded.tick(at: at(1_000 + seconds * 1_000 - 1)) == .nothing)
-        #expect(latch.state == .unlocked)
-        #expect(try guarded.tick(at: at(1_000 + seconds * 1_000)) == .forcedLock)
-        #expect(latch.state == .locked)
-        #expect(guarded.nextDeadline == nil)
-    }
-
-    @Test("a failed actuation is reported and retried by the next tick")
-    func failures() throws {
-        let (latch, guarded) = make(maximum: .seconds(10))
-        try guarded.unlock(at: at(0))
-        latch.injectFault("bus error")
-        #expect(throws: LatchError(.simulatedFault("bus error"), latch: "sim")) { try guarded.tick(at: at(10_000)) }
-        #expect(latch.state == .unlocked)
-        #expect(try guarded.tick(at: at(10_100)) == .forcedLock)
-    }
-
-    @Test("close locks then releases, even with an unlock pending; later requests fail")
-    func close() throws {
-        let (latch, guarded) = make()
-        try guarded.unlock(at: at(0))
-        try guarded.close()
-        #expect(latch.state == .locked)
-        #expect(latch.isClosed)
-        #expect(throws: LatchError(.closed, latch: "sim")) { try guarded.unlock(at: at(5_000)) }
-        #expect(throws: LatchError(.closed, latch: "sim")) { try guarded.tick(at: at(5_000)) }
-        try guarded.close()
     }
 }
 

@@ -4,31 +4,18 @@ import Glibc
 import Musl
 #endif
 import CGPIOD
+import LatchLink
 import Synchronization
-
-/// Which line of a GPIO chip drives the latch.
-public enum GPIOLineSelector: Hashable, Sendable, CustomStringConvertible {
-    /// The line at this offset on the chip.
-    case offset(UInt32)
-    /// The first line with this name on the chip (names come from the device tree or the driver).
-    case name(String)
-
-    public var description: String {
-        switch self {
-        case .offset(let offset): return String(offset)
-        case .name(let name): return "\"\(name)\""
-        }
-    }
-}
 
 /// The latch on a GPIO line through the kernel's character device (libgpiod v1.6).
 ///
-/// The line is requested as an output owned by `dogdoord` with its initial value "locked", which is the
-/// line's inactive (logical 0) level; `activeLow` makes the inactive level electrically high. A latch that
-/// is not energised is locked, so a stopped daemon means a locked door.
+/// The line is requested as an output owned by `dogdoor-latch` with its initial value "locked", which is the
+/// line's inactive (logical 0) level; `activeLow` makes the inactive level electrically high. A released
+/// line is not promised to stay at that level (docs/hardware.md): the owner holds the line for as long as it
+/// runs, and the board's pull resistor must hold the locked level whenever nobody does.
 public final class GPIOLatch: Latch {
     /// The consumer name the line is requested under (what `gpioinfo` shows).
-    public static let consumer = "dogdoord"
+    public static let consumer = "dogdoor-latch"
 
     public let name: String
     private struct State {

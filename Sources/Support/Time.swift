@@ -187,7 +187,7 @@ struct CivilDateTime: Equatable {
         return days * 86_400 + Int64(hour * 3_600 + minute * 60 + second)
     }
 
-    var isoDateTime: String {
+    package var isoDateTime: String {
         pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2) + "T" + pad(hour, 2) + ":" + pad(minute, 2) + ":"
             + pad(second, 2)
     }
@@ -195,39 +195,39 @@ struct CivilDateTime: Equatable {
 
 // MARK: - Helpers
 
-func floorDivide(_ a: Int64, _ b: Int64) -> Int64 {
+package func floorDivide(_ a: Int64, _ b: Int64) -> Int64 {
     let q = a / b
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
 }
 
-func floorModulo(_ a: Int64, _ b: Int64) -> Int64 { a - floorDivide(a, b) * b }
+package func floorModulo(_ a: Int64, _ b: Int64) -> Int64 { a - floorDivide(a, b) * b }
 
-func pad(_ value: Int, _ width: Int) -> String {
+package func pad(_ value: Int, _ width: Int) -> String {
     let digits = String(abs(value))
     let padded = digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
     return value < 0 ? "-" + padded : padded
 }
 
 /// Whole nanoseconds in a duration (truncated toward zero).
-func nanoseconds(_ duration: Duration) -> Int64 {
+package func nanoseconds(_ duration: Duration) -> Int64 {
     let (seconds, attoseconds) = duration.components
     return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
 }
 
 /// A duration as floating-point seconds.
-func secondsValue(_ duration: Duration) -> Double {
+package func secondsValue(_ duration: Duration) -> Double {
     let (seconds, attoseconds) = duration.components
     return Double(seconds) + Double(attoseconds) * 1e-18
 }
 
 /// Seconds with at least one and at most three decimals and no trailing zeros beyond the first:
 /// "3.0 s", "0.25 s", "1.125 s".
-func formatSeconds(_ duration: Duration) -> String {
+package func formatSeconds(_ duration: Duration) -> String {
     formatDecimal(secondsValue(duration), minimumDecimals: 1, maximumDecimals: 3) + " s"
 }
 
 /// A number rounded to at most `maximumDecimals` decimals, keeping at least `minimumDecimals`.
-func formatDecimal(_ value: Double, minimumDecimals: Int, maximumDecimals: Int) -> String {
+package func formatDecimal(_ value: Double, minimumDecimals: Int, maximumDecimals: Int) -> String {
     guard value.isFinite else { return "\(value)" }
     var scale: Int64 = 1
     for _ in 0..<maximumDecimals { scale *= 10 }

@@ -3,7 +3,6 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import Support
 
 /// Tells systemd about the daemon's state through the notification socket (`sd_notify` protocol): one
 /// datagram of `NAME=value` lines to the Unix socket named by `$NOTIFY_SOCKET` (a path, or `@name` for the
@@ -96,46 +95,3 @@ public struct SystemdNotifier: Sendable {
     }
 }
 
-/// A `sockaddr_un` for a filesystem path, or for an abstract-namespace name written `@name`.
-struct UnixSocketAddress {
-    private var storage = sockaddr_un()
-    private(set) var length: socklen_t
-
-    /// `path` may start with `@` for the abstract namespace (as in `$NOTIFY_SOCKET`); otherwise it must be
-    /// an absolute path.
-    init(notifySocket path: String) throws(SystemError) {
-        if path.hasPrefix("@") {
-            try self.init(bytes: [0] + Array(path.utf8.dropFirst()), display: path)
-        } else if path.hasPrefix("/") {
-            try self.init(path: path)
-        } else {
-            throw SystemError("notify (unsupported NOTIFY_SOCKET address)", path: path, code: EAFNOSUPPORT)
-        }
-    }
-
-    /// A filesystem socket path.
-    init(path: String) throws(SystemError) {
-        try self.init(bytes: Array(path.utf8) + [0], display: path)
-    }
-
-    private init(bytes: [UInt8], display: String) throws(SystemError) {
-        storage.sun_family = sa_family_t(AF_UNIX)
-        let capacity = MemoryLayout.size(ofValue: storage.sun_path)
-        guard bytes.count <= capacity, bytes.count > 1 else {
-            throw SystemError("socket address (path too long for a Unix socket)", path: display, code: ENAMETOOLONG)
-        }
-        withUnsafeMutableBytes(of: &storage.sun_path) { raw in
-            for (i, b) in bytes.enumerated() { raw[i] = b }
-        }
-        // Abstract names are exactly as long as given; paths include their terminating NUL.
-        length = socklen_t(MemoryLayout<sockaddr_un>.offset(of: \.sun_path)! + bytes.count)
-    }
-
-    /// Calls `body` with the address as a `sockaddr` pointer and its length.
-    mutating func withSockaddr<T>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> T) -> T {
-        let length = self.length
-        return withUnsafePointer(to: &storage) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, length) }
-        }
-    }
-}

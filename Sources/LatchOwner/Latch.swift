@@ -1,16 +1,10 @@
+import LatchLink
 import Logging
 import Support
 import Synchronization
 
-/// Whether the door latch holds the flap shut.
-public enum LatchState: String, Hashable, Sendable {
-    /// Fail-secure rest state: the latch output is inactive (not energised).
-    case locked
-    /// The latch output is active (energised): the dog can push through.
-    case unlocked
-}
-
-/// The door's latch: one output that is inactive when locked.
+/// The door's latch hardware: one output that is inactive when locked. Only the latch owner
+/// (`dogdoor-latch`) holds one.
 ///
 /// Implementations start locked. `close()` locks and then releases the hardware, and must be called on
 /// every exit path; afterwards `lock()` and `unlock()` throw `LatchError` with reason `.closed`.
@@ -23,6 +17,8 @@ public protocol Latch: AnyObject, Sendable {
     func lock() throws(LatchError)
     /// Sets the output active.
     func unlock() throws(LatchError)
+    /// The level the hardware reports now (for GPIO, read back from the kernel).
+    func readBack() throws(LatchError) -> LatchState
     /// Locks, then releases the hardware. Releases even if locking fails, and then throws that failure.
     /// Calling it again does nothing.
     func close() throws(LatchError)
@@ -92,6 +88,7 @@ public final class SimulatedLatch: Latch {
         var timeline: [Actuation] = []
         var closed = false
         var pendingFaults: [String] = []
+        var stuck: LatchState?
     }
 
     public let name: String
@@ -120,9 +117,21 @@ public final class SimulatedLatch: Latch {
         storage.withLock { $0.pendingFaults.append(message) }
     }
 
+    /// Makes the line read back `level` whatever is set (a stuck driver or relay), until called with nil.
+    public func stick(at level: LatchState?) {
+        storage.withLock { $0.stuck = level }
+    }
+
     public func lock() throws(LatchError) { try set(.locked) }
 
     public func unlock() throws(LatchError) { try set(.unlocked) }
+
+    public func readBack() throws(LatchError) -> LatchState {
+        let result: Result<LatchState, LatchError> = storage.withLock { state in
+            state.closed ? .failure(LatchError(.closed, latch: name)) : .success(state.stuck ?? state.state)
+        }
+        return try result.get()
+    }
 
     public func close() throws(LatchError) {
         if storage.withLock({ $0.closed }) { return }

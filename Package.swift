@@ -72,7 +72,7 @@ let package = Package(
                     resources: [.copy("Golden")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "NeuralNet", "Imaging", "Support"]),
         .testTarget(name: "SamplesTests", dependencies: ["Samples", "Imaging", "Support"]),
-        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Door", "Imaging", "NeuralNet", "Samples", "Support"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Door", "LatchLink", "Imaging", "NeuralNet", "Samples", "Support"]),
         .testTarget(name: "DoorTests", dependencies: ["Door", "LatchLink", "Support", "TestSupport"]),
         .testTarget(name: "LatchTests", dependencies: ["LatchOwner", "LatchLink", "Support", "CGPIOD", "TestSupport"]),
     ]

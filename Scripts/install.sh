@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
-# Installs DogDoor on this machine: the three programs, the systemd unit, the example configuration, a udev
-# rule giving the dogdoor group the GPIO chips, the VGG16 weights for retraining, generated replay samples,
-# and the dedicated system user.
+# Installs DogDoor on this machine: the four programs, the two systemd units (dogdoor-latch, which alone
+# holds the latch's GPIO line, and dogdoord), the example configuration, a udev rule giving the latch owner's
+# group the configured GPIO chip and nothing else, the VGG16 weights for retraining, generated replay samples,
+# and the dedicated system users.
 #
 #   sudo Scripts/install.sh [--prefix /usr/local] [--destdir DIR] [--no-build] [--enable]
 #
 #   --prefix DIR   where programs and shared files go (default /usr/local)
 #   --destdir DIR  stage everything under DIR instead of / (for packaging and tests); no users, no systemctl
 #   --no-build     install the release binaries already in .build/release
-#   --enable       also `systemctl enable --now dogdoord` (needs a model at /var/lib/dogdoor/model.safetensors)
+#   --enable       also `systemctl enable --now dogdoor-latch dogdoord` (needs a model at /etc/dogdoor/model.safetensors)
 #
 # An existing /etc/dogdoor/dogdoord.toml is never overwritten (the new example goes next to it as
 # dogdoord.toml.example). Run Scripts/setup.sh first (it installs the build dependencies and imports the
-# weights). Afterwards: train a model with dogdoor-train, copy it to /var/lib/dogdoor/model.safetensors,
-# then `systemctl enable --now dogdoord`.
+# weights). Afterwards: train a model with dogdoor-train, install it root-owned as
+# /etc/dogdoor/model.safetensors, then `systemctl enable --now dogdoor-latch dogdoord`.
 set -Eeuo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -40,27 +41,29 @@ if [[ -z "$DESTDIR" && $EUID -ne 0 ]]; then fail "run as root (or use --destdir 
 BIN="$ROOT/.build/release"
 if ((BUILD)); then
     step "building release binaries (static Swift runtime)"
-    (cd "$ROOT" && swift build -c release --static-swift-stdlib --product dogdoord >/dev/null \
-        && swift build -c release --static-swift-stdlib --product dogdoor >/dev/null \
-        && swift build -c release --static-swift-stdlib --product dogdoor-train >/dev/null)
+    (cd "$ROOT" && for product in dogdoord dogdoor dogdoor-train dogdoor-latch; do
+        swift build -c release --static-swift-stdlib --product "$product" >/dev/null || exit 1
+    done)
 fi
-for program in dogdoord dogdoor dogdoor-train; do
+for program in dogdoord dogdoor dogdoor-train dogdoor-latch; do
     [[ -x "$BIN/$program" ]] || fail "$BIN/$program is missing: build first or drop --no-build"
 done
 
 step "installing programs into $DESTDIR$PREFIX/bin"
 install -d "$DESTDIR$PREFIX/bin" "$DESTDIR$PREFIX/share/dogdoor" "$DESTDIR$PREFIX/share/doc/dogdoor"
-for program in dogdoord dogdoor dogdoor-train; do
+for program in dogdoord dogdoor dogdoor-train dogdoor-latch; do
     install -m 0755 "$BIN/$program" "$DESTDIR$PREFIX/bin/$program"
 done
 install -m 0644 "$ROOT/README.md" "$DESTDIR$PREFIX/share/doc/dogdoor/README.md"
 cp -r "$ROOT/docs/." "$DESTDIR$PREFIX/share/doc/dogdoor/"
 
-step "installing the systemd unit"
+step "installing the systemd units"
 install -d "$DESTDIR/etc/systemd/system"
-sed "s|/usr/local/bin/dogdoord|$PREFIX/bin/dogdoord|; s|/usr/local/share/doc|$PREFIX/share/doc|" \
-    "$ROOT/systemd/dogdoord.service" > "$DESTDIR/etc/systemd/system/dogdoord.service"
-chmod 0644 "$DESTDIR/etc/systemd/system/dogdoord.service"
+for unit in dogdoor-latch.service dogdoord.service; do
+    sed "s|/usr/local/bin/|$PREFIX/bin/|g; s|/usr/local/share/doc|$PREFIX/share/doc|" \
+        "$ROOT/systemd/$unit" > "$DESTDIR/etc/systemd/system/$unit"
+    chmod 0644 "$DESTDIR/etc/systemd/system/$unit"
+done
 
 step "installing the configuration"
 install -d -m 0755 "$DESTDIR/etc/dogdoor"
@@ -74,11 +77,21 @@ else
     chmod 0644 "$config"
 fi
 
-step "installing the udev rule for GPIO access"
+step "installing the udev rule for GPIO access (the configured chip only)"
 install -d "$DESTDIR/etc/udev/rules.d"
-cat > "$DESTDIR/etc/udev/rules.d/60-dogdoor-gpio.rules" <<'RULE'
-# DogDoor: the dogdoor group (the daemon's) may use the GPIO character devices that drive the latch.
-SUBSYSTEM=="gpio", KERNEL=="gpiochip*", GROUP="dogdoor", MODE="0660"
+# The chip [latch] names, as the kernel calls it. Without GPIO hardware (or with the simulated latch) there is
+# no chip to name: the rule then matches nothing, and install.sh says so.
+chip="$("$BIN/dogdoor-latch" --config "$config" --chip-device 2>/dev/null || true)"
+if [[ -n "$chip" ]]; then
+    chip_match="KERNEL==\"$chip\""
+else
+    chip_match="KERNEL==\"dogdoor-no-chip-configured\""
+    echo "    no GPIO chip found for [latch] chip in $config: the rule matches nothing; rerun install.sh after configuring it"
+fi
+cat > "$DESTDIR/etc/udev/rules.d/60-dogdoor-gpio.rules" <<RULE
+# DogDoor: the latch owner (dogdoor-latch, group dogdoor-gpio) may use the one GPIO chip that drives the latch.
+# Written by Scripts/install.sh for [latch] chip in /etc/dogdoor/dogdoord.toml; rerun it after changing that.
+SUBSYSTEM=="gpio", $chip_match, GROUP="dogdoor-gpio", MODE="0660"
 RULE
 
 step "installing weights and sample frames"
@@ -96,18 +109,30 @@ if [[ -n "$DESTDIR" ]]; then
     exit 0
 fi
 
-step "creating the dogdoor system user"
-if ! getent group dogdoor >/dev/null; then groupadd --system dogdoor; fi
+step "creating the system users: dogdoor (the daemon) and dogdoor-latch (the latch owner)"
+for group in dogdoor dogdoor-latch dogdoor-gpio; do
+    if ! getent group "$group" >/dev/null; then groupadd --system "$group"; fi
+done
+if ! id dogdoor-latch >/dev/null 2>&1; then
+    useradd --system --gid dogdoor-latch --groups dogdoor-gpio --home-dir /nonexistent --no-create-home \
+        --shell /usr/sbin/nologin --comment "DogDoor latch owner" dogdoor-latch
+fi
 if ! id dogdoor >/dev/null 2>&1; then
-    useradd --system --gid dogdoor --groups video --home-dir /var/lib/dogdoor --no-create-home \
+    useradd --system --gid dogdoor --groups video,dogdoor-latch --home-dir /var/lib/dogdoor --no-create-home \
         --shell /usr/sbin/nologin --comment "DogDoor daemon" dogdoor
 fi
+usermod --append --groups video,dogdoor-latch dogdoor
 chown -R dogdoor:dogdoor /var/lib/dogdoor
+if [[ -f /etc/dogdoor/model.safetensors ]]; then
+    # Whoever can replace the model decides which animals come in: root owns it, the daemon only reads it.
+    chown root:dogdoor /etc/dogdoor/model.safetensors
+    chmod 0640 /etc/dogdoor/model.safetensors
+fi
 if command -v udevadm >/dev/null && [[ -d /run/udev ]]; then
     udevadm control --reload && udevadm trigger --subsystem-match=gpio || true
 fi
 if [[ -d /run/systemd/system ]]; then
     systemctl daemon-reload
-    if ((ENABLE)); then systemctl enable --now dogdoord; fi
+    if ((ENABLE)); then systemctl enable --now dogdoor-latch dogdoord; fi
 fi
-step "installed. Next: train a model (dogdoor-train ... --output /var/lib/dogdoor/model.safetensors), then: systemctl enable --now dogdoord"
+step "installed. Next: train a model, install it with: sudo install -o root -g dogdoor -m 0640 model.safetensors /etc/dogdoor/; then: systemctl enable --now dogdoor-latch dogdoord"

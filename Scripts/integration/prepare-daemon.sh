@@ -3,7 +3,7 @@
 # small model trained by dogdoor-train on pictures the project draws itself (`dogdoor samples`), and
 # raw frames for vivid-feed, all checked on the host before a VM boots.
 #
-#   1. binaries: dogdoord, dogdoor, dogdoor-train from --bin-dir / $DOGDOOR_BIN_DIR, else built with
+#   1. binaries: dogdoord, dogdoor, dogdoor-train, dogdoor-latch from --bin-dir / $DOGDOOR_BIN_DIR, else built with
 #      `swift build -c release` (scratch path $DOGDOOR_BUILD_PATH, default .build; $DOGDOOR_BUILD_JOBS)
 #   2. samples and model, cached, keyed by dogdoor, dogdoor-train, the VGG16 weights and RECIPE below:
 #        samples dataset --seed 1                  the usual training set of Bo and other animals
@@ -19,7 +19,7 @@
 #      tools/jpeg-to-raw; each is converted back the way dogdoord converts YUYV, and `dogdoor
 #      classify` must admit every Bo frame and keep out every other one, or the preparation fails
 #      (a VM run would prove nothing)
-#   4. the payload directory: bin/dogdoord and bin/dogdoor (stripped), model.safetensors,
+#   4. the payload directory: bin/dogdoord, bin/dogdoor and bin/dogdoor-latch (stripped), model.safetensors,
 #      dogdoord.toml (the guest's settings), frames/bo-N.yuyv, frames/others-N.yuyv, classify.txt
 #
 # Usage: prepare-daemon.sh --payload DIR [--bin-dir DIR]
@@ -46,7 +46,7 @@ TRAIN_SEEDS=(3 5) VALID_SEED=4 SHOWN_SEED=2
 TRAIN_ARGS=(--input-size 64 --epochs 10 --steps-per-epoch 8 --fine-tune-epochs 12 --threshold 0.7 --seed 1)
 RECIPE="dataset --seed 1; replays train ${TRAIN_SEEDS[*]} valid $VALID_SEED (every 4th) shown $SHOWN_SEED; ${TRAIN_ARGS[*]}"
 DAEMON_CACHE=$CACHE_ROOT/daemon
-PRODUCTS=(dogdoord dogdoor dogdoor-train)
+PRODUCTS=(dogdoord dogdoor dogdoor-train dogdoor-latch)
 PYTHON=python3
 
 # --- 1. binaries ---------------------------------------------------------------------------------
@@ -175,15 +175,16 @@ sed 's/^/    /' "$frames/classify.txt" >&2
 
 rm -rf "$payload"
 mkdir -p "$payload/bin" "$payload/frames"
-for product in dogdoord dogdoor; do
+for product in dogdoord dogdoor dogdoor-latch; do
     strip -o "$payload/bin/$product" "$bin_dir/$product"
 done
 ln "$data/model.safetensors" "$payload/model.safetensors" 2>/dev/null || cp "$data/model.safetensors" "$payload/"
 cp "$frames"/raw/*.yuyv "$payload/frames/"
 cp "$frames/classify.txt" "$payload/"
 cat >"$payload/dogdoord.toml" <<'EOF'
-# dogdoord in the integration VM: vivid's capture as the camera, gpio-sim's "door-latch" as the latch
-# (latch.chip is set on the command line: the chip's number is only known in the guest). One vCPU
+# dogdoord and dogdoor-latch in the integration VM: vivid's capture as the camera, gpio-sim's "door-latch" as
+# the latch (latch.chip is set on dogdoor-latch's command line: the chip's number is only known in the guest),
+# a 5 s heartbeat timeout (dogdoord shares the one emulated vCPU with its inference). One vCPU
 # under TCG: one inference thread, the motion gate off so that every frame is evaluated, and fast
 # decisions (2 of the last 3 frames within 1 min, the longest window allowed, as a frame takes 14-70 s
 # here; hold 5 s).
@@ -202,6 +203,8 @@ height = 480
 fps = 5
 
 [latch]
+socket = "/tmp/dogdoor-latch/latch.sock"
+heartbeat_timeout = "5s"
 kind = "gpio"
 line = "door-latch"
 active_low = false

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the integration tests: the real dogdoord release binary against the real vivid and gpio-sim
-# drivers (case "daemon": five sub-scenarios in one VM, see scenarios/daemon-real-drivers.sh), the
+# drivers (case "daemon": ten sub-scenarios in one VM, see scenarios/daemon-real-drivers.sh), the
 # smoke scenarios of the drivers themselves, and self-tests proving that run-vm.sh reports exit
 # statuses, results, timeouts, module failures and kernel panics correctly. VM runs are sequential
 # (the machine has two cores).
@@ -100,7 +100,7 @@ case_harness-panic() {
 
 # The real daemon against the real drivers: prepare the payload on the host (binaries, model, frames),
 # run the five sub-scenarios in one VM, and count each of them.
-DAEMON_SUBSCENARIOS=(locked-without-dog unlock-for-bo camera-unplugged kill-9-unlocked wrong-gpio-config)
+DAEMON_SUBSCENARIOS=(locked-without-dog unlock-for-bo camera-unplugged sigstop-unlocked reload-unlocked stop-hangs kill-9-unlocked oom-kill-unlocked owner-restart wrong-gpio-config)
 case_daemon() {
     local started status=0 name line verdict seconds
     started=$(now)
@@ -124,6 +124,8 @@ case_daemon() {
         [[ $verdict == PASS ]] || status=1
     done
     sed -n 's/^GUEST_RATE /=== daemon: in the guest: /p' "$work/daemon-real-drivers.log" | tail -n 1
+    # The time from each fault to the line reading locked, as the guest measured it.
+    sed -n 's/^FAULT_LOCK \([^ ]*\) \([0-9.]*\)$/=== daemon: fault \1: line locked after \2 s/p' "$work/daemon-real-drivers.log" | sort -u
     return "$status"
 }
 

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <gpiod.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,4 +110,13 @@ void dd_gpio_close(dd_gpio_output *output) {
     gpiod_line_release(output->line);
     gpiod_chip_close(output->chip);
     free(output);
+}
+
+int dd_gpio_chip_lookup(const char *chip_descriptor, char *name, size_t size) {
+    errno = 0;
+    struct gpiod_chip *chip = gpiod_chip_open_lookup(chip_descriptor);
+    if (chip == NULL) return errno != 0 ? errno : ENOENT;
+    snprintf(name, size, "%s", gpiod_chip_name(chip));
+    gpiod_chip_close(chip);
+    return 0;
 }

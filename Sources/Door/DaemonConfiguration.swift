@@ -48,7 +48,7 @@ public struct DaemonConfiguration: Hashable, Sendable {
     /// `[model]`
     public struct Model: Hashable, Sendable {
         /// The model file (safetensors with manifest).
-        public var path = "/var/lib/dogdoor/model.safetensors"
+        public var path = "/etc/dogdoor/model.safetensors"
     }
 
     /// Where frames come from.

@@ -74,6 +74,21 @@ public final class GPIOLatch: Latch {
         if let code, code != 0 { throw LatchError(.system(operation: "set value (lock)", code: code), latch: name) }
     }
 
+    /// The kernel name ("gpiochip0") of `chip` (a path, name, label or number), found without requesting any
+    /// line: for the udev rule that gives the latch owner this one chip. The corresponding C function is
+    /// `gpiod_chip_open_lookup`.
+    public static func kernelName(ofChip chip: String) throws(LatchError) -> String {
+        var name = [CChar](repeating: 0, count: 64)
+        let code = dd_gpio_chip_lookup(chip, &name, name.count)
+        guard code == 0 else {
+            var failure = dd_gpio_failure()
+            failure.step = DD_GPIO_STEP_OPEN_CHIP
+            failure.error_number = code
+            throw error(from: failure, latch: chip)
+        }
+        return String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// Reads the line's logical value back from the kernel (`gpiod_line_get_value`).
     public func readBack() throws(LatchError) -> LatchState {
         let result: Result<LatchState, LatchError> = storage.withLock { state in

@@ -36,6 +36,9 @@ struct LatchCommand: ParsableCommand {
     @Flag(name: .customLong("check-config"), help: "Validate the configuration, open the latch (locked) to prove it can, and exit.")
     var checkConfig = false
 
+    @Flag(name: .customLong("chip-device"), help: "Print the kernel name of the configured GPIO chip (gpiochipN) and exit; the install script writes its udev rule for that chip only.")
+    var chipDevice = false
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
@@ -64,10 +67,19 @@ struct LatchCommand: ParsableCommand {
             throw ExitCode(1)
         }
 
+        if chipDevice {
+            do {
+                print(try GPIOLatch.kernelName(ofChip: settings.chip))
+                return
+            } catch {
+                printError("dogdoor-latch: \(error)")
+                throw ExitCode(1)
+            }
+        }
         let latch: any Latch
         do {
             switch settings.kind {
-            case .simulated: latch = SimulatedLatch(name: "simulated", logger: logger)
+            case .simulated: latch = SimulatedLatch(name: "simulated")  // the owner logs every actuation itself
             case .gpio: latch = try GPIOLatch(chip: settings.chip, line: settings.line, activeLow: settings.activeLow)
             }
         } catch {

@@ -1,5 +1,6 @@
 import Foundation
 import Imaging
+import LatchLink
 import NeuralNet
 import Samples
 import Support
@@ -78,7 +79,7 @@ final class RunningDaemon {
 
     /// Starts the latch owner (unless `withOwner` is false), then `dogdoord` with the built-in defaults (replay
     /// camera) plus `settings`. `latch.*` settings go to both.
-    init(directory: String, settings: [String: String], withOwner: Bool = true) throws {
+    init(directory: String, settings: [String: String], withOwner: Bool = true, config: String? = nil) throws {
         self.directory = directory
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         outputPath = directory + "/daemon.log"
@@ -88,7 +89,8 @@ final class RunningDaemon {
         if withOwner {
             let owner = Process()
             owner.executableURL = URL(fileURLWithPath: Binaries.path("dogdoor-latch"))
-            owner.arguments = latchSettings.sorted(by: { $0.key < $1.key }).flatMap { ["--set", "\($0.key)=\($0.value)"] }
+            owner.arguments = (config.map { ["--config", $0] } ?? [])
+                + latchSettings.sorted(by: { $0.key < $1.key }).flatMap { ["--set", "\($0.key)=\($0.value)"] }
             FileManager.default.createFile(atPath: directory + "/latch.log", contents: nil)
             let ownerLog = FileHandle(forWritingAtPath: directory + "/latch.log")!
             owner.standardOutput = ownerLog
@@ -105,7 +107,8 @@ final class RunningDaemon {
         } else {
             owner = nil
         }
-        var arguments = ["--set", "events.directory=\(directory)/events", "--set", "control.socket=\(directory)/control.sock"]
+        var arguments = (config.map { ["--config", $0] } ?? [])
+            + ["--set", "events.directory=\(directory)/events", "--set", "control.socket=\(directory)/control.sock"]
         var all = settings
         all["latch.socket"] = latchSettings["latch.socket"]
         for (key, value) in all.sorted(by: { $0.key < $1.key }) { arguments += ["--set", "\(key)=\(value)"] }
@@ -131,14 +134,32 @@ final class RunningDaemon {
     /// The latch owner's log: every actuation it made ("latch unlocked", "latch locked (reason)").
     var ownerOutput: String { (try? String(contentsOfFile: directory + "/latch.log", encoding: .utf8)) ?? "" }
 
+    /// The owner's actuations from its log, with the log line's time (milliseconds, local time).
+    func ownerActuations() -> [(time: Date, level: LatchState, reason: String)] {
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss.SSS"
+        formatter.timeZone = TimeZone.current
+        return ownerOutput.split(separator: "\n").compactMap { line in
+            let parts = line.split(separator: " ", maxSplits: 2)
+            guard parts.count == 3, let time = formatter.date(from: String(parts[0])) else { return nil }
+            let message = parts[2]
+            if message.hasPrefix("latch unlocked") { return (time, .unlocked, "") }
+            guard message.hasPrefix("latch locked ("), let end = message.firstIndex(of: ")") else { return nil }
+            return (time, .locked, String(message[message.index(message.startIndex, offsetBy: 14)..<end]))
+        }
+    }
+
     var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
 
-    /// Waits until `condition` holds, polling; fails with the daemon's output after `timeout`.
-    func wait(for what: String, timeout: Double, _ condition: () -> Bool) throws {
+    /// Waits until `condition` holds, polling; fails with the daemon's output after `timeout` (or when dogdoord
+    /// exits first, unless `allowExit`).
+    func wait(for what: String, timeout: Double, allowExit: Bool = false, _ condition: () -> Bool) throws {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if condition() { return }
-            if !process.isRunning { throw HarnessError("dogdoord exited (\(process.terminationStatus)) while waiting for \(what):\n\(output)") }
+            if !allowExit && !process.isRunning {
+                throw HarnessError("dogdoord exited (\(process.terminationStatus)) while waiting for \(what):\n\(output)")
+            }
             Thread.sleep(forTimeInterval: 0.1)
         }
         throw HarnessError("timed out after \(Int(timeout)) s waiting for \(what):\n\(output)")

@@ -176,22 +176,35 @@ import Testing
         #expect(!missing.output.contains("unlock"), "a failed start never asks for an unlock")
     }
 
-    @Test func systemdUnitVerifies() throws {
-        let unit = Binaries.repository + "/systemd/dogdoord.service"
+    @Test func systemdUnitsVerify() throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze") else {
             throw HarnessError("systemd-analyze is not installed (Scripts/setup.sh installs systemd)")
         }
-        // Verify against the binary this test run built (the unit names the installed path).
+        // Verify against the binaries this test run built (the units name the installed paths).
         let dir = Self.directory()
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let text = try String(contentsOfFile: unit, encoding: .utf8)
-            .replacingOccurrences(of: "/usr/local/bin/dogdoord", with: Binaries.path("dogdoord"))
-        try AtomicFile.write(text, to: dir + "/dogdoord.service")
-        let result = try runProgram("/usr/bin/systemd-analyze", ["verify", dir + "/dogdoord.service"], timeout: 60)
+        var texts: [String: String] = [:]
+        for unit in ["dogdoor-latch.service", "dogdoord.service"] {
+            let text = try String(contentsOfFile: Binaries.repository + "/systemd/" + unit, encoding: .utf8)
+            texts[unit] = text
+            try AtomicFile.write(text.replacingOccurrences(of: "/usr/local/bin/dogdoord", with: Binaries.path("dogdoord"))
+                .replacingOccurrences(of: "/usr/local/bin/dogdoor-latch", with: Binaries.path("dogdoor-latch")), to: dir + "/" + unit)
+        }
+        let result = try runProgram("/usr/bin/systemd-analyze", ["verify", dir + "/dogdoor-latch.service", dir + "/dogdoord.service"],
+                                    timeout: 60)
         #expect(result.status == 0, "\(result.output)")
-        for key in ["Type=notify", "WatchdogSec=", "Restart=on-failure", "User=dogdoor", "ProtectSystem=strict",
-                    "StateDirectory=dogdoor", "PrivateNetwork=yes", "NoNewPrivileges=yes"] {
-            #expect(text.contains(key), "\(key) missing from the unit")
+        let daemon = texts["dogdoord.service"]!, owner = texts["dogdoor-latch.service"]!
+        for key in ["Type=notify", "WatchdogSec=", "Restart=always", "StartLimitIntervalSec=0", "User=dogdoor",
+                    "ProtectSystem=strict", "StateDirectory=dogdoor", "PrivateNetwork=yes", "NoNewPrivileges=yes",
+                    "Wants=dogdoor-latch.service", "SupplementaryGroups=video dogdoor-latch"] {
+            #expect(daemon.contains(key), "\(key) missing from dogdoord.service")
+        }
+        // dogdoord has no GPIO access; the owner has the chip and locks the line after every exit.
+        #expect(!daemon.contains("gpiochip"))
+        for key in ["Type=notify", "Restart=always", "StartLimitIntervalSec=0", "User=dogdoor-latch", "DeviceAllow=char-gpiochip rw",
+                    "ExecStopPost=/usr/local/bin/dogdoor-latch --config /etc/dogdoor/dogdoord.toml --lock-line",
+                    "Before=dogdoord.service", "DefaultDependencies=no", "OOMScoreAdjust=-900", "ProtectSystem=strict"] {
+            #expect(owner.contains(key), "\(key) missing from dogdoor-latch.service")
         }
     }
 
@@ -205,10 +218,14 @@ import Testing
         #expect(result.status == 0, "\(result.output)")
         let fm = FileManager.default
         for file in ["/usr/local/bin/dogdoord", "/usr/local/bin/dogdoor", "/usr/local/bin/dogdoor-train",
-                     "/etc/systemd/system/dogdoord.service", "/etc/dogdoor/dogdoord.toml",
+                     "/usr/local/bin/dogdoor-latch", "/etc/systemd/system/dogdoord.service",
+                     "/etc/systemd/system/dogdoor-latch.service", "/etc/dogdoor/dogdoord.toml",
                      "/etc/udev/rules.d/60-dogdoor-gpio.rules", "/usr/local/share/doc/dogdoor/README.md"] {
             #expect(fm.fileExists(atPath: stage + file), "\(file) not installed")
         }
+        // The udev rule names one chip (here, with no GPIO hardware, none), never every chip.
+        let rule = try String(contentsOfFile: stage + "/etc/udev/rules.d/60-dogdoor-gpio.rules", encoding: .utf8)
+        #expect(!rule.contains("gpiochip*") && rule.contains("GROUP=\"dogdoor-gpio\""), "\(rule)")
         let samples = try fm.contentsOfDirectory(atPath: stage + "/usr/local/share/dogdoor/samples")
         #expect(samples.filter { $0.hasSuffix(".jpg") }.count > 50, "replay samples installed")
         // The installed configuration parses and names the installed sample folder.

@@ -15,7 +15,7 @@ struct ConfigurationTests {
     func defaults() throws {
         let c = DaemonConfiguration.defaults
         #expect(try DaemonConfiguration.parse("", file: "empty.toml") == c)
-        #expect(c.model.path == "/var/lib/dogdoor/model.safetensors")
+        #expect(c.model.path == "/etc/dogdoor/model.safetensors")
         #expect(c.camera.kind == .replay)
         #expect(c.latch.kind == .simulated)
         #expect(c.latch.line == .offset(17))

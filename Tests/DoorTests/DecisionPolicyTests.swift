@@ -524,3 +524,51 @@ struct CurfewPolicyTests {
         #expect(output.records.map(\.kind) == [.curfewStart])
     }
 }
+
+@Suite("Decision policy: continuing after a reload")
+struct ContinuationTests {
+    @Test("a manual unlock keeps its deadline and the mode it returns to")
+    func manualUnlock() throws {
+        var h = try PolicyHarness(mode: .locked)
+        h.command(1_000, .unlock(until: h.instant(31_000)))
+        h.policy = try DecisionPolicy(parameters: .test(hold: .seconds(5)), continuing: h.policy, at: h.at(10_000))
+        #expect(h.policy.mode == .unlocked(until: h.instant(31_000), then: .locked))
+        #expect(h.policy.door == .unlocked)
+        #expect(h.policy.unlockedUntil == h.instant(31_000))
+        h.tick(30_999)
+        #expect(h.policy.door == .unlocked)
+        h.tick(31_000)
+        #expect(h.policy.door == .locked && h.policy.mode == .locked)
+        #expect(h.commandList == [.unlock, .lock])
+    }
+
+    @Test("an automatic unlock stays open until its relock time, no later than the new maximum open time allows")
+    func automaticUnlock() throws {
+        var h = try PolicyHarness(.test(hold: .seconds(10), maxOpen: .seconds(60)))
+        h.frames(from: 0, [0.95, 0.95, 0.95])  // unlocks at 400 ms; relock due at 10.4 s
+        #expect(h.policy.unlockedUntil == h.instant(10_400))
+        // The new settings allow at most 5 s open: relock at 5.4 s.
+        h.policy = try DecisionPolicy(parameters: .test(hold: .seconds(3), maxOpen: .seconds(5)), continuing: h.policy, at: h.at(2_000))
+        #expect(h.policy.door == .unlocked && h.policy.unlockedUntil == h.instant(5_400))
+        h.tick(5_399)
+        #expect(h.policy.door == .unlocked)
+        h.tick(5_400)
+        #expect(h.policy.door == .locked)
+        #expect(h.commandList == [.unlock, .lock])
+        // The vote started afresh: earlier frames no longer count.
+        #expect(h.policy.currentScores.isEmpty)
+    }
+
+    @Test("a cooldown in force carries over; a locked door stays locked")
+    func cooldown() throws {
+        var h = try PolicyHarness(.test(hold: .seconds(1), cooldown: .seconds(5)))
+        h.frames(from: 0, [0.95, 0.95, 0.95])
+        h.tick(1_400)  // relocked; cooldown until 6.4 s
+        let cooldown = try #require(h.policy.cooldownUntil)
+        h.policy = try DecisionPolicy(parameters: .test(hold: .seconds(1), cooldown: .seconds(5)), continuing: h.policy, at: h.at(2_000))
+        #expect(h.policy.cooldownUntil == cooldown)
+        #expect(h.policy.door == .locked && h.policy.unlockedUntil == nil)
+        h.frames(from: 2_000, [0.95, 0.95, 0.95])
+        #expect(h.records.last?.kind == .rejectedCooldown)
+    }
+}

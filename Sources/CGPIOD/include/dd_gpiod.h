@@ -59,6 +59,10 @@ const char *dd_gpio_chip_name(const dd_gpio_output *output);
 /// The line's offset on its chip (`gpiod_line_offset`).
 unsigned int dd_gpio_line_offset(const dd_gpio_output *output);
 
+/// Finds `chip` (path, name, label or number) and writes its kernel name ("gpiochip0") into `name`,
+/// without requesting any line. Returns 0, or errno (`gpiod_chip_open_lookup`, `gpiod_chip_name`).
+int dd_gpio_chip_lookup(const char *chip, char *name, size_t size);
+
 /// Releases the line and closes the chip (`gpiod_line_release`, `gpiod_chip_close`). Does not change the
 /// line's value: set it first. `output` is invalid afterwards.
 void dd_gpio_close(dd_gpio_output *output);

@@ -196,6 +196,48 @@ import Glibc
         #expect(daemon.output.contains("take effect only after a restart"))
     }
 
+    @Test func aReloadWhoseCameraFailsChangesNothing() throws {
+        let fixture = try TrainedFixture.get()
+        let frames = try fixture.replayFolder("camera-rollback", others: 8, bo: 0, after: 0)
+        let dir = EndToEndTests.directory()
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let config = dir + "/dogdoord.toml"
+        func write(folder: String, hold: String) throws {
+            try AtomicFile.write("""
+                [model]
+                path = "\(fixture.model)"
+                [camera]
+                replay_folder = "\(folder)"
+                replay_fps = 4.0
+                [decision]
+                hold = "\(hold)"
+                [latch]
+                socket = "\(dir)/run/latch.sock"
+                [events]
+                directory = "\(dir)/run/events"
+                [control]
+                socket = "\(dir)/run/control.sock"
+
+                """, to: config)
+        }
+        try write(folder: frames, hold: "10s")
+        let daemon = try RunningDaemon(directory: dir + "/run", settings: [:], config: config)
+        try daemon.wait(for: "frames", timeout: 60) { (try? daemon.control(["status"]))?["frames"]?["seen"]?.intValue ?? 0 > 2 }
+        // A valid file whose camera cannot start (the folder is gone), and a new hold: all or nothing.
+        try write(folder: dir + "/no-such-folder", hold: "20s")
+        daemon.signal(SIGHUP)
+        try daemon.wait(for: "the failed reload", timeout: 30) { !daemon.records("reload_failed").isEmpty }
+        #expect(daemon.records("reload_failed")[0]["error"]?.stringValue?.contains("no-such-folder") == true)
+        #expect(daemon.records("reload").isEmpty)
+        #expect(daemon.output.contains("going back to the running one"))
+        // The running camera streams on.
+        let seen = try daemon.control(["status"])["frames"]?["seen"]?.intValue ?? 0
+        try daemon.wait(for: "more frames from the old camera", timeout: 10) {
+            (try? daemon.control(["status"]))?["frames"]?["seen"]?.intValue ?? 0 > seen + 2
+        }
+        #expect(try daemon.control(["status"])["camera"]?.stringValue == "streaming")
+    }
+
     func residentMiB(_ pid: Int32) -> Double {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
               let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Door
 import Support
@@ -125,6 +126,52 @@ struct ControlSocketTests {
         #expect(requests.map(\.command) == [.status, .unlock(seconds: 120), .lock, .auto])
         #expect(requests.first?.peer?.pid == getpid())
         #expect(requests.first?.peer?.uid == getuid())
+    }
+
+    @Test("the status socket answers status and refuses every command")
+    func statusOnlySocket() throws {
+        let directory = makeTemporaryDirectory("status-only")
+        defer { removeTree(directory) }
+        let daemon = try FakeDaemon()
+        let server = try ControlServer(path: directory + "/c.sock", statusPath: directory + "/s.sock", handler: daemon.handler)
+        try server.start()
+        defer { server.stop() }
+        #expect(try ControlClient.send(.status, to: directory + "/s.sock").ok)
+        for command in [ControlCommand.lock, .auto, .unlock(seconds: 60)] {
+            let reply = try ControlClient.send(command, to: directory + "/s.sock")
+            #expect(!reply.ok && reply.error?.contains("status only") == true, "\(command)")
+        }
+        #expect(daemon.requests.withLock { $0.map(\.command) } == [.status])
+        #expect(try ControlClient.send(.lock, to: directory + "/c.sock").ok)
+    }
+
+    @Test("a command answered later reaches its client; one not taken in time is abandoned and refused")
+    func asynchronousAnswers() throws {
+        let directory = makeTemporaryDirectory("async")
+        defer { removeTree(directory) }
+        let taken = Locked<[String]>([])
+        // Unlock is answered 0.3 s later from another thread; lock is never taken (the loop is "busy").
+        let server = try ControlServer(path: directory + "/c.sock") { request, respond in
+            switch request.command {
+            case .unlock:
+                DispatchQueue.global().asyncAfter(deadline: .now() + 0.3) {
+                    taken.withLock { $0.append("unlock") }
+                    respond(.failure("not now"))
+                }
+                return { false }
+            default:
+                return { taken.withLock { $0.append("abandoned") }; return true }
+            }
+        }
+        try server.start()
+        defer { server.stop() }
+        let reply = try ControlClient.send(.unlock(seconds: 5), to: directory + "/c.sock")
+        #expect(reply.error == "not now")
+        let started = Date()
+        let busy = try ControlClient.send(.lock, to: directory + "/c.sock", timeout: .seconds(15))
+        #expect(!busy.ok && busy.error?.contains("not carried out") == true)
+        #expect(Date().timeIntervalSince(started) >= 9.5)
+        #expect(taken.value == ["unlock", "abandoned"])
     }
 
     @Test("malformed requests get an error response and the connection stays usable")

@@ -67,8 +67,15 @@ install_debian_packages() {
     local wanted=("${BUILD_PACKAGES[@]}" "${TEST_TOOL_PACKAGES[@]}" "${PYTHON_PACKAGES[@]}" "${EXTRA_PACKAGES[@]}")
     (( CROSS )) && wanted+=("${CROSS_PACKAGES[@]}")
     local missing=() package
+    local native
+    native="$(dpkg --print-architecture)"
     for package in "${wanted[@]}"; do
-        if [[ "$(dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null)" != installed ]]; then
+        # With multiarch a name may be installed for several architectures: a plain name means the native
+        # one (or an architecture-independent package), NAME:ARCH that architecture.
+        local name="${package%%:*}" arch="${package#*:}"
+        [[ "$arch" == "$package" ]] && arch="$native"
+        if ! dpkg-query -W -f='${Architecture} ${db:Status-Status}\n' "$name" 2>/dev/null \
+            | grep -Eq "^($arch|all) installed$"; then
             missing+=("$package")
         fi
     done

@@ -151,7 +151,9 @@ import Testing
         try AtomicFile.write(Array("not an image".utf8), to: frames + "/frame-4b.jpg")
         let daemon = try RunningDaemon(directory: dir + "/run", settings: [
             "model.path": fixture.model, "camera.replay_folder": frames, "camera.replay_loop": "false",
-            "camera.replay_fps": "5", "motion.enabled": "false",
+            // Slow enough that the inference worker takes every frame even on a busy machine (it keeps only
+            // the newest: a frame replaced before it is taken is dropped, not decoded).
+            "camera.replay_fps": "2", "motion.enabled": "false",
         ])
         #expect(try daemon.waitForExit(timeout: 120) == 0)
         let stop = daemon.records("stop").last

@@ -11,6 +11,9 @@ import Glibc
 /// What happens to the door when the recognition side fails: the real dogdoord and dogdoor-latch binaries,
 /// the latch owner's own log (its actuations, with millisecond timestamps) as the witness of the line.
 /// Each test says how long the door took to read locked after the fault.
+extension EndToEndTests {
+// Nested in EndToEndTests, whose .serialized trait it inherits: the daemons of the two suites never run at
+// the same time (they would compete for the two cores and for the fixture's replay folders).
 @Suite(.serialized) struct FailSecureTests {
     /// Quiet frames (no dog), a one-second heartbeat, no minimum gap.
     static func settings(_ fixture: TrainedFixture, _ frames: String, _ extra: [String: String] = [:]) -> [String: String] {
@@ -20,7 +23,7 @@ import Glibc
 
     static func start(_ name: String, _ extra: [String: String] = [:]) throws -> RunningDaemon {
         let fixture = try TrainedFixture.get()
-        let frames = try fixture.replayFolder(name, others: 12, bo: 0, after: 0)
+        let frames = try fixture.replayFolder("fail-secure-" + name, others: 12, bo: 0, after: 0)
         let daemon = try RunningDaemon(directory: EndToEndTests.directory(), settings: settings(fixture, frames, extra))
         try daemon.wait(for: "the control socket", timeout: 60) { FileManager.default.fileExists(atPath: daemon.socket) }
         try daemon.wait(for: "the latch owner link", timeout: 30) { !daemon.records("latch_connected").isEmpty }
@@ -244,4 +247,5 @@ import Glibc
               let kib = Double(line.split(whereSeparator: { $0 == " " || $0 == "\t" })[1]) else { return 0 }
         return (kib / 1024 * 10).rounded() / 10
     }
+}
 }

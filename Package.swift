@@ -26,7 +26,7 @@ let package = Package(
         // MARK: C shims over system libraries
         .target(name: "COpenBLAS", linkerSettings: [.linkedLibrary("openblas")]),
         .target(name: "CKernels", dependencies: ["COpenBLAS"], cSettings: kernelFlags),
-        .target(name: "CCrypto", linkerSettings: [.linkedLibrary("nettle")]),
+        .target(name: "CCrypto", linkerSettings: [.linkedLibrary("nettle"), .linkedLibrary("hogweed")]),
         .target(name: "CImageCodecs", cSettings: shimFlags,
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("webp")]),
         .target(name: "CGPIOD", cSettings: shimFlags, linkerSettings: [.linkedLibrary("gpiod")]),

@@ -8,6 +8,8 @@
 
 #include "dd_codecs.h"
 
+#include <limits.h>
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -199,7 +201,8 @@ static void dd_gray_row_to_rgb(uint8_t *row, int width) {
 }
 
 int dd_jpeg_decode_rgb(const uint8_t *data, size_t size, int scale_eighths, int allow_truncated, int max_scans,
-                       uint8_t *rgb, size_t stride, int width, int height, dd_codec_status *status) {
+                       size_t max_memory, uint8_t *rgb, size_t stride, int width, int height,
+                       dd_codec_status *status) {
     if (data == NULL || size == 0 || rgb == NULL || scale_eighths < 1 || scale_eighths > 8 || width <= 0 ||
         height <= 0 || stride < (size_t)width * 3) {
         return set_status(status, DD_CODEC_BAD_ARGUMENT, "invalid arguments to dd_jpeg_decode_rgb");
@@ -214,6 +217,9 @@ int dd_jpeg_decode_rgb(const uint8_t *data, size_t size, int scale_eighths, int 
         return set_status(status, error.result, "%s", error.message);
     }
     jpeg_create_decompress(&cinfo);
+    // libjpeg's large buffers (a progressive file's coefficients) may not exceed this; without a backing
+    // store, a file that needs more is an error ("Backing store not supported") instead of a huge allocation.
+    if (max_memory > 0) cinfo.mem->max_memory_to_use = (long)(max_memory > (size_t)LONG_MAX ? (size_t)LONG_MAX : max_memory);
     memset(&progress, 0, sizeof progress);
     progress.progress_monitor = dd_jpeg_progress;
     cinfo.progress = &progress;

@@ -12,8 +12,9 @@ public final class ActiveModel: @unchecked Sendable {
 
     /// Loads and verifies `path` (container, manifest, checksum, self-test) and checks that this build
     /// implements the preprocessing the model was trained with. Errors say exactly what is wrong.
-    public init(path: String, plan: DaemonConfiguration.EnginePlan = .frugal, threads: ComputeThreads) throws {
-        let model = try DogDoorModel(path: path, plan: plan.executionPlan, threads: threads)
+    public init(path: String, plan: DaemonConfiguration.EnginePlan = .frugal, threads: ComputeThreads,
+                trust: ModelTrust = .none) throws {
+        let model = try DogDoorModel(path: path, plan: plan.executionPlan, threads: threads, trust: trust)
         do {
             preprocessor = try Preprocessor(resizeName: model.manifest.resize, centeringName: model.manifest.centering,
                                             side: model.manifest.inputSize)
@@ -33,6 +34,15 @@ public final class ActiveModel: @unchecked Sendable {
         preprocessor.write(image, into: input.pointer)
         let logit = model.logits(input.pointer, batch: 1)[0]
         return model.probability(logit: logit)
+    }
+}
+
+extension DaemonConfiguration.Model {
+    /// The trust policy these settings give (reads the public key file when one is named).
+    public func trust() throws -> ModelTrust {
+        var keys: [Ed25519.PublicKey] = []
+        if let publicKey { keys.append(try KeyFile.readPublicKey(publicKey)) }
+        return ModelTrust(minimumThreshold: minimumThreshold, fileSHA256: sha256, trustedKeys: keys)
     }
 }
 

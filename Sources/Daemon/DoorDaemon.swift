@@ -141,7 +141,8 @@ public final class DoorDaemon: Sendable {
             let model: ActiveModel
             let policy: DecisionPolicy
             do {
-                model = try ActiveModel(path: configuration.model.path, plan: configuration.compute.plan, threads: settings.threads)
+                model = try ActiveModel(path: configuration.model.path, plan: configuration.compute.plan, threads: settings.threads,
+                                        trust: try configuration.model.trust())
                 logger.info("model verified", metadata: ["path": "\(model.path)", "sha256": "\(model.sha256.prefix(16))",
                                                           "threshold": "\(model.threshold)",
                                                           "admits": "\(model.model.manifest.positiveClass)"])

@@ -107,7 +107,7 @@ final class ReloadPreparer: Sendable {
             var next = base
             if let path = configurationPath { next = try DaemonConfiguration.load(path: path) }
             for (key, value) in overrides { try next.apply(override: key, value: value) }
-            let model = try ActiveModel(path: next.model.path, plan: next.compute.plan, threads: threads)
+            let model = try ActiveModel(path: next.model.path, plan: next.compute.plan, threads: threads, trust: try next.model.trust())
             let parameters = try next.decisionParameters(modelThreshold: model.threshold)
             return .success(PreparedReload(configuration: next, model: model, parameters: parameters))
         } catch {

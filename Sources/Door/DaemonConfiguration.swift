@@ -49,6 +49,12 @@ public struct DaemonConfiguration: Hashable, Sendable {
     public struct Model: Hashable, Sendable {
         /// The model file (safetensors with manifest).
         public var path = "/etc/dogdoor/model.safetensors"
+        /// Models (and `[decision] threshold` overrides) with a lower decision threshold are refused.
+        public var minimumThreshold = 0.05
+        /// When set, the SHA-256 of the whole model file must be this (lowercase hex).
+        public var sha256: String?
+        /// When set, a public key file (`dogdoor model keygen`): models must be signed by its key.
+        public var publicKey: String?
     }
 
     /// Where frames come from.
@@ -315,7 +321,11 @@ public struct DaemonConfiguration: Hashable, Sendable {
     }
 
     /// The decision parameters, with the model's calibrated threshold unless `[decision] threshold` is set.
+    /// Either must be at least `[model] minimum_threshold`.
     public func decisionParameters(modelThreshold: Double) throws(ConfigurationError) -> DecisionParameters {
+        if let threshold = decision.threshold, threshold < model.minimumThreshold {
+            throw error("decision.threshold", "\(threshold) is below model.minimum_threshold \(model.minimumThreshold)")
+        }
         let parameters = DecisionParameters(
             requiredPositives: decision.n, voteFrames: decision.m, window: decision.window,
             threshold: decision.threshold ?? modelThreshold, hold: decision.hold, maxOpen: decision.maxOpen,
@@ -357,6 +367,18 @@ public struct DaemonConfiguration: Hashable, Sendable {
 
     static let keySpecs: [KeySpec] = [
         KeySpec("model.path") { $0.model.path = try absolutePath($1) },
+        KeySpec("model.minimum_threshold") { $0.model.minimumThreshold = try number($1, 0...0.99) },
+        KeySpec("model.sha256") {
+            let text = try string($1)
+            guard text.isEmpty || (text.utf8.count == 64 && text.utf8.allSatisfy({ isHexDigit($0) })) else {
+                throw KeyError("must be a SHA-256 digest (64 hex digits, as sha256sum prints it) or \"\", got \"\(text)\"")
+            }
+            $0.model.sha256 = text.isEmpty ? nil : text.lowercased()
+        },
+        KeySpec("model.public_key") {
+            let text = try string($1)
+            $0.model.publicKey = text.isEmpty ? nil : try absolutePath($1)
+        },
 
         KeySpec("camera.kind") { $0.camera.kind = try choice($1, CameraKind.self) },
         KeySpec("camera.replay_folder") { $0.camera.replayFolder = try absolutePath($1) },
@@ -499,6 +521,9 @@ public struct DaemonConfiguration: Hashable, Sendable {
         } catch {
             throw configurationError(for: error)
         }
+        if let threshold = decision.threshold, threshold < model.minimumThreshold {
+            throw error("decision.threshold", "\(threshold) is below model.minimum_threshold \(model.minimumThreshold)")
+        }
         if decision.maxOpen > latch.maxUnlocked {
             throw error("decision.max_open", "must not exceed latch.max_unlocked (\(DurationText.format(latch.maxUnlocked))), "
                 + "got \(DurationText.format(decision.maxOpen))")
@@ -513,6 +538,7 @@ public struct DaemonConfiguration: Hashable, Sendable {
     /// Keys whose value limits another key's range: when a relation fails on a key left at its default,
     /// the error points at the line of the key that was set.
     static let relatedKeys = [
+        "decision.threshold": ["model.minimum_threshold"],
         "decision.m": ["decision.n"],
         "decision.max_open": ["decision.hold", "latch.max_unlocked"],
         "decision.near_miss": ["decision.n"],
@@ -637,6 +663,11 @@ private func stringList(_ value: TOMLValue, nonEmpty: Bool) throws(DaemonConfigu
 private func isAlphanumeric(_ b: UInt8) -> Bool {
     (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "z")) || (b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z"))
         || (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9"))
+}
+
+private func isHexDigit(_ b: UInt8) -> Bool {
+    (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9")) || (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "f"))
+        || (b >= UInt8(ascii: "A") && b <= UInt8(ascii: "F"))
 }
 
 private func isNameByte(_ b: UInt8) -> Bool {

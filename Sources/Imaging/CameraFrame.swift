@@ -60,27 +60,38 @@ public struct CameraFrame: Sendable {
         }
     }
 
-    /// Converts frame bytes in place (for example a V4L2 mmap buffer) to RGB.
+    /// Converts frame bytes in place (for example a V4L2 mmap buffer) to RGB. `width` and `height` are the
+    /// size negotiated with the camera: nothing larger is ever allocated, whatever the bytes claim (an MJPEG
+    /// frame whose JPEG header says it is larger is refused before it is decoded).
     public static func image(_ bytes: UnsafeRawBufferPointer, format: PixelFormat, width: Int, height: Int,
                              bytesPerLine: Int, options: DecodeOptions = DecodeOptions()) throws(ImagingError) -> Image {
         let source = "camera frame"
+        guard width > 0, height > 0, width <= 1 << 15, height <= 1 << 15 else {
+            throw ImagingError(source: source, kind: .invalidFrame("\(format.rawValue) frame of \(width)x\(height)"))
+        }
+        var bounded = options
+        bounded.maximumPixels = min(options.maximumPixels, width * height)
         if format == .mjpeg {
             if MJPEG.needsHuffmanTables(bytes) {
                 let completed = MJPEG.insertingStandardHuffmanTables(bytes)
-                return try ImageDecoder.decode(completed, source: source, options: options)
+                return try ImageDecoder.decode(completed, source: source, options: bounded)
             }
-            return try ImageDecoder.decode(bytes, source: source, options: options)
+            return try ImageDecoder.decode(bytes, source: source, options: bounded)
         }
         let pixelBytes = format.bytesPerPixel!
-        guard width > 0, height > 0, width % (format == .yuyv ? 2 : 1) == 0 else {
+        guard width % (format == .yuyv ? 2 : 1) == 0 else {
             throw ImagingError(source: source, kind: .invalidFrame("\(format.rawValue) frame of \(width)x\(height)"))
-        }
-        guard bytesPerLine >= width * pixelBytes, bytes.count >= bytesPerLine * (height - 1) + width * pixelBytes else {
-            throw ImagingError(source: source, kind: .invalidFrame(
-                "\(format.rawValue) \(width)x\(height) with \(bytesPerLine) bytes per line needs \(bytesPerLine * (height - 1) + width * pixelBytes) bytes, got \(bytes.count)"))
         }
         guard width * height <= options.maximumPixels else {
             throw ImagingError(source: source, kind: .tooLarge(width: width, height: height, maximumPixels: options.maximumPixels))
+        }
+        // Sides are at most 2^15, so these products cannot overflow; bytesPerLine comes from the driver.
+        let rowBytes = width * pixelBytes
+        let (stride, strideOverflow) = bytesPerLine.multipliedReportingOverflow(by: height - 1)
+        guard bytesPerLine >= rowBytes, !strideOverflow, bytes.count >= stride + rowBytes else {
+            throw ImagingError(source: source, kind: .invalidFrame(
+                "\(format.rawValue) \(width)x\(height) with \(bytesPerLine) bytes per line needs "
+                    + (strideOverflow ? "more bytes than exist" : "\(stride + rowBytes) bytes") + ", got \(bytes.count)"))
         }
         let input = bytes.bindMemory(to: UInt8.self)
         return Image.filling(width: width, height: height) { out in

@@ -29,6 +29,13 @@ public struct DecodeOptions: Sendable, Equatable {
         self.maximumFileBytes = maximumFileBytes
     }
 
+    /// Memory libjpeg may take for its large buffers: 8 bytes per allowed pixel (a progressive file keeps 2
+    /// bytes per DCT coefficient for every component of the whole image), at least 64 MiB.
+    public var maximumDecoderMemory: Int {
+        let (bytes, overflow) = maximumPixels.multipliedReportingOverflow(by: 8)
+        return overflow ? Int.max : max(64 << 20, bytes)
+    }
+
     /// The DCT scale numerator (over 8) for a JPEG of the given full size.
     public func jpegScaleEighths(width: Int, height: Int) -> Int {
         guard let minimumSide, minimumSide > 0 else { return 8 }

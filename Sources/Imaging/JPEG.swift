@@ -20,7 +20,7 @@ enum JPEGCodec {
         let width = Int(header.output_width), height = Int(header.output_height)
         let decoded = Image.filling(width: width, height: height) { out in
             dd_jpeg_decode_rgb(base, bytes.count, Int32(scale), options.allowTruncated ? 1 : 0,
-                               Int32(options.maximumProgressiveScans), out.baseAddress, width * 3,
+                               Int32(options.maximumProgressiveScans), options.maximumDecoderMemory, out.baseAddress, width * 3,
                                Int32(width), Int32(height), &status) == 0
         }
         guard let image = decoded else { throw status.error(.jpeg, source: source) }

@@ -13,6 +13,8 @@ public struct ModelError: Error, CustomStringConvertible, Equatable {
         case checksumMismatch(expected: String, actual: String)
         case selfTestFailed(expected: Double, actual: Double, allowed: Double)
         case nonFinite(tensor: String)
+        /// The file is intact but the trust policy refuses it (`ModelTrust`); the text says why.
+        case untrusted(String)
     }
 
     public var file: String
@@ -37,6 +39,7 @@ public struct ModelError: Error, CustomStringConvertible, Equatable {
         case .selfTestFailed(let e, let a, let allowed):
             return "\(file): self-test failed: logit \(a), recorded \(e) (allowed difference \(allowed)); this build computes a different network than the one that wrote the file"
         case .nonFinite(let n): return "\(file): tensor \"\(n)\" contains NaN or infinity"
+        case .untrusted(let reason): return "\(file): not trusted: \(reason)"
         }
     }
 }
@@ -114,9 +117,11 @@ public enum ModelFile {
 
     /// Writes a complete model file atomically: computes the tensor digest and the self-test with `plan`
     /// (the one the daemon runs) and records both in the manifest.
+    /// With `signingKey`, the manifest carries an Ed25519 signature of the tensors and itself.
     @discardableResult
     public static func write(_ parameters: VGG16Parameters, manifest: ModelManifest, to path: String,
-                             threads: ComputeThreads = ComputeThreads(BLASRuntime.defaultThreads)) throws -> ModelManifest {
+                             threads: ComputeThreads = ComputeThreads(BLASRuntime.defaultThreads),
+                             signingKey: Ed25519.PrivateKey? = nil) throws -> ModelManifest {
         var manifest = manifest
         let headKernel = FloatBuffer(parameters.head.kernel)
         let headBias = FloatBuffer([parameters.head.bias])
@@ -130,12 +135,47 @@ public enum ModelFile {
         let features = extractor.extract(SelfTestInput.make(side: manifest.inputSize), batch: 1, side: manifest.inputSize)[0]
         manifest.selfTest = SelfTestRecord(expectedLogit: Double(parameters.head.logit(features)),
                                            magnitude: parameters.head.magnitude(features))
+        manifest.signature = signingKey.map { ModelSignature(publicKey: $0.publicKey, value: $0.signature(for: manifest.signedMessage)) }
         let tensors = tensorLayout.map { name, shape in
             SafetensorsWriter.Tensor(name: name, shape: shape, data: UnsafeBufferPointer(buffers[name]!.buffer))
         }
         let metadata = [manifestKey: manifest.json.serialized(), formatKey: formatValue]
         try SafetensorsWriter.write(tensors, metadata: metadata, to: path)
         return manifest
+    }
+}
+
+extension ModelFile {
+    /// Verifies the model at `path` completely (a format-1 file too, when `acceptingFormat1`), lets
+    /// `change` edit its manifest, and writes the result to `output` (atomically; it may be `path`) with the
+    /// same tensors: how `dogdoor model upgrade` adds the manifest checksum and `dogdoor model sign` a
+    /// signature. Returns the manifest written.
+    @discardableResult
+    public static func rewrite(_ path: String, to output: String, acceptingFormat1: Bool = false,
+                               threads: ComputeThreads = ComputeThreads(BLASRuntime.defaultThreads),
+                               change: (inout ModelManifest) throws -> Void) throws -> ModelManifest {
+        let model = try DogDoorModel(path: path, threads: threads, acceptingFormat1: acceptingFormat1)
+        var manifest = model.manifest
+        try change(&manifest)
+        let file: SafetensorsFile
+        do { file = try SafetensorsFile(path: path) } catch { throw ModelError(file: path, problem: .container(error)) }
+        let arrays = try tensorLayout.map { name, _ in try file.floats(name) }
+        return try arrays.withUnsafeBufferPointers { buffers in
+            let tensors = zip(tensorLayout, buffers).map { SafetensorsWriter.Tensor(name: $0.0.name, shape: $0.0.shape, data: $0.1) }
+            try SafetensorsWriter.write(tensors, metadata: [manifestKey: manifest.json.serialized(), formatKey: formatValue], to: output)
+            return manifest
+        }
+    }
+}
+
+extension Array where Element == [Float] {
+    /// Calls `body` with a buffer pointer into each array.
+    func withUnsafeBufferPointers<R>(_ body: ([UnsafeBufferPointer<Float>]) throws -> R) rethrows -> R {
+        func nest(_ index: Int, _ collected: [UnsafeBufferPointer<Float>]) throws -> R {
+            guard index < count else { return try body(collected) }
+            return try self[index].withUnsafeBufferPointer { try nest(index + 1, collected + [$0]) }
+        }
+        return try nest(0, [])
     }
 }
 
@@ -168,6 +208,53 @@ struct SafetensorsWeights: ConvWeightSource {
     }
 }
 
+/// What a model file must satisfy beyond being intact: the operator's trust policy (`[model]` in the
+/// configuration). Checked before the file's tensors are read.
+public struct ModelTrust: Sendable, Equatable {
+    /// Models whose decision threshold is below this are refused (a threshold near 0 admits every animal).
+    public var minimumThreshold: Double
+    /// The SHA-256 of the whole file, when the operator pinned one.
+    public var fileSHA256: String?
+    /// Keys of which one must have signed the model; empty when signatures are not required. A signature
+    /// that is present must be valid either way.
+    public var trustedKeys: [Ed25519.PublicKey]
+
+    public init(minimumThreshold: Double = 0, fileSHA256: String? = nil, trustedKeys: [Ed25519.PublicKey] = []) {
+        self.minimumThreshold = minimumThreshold
+        self.fileSHA256 = fileSHA256
+        self.trustedKeys = trustedKeys
+    }
+
+    /// No requirements beyond integrity.
+    public static let none = ModelTrust()
+
+    /// Why `manifest` (of the file whose whole-file digest `fileDigest` gives, computed only when pinned)
+    /// is refused, or nil when it is trusted.
+    public func refusal(of manifest: ModelManifest, fileDigest: () -> String) -> String? {
+        if manifest.threshold < minimumThreshold {
+            return "its decision threshold \(manifest.threshold) is below [model] minimum_threshold \(minimumThreshold)"
+        }
+        if let signature = manifest.signature, !signature.isValid(for: manifest) {
+            return "its signature (key \(signature.publicKey.fingerprint)) is not valid: the file was altered after signing"
+        }
+        if !trustedKeys.isEmpty {
+            guard let signature = manifest.signature else {
+                return "it is not signed, and [model] public_key requires a signature by key \(trustedKeys.map(\.fingerprint).joined(separator: " or "))"
+            }
+            guard trustedKeys.contains(signature.publicKey) else {
+                return "it is signed by key \(signature.publicKey.fingerprint), not by the trusted key \(trustedKeys.map(\.fingerprint).joined(separator: " or "))"
+            }
+        }
+        if let pinned = fileSHA256 {
+            let actual = fileDigest()
+            guard actual == pinned.lowercased() else {
+                return "its SHA-256 \(actual.prefix(16))... is not the pinned [model] sha256 \(pinned.prefix(16))..."
+            }
+        }
+        return nil
+    }
+}
+
 /// A verified model ready to classify preprocessed images.
 public final class DogDoorModel: @unchecked Sendable {
     public let path: String
@@ -177,22 +264,27 @@ public final class DogDoorModel: @unchecked Sendable {
     /// Logit the self-test gave on this machine.
     public let selfTestLogit: Double
 
-    /// Opens `path` and verifies it completely before returning: container structure, manifest, tensor names,
-    /// shapes and dtypes, finite values, the tensor checksum, and the self-test run on this build's engine.
+    /// Opens `path` and verifies it completely before returning: container structure, manifest and its
+    /// checksum, `trust` (threshold floor, signature, pinned digest), tensor names, shapes and dtypes, finite
+    /// values, the tensor checksum, and the self-test run on this build's engine.
     public init(path: String, plan: ExecutionPlan = .inference,
-                threads: ComputeThreads = ComputeThreads(BLASRuntime.defaultThreads)) throws(ModelError) {
+                threads: ComputeThreads = ComputeThreads(BLASRuntime.defaultThreads), trust: ModelTrust = .none,
+                acceptingFormat1: Bool = false) throws(ModelError) {
         self.path = path
         let file: SafetensorsFile
         do { file = try SafetensorsFile(path: path) } catch { throw ModelError(file: path, problem: .container(error)) }
         guard let manifestText = file.metadata[ModelFile.manifestKey] else { throw ModelError(file: path, problem: .notAModel) }
         do {
-            manifest = try ModelManifest(json: try JSONValue.parse(manifestText))
+            manifest = try ModelManifest(json: try JSONValue.parse(manifestText), acceptingFormat1: acceptingFormat1)
         } catch let e as ManifestError {
             throw ModelError(file: path, problem: .manifest(e))
         } catch let e as JSONError {
             throw ModelError(file: path, problem: .manifest(ManifestError(field: "(manifest)", reason: e.description)))
         } catch {
             throw ModelError(file: path, problem: .manifest(ManifestError(field: "(manifest)", reason: "\(error)")))
+        }
+        if let refusal = trust.refusal(of: manifest, fileDigest: { file.wholeFileSHA256() }) {
+            throw ModelError(file: path, problem: .untrusted(refusal))
         }
         try ModelFile.checkLayout(file, layout: ModelFile.tensorLayout)
         let digest = try ModelFile.scanTensors(file, layout: ModelFile.tensorLayout)

@@ -3,8 +3,10 @@ import Support
 /// The description a model file carries about itself (in the safetensors `__metadata__`, key
 /// `dogdoor_manifest`, as JSON). See docs/model-format.md.
 public struct ModelManifest: Sendable, Equatable {
-    /// Version of this manifest and file layout. Readers refuse versions they do not know.
-    public static let currentFormatVersion = 1
+    /// Version of this manifest and file layout. Readers refuse versions they do not know. Version 2 added
+    /// `integrity` (a checksum over the manifest, and an optional signature); version 1 files are read only
+    /// by `dogdoor model upgrade`.
+    public static let currentFormatVersion = 2
     /// Architecture identifier of the network in the file.
     public static let architectureName = "vgg16-notop+gap+dense1"
 
@@ -28,6 +30,8 @@ public struct ModelManifest: Sendable, Equatable {
     public var tensorsSHA256: String
     /// The logit the network gave the built-in self-test input when the file was written.
     public var selfTest: SelfTestRecord
+    /// The signature over the tensors and the manifest, when the model was signed.
+    public var signature: ModelSignature?
 
     public init(resize: String, centering: String, positiveClass: String, negativeClass: String, threshold: Double,
                 training: JSONObject, tensorsSHA256: String = "", selfTest: SelfTestRecord = SelfTestRecord()) {
@@ -47,7 +51,28 @@ public struct ModelManifest: Sendable, Equatable {
         return log(p / (1 - p))
     }
 
+    /// The manifest as written: every field, then `integrity` (the checksum over all the others, and the
+    /// signature if there is one).
     public var json: JSONValue {
+        guard case .object(var object) = contentJSON else { preconditionFailure("the manifest is an object") }
+        var integrity: JSONObject = ["manifest_sha256": .string(contentSHA256)]
+        if let signature { integrity["signature"] = signature.json }
+        object["integrity"] = .object(integrity)
+        return .object(object)
+    }
+
+    /// SHA-256 over the manifest without `integrity`, serialized with sorted keys: covers every decision-
+    /// relevant field (threshold, preprocessing, classes, input size), the training summary and the tensors'
+    /// checksum, so that no edit of the manifest goes unnoticed.
+    public var contentSHA256: String { SHA256.hex(Array(contentJSON.serialized(sortedKeys: true).utf8)) }
+
+    /// What a signature signs: the tensors' checksum and the manifest's.
+    public var signedMessage: [UInt8] {
+        Array("dogdoor-model-signature-v1\n\(tensorsSHA256)\n\(contentSHA256)\n".utf8)
+    }
+
+    /// The manifest's fields without `integrity`.
+    var contentJSON: JSONValue {
         let side = JSONValue.number(Double(inputSize))
         let input: JSONValue = ["height": side, "width": side, "channels": 3, "color": "RGB", "layout": "NHWC"]
         let preprocessing: JSONValue = ["resize": .string(resize), "centering": .string(centering)]
@@ -66,16 +91,28 @@ public struct ModelManifest: Sendable, Equatable {
         return .object(object)
     }
 
-    /// Parses and checks a manifest; errors name the offending field.
-    public init(json: JSONValue) throws(ManifestError) {
+    /// Parses and checks a manifest, including its checksum; errors name the offending field.
+    /// `acceptingFormat1` reads version-1 manifests, which have no checksum (for `dogdoor model upgrade`).
+    public init(json: JSONValue, acceptingFormat1: Bool = false) throws(ManifestError) {
         func field<T>(_ path: String, _ value: T?) throws(ManifestError) -> T {
             guard let value else { throw ManifestError(field: path, reason: "missing or of the wrong type") }
             return value
         }
         guard json.objectValue != nil else { throw ManifestError(field: "(manifest)", reason: "not a JSON object") }
         formatVersion = try field("format_version", json["format_version"]?.intValue)
-        guard formatVersion == Self.currentFormatVersion else {
+        if formatVersion == 1 && !acceptingFormat1 {
+            throw ManifestError(field: "format_version", reason: "version 1 has no manifest checksum; `dogdoor model upgrade FILE` verifies the file and writes version 2")
+        }
+        guard formatVersion == Self.currentFormatVersion || (formatVersion == 1 && acceptingFormat1) else {
             throw ManifestError(field: "format_version", reason: "version \(formatVersion) is not supported (this build reads \(Self.currentFormatVersion))")
+        }
+        if formatVersion >= 2 {
+            // The written manifest must say exactly this: an unknown field would be a field nobody checks.
+            let known: Set<String> = ["format_version", "architecture", "input", "preprocessing", "classes", "decision",
+                                      "training", "tensors_sha256", "self_test", "integrity"]
+            if let extra = json.objectValue?.keys.first(where: { !known.contains($0) }) {
+                throw ManifestError(field: extra, reason: "unknown field")
+            }
         }
         architecture = try field("architecture", json["architecture"]?.stringValue)
         guard architecture == Self.architectureName else {
@@ -83,8 +120,8 @@ public struct ModelManifest: Sendable, Equatable {
         }
         let height = try field("input.height", json["input"]?["height"]?.intValue)
         let width = try field("input.width", json["input"]?["width"]?.intValue)
-        guard height == width, height >= 32, height % 32 == 0 else {
-            throw ManifestError(field: "input", reason: "\(height)x\(width) is not a square side divisible by 32")
+        guard height == width, VGG16.supports(inputSize: height) else {
+            throw ManifestError(field: "input", reason: "\(height)x\(width) is not a supported input size (square, a multiple of 32 from 32 to 512)")
         }
         inputSize = height
         if let channels = json["input"]?["channels"]?.intValue, channels != 3 {
@@ -104,6 +141,51 @@ public struct ModelManifest: Sendable, Equatable {
             throw ManifestError(field: "tensors_sha256", reason: "not 64 lowercase hex digits")
         }
         selfTest = try SelfTestRecord(json: try field("self_test", json["self_test"]))
+        guard formatVersion >= 2 else {
+            formatVersion = Self.currentFormatVersion  // written back as version 2
+            return
+        }
+        guard let integrity = json["integrity"]?.objectValue else { throw ManifestError(field: "integrity", reason: "missing") }
+        let recorded = try field("integrity.manifest_sha256", integrity["manifest_sha256"]?.stringValue)
+        guard recorded == contentSHA256 else {
+            throw ManifestError(field: "integrity.manifest_sha256",
+                                reason: "the manifest does not match its checksum (recorded \(recorded.prefix(16)), computed \(contentSHA256.prefix(16))): it was edited or is corrupt")
+        }
+        if let value = integrity["signature"] { signature = try ModelSignature(json: value) }
+    }
+}
+
+/// An Ed25519 signature of a model (`ModelManifest.signedMessage`), with the public key that made it.
+public struct ModelSignature: Sendable, Equatable {
+    public var publicKey: Ed25519.PublicKey
+    public var value: [UInt8]
+
+    public init(publicKey: Ed25519.PublicKey, value: [UInt8]) {
+        self.publicKey = publicKey
+        self.value = value
+    }
+
+    var json: JSONValue {
+        ["algorithm": "ed25519", "public_key": .string(Base64.encode(publicKey.rawValue)), "value": .string(Base64.encode(value))]
+    }
+
+    init(json: JSONValue) throws(ManifestError) {
+        guard json["algorithm"]?.stringValue == "ed25519" else {
+            throw ManifestError(field: "integrity.signature.algorithm", reason: "must be \"ed25519\"")
+        }
+        guard let key = json["public_key"]?.stringValue.flatMap(Base64.decode).flatMap(Ed25519.PublicKey.init(rawValue:)) else {
+            throw ManifestError(field: "integrity.signature.public_key", reason: "not a base64 Ed25519 public key (32 bytes)")
+        }
+        guard let value = json["value"]?.stringValue.flatMap(Base64.decode), value.count == 64 else {
+            throw ManifestError(field: "integrity.signature.value", reason: "not a base64 Ed25519 signature (64 bytes)")
+        }
+        publicKey = key
+        self.value = value
+    }
+
+    /// Whether this is a valid signature of `manifest` by its key.
+    public func isValid(for manifest: ModelManifest) -> Bool {
+        publicKey.isValidSignature(value, for: manifest.signedMessage)
     }
 }
 

@@ -24,6 +24,8 @@ public struct SafetensorsError: Error, CustomStringConvertible, Equatable {
         case tooShort(size: Int)
         case headerBeyondFile(headerLength: UInt64, fileSize: Int)
         case headerTooLarge(headerLength: UInt64)
+        /// The first 8 bytes are not a plausible header length: not a safetensors file at all.
+        case notSafetensors(firstBytes: [UInt8])
         case invalidJSON(JSONError)
         case headerNotObject
         case invalidMetadata(String)
@@ -52,7 +54,11 @@ public struct SafetensorsError: Error, CustomStringConvertible, Equatable {
         case .tooShort(let size): what = "file is \(size) bytes, too short for a safetensors header"
         case .headerBeyondFile(let length, let size):
             what = "header length \(length) reaches beyond the end of the file (\(size) bytes)"
-        case .headerTooLarge(let length): what = "header length \(length) exceeds the 100 MB limit"
+        case .headerTooLarge(let length):
+            what = "header length \(length) exceeds the \(SafetensorsFile.maxHeaderLength >> 20) MiB limit"
+        case .notSafetensors(let first):
+            let shown = first.map { $0 >= 0x20 && $0 < 0x7F ? String(UnicodeScalar($0)) : "." }.joined()
+            what = "not a safetensors file (it begins \"\(shown)\", not with an 8-byte header length)"
         case .invalidJSON(let e): what = "header is not valid JSON: \(e)"
         case .headerNotObject: what = "header is not a JSON object"
         case .invalidMetadata(let reason): what = "__metadata__: \(reason)"
@@ -101,7 +107,9 @@ public final class SafetensorsFile: @unchecked Sendable {
     private let file: MappedFile
     private let index: [String: Int]
 
-    static let maxHeaderLength: UInt64 = 100_000_000
+    /// Longest JSON header accepted: a DogDoor model's header (28 tensor entries and the manifest) is a few
+    /// KiB; 4 MiB leaves room for any honest safetensors file and bounds the JSON tree built from it.
+    public static let maxHeaderLength: UInt64 = 4 << 20
 
     /// Opens and validates `path`.
     public init(path: String) throws(SafetensorsError) {
@@ -126,7 +134,11 @@ public final class SafetensorsFile: @unchecked Sendable {
         guard bytes.count >= 8 else { throw fail(.tooShort(size: bytes.count)) }
         var length: UInt64 = 0
         for i in 0..<8 { length |= UInt64(bytes[i]) << (8 * UInt64(i)) }
-        guard length <= maxHeaderLength else { throw fail(.headerTooLarge(headerLength: length)) }
+        guard length <= maxHeaderLength else {
+            // A length in the exabytes means the file is something else (text, an image, a weights archive).
+            if length > UInt64(1) << 40 { throw fail(.notSafetensors(firstBytes: Array(bytes.prefix(8)))) }
+            throw fail(.headerTooLarge(headerLength: length))
+        }
         guard length <= UInt64(bytes.count - 8) else { throw fail(.headerBeyondFile(headerLength: length, fileSize: bytes.count)) }
         let headerEnd = 8 + Int(length)
         let json: JSONValue
@@ -223,6 +235,20 @@ public final class SafetensorsFile: @unchecked Sendable {
         guard info.dtype == .f64 else { throw SafetensorsError(file: path, problem: .wrongDType(tensor: name, expected: .f64, actual: info.dtype)) }
         let src = bytes(of: info)
         return (0..<info.elementCount).map { src.loadUnaligned(fromByteOffset: $0 * 8, as: Double.self) }
+    }
+
+    /// SHA-256 of the whole file (`sha256sum`), dropping the pages it read.
+    public func wholeFileSHA256() -> String {
+        var h = SHA256()
+        var offset = 0
+        let chunk = 8 << 20
+        while offset < file.count {
+            let end = min(file.count, offset + chunk)
+            h.update(UnsafeRawBufferPointer(rebasing: file.bytes[offset..<end]))
+            file.release(offset: offset, count: end - offset)
+            offset = end
+        }
+        return h.finalizeHex()
     }
 
     /// Drops the mapped pages of the file from this process's resident memory (they are re-read on demand).

@@ -46,6 +46,15 @@ public enum VGG16 {
     /// The input side DogDoor runs the network at.
     public static let inputSize = 224
 
+    /// Input sides a model file may name: multiples of 32 (five 2x2 poolings) from 32 to 512. Memory grows
+    /// with the square of the side: at 512 the daemon's activations and scratch are about 5x those at 224
+    /// (some 60 MiB more), still well inside its unit's 600 MiB limit, while 1024 would not be; and the
+    /// bound is checked before anything of that size is allocated (a manifest is untrusted input).
+    public static let supportedInputSizes = stride(from: 32, through: 512, by: 32)
+
+    /// Whether `side` is one of `supportedInputSizes`.
+    public static func supports(inputSize side: Int) -> Bool { side >= 32 && side <= 512 && side % 32 == 0 }
+
     /// Floating-point operations of one forward pass of the conv base for one 224x224 image
     /// (30.69 GFLOP; pooling, bias and ReLU excluded).
     public static let flopsPerImage: Double = {

@@ -57,6 +57,7 @@ struct TrainCommand: ParsableCommand {
     var maxFalseAccept: Double?
     @Option(help: "HTML report to write (default: next to the model, MODEL.report.html).") var report: String?
     @Option(name: .customLong("log-json"), help: "Append one JSON object per epoch to this file.") var logJSON: String?
+    @Option(name: .customLong("signing-key"), help: "Sign the model with this private key (`dogdoor model keygen`).") var signingKey: String?
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
@@ -73,8 +74,8 @@ struct TrainCommand: ParsableCommand {
         guard Centering(rawValue: centering) != nil else {
             throw ValidationError("--centering \(centering) is not one of \(Centering.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        guard inputSize >= 32, inputSize <= 1024, inputSize % 32 == 0 else {
-            throw ValidationError("--input-size must be a multiple of 32 between 32 and 1024, got \(inputSize)")
+        guard VGG16.supports(inputSize: inputSize) else {
+            throw ValidationError("--input-size must be a multiple of 32 between 32 and 512, got \(inputSize)")
         }
         guard VGG16.index(of: fineTuneFrom) != nil else { throw ValidationError("--fine-tune-from \(fineTuneFrom) is not a VGG16 conv layer") }
     }
@@ -82,6 +83,8 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         var logger = Logger(label: "dogdoor-train")
         let (threads, kernel) = try compute.setUp(&logger)
+        // Read the key before hours of training, not after.
+        let key = try signingKey.map { path throws in try KeyFile.readPrivateKey(path) }
         let preprocessor = Preprocessor(resize: ResizeMethod(rawValue: resize)!, centering: Centering(rawValue: centering)!,
                                         side: inputSize)
         let weightsPath = try locateWeights()
@@ -167,8 +170,8 @@ struct TrainCommand: ParsableCommand {
                                      positiveClass: layout.positiveClass, negativeClass: layout.negativeClass,
                                      threshold: calibration.threshold, training: summary)
         manifest.inputSize = inputSize
-        let written = try ModelFile.write(result.parameters, manifest: manifest, to: output, threads: threads)
-        print("wrote \(output) (tensors sha256 \(written.tensorsSHA256.prefix(16))...)")
+        let written = try ModelFile.write(result.parameters, manifest: manifest, to: output, threads: threads, signingKey: key)
+        print("wrote \(output) (tensors sha256 \(written.tensorsSHA256.prefix(16))...\(key.map { ", signed by key \($0.publicKey.fingerprint)" } ?? ""))")
 
         let reportPath = report ?? (output.hasSuffix(".safetensors") ? String(output.dropLast(12)) : output) + ".report.html"
         var thumbnails: [String: [UInt8]] = [:]

@@ -8,7 +8,7 @@ struct ModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model",
         abstract: "Inspect and verify model files.",
-        subcommands: [Info.self, Package.self]
+        subcommands: [Info.self, Package.self, Keygen.self, Sign.self, Upgrade.self, Install.self]
     )
 
     struct Info: ParsableCommand {
@@ -54,6 +54,8 @@ struct ModelCommand: ParsableCommand {
             print("classes:        admit \"\(m.positiveClass)\" (positive logit), keep out \"\(m.negativeClass)\"")
             print("threshold:      probability >= \(m.threshold) (logit >= \(fixed(m.thresholdLogit, 4)))")
             print("tensors sha256: \(m.tensorsSHA256)")
+            print("manifest:       sha256 \(m.contentSHA256) (checked)")
+            print("signature:      \(m.signature.map { "Ed25519, key \($0.publicKey.fingerprint), valid" } ?? "none")")
             print("self-test:      logit \(model.selfTestLogit), recorded \(m.selfTest.expectedLogit) (allowed +-\(formatNumber(m.selfTest.allowedDifference, "%.2g")))")
             print("openblas:       \(kernel)")
             if !m.training.members.isEmpty {

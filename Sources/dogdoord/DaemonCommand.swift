@@ -78,7 +78,8 @@ struct DaemonCommand: ParsableCommand {
         if checkConfig {
             print("configuration: \(path ?? "built-in defaults") is valid")
             do {
-                let active = try ActiveModel(path: configuration.model.path, plan: configuration.compute.plan, threads: threads)
+                let active = try ActiveModel(path: configuration.model.path, plan: configuration.compute.plan, threads: threads,
+                                             trust: try configuration.model.trust())
                 _ = try configuration.decisionParameters(modelThreshold: active.threshold)
                 print("model: \(active.path) verified (admits \"\(active.model.manifest.positiveClass)\", threshold \(active.threshold))")
             } catch {

@@ -295,7 +295,7 @@ static void check_decode(const char *dir, const char *name, int width, int heigh
     dd_codec_status status = {0};
     int result = DD_CODEC_BAD_ARGUMENT;
     if (size >= 2 && data[0] == 0xFF && data[1] == 0xD8) {
-        result = dd_jpeg_decode_rgb(data, size, 8, 0, 1000, rgb, (size_t)width * 3, width, height, &status);
+        result = dd_jpeg_decode_rgb(data, size, 8, 0, 1000, 64u << 20, rgb, (size_t)width * 3, width, height, &status);
     } else if (size >= 8 && data[0] == 0x89 && data[1] == 'P') {
         result = dd_png_decode_rgb(data, size, rgb, (size_t)width * 3, width, height, &status);
     } else if (size >= 12 && memcmp(data, "RIFF", 4) == 0) {

@@ -11,12 +11,21 @@ import Testing
         return m
     }
 
-    /// Rewrites a model file with its tensors unchanged and the manifest edited by `edit`.
-    static func rewrite(_ path: String, to newPath: String, edit: (inout JSONObject) -> Void,
+    /// Rewrites a model file with its tensors unchanged and the manifest edited by `edit`. With `reseal`
+    /// (the default) the manifest's checksum is recomputed as docs/model-format.md defines it (SHA-256 of the
+    /// manifest without `integrity`, keys sorted), as a writer that means the edit would; without it, the edit
+    /// is what tampering looks like.
+    static func rewrite(_ path: String, to newPath: String, reseal: Bool = true, edit: (inout JSONObject) -> Void,
                         tensors transform: (String, inout [Float]) -> Void = { _, _ in }) throws {
         let file = try SafetensorsFile(path: path)
         var manifest = try JSONValue.parse(file.metadata[ModelFile.manifestKey]!).objectValue!
         edit(&manifest)
+        if reseal, var integrity = manifest["integrity"]?.objectValue {
+            var content = manifest
+            content["integrity"] = nil
+            integrity["manifest_sha256"] = .string(SHA256.hex(Array(JSONValue.object(content).serialized(sortedKeys: true).utf8)))
+            manifest["integrity"] = .object(integrity)
+        }
         let arrays = try file.tensors.map { info -> (TensorInfo, [Float]) in
             var values = try file.floats(info.name)
             transform(info.name, &values)
@@ -34,9 +43,9 @@ import Testing
         withExtendedLifetime(buffers) {}
     }
 
-    static func loadError(_ path: String) -> ModelError.Problem? {
+    static func loadError(_ path: String, trust: ModelTrust = .none) -> ModelError.Problem? {
         do {
-            _ = try DogDoorModel(path: path, threads: ComputeThreads(2))
+            _ = try DogDoorModel(path: path, threads: ComputeThreads(2), trust: trust)
             return nil
         } catch {
             return error.problem
@@ -153,5 +162,99 @@ import Testing
         }
         try SafetensorsWriter.write(Array(tensors.dropLast()), metadata: [:], to: weights)
         #expect(throws: ModelError(file: weights, problem: .missingTensor("block5_conv3.bias"))) { try loadBaseWeights(path: weights) }
+    }
+
+    @Test func anEditedManifestIsRefused() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("m.safetensors")
+        try ModelFile.write(randomParameters(seed: 11), manifest: Self.manifest(), to: path, threads: ComputeThreads(2))
+        // One edited number (what would admit every animal), the tensors and their checksum untouched.
+        let bad = dir.file("edited.safetensors")
+        try Self.rewrite(path, to: bad, reseal: false) { $0["decision"] = ["threshold": 0.000001, "score": "sigmoid(logit)"] }
+        guard case .manifest(let e)? = Self.loadError(bad) else {
+            Issue.record("an edited threshold was accepted")
+            return
+        }
+        #expect(e.field == "integrity.manifest_sha256" && e.reason.contains("edited or is corrupt"))
+        // An unknown field is refused too (nobody would check it).
+        let extra = dir.file("extra.safetensors")
+        try Self.rewrite(path, to: extra) { $0["admit_everyone"] = true }
+        #expect(Self.loadError(extra) == .manifest(ManifestError(field: "admit_everyone", reason: "unknown field")))
+    }
+
+    @Test func aManifestSizeBeyondTheEngineIsAnErrorNotACrash() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("m.safetensors")
+        try ModelFile.write(randomParameters(seed: 12), manifest: Self.manifest(), to: path, threads: ComputeThreads(2))
+        for side in [4_294_967_296, 1_024, 544, 48] {
+            let bad = dir.file("side-\(side).safetensors")
+            try Self.rewrite(path, to: bad) { $0["input"] = ["height": .number(Double(side)), "width": .number(Double(side)), "channels": 3] }
+            guard case .manifest(let e)? = Self.loadError(bad) else {
+                Issue.record("input side \(side) accepted")
+                continue
+            }
+            #expect(e.field == "input" && e.reason.contains("from 32 to 512"), "\(e)")
+        }
+        // Text given as a model says what it is.
+        let text = dir.file("notes.txt")
+        try AtomicFile.write("This is not a model.\n", to: text)
+        guard case .container(let e)? = Self.loadError(text), case .notSafetensors = e.problem else {
+            Issue.record("a text file was not called what it is")
+            return
+        }
+    }
+
+    @Test func formatOneIsRefusedUntilUpgraded() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("m.safetensors")
+        try ModelFile.write(randomParameters(seed: 13), manifest: Self.manifest(), to: path, threads: ComputeThreads(2))
+        let old = dir.file("v1.safetensors")
+        try Self.rewrite(path, to: old, reseal: false) { m in
+            m["format_version"] = 1
+            m["integrity"] = nil
+        }
+        guard case .manifest(let e)? = Self.loadError(old) else {
+            Issue.record("a format-1 model was accepted")
+            return
+        }
+        #expect(e.field == "format_version" && e.reason.contains("dogdoor model upgrade"))
+        let upgraded = dir.file("v2.safetensors")
+        let manifest = try ModelFile.rewrite(old, to: upgraded, acceptingFormat1: true, threads: ComputeThreads(2)) { _ in }
+        #expect(manifest.formatVersion == 2)
+        #expect(Self.loadError(upgraded) == nil)
+    }
+
+    @Test func signaturesAndTheTrustPolicy() throws {
+        let dir = TemporaryDirectory()
+        let key = try Ed25519.PrivateKey.generate(), other = try Ed25519.PrivateKey.generate()
+        let path = dir.file("signed.safetensors")
+        let written = try ModelFile.write(randomParameters(seed: 14), manifest: Self.manifest(), to: path,
+                                          threads: ComputeThreads(2), signingKey: key)
+        #expect(written.signature?.publicKey == key.publicKey)
+        #expect(Self.loadError(path, trust: ModelTrust(trustedKeys: [key.publicKey])) == nil)
+        func refusal(_ file: String, _ trust: ModelTrust) -> String? {
+            if case .untrusted(let reason)? = Self.loadError(file, trust: trust) { return reason }
+            return nil
+        }
+        #expect(refusal(path, ModelTrust(trustedKeys: [other.publicKey]))?.contains("not by the trusted key") == true)
+        // Someone who edits the manifest and recomputes its checksum still cannot forge the signature.
+        let forged = dir.file("forged.safetensors")
+        try Self.rewrite(path, to: forged) { $0["decision"] = ["threshold": 0.01, "score": "sigmoid(logit)"] }
+        #expect(refusal(forged, .none)?.contains("signature") == true, "an invalid signature is refused even when none is required")
+        // Unsigned models are refused when a key is configured.
+        let unsigned = dir.file("unsigned.safetensors")
+        try ModelFile.write(randomParameters(seed: 14), manifest: Self.manifest(), to: unsigned, threads: ComputeThreads(2))
+        #expect(refusal(unsigned, ModelTrust(trustedKeys: [key.publicKey]))?.contains("not signed") == true)
+        // `dogdoor model sign` adds a signature to an existing model.
+        let signedLater = dir.file("signed-later.safetensors")
+        try ModelFile.rewrite(unsigned, to: signedLater, threads: ComputeThreads(2)) { m in
+            m.signature = ModelSignature(publicKey: key.publicKey, value: key.signature(for: m.signedMessage))
+        }
+        #expect(Self.loadError(signedLater, trust: ModelTrust(trustedKeys: [key.publicKey])) == nil)
+        // The threshold floor and the whole-file pin.
+        #expect(refusal(unsigned, ModelTrust(minimumThreshold: 0.9))?.contains("minimum_threshold") == true)
+        let digest = SHA256.hex(try readFile(unsigned))
+        #expect(Self.loadError(unsigned, trust: ModelTrust(fileSHA256: digest)) == nil)
+        #expect(refusal(signedLater, ModelTrust(fileSHA256: digest))?.contains("pinned") == true)
     }
 }

@@ -48,7 +48,12 @@ import Testing
         let f32x2 = #""dtype":"F32","shape":[2]"#
         #expect(Self.problem([1, 2, 3]) == .tooShort(size: 3))
         #expect(Self.problem(Self.image(header: "{}", declaredLength: 1000)) == .headerBeyondFile(headerLength: 1000, fileSize: 10))
-        #expect(Self.problem(Self.image(header: "{}", declaredLength: UInt64.max)) == .headerTooLarge(headerLength: UInt64.max))
+        #expect(Self.problem(Self.image(header: "{}", declaredLength: (4 << 20) + 1)) == .headerTooLarge(headerLength: (4 << 20) + 1))
+        // Text given as a model: its first 8 bytes make an absurd length, and the error says what it is.
+        let text = Array("# A note, not a model\n".utf8)
+        #expect(Self.problem(text) == .notSafetensors(firstBytes: Array(text.prefix(8))))
+        #expect(SafetensorsError(file: "notes.txt", problem: .notSafetensors(firstBytes: Array(text.prefix(8)))).description
+                == "notes.txt: not a safetensors file (it begins \"# A note\", not with an 8-byte header length)")
         if case .invalidJSON = Self.problem(Self.image(header: "{\"a\": ")) {} else { Issue.record("truncated JSON accepted") }
         #expect(Self.problem(Self.image(header: "[1,2]")) == .headerNotObject)
         #expect(Self.problem(Self.image(header: #"{"__metadata__": {"k": 1}}"#)) == .invalidMetadata("value of \"k\" is not a string"))

@@ -78,9 +78,11 @@ int dd_jpeg_read_header(const uint8_t *data, size_t size, int scale_eighths, dd_
 /// `width`/`height` must equal the header's output size. With `allow_truncated` 0, data ending early is
 /// DD_CODEC_TRUNCATED; otherwise libjpeg fills the missing part with gray and the call succeeds. Other
 /// libjpeg warnings (corrupt entropy data that libjpeg resynchronises past) do not fail the call.
-/// `max_scans` bounds the scans of a progressive file (a defence against crafted files).
+/// `max_scans` bounds the scans of a progressive file, and `max_memory` (bytes; 0 for libjpeg's default) the
+/// memory libjpeg may take for its large buffers (both defences against crafted files).
 int dd_jpeg_decode_rgb(const uint8_t *data, size_t size, int scale_eighths, int allow_truncated, int max_scans,
-                       uint8_t *rgb, size_t stride, int width, int height, dd_codec_status *status);
+                       size_t max_memory, uint8_t *rgb, size_t stride, int width, int height,
+                       dd_codec_status *status);
 
 typedef struct dd_jpeg_encode_options {
     /// 1...100.

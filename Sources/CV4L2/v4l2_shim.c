@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 _Static_assert(sizeof(struct v4l2_buffer) > 0, "videodev2.h usable");
@@ -185,3 +187,12 @@ int dd_v4l2_wait(int fd, int timeoutMilliseconds) {
 }
 
 uint32_t dd_v4l2_fourcc(char a, char b, char c, char d) { return v4l2_fourcc(a, b, c, d); }
+
+int dd_v4l2_device_number(int fd, unsigned int *major_number, unsigned int *minor_number) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) return -errno;
+    if (!S_ISCHR(st.st_mode)) return -ENOTTY;
+    *major_number = major(st.st_rdev);
+    *minor_number = minor(st.st_rdev);
+    return 0;
+}

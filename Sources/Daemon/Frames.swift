@@ -34,6 +34,9 @@ public enum CameraState: String, Sendable, Equatable {
     case stalled
     /// The device went away or failed; the source is trying to reopen it.
     case reconnecting
+    /// A device appeared at the camera's path that is not the camera (another driver, card, bus or serial):
+    /// it is not used, and the source keeps waiting for the camera.
+    case refused
     /// A replay without looping played its last frame.
     case finished
     /// The source gave up (configuration error); the daemon stops.

@@ -16,6 +16,16 @@ public struct V4L2Error: Error, CustomStringConvertible, Equatable {
     /// errno, or 0 for problems that are not system errors (then `detail` says what).
     public var code: Int32
     public var detail: String?
+    /// The device is not the camera this source streams from (see `CameraIdentityGuard`).
+    public var refused = false
+
+    public init(device: String, operation: String, code: Int32, detail: String? = nil, refused: Bool = false) {
+        self.device = device
+        self.operation = operation
+        self.code = code
+        self.detail = detail
+        self.refused = refused
+    }
 
     public var description: String {
         if let detail { return "\(device): \(operation): \(detail)" }
@@ -36,10 +46,14 @@ final class V4L2Capture {
     let bytesPerLine: Int
     /// Granted frame interval in seconds (0 if the driver does not say).
     let frameInterval: Double
+    /// Who the device is.
+    let identity: CameraIdentity
     private var buffers: [(address: UnsafeMutableRawPointer, length: Int)] = []
 
-    /// Opens `path` and starts streaming `format` at (close to) the requested size and rate.
-    init(path: String, format: PixelFormat, width: Int, height: Int, fps: Double, bufferCount: Int = 4) throws(V4L2Error) {
+    /// Opens `path` and starts streaming `format` at (close to) the requested size and rate. `accept` sees
+    /// the device's identity before anything is set up and may refuse it (its reason becomes the error).
+    init(path: String, format: PixelFormat, width: Int, height: Int, fps: Double, bufferCount: Int = 4,
+         accept: (CameraIdentity) -> String? = { _ in nil }) throws(V4L2Error) {
         self.path = path
         func fail(_ operation: String, _ code: Int32) -> V4L2Error { V4L2Error(device: path, operation: operation, code: code) }
         let fd = dd_v4l2_open(path)
@@ -52,6 +66,10 @@ final class V4L2Capture {
         guard r == 0 else { throw fail("query capabilities (is this a V4L2 device?)", -r) }
         guard capability.canCapture != 0, capability.canStream != 0 else {
             throw V4L2Error(device: path, operation: "open", code: 0, detail: "not a streaming video capture device")
+        }
+        identity = CameraIdentity.of(fd: fd, capability: capability)
+        if let refusal = accept(identity) {
+            throw V4L2Error(device: path, operation: "open", code: 0, detail: refusal, refused: true)
         }
         var requested = dd_v4l2_format(pixelformat: format.fourcc, width: UInt32(width), height: UInt32(height), bytesperline: 0, sizeimage: 0)
         r = dd_v4l2_set_format(fd, &requested)
@@ -187,11 +205,13 @@ public final class V4L2Source: FrameSource {
     private func run(sink: FrameSink) {
         var backoff = 0.5
         var id: UInt64 = 0
+        var identityGuard = CameraIdentityGuard()
         sink.cameraStateChanged(.starting, detail: summary)
         while !stopping {
             do {
                 let capture = try V4L2Capture(path: settings.device, format: pixelFormat, width: settings.width,
-                                              height: settings.height, fps: settings.fps)
+                                              height: settings.height, fps: settings.fps) { identityGuard.check($0) }
+                if id == 0 { logger.notice("camera identified", metadata: ["device": "\(settings.device)", "identity": "\(capture.identity)"]) }
                 let granted = capture.frameInterval > 0 ? "\(fixed(1 / capture.frameInterval, 1)) fps" : "driver rate"
                 sink.cameraStateChanged(.streaming, detail: "\(settings.device) \(capture.format.rawValue) \(capture.width)x\(capture.height), \(granted)")
                 backoff = 0.5
@@ -220,7 +240,11 @@ public final class V4L2Source: FrameSource {
                 }
             } catch {
                 guard !stopping else { break }
-                sink.cameraStateChanged(.reconnecting, detail: "\(error); retrying in \(fixed(backoff, 1)) s")
+                if let error = error as? V4L2Error, error.refused {
+                    sink.cameraStateChanged(.refused, detail: "\(error.detail ?? "\(error)"); retrying in \(fixed(backoff, 1)) s")
+                } else {
+                    sink.cameraStateChanged(.reconnecting, detail: "\(error); retrying in \(fixed(backoff, 1)) s")
+                }
                 sleepInterruptibly(seconds: backoff)
                 backoff = min(maximumBackoff, backoff * 2)
             }

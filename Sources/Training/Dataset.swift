@@ -40,6 +40,18 @@ public struct DatasetLayout: Sendable, Equatable {
     public var negativeClass: String
     public var training: [LabelledFile]
     public var validation: [LabelledFile]
+    /// Entries that are not used, with why: symbolic links that lead out of the data folder (or nowhere),
+    /// and devices, FIFOs and sockets (which a reader could hang on or read without end).
+    public var skipped: [SkippedFile] = []
+
+    public init(positiveClass: String, negativeClass: String, training: [LabelledFile], validation: [LabelledFile],
+                skipped: [SkippedFile] = []) {
+        self.positiveClass = positiveClass
+        self.negativeClass = negativeClass
+        self.training = training
+        self.validation = validation
+        self.skipped = skipped
+    }
 
     /// Finds the files under `directory`. `positive` names the class to admit.
     public static func discover(directory: String, positive: String, validationSplit: Double? = nil) throws(DatasetError) -> DatasetLayout {
@@ -54,14 +66,16 @@ public struct DatasetLayout: Sendable, Equatable {
             let (pos, neg) = try pick(positive, from: classes, in: directory)
             var training: [LabelledFile] = []
             var validation: [LabelledFile] = []
+            var skipped: [SkippedFile] = []
             for name in [pos, neg].sorted(by: byteOrder) {
-                let files = try imageFiles(under: directory + "/" + name)
-                let cut = Int(validationSplit * Double(files.count))
-                let labelled = files.map { LabelledFile(path: $0, className: name, isPositive: name == pos) }
+                let found = try imageFiles(under: directory + "/" + name, within: directory)
+                skipped += found.skipped
+                let cut = Int(validationSplit * Double(found.files.count))
+                let labelled = found.files.map { LabelledFile(path: $0, className: name, isPositive: name == pos) }
                 validation += labelled[..<cut]
                 training += labelled[cut...]
             }
-            return DatasetLayout(positiveClass: pos, negativeClass: neg, training: training, validation: validation)
+            return DatasetLayout(positiveClass: pos, negativeClass: neg, training: training, validation: validation, skipped: skipped)
         }
         guard isDirectory(trainDir) else {
             throw DatasetError("\(directory): expected train/<class>/ and valid/<class>/ folders (or use --validation-split with <class>/ folders)")
@@ -73,14 +87,18 @@ public struct DatasetLayout: Sendable, Equatable {
             throw DatasetError("class folders differ: \(trainDir) has \(trainClasses.joined(separator: ", ")); \(validDir) has \(validClasses.joined(separator: ", "))")
         }
         let (pos, neg) = try pick(positive, from: trainClasses, in: trainDir)
+        var skipped: [SkippedFile] = []
         func files(_ root: String) throws(DatasetError) -> [LabelledFile] {
             var out: [LabelledFile] = []
             for name in trainClasses {
-                out += try imageFiles(under: root + "/" + name).map { LabelledFile(path: $0, className: name, isPositive: name == pos) }
+                let found = try imageFiles(under: root + "/" + name, within: directory)
+                skipped += found.skipped
+                out += found.files.map { LabelledFile(path: $0, className: name, isPositive: name == pos) }
             }
             return out
         }
-        return DatasetLayout(positiveClass: pos, negativeClass: neg, training: try files(trainDir), validation: try files(validDir))
+        let training = try files(trainDir), validation = try files(validDir)
+        return DatasetLayout(positiveClass: pos, negativeClass: neg, training: training, validation: validation, skipped: skipped)
     }
 
     private static func pick(_ positive: String, from classes: [String], in directory: String) throws(DatasetError) -> (String, String) {
@@ -101,20 +119,52 @@ public struct DatasetLayout: Sendable, Equatable {
     /// Regular files under `root`, recursively: directories in sorted order, files sorted within each.
     /// Hidden files and folders (names starting with ".") are skipped, as file managers leave them behind.
     public static func imageFiles(under root: String) throws(DatasetError) -> [String] {
+        try imageFiles(under: root, within: root).files
+    }
+
+    /// The same, with what was left out and why. A symbolic link is followed only when it leads to a place
+    /// inside `boundary` (the data folder): a photo set must not be able to make the trainer read
+    /// `/etc/shadow` or `/dev/zero`. Devices, FIFOs and sockets are left out too.
+    public static func imageFiles(under root: String, within boundary: String) throws(DatasetError)
+        -> (files: [String], skipped: [SkippedFile])
+    {
         var result: [String] = []
+        var skipped: [SkippedFile] = []
         var visited = Set<String>()
+        let inside = realPath(boundary).map { $0.hasSuffix("/") ? $0 : $0 + "/" }
         func walk(_ dir: String) throws(DatasetError) {
             guard visited.insert(realPath(dir) ?? dir).inserted else { return }  // symlink loops
             let names = try entries(dir).filter { !$0.hasPrefix(".") }.sorted(by: byteOrder)
             var subdirectories: [String] = []
             for name in names {
                 let path = dir + "/" + name
-                if isDirectory(path) { subdirectories.append(path) } else if isRegularFile(path) { result.append(path) }
+                var link = stat()
+                guard lstat(path, &link) == 0 else {
+                    skipped.append(SkippedFile(path: path, reason: "cannot be examined: \(SystemError("lstat").reason)"))
+                    continue
+                }
+                if (link.st_mode & S_IFMT) == S_IFLNK {
+                    guard let target = realPath(path) else {
+                        skipped.append(SkippedFile(path: path, reason: "a symbolic link to nothing"))
+                        continue
+                    }
+                    guard let inside, target.hasPrefix(inside) else {
+                        skipped.append(SkippedFile(path: path, reason: "a symbolic link to \(target), outside the data folder"))
+                        continue
+                    }
+                }
+                if isDirectory(path) {
+                    subdirectories.append(path)
+                } else if isRegularFile(path) {
+                    result.append(path)
+                } else {
+                    skipped.append(SkippedFile(path: path, reason: "not a regular file (a device, FIFO or socket)"))
+                }
             }
             for sub in subdirectories { try walk(sub) }
         }
         try walk(root)
-        return result
+        return (result, skipped)
     }
 
     private static func entries(_ directory: String) throws(DatasetError) -> [String] {

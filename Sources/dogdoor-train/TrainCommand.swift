@@ -97,11 +97,12 @@ struct TrainCommand: ParsableCommand {
         }
         let training = ImageSet(layout.training, preprocessor: preprocessor, threads: threads)
         let validation = ImageSet(layout.validation, preprocessor: preprocessor, threads: threads)
-        for skipped in training.skipped + validation.skipped { printError("skipped \(skipped.path): \(skipped.reason)") }
+        let allSkipped = layout.skipped + training.skipped + validation.skipped
+        for skipped in allSkipped { printError("skipped \(skipped.path): \(skipped.reason)") }
         let (trainPositive, trainNegative) = training.classCounts
         let (validPositive, validNegative) = validation.classCounts
         print("images: train \(trainPositive) \(layout.positiveClass) / \(trainNegative) \(layout.negativeClass), "
-              + "valid \(validPositive) / \(validNegative); skipped \(training.skipped.count + validation.skipped.count)")
+              + "valid \(validPositive) / \(validNegative); skipped \(allSkipped.count)")
         let minimum = 5
         for (count, name, set) in [(trainPositive, layout.positiveClass, "training"), (trainNegative, layout.negativeClass, "training")] where count < minimum {
             printError("error: only \(count) usable \(set) images of \(name); at least \(minimum) per class are needed")
@@ -164,7 +165,7 @@ struct TrainCommand: ParsableCommand {
         summary["phase_seconds"] = .object(JSONObject(result.phaseSeconds.sorted { $0.key > $1.key }.map { (key: $0.key, value: .number($0.value)) }))
         summary["images"] = ["train_positive": .number(Double(trainPositive)), "train_negative": .number(Double(trainNegative)),
                              "valid_positive": .number(Double(validPositive)), "valid_negative": .number(Double(validNegative)),
-                             "skipped": .number(Double(training.skipped.count + validation.skipped.count))]
+                             "skipped": .number(Double(allSkipped.count))]
         summary["calibration"] = calibration.json
         var manifest = ModelManifest(resize: preprocessor.resize.rawValue, centering: preprocessor.centering.rawValue,
                                      positiveClass: layout.positiveClass, negativeClass: layout.negativeClass,
@@ -193,7 +194,7 @@ struct TrainCommand: ParsableCommand {
             summary: TrainingReport.Summary(
                 classes: [TrainingReport.ClassCount(name: layout.positiveClass, training: trainPositive, validation: validPositive),
                           TrainingReport.ClassCount(name: layout.negativeClass, training: trainNegative, validation: validNegative)],
-                skipped: training.skipped + validation.skipped, phaseTimes: phaseOrder, modelPath: output,
+                skipped: allSkipped, phaseTimes: phaseOrder, modelPath: output,
                 modelSHA256: written.tensorsSHA256),
             thumbnails: thumbnails)
         try trainingReport.write(to: reportPath)

@@ -96,6 +96,72 @@ final class DataDirectory {
     }
 }
 
+/// A photo set as people have them: broken, huge, truncated, empty, linked-out, foreign and unreadable files
+/// among the good ones. Training uses the good ones and says, per file, why each other one was left out.
+@Suite struct HostilePhotoSetTests {
+    @Test func everyBadFileIsSkippedWithItsReason() throws {
+        let dir = DataDirectory()
+        for i in 0..<3 { dir.write("train/bo/good-\(i).jpg", DataDirectory.image(positive: true, variant: i)) }
+        for i in 0..<3 { dir.write("train/not_bo/good-\(i).jpg", DataDirectory.image(positive: false, variant: i)) }
+        dir.write("valid/bo/v.jpg", DataDirectory.image(positive: true, variant: 9))
+        dir.write("valid/not_bo/v.jpg", DataDirectory.image(positive: false, variant: 9))
+        // Broken and truncated JPEGs, an empty file, text, and a PNG whose header claims 40000x40000 pixels.
+        var truncated = DataDirectory.image(positive: true, variant: 5)
+        truncated.removeLast(truncated.count / 2)
+        dir.write("train/bo/truncated.jpg", truncated)
+        var broken = DataDirectory.image(positive: true, variant: 6)
+        for i in stride(from: 200, to: broken.count - 2, by: 7) { broken[i] = 0xFF }
+        dir.write("train/bo/broken.jpg", broken)
+        dir.write("train/bo/empty.jpg", [])
+        dir.write("train/not_bo/readme.jpg", Array("these are my dog photos\n".utf8))
+        dir.write("train/not_bo/huge.png", Self.pngHeader(width: 40_000, height: 40_000))
+        // A link out of the folder, a link to nothing, and a FIFO.
+        symlink("/etc/hostname", dir.path + "/train/bo/linked-out.jpg")
+        symlink(dir.path + "/nowhere.jpg", dir.path + "/train/bo/dangling.jpg")
+        mkfifo(dir.path + "/train/not_bo/pipe.jpg", 0o600)
+        // A link inside the folder is fine.
+        symlink(dir.path + "/train/bo/good-0.jpg", dir.path + "/train/bo/good-link.jpg")
+        // A file the trainer may not read (only meaningful when not running as root, who reads anything).
+        dir.write("train/not_bo/secret.jpg", DataDirectory.image(positive: false, variant: 7))
+        chmod(dir.path + "/train/not_bo/secret.jpg", 0o000)
+
+        let layout = try DatasetLayout.discover(directory: dir.path, positive: "bo")
+        let reasons = Dictionary(uniqueKeysWithValues: layout.skipped.map { (baseName(of: $0.path), $0.reason) })
+        #expect(reasons["linked-out.jpg"] == "a symbolic link to /etc/hostname, outside the data folder")
+        #expect(reasons["dangling.jpg"] == "a symbolic link to nothing")
+        #expect(reasons["pipe.jpg"] == "not a regular file (a device, FIFO or socket)")
+        #expect(layout.training.contains { baseName(of: $0.path) == "good-link.jpg" })
+
+        let set = ImageSet(layout.training, preprocessor: Preprocessor(), threads: ComputeThreads(2))
+        let skipped = Dictionary(uniqueKeysWithValues: set.skipped.map { (baseName(of: $0.path), $0.reason) })
+        #expect(skipped["truncated.jpg"]?.contains("truncated") == true, "\(skipped)")
+        #expect(skipped["broken.jpg"] != nil)
+        #expect(skipped["empty.jpg"]?.contains("empty") == true, "\(skipped)")
+        #expect(skipped["readme.jpg"]?.contains("not a JPEG, PNG or WebP") == true, "\(skipped)")
+        #expect(skipped["huge.png"]?.contains("40000x40000") == true, "\(skipped)")
+        if getuid() != 0 { #expect(skipped["secret.jpg"]?.contains("ermission") == true, "\(skipped)") }
+        // Every reason names its file.
+        #expect(set.skipped.allSatisfy { $0.reason.contains($0.path) })
+        #expect(set.files.map { baseName(of: $0.path) }.sorted().prefix(4) == ["good-0.jpg", "good-0.jpg", "good-1.jpg", "good-1.jpg"])
+    }
+
+    /// A PNG that claims an 8-bit RGB image of the given size: signature, IHDR, a small IDAT, IEND.
+    static func pngHeader(width: UInt32, height: UInt32) -> [UInt8] {
+        func be(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8((v >> 16) & 0xFF), UInt8((v >> 8) & 0xFF), UInt8(v & 0xFF)] }
+        func chunk(_ type: String, _ data: [UInt8]) -> [UInt8] {
+            let body = Array(type.utf8) + data
+            var crc: UInt32 = 0xFFFF_FFFF
+            for byte in body {
+                crc ^= UInt32(byte)
+                for _ in 0..<8 { crc = (crc >> 1) ^ (crc & 1 == 1 ? 0xEDB8_8320 : 0) }
+            }
+            return be(UInt32(data.count)) + body + be(~crc)
+        }
+        return [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + chunk("IHDR", be(width) + be(height) + [8, 2, 0, 0, 0])
+            + chunk("IDAT", [0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]) + chunk("IEND", [])
+    }
+}
+
 @Suite struct OptimizerTests {
     @Test func rmspropFollowsKeras() {
         // Two steps by hand: v = 0.9 v + 0.1 g^2; w -= lr g / sqrt(v + 1e-7).

@@ -36,6 +36,10 @@ typedef struct {
     uint32_t sequence;
 } dd_v4l2_buffer;
 
+/// The character device number of an open device node (to find it in /sys/dev/char/MAJOR:MINOR).
+/// Returns 0 or -errno. The corresponding C calls are `fstat` and `major`/`minor`.
+int dd_v4l2_device_number(int fd, unsigned int *major_number, unsigned int *minor_number);
+
 /// Opens a device node non-blocking, close-on-exec. Returns the descriptor or -errno.
 int dd_v4l2_open(const char *path);
 int dd_v4l2_close(int fd);

@@ -17,6 +17,9 @@ let package = Package(
         .executable(name: "dogdoor", targets: ["dogdoor"]),
         .executable(name: "dogdoor-train", targets: ["dogdoor-train"]),
         .executable(name: "dogdoor-latch", targets: ["dogdoor-latch"]),
+        // The fuzzing entry points, for the libFuzzer executables of Fuzz/ (a package of their own: they are
+        // built with -sanitize=fuzzer, which the ordinary build must not be).
+        .library(name: "FuzzEntries", targets: ["FuzzEntries"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -65,6 +68,9 @@ let package = Package(
                 swiftSettings: [.unsafeFlags(["-O"])]),
         // Picks the OpenBLAS kernel as the programs do, before any test runs (a constructor).
         .target(name: "CTestBootstrap", dependencies: ["TestSupport"], path: "Tests/CTestBootstrap"),
+        // The parsers as fuzzing entry points: used by Fuzz/ and by the regression tests.
+        .target(name: "FuzzEntries", dependencies: ["Door", "Imaging", "LatchLink", "NeuralNet", "Samples", "Support", "CSystem"],
+                path: "Tests/FuzzEntries"),
         .testTarget(name: "SupportTests", dependencies: ["Support"]),
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Support", "CKernels", "TestSupport", "CTestBootstrap"],
                     resources: [.copy("Golden")]),
@@ -74,6 +80,7 @@ let package = Package(
         .testTarget(name: "SamplesTests", dependencies: ["Samples", "Imaging", "Support"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Door", "LatchLink", "Imaging", "NeuralNet", "Samples", "Support"]),
         .testTarget(name: "DoorTests", dependencies: ["Door", "LatchLink", "Support", "TestSupport"]),
+        .testTarget(name: "FuzzTests", dependencies: ["FuzzEntries", "Imaging", "Support"]),
         .testTarget(name: "LatchTests", dependencies: ["LatchOwner", "LatchLink", "Support", "CGPIOD", "TestSupport"]),
     ]
 )

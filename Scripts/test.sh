@@ -3,7 +3,7 @@
 # every test: the Swift unit and end-to-end tests, the Python tooling tests, and the integration tests of the
 # real daemon against real kernel drivers (vivid camera, gpio-sim GPIO chip) under QEMU.
 #
-# Also: the C layer's numeric tests natively and for aarch64 under qemu-user, and the numeric Swift tests once
+# Also: a short fuzzing run of every parser (Scripts/fuzz.sh); the C layer's numeric tests natively and for aarch64 under qemu-user, and the numeric Swift tests once
 # more under every other OpenBLAS kernel family this CPU runs (a fault of one family shows on any machine).
 #
 # Usage: Scripts/test.sh [--no-integration]
@@ -43,6 +43,9 @@ done
 
 step "C numerics: native, and aarch64 under qemu-user"
 Scripts/test-c-numerics.sh
+
+step "fuzzing: every parser for a few seconds (ASan, UBSan for the C shims; docs/fuzzing.md)"
+Scripts/fuzz.sh --seconds 10
 
 step "Python tooling tests"
 .venv/bin/python -m pytest -q Scripts/tests

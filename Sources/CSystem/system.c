@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,3 +17,5 @@ int dd_sys_set_thread_name(pthread_t thread, const char *name) {
 int dd_sys_accept_nonblocking(int listener) { return accept4(listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC); }
 
 int dd_sys_pipe_nonblocking(int fds[2]) { return pipe2(fds, O_NONBLOCK | O_CLOEXEC); }
+
+int dd_sys_memfd(const char *name) { return memfd_create(name, MFD_CLOEXEC); }

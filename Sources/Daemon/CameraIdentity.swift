@@ -53,6 +53,26 @@ public struct CameraIdentity: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+/// A capture device as `dogdoor camera list` shows it.
+public struct CameraDevice: Sendable {
+    public struct Format: Sendable {
+        public var fourcc: UInt32
+        /// The fourcc as text (`MJPG`).
+        public var name: String
+        /// The driver's description (`Motion-JPEG`).
+        public var description: String
+        /// Frame sizes (`640x480`, or `up to 1920x1080` for stepwise sizes).
+        public var sizes: [String]
+    }
+
+    /// The node (`/dev/video0`).
+    public var path: String
+    public var identity: CameraIdentity
+    /// udev's stable names for the node, by id first (see `V4L2Source.stablePaths(of:)`).
+    public var stablePaths: [String]
+    public var formats: [Format]
+}
+
 /// The rule for reconnects: the first device the source streams from is the camera; any later open must be
 /// that same device, or it is refused (the door stays locked, and the event log says what appeared).
 struct CameraIdentityGuard {

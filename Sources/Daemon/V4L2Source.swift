@@ -261,9 +261,10 @@ public final class V4L2Source: FrameSource {
         }
     }
 
-    /// Capture devices found under /dev with their names and formats (for `dogdoor camera list`).
-    public static func listDevices() -> [(path: String, card: String, driver: String, formats: [(String, String, [String])])] {
-        var result: [(String, String, String, [(String, String, [String])])] = []
+    /// Capture devices found under /dev with who they are, their stable names and formats (for `dogdoor
+    /// camera list`).
+    public static func listDevices() -> [CameraDevice] {
+        var result: [CameraDevice] = []
         for n in 0..<64 {
             let path = "/dev/video\(n)"
             guard access(path, F_OK) == 0 else { continue }
@@ -272,21 +273,13 @@ public final class V4L2Source: FrameSource {
             defer { _ = dd_v4l2_close(fd) }
             var capability = dd_v4l2_capability()
             guard dd_v4l2_query_capability(fd, &capability) == 0, capability.canCapture != 0 else { continue }
-            let card = withUnsafeBytes(of: capability.card) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            let driver = withUnsafeBytes(of: capability.driver) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            var formats: [(String, String, [String])] = []
+            var formats: [CameraDevice.Format] = []
             var index: UInt32 = 0
-            while true {
+            while index < 64 {
                 var code: UInt32 = 0
-                var description = (Int8(0), Int8(0), Int8(0), Int8(0), Int8(0), Int8(0), Int8(0), Int8(0),
-                                   Int8(0), Int8(0), Int8(0), Int8(0), Int8(0), Int8(0), Int8(0), Int8(0),
-                                   Int8(0), Int8(0), Int8(0), Int8(0), Int8(0), Int8(0), Int8(0), Int8(0),
-                                   Int8(0), Int8(0), Int8(0), Int8(0), Int8(0), Int8(0), Int8(0), Int8(0))
-                let r = withUnsafeMutableBytes(of: &description) {
-                    dd_v4l2_enum_format(fd, index, &code, $0.baseAddress!.assumingMemoryBound(to: CChar.self))
-                }
-                guard r == 0 else { break }
-                let text = withUnsafeBytes(of: description) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                var description = [CChar](repeating: 0, count: 32)
+                guard dd_v4l2_enum_format(fd, index, &code, &description) == 0 else { break }
+                let text = String(decoding: description.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
                 var sizes: [String] = []
                 var sizeIndex: UInt32 = 0
                 while sizeIndex < 32 {
@@ -297,12 +290,29 @@ public final class V4L2Source: FrameSource {
                     if stepwise != 0 { break }
                     sizeIndex += 1
                 }
-                formats.append((fourccName(code), text, sizes))
+                formats.append(CameraDevice.Format(fourcc: code, name: fourccName(code), description: text, sizes: sizes))
                 index += 1
             }
-            result.append((path, card, driver, formats))
+            result.append(CameraDevice(path: path, identity: CameraIdentity.of(fd: fd, capability: capability),
+                                       stablePaths: stablePaths(of: path), formats: formats))
         }
-        return result.map { (path: $0.0, card: $0.1, driver: $0.2, formats: $0.3) }
+        return result
+    }
+
+    /// The udev symlinks that name `node` (`/dev/v4l/by-id/...`, then `/dev/v4l/by-path/...`): the names that
+    /// stay with the camera across reboots and replugging, unlike `/dev/videoN`.
+    static func stablePaths(of node: String) -> [String] {
+        var paths: [String] = []
+        for directory in ["/dev/v4l/by-id", "/dev/v4l/by-path"] {
+            guard let names = try? directoryEntries(directory) else { continue }
+            for name in names.sorted() {
+                let link = directory + "/" + name
+                guard let target = realpath(link, nil) else { continue }
+                defer { free(target) }
+                if String(cString: target) == node { paths.append(link) }
+            }
+        }
+        return paths
     }
 
     /// Captures one frame from `device` (for `dogdoor camera snapshot`), waiting up to `timeout` seconds.

@@ -71,6 +71,10 @@ public struct CameraFrame: Sendable {
         }
         var bounded = options
         bounded.maximumPixels = min(options.maximumPixels, width * height)
+        bounded.maximumWidth = min(options.maximumWidth, width)
+        bounded.maximumHeight = min(options.maximumHeight, height)
+        // A camera is mounted as it is: an EXIF orientation in a frame (none send one) would only turn it.
+        bounded.applyOrientation = false
         if format == .mjpeg {
             if MJPEG.needsHuffmanTables(bytes) {
                 let completed = MJPEG.insertingStandardHuffmanTables(bytes)

@@ -27,6 +27,10 @@ func checkSize(width: Int, height: Int, options: DecodeOptions, format: ImageFor
           width <= Int(Int32.max) / 3 else {
         throw ImagingError(source: source, kind: .tooLarge(width: width, height: height, maximumPixels: options.maximumPixels))
     }
+    guard width <= options.maximumWidth, height <= options.maximumHeight else {
+        throw ImagingError(source: source, kind: .largerThanExpected(width: width, height: height, maximumWidth: options.maximumWidth,
+                                                                     maximumHeight: options.maximumHeight))
+    }
 }
 
 /// Takes ownership of a malloc'd encoder output.

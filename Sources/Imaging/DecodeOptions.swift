@@ -17,6 +17,10 @@ public struct DecodeOptions: Sendable, Equatable {
     public var maximumProgressiveScans: Int
     /// Files larger than this are not read.
     public var maximumFileBytes: Int
+    /// Images wider or taller than this are refused before any pixel memory is allocated (a camera frame
+    /// may not be larger than the size negotiated with the camera).
+    public var maximumWidth: Int = .max
+    public var maximumHeight: Int = .max
 
     public init(minimumSide: Int? = nil, applyOrientation: Bool = true, allowTruncated: Bool = false,
                 maximumPixels: Int = 100_000_000, maximumProgressiveScans: Int = 500,

@@ -21,6 +21,8 @@ public struct ImagingError: Error, CustomStringConvertible, Equatable {
         case unsupportedFeature(ImageFormat, reason: String)
         /// Larger than the decoder's pixel limit (a defence against decompression bombs).
         case tooLarge(width: Int, height: Int, maximumPixels: Int)
+        /// Wider or taller than the caller allows (a camera frame larger than the negotiated size).
+        case largerThanExpected(width: Int, height: Int, maximumWidth: Int, maximumHeight: Int)
         /// A camera frame whose size does not match its declared format and dimensions.
         case invalidFrame(String)
         /// An encoder was called with inconsistent arguments (sample count, quality).
@@ -48,6 +50,8 @@ public struct ImagingError: Error, CustomStringConvertible, Equatable {
         case .unsupportedFeature(let format, let reason): what = "unsupported \(format.name): \(reason)"
         case .tooLarge(let width, let height, let limit):
             what = "\(width)x\(height) image exceeds the limit of \(limit) pixels"
+        case .largerThanExpected(let width, let height, let maximumWidth, let maximumHeight):
+            what = "\(width)x\(height) image is larger than the expected \(maximumWidth)x\(maximumHeight)"
         case .invalidFrame(let reason): what = "invalid frame: \(reason)"
         case .invalidArgument(let reason): what = "invalid argument: \(reason)"
         }

@@ -120,14 +120,20 @@ public struct ReplayManifest: Sendable, Equatable {
                   !file.isEmpty, !file.contains("/"), file != "." && file != "..",
                   let subjectName = item["subject"]?.stringValue, let subject = Subject(rawValue: subjectName)
             else { throw fail("frame \(position) is invalid") }
+            // As written: a box (or null when nothing is visible) and the visible fraction of the animal, 0 without a box.
             var bounds: PixelBox?
-            if let box = item["box"]?.arrayValue {
+            switch item["box"] {
+            case .array(let box)?:
                 let values = box.compactMap(\.intValue)
                 guard values.count == 4, values[0] < values[2], values[1] < values[3] else { throw fail("frame \(position): invalid box") }
                 bounds = PixelBox(x0: values[0], y0: values[1], x1: values[2], y1: values[3])
+            case .null?: bounds = nil
+            default: throw fail("frame \(position): \"box\" must be four whole numbers or null")
             }
-            frames.append(ReplayFrame(index: index, file: file, subject: subject, bounds: bounds,
-                                      visibleFraction: item["visible"]?.doubleValue ?? 0))
+            guard let visible = item["visible"]?.doubleValue, (0...1).contains(visible), bounds != nil || visible == 0 else {
+                throw fail("frame \(position): \"visible\" must be a fraction from 0 to 1, and 0 without a box")
+            }
+            frames.append(ReplayFrame(index: index, file: file, subject: subject, bounds: bounds, visibleFraction: visible))
         }
         self.init(seed: seed, fps: fps, width: width, height: height, frames: frames)
     }

@@ -17,17 +17,19 @@ struct CameraCommand: ParsableCommand {
                 return
             }
             for device in devices {
-                print("\(device.path): \(device.card) (driver \(device.driver))")
-                for (code, description, sizes) in device.formats {
-                    let usable = PixelFormat(fourcc: fourcc(code)) != nil ? "" : "  [not supported by DogDoor]"
-                    print("  \(code) \(description): \(sizes.joined(separator: ", "))\(usable)")
+                print("\(device.path): \(device.identity)")
+                if let stable = device.stablePaths.first {
+                    // The name to configure: /dev/videoN can belong to another device after a replug or reboot.
+                    print("  configure as: device = \"\(stable)\"")
+                    for other in device.stablePaths.dropFirst() { print("  also: \(other)") }
+                } else {
+                    print("  no stable name under /dev/v4l (udev not running?); /dev/videoN may change between boots")
+                }
+                for format in device.formats {
+                    let usable = PixelFormat(fourcc: format.fourcc) != nil ? "" : "  [not supported by DogDoor]"
+                    print("  \(format.name) \(format.description): \(format.sizes.joined(separator: ", "))\(usable)")
                 }
             }
-        }
-
-        private func fourcc(_ name: String) -> UInt32 {
-            let c = Array(name.utf8) + [0, 0, 0, 0]
-            return UInt32(c[0]) | UInt32(c[1]) << 8 | UInt32(c[2]) << 16 | UInt32(c[3]) << 24
         }
     }
 

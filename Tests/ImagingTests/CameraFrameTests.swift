@@ -145,4 +145,18 @@ import Testing
         let half = try frame.image(options: DecodeOptions(minimumSide: 224))
         #expect(half.width == 320 && half.height == 240)
     }
+
+    /// An MJPEG frame may not be larger than the negotiated size in either direction, even when it has no
+    /// more pixels (found by fuzzing: a 16x4 JPEG in a 15x8 stream decoded).
+    @Test func mjpegFrameLargerThanNegotiatedIsRefused() throws {
+        let jpeg = try JPEGEncoder.encode(patternImage(width: 32, height: 8, seed: 5))
+        for (width, height) in [(31, 16), (64, 7)] {
+            let frame = CameraFrame(format: .mjpeg, width: width, height: height, bytes: jpeg)
+            #expect(throws: ImagingError(source: "camera frame", kind: .largerThanExpected(width: 32, height: 8, maximumWidth: width,
+                                                                                           maximumHeight: height))) {
+                try frame.image()
+            }
+        }
+        #expect(try CameraFrame(format: .mjpeg, width: 32, height: 8, bytes: jpeg).image().width == 32)
+    }
 }

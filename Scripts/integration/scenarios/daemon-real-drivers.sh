@@ -9,8 +9,10 @@
 #   locked-without-dog   the owner drives the line locked at start (pulled up, it read 1 before); dogdoord
 #                        reaches ready and evaluates frames of an empty porch and other animals; locked
 #   unlock-for-bo        frames of Bo unlock (line 1), back to the porch relocks after the hold
-#   camera-unplugged     vivid unbound while streaming: line stays 0, dogdoord reports reconnecting,
-#                        and it streams again once vivid is bound again
+#   camera-unplugged     vivid unbound while streaming: line stays 0, dogdoord reports reconnecting; then
+#                        another device appears as /dev/video0 (vivid reloaded with its second instance
+#                        there, bus platform:vivid-001, as an impostor would): dogdoord refuses it with a
+#                        camera event and keeps the line at 0; it streams again once the camera is back
 #   sigstop-unlocked     `dogdoor unlock --for 5m`, then SIGSTOP of dogdoord: the owner relocks when the
 #                        heartbeats stop, on time; SIGCONT, and dogdoord's policy follows
 #   reload-unlocked      `dogdoor unlock --for 20s`, then SIGHUP: the reload verifies the model for tens of
@@ -414,6 +416,29 @@ scenario_camera_unplugged() {
     [ "$(json_number seen "$s")" -le $((seen_gone + 1)) ] || vm_fail "frames counted while the camera was gone"
     [ "$(json_string latch "$s")" = locked ] || vm_fail "daemon reports the latch unlocked without a camera"
 
+    # An impostor: another capture device appears as /dev/video0 (what a USB gadget or a loopback device
+    # taking the camera's name would be): vivid reloaded with a second instance whose capture node is
+    # video0. It streams; it must not be used.
+    rmmod vivid || vm_fail "cannot unload vivid"
+    impostor=$(vm_uptime)
+    modprobe vivid n_devs=2 node_types=0x1,0x1 vid_cap_nr=4,0 || vm_fail "cannot load vivid with the impostor"
+    wait_status camera refused 120 ||
+        vm_fail "status camera is '$(json_string camera "$(status_json)")', not refused, 120 s after the impostor appeared"
+    refused=$(vm_uptime)
+    wait_grep '"state":"refused"' "$EVENTS" 10 || vm_fail "no camera event for the refused device in $EVENTS"
+    grep '"state":"refused"' "$EVENTS" | tail -n 1
+    grep '"state":"refused"' "$EVENTS" | grep -q 'platform:vivid-001' || vm_fail "the refusal does not name the device that appeared"
+    seen_impostor=$(seen_now)
+    sleep 5
+    [ "$(json_string camera "$(status_json)")" = refused ] || vm_fail "the impostor was accepted later"
+    [ "$(json_number seen "$(status_json)")" -le $((seen_impostor + 1)) ] || vm_fail "frames from the impostor were counted"
+    ! holds_video "$(daemon_pid)" || vm_fail "dogdoord keeps the impostor open"
+    ! latch_was_high_since "$since" || vm_fail "the line left the locked level: $(trace_since "$since")"
+    # The camera's driver as it was, unbound again: plugging it in is plug_camera's.
+    rmmod vivid || vm_fail "cannot unload the impostor"
+    modprobe vivid $VM_VIVID || vm_fail "cannot load vivid again"
+    echo "$VIVID_DEVICE" >/sys/bus/platform/drivers/vivid/unbind || vm_fail "cannot unbind $VIVID_DEVICE"
+
     back=$(vm_uptime)
     plug_camera /payload/frames/others-*.yuyv
     wait_status camera streaming 90 ||
@@ -424,9 +449,10 @@ scenario_camera_unplugged() {
     evaluated=$(evaluated_now)
     wait_evaluated $((evaluated + 1)) 120 || vm_fail "no frame evaluated within 120 s of the camera's return"
     ! latch_was_high_since "$since" || vm_fail "the line left the locked level: $(trace_since "$since")"
-    echo "CAMERA_TIMES reconnecting=$(seconds_between "$since" "$gone") recovery=$(seconds_between "$back" "$streaming")" >>"$WORK/metrics"
-    vm_pass "unbound: 'reconnecting' after $(seconds_between "$since" "$gone") s, line 0 throughout; bound again:" \
-        "streaming after $(seconds_between "$back" "$streaming") s, frames evaluated again, still locked"
+    echo "CAMERA_TIMES reconnecting=$(seconds_between "$since" "$gone") refused=$(seconds_between "$impostor" "$refused") recovery=$(seconds_between "$back" "$streaming")" >>"$WORK/metrics"
+    vm_pass "unbound: 'reconnecting' after $(seconds_between "$since" "$gone") s, line 0 throughout; impostor refused after" \
+        "$(seconds_between "$impostor" "$refused") s; bound again: streaming after $(seconds_between "$back" "$streaming") s," \
+        "frames evaluated again, still locked"
 }
 
 # --- faults of the recognition side, while the door is unlocked ---------------------------------------

@@ -15,4 +15,7 @@ int dd_sys_accept_nonblocking(int listener);
 /// A pipe whose ends are non-blocking and close-on-exec. The corresponding C function is `pipe2`.
 int dd_sys_pipe_nonblocking(int fds[2]);
 
+/// An anonymous in-memory file, close-on-exec. The corresponding C function is `memfd_create`.
+int dd_sys_memfd(const char *name);
+
 #endif

@@ -13,6 +13,9 @@
 
 /// Decoded images are bounded as the Swift side bounds them for fuzzing (DecodeOptions' maximumPixels).
 enum { MAX_PIXELS = 1 << 20, MAX_SCANS = 100 };
+/// Only images up to this size are encoded again: the encoders' paths are the same for larger ones, and
+/// encoding a megapixel PNG per input would slow the fuzzer tenfold.
+enum { MAX_REENCODE_PIXELS = 1 << 16 };
 
 static void check_status(const dd_codec_status *status) {
     // The message is NUL-terminated within its buffer whatever the library said.
@@ -70,7 +73,7 @@ static void decode(int codec, int scale, int allow_truncated, int reencode, cons
     default: result = dd_webp_decode_rgb(data, size, rgb, stride, width, height, &status); break;
     }
     check_status(&status);
-    if (result == DD_CODEC_OK && reencode) encode_again(rgb, width, height, stride);
+    if (result == DD_CODEC_OK && reencode && (int64_t)width * height <= MAX_REENCODE_PIXELS) encode_again(rgb, width, height, stride);
     free(rgb);
 }
 

@@ -68,17 +68,11 @@ final class DataDirectory {
         dir.write("valid/a/x.jpg", [1])
         dir.write("valid/b/x.jpg", [1])
         dir.write("valid/c/x.jpg", [1])
-        #expect(throws: DatasetError.self) { try DatasetLayout.discover(directory: dir.path, positive: "a") }
-        do {
-            _ = try DatasetLayout.discover(directory: dir.path, positive: "a")
-        } catch {
-            #expect(error.message.contains("exactly two are needed"))
-        }
-        do {
-            _ = try DatasetLayout.discover(directory: dir.path + "/missing", positive: "a")
-        } catch {
-            #expect(error.message.hasSuffix("/missing: not a directory"))
-        }
+        // Each layout must be refused, and with its own reason (a layout that loads fails the test).
+        let threeClasses = #expect(throws: DatasetError.self) { try DatasetLayout.discover(directory: dir.path, positive: "a") }
+        #expect(threeClasses?.message.contains("exactly two are needed") == true, "\(String(describing: threeClasses))")
+        let missing = #expect(throws: DatasetError.self) { try DatasetLayout.discover(directory: dir.path + "/missing", positive: "a") }
+        #expect(missing?.message.hasSuffix("/missing: not a directory") == true, "\(String(describing: missing))")
     }
 
     @Test func unreadableFilesAreSkippedWithTheirReason() {

@@ -28,6 +28,7 @@ step "build (release binaries for the end-to-end and integration tests, debug fo
 swift build -c release --product dogdoord
 swift build -c release --product dogdoor
 swift build -c release --product dogdoor-train
+swift build -c release --product dogdoor-latch
 swift build --build-tests
 
 # The test process picks its OpenBLAS kernel exactly as the programs do (Tests/CTestBootstrap).

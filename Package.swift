@@ -44,42 +44,69 @@ let package = Package(
         // holds the GPIO line (dogdoor-latch).
         .target(name: "LatchLink", dependencies: ["Support"]),
         .target(name: "LatchOwner", dependencies: ["LatchLink", "Support", "CGPIOD", "CSystem", logging]),
-        .target(name: "Door", dependencies: ["Support", "LatchLink", logging]),
+        // The frame's path from camera to latch (docs/architecture.md), each room a target:
+        // the pure decision core (policy, parameters, curfews; no I/O),
+        .target(name: "DecisionCore", dependencies: ["LatchLink", "Support"]),
+        // dogdoord.toml, validated into the real types of the modules it configures,
+        .target(name: "Configuration", dependencies: ["DecisionCore", "LatchLink", "Imaging", "NeuralNet", "Support"]),
+        // the control socket's protocol, server and client (dogdoor status/lock/unlock),
+        .target(name: "Control", dependencies: ["DecisionCore", "Support", "CSystem", logging]),
+        // the durable records: decision events (JSON lines) and snapshots,
+        .target(name: "EventLog", dependencies: ["DecisionCore", "Support"]),
+        // frame sources: V4L2 cameras (with their identity) and replayed folders,
+        .target(name: "Camera", dependencies: ["Configuration", "Imaging", "Support", "CV4L2", logging]),
+        // the model bound to its preprocessing, the motion gate, and the worker thread that runs them,
+        .target(name: "Inference", dependencies: ["Camera", "Configuration", "Imaging", "NeuralNet", "Support"]),
+        // and dogdoord's runtime that wires them: the decision loop, commands, reload, latch link, events.
+        .target(name: "DaemonRuntime", dependencies: ["Camera", "Configuration", "Control", "DecisionCore", "EventLog",
+                                                      "Inference", "LatchLink", "Imaging", "NeuralNet", "Support", logging]),
+
+        // Offline: transfer learning, and its HTML report apart from it.
         .target(name: "Training", dependencies: ["NeuralNet", "Imaging", "Support", logging]),
-        // Pixel loops optimised even in debug builds: the tests render a few hundred pictures.
+        .target(name: "TrainingReport", dependencies: ["Training", "Support"]),
+        // Generated demo and test pictures (procedural drawing; pixel loops optimised even in debug builds:
+        // the tests render a few hundred pictures).
         .target(name: "Samples", dependencies: ["Imaging", "Support"], swiftSettings: [.unsafeFlags(["-O"])]),
-        .target(name: "Daemon", dependencies: ["Door", "LatchLink", "NeuralNet", "Imaging", "Support", "CV4L2", logging]),
 
         .target(name: "CommandSupport", dependencies: ["NeuralNet", "Support", argumentParser, logging]),
 
         // MARK: Executables (thin: parsing and wiring only)
-        .executableTarget(name: "dogdoor", dependencies: ["NeuralNet", "Training", "Daemon", "Door", "Imaging", "Samples", "Support",
-                                                          "CommandSupport", argumentParser, logging]),
-        .executableTarget(name: "dogdoord", dependencies: ["Daemon", "Door", "NeuralNet", "Support", "CommandSupport",
-                                                           argumentParser, logging]),
-        .executableTarget(name: "dogdoor-train", dependencies: ["Training", "NeuralNet", "Imaging", "Support", "CommandSupport",
-                                                                argumentParser, logging]),
+        .executableTarget(name: "dogdoor", dependencies: ["Camera", "CommandSupport", "Configuration", "Control", "Imaging", "Inference",
+                                                          "NeuralNet", "Samples", "Support", "Training", "TrainingReport",
+                                                          argumentParser, logging]),
+        .executableTarget(name: "dogdoord", dependencies: ["CommandSupport", "Configuration", "DaemonRuntime", "Inference", "NeuralNet",
+                                                           "Support", argumentParser, logging]),
+        .executableTarget(name: "dogdoor-train", dependencies: ["CommandSupport", "Imaging", "NeuralNet", "Support", "Training",
+                                                                "TrainingReport", argumentParser, logging]),
 
-        .executableTarget(name: "dogdoor-latch", dependencies: ["LatchOwner", "LatchLink", "Door", "Support", argumentParser, logging]),
+        .executableTarget(name: "dogdoor-latch", dependencies: ["Configuration", "DecisionCore", "LatchOwner", "LatchLink", "Support",
+                                                                argumentParser, logging]),
 
         // MARK: Tests
         // Shared test support: float64 references, optimised (the references run real-sized networks).
-        .target(name: "TestSupport", dependencies: ["NeuralNet", "Support"], path: "Tests/TestSupport",
+        .target(name: "TestSupport", dependencies: ["DecisionCore", "NeuralNet", "Support", "Training"], path: "Tests/TestSupport",
                 swiftSettings: [.unsafeFlags(["-O"])]),
         // Picks the OpenBLAS kernel as the programs do, before any test runs (a constructor).
         .target(name: "CTestBootstrap", dependencies: ["TestSupport"], path: "Tests/CTestBootstrap"),
         // The parsers as fuzzing entry points: used by Fuzz/ and by the regression tests.
-        .target(name: "FuzzEntries", dependencies: ["Door", "Imaging", "LatchLink", "NeuralNet", "Samples", "Support", "CSystem"],
+        .target(name: "FuzzEntries", dependencies: ["Configuration", "Control", "Imaging", "LatchLink", "NeuralNet", "Samples", "Support",
+                                                    "CSystem"],
                 path: "Tests/FuzzEntries"),
-        .testTarget(name: "SupportTests", dependencies: ["Support"]),
+        .testTarget(name: "SupportTests", dependencies: ["Support", "TestSupport"]),
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Support", "CKernels", "TestSupport", "CTestBootstrap"],
                     resources: [.copy("Golden")]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Support", "CImageCodecs"],
                     resources: [.copy("Golden")]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "NeuralNet", "Imaging", "Support"]),
-        .testTarget(name: "SamplesTests", dependencies: ["Samples", "Imaging", "Support"]),
-        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Door", "LatchLink", "Imaging", "NeuralNet", "Samples", "Support"]),
-        .testTarget(name: "DoorTests", dependencies: ["Door", "LatchLink", "Support", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "NeuralNet", "Imaging", "Support", "TestSupport"]),
+        .testTarget(name: "TrainingReportTests", dependencies: ["TrainingReport", "Training", "Imaging", "Support", "TestSupport"]),
+        .testTarget(name: "SamplesTests", dependencies: ["Samples", "Imaging", "Support", "TestSupport"]),
+        .testTarget(name: "DecisionCoreTests", dependencies: ["DecisionCore", "LatchLink", "Support", "TestSupport"]),
+        .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "DecisionCore", "LatchLink", "Support", "TestSupport"]),
+        .testTarget(name: "ControlTests", dependencies: ["Control", "DecisionCore", "Support", "TestSupport"]),
+        .testTarget(name: "EventLogTests", dependencies: ["EventLog", "DecisionCore", "Support", "TestSupport"]),
+        // The daemon as a whole: its runtime's parts, and the real binaries end to end.
+        .testTarget(name: "DaemonTests", dependencies: ["Camera", "Control", "DaemonRuntime", "Inference", "LatchLink", "Imaging",
+                                                        "NeuralNet", "Samples", "Support", "TestSupport"]),
         .testTarget(name: "FuzzTests", dependencies: ["FuzzEntries", "Imaging", "Support"]),
         .testTarget(name: "LatchTests", dependencies: ["LatchOwner", "LatchLink", "Support", "CGPIOD", "TestSupport"]),
     ]

@@ -27,25 +27,13 @@ public enum AtomicFile {
         }
         do {
             defer { close(fd) }
-            try body { bytes in
-                var offset = 0
-                while offset < bytes.count {
-                    let n = try retryingOnInterrupt("write", path: tempPath) {
-                        Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-                    }
-                    offset += n
-                }
-            }
+            try body { bytes in try writeAll(fd, bytes, path: tempPath) }
             try retryingOnInterrupt("fchmod", path: tempPath) { fchmod(fd, permissions) }
             try retryingOnInterrupt("fsync", path: tempPath) { fsync(fd) }
         }
         try retryingOnInterrupt("rename", path: path) { rename(tempPath, path) }
         committed = true
-        let dirFD = open(directory, O_RDONLY | O_DIRECTORY)
-        if dirFD >= 0 {
-            _ = fsync(dirFD)
-            close(dirFD)
-        }
+        syncDirectory(directory)
     }
 
     /// Writes `bytes` atomically.

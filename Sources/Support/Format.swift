@@ -26,3 +26,34 @@ public func printError(_ text: String) {
         }
     }
 }
+
+/// Percentages for people.
+public enum PercentText {
+    /// `fraction` as a percentage with at most one decimal ("10%", "93.3%", "0.05%" for tiny values).
+    public static func plain(_ fraction: Double) -> String {
+        guard fraction.isFinite else { return "n/a" }
+        let value = fraction * 100
+        if value != 0, abs(value) < 0.1 { return trimmed(formatNumber(value, "%.2g")) + "%" }
+        return trimmed(fixed(value, 1)) + "%"
+    }
+
+    /// An upper bound as a percentage, rounded up so that "below X%" stays true: whole percent from 10%,
+    /// tenths from 1%, hundredths below that (0.13911 gives "14%").
+    public static func roundedUp(_ fraction: Double) -> String {
+        guard fraction.isFinite else { return "n/a" }
+        let value = fraction * 100
+        // A tiny allowance keeps 14.000000000001 (float noise) from becoming 15.
+        func up(_ v: Double, _ scale: Double) -> Double { (v * scale - 1e-9).rounded(.up) / scale }
+        if value >= 10 { return fixed(up(value, 1), 0) + "%" }
+        if value >= 1 { return trimmed(fixed(up(value, 10), 1)) + "%" }
+        return trimmed(fixed(up(value, 100), 2)) + "%"
+    }
+
+    private static func trimmed(_ text: String) -> String {
+        guard text.contains(".") else { return text }
+        var text = Substring(text)
+        while text.hasSuffix("0") { text = text.dropLast() }
+        if text.hasSuffix(".") { text = text.dropLast() }
+        return String(text)
+    }
+}

@@ -42,15 +42,8 @@ public struct LineLogHandler: LogHandler {
             line += " " + merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         }
         line += "\n"
-        var bytes = Array(line.utf8)
-        bytes.withUnsafeMutableBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let n = write(2, buffer.baseAddress! + offset, buffer.count - offset)
-                if n < 0 { if errno == EINTR { continue } else { return } }
-                offset += n
-            }
-        }
+        // A log line that cannot be written (stderr closed) is dropped: there is nowhere to report it.
+        try? writeAll(2, Array(line.utf8))
     }
 
     static func syslogPriority(_ level: Logger.Level) -> Int {

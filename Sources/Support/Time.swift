@@ -239,3 +239,11 @@ package func formatDecimal(_ value: Double, minimumDecimals: Int, maximumDecimal
     let sign = value < 0 && scaled != 0 ? "-" : ""
     return sign + String(whole) + (fraction.isEmpty ? "" : "." + fraction)
 }
+
+extension Duration {
+    /// The duration in seconds.
+    public var seconds: Double {
+        let (s, attoseconds) = components
+        return Double(s) + Double(attoseconds) * 1e-18
+    }
+}

@@ -215,30 +215,3 @@ public func makeDirectories(_ path: String, permissions: mode_t) throws(SystemEr
     // mkdir applies the umask; set the intended mode explicitly.
     _ = chmod(path, permissions)
 }
-
-/// Writes all of `bytes` to `fd`, retrying short writes and EINTR. Sockets are written with
-/// `MSG_NOSIGNAL`, so a peer that went away is an EPIPE error rather than a SIGPIPE that kills the process.
-public func writeAll(_ fd: Int32, _ bytes: [UInt8], what operation: String = "write", path: String? = nil) throws(SystemError) {
-    var offset = 0
-    var useSend = true
-    while offset < bytes.count {
-        let n = bytes.withUnsafeBytes { raw -> Int in
-            let start = raw.baseAddress! + offset
-            if useSend {
-                let sent = send(fd, start, raw.count - offset, Int32(MSG_NOSIGNAL))
-                if sent >= 0 || errno != ENOTSOCK { return sent }
-                useSend = false
-            }
-            return write(fd, start, raw.count - offset)
-        }
-        if n > 0 {
-            offset += n
-        } else if n < 0 && errno == EINTR {
-            continue
-        } else if n < 0 && errno == ENOTSOCK && useSend {
-            useSend = false
-        } else {
-            throw SystemError(operation, path: path, code: n == 0 ? EIO : errno)
-        }
-    }
-}

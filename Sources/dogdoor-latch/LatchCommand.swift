@@ -1,5 +1,4 @@
 import ArgumentParser
-import Door
 import LatchLink
 import LatchOwner
 import Logging
@@ -7,6 +6,8 @@ import Support
 
 #if canImport(Glibc)
 import Glibc
+import DecisionCore
+import Configuration
 #endif
 
 /// `dogdoor-latch`: the latch owner. Holds the door's GPIO line for as long as it runs, locked unless

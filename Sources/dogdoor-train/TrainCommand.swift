@@ -8,6 +8,7 @@ import Training
 
 #if canImport(Glibc)
 import Glibc
+import TrainingReport
 #endif
 
 @main

@@ -1,8 +1,8 @@
 import ArgumentParser
 import CommandSupport
+import Imaging
 import Logging
 import NeuralNet
-import Imaging
 import Support
 import Training
 

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Daemon
+import Camera
 import Imaging
 import Support
 

@@ -1,7 +1,7 @@
 import ArgumentParser
 import CommandSupport
-import Daemon
 import Imaging
+import Inference
 import Logging
 import NeuralNet
 import Support

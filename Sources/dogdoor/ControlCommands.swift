@@ -1,5 +1,6 @@
 import ArgumentParser
-import Door
+import Configuration
+import Control
 import Support
 
 /// Where the daemon's control socket is: --socket, else the configuration's [control] socket.

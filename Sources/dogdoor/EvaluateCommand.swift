@@ -1,6 +1,5 @@
 import ArgumentParser
 import CommandSupport
-import Daemon
 import Imaging
 import Logging
 import NeuralNet
@@ -97,4 +96,6 @@ func isDirectoryPath(_ path: String) -> Bool {
 
 #if canImport(Glibc)
 import Glibc
+import Inference
+import TrainingReport
 #endif

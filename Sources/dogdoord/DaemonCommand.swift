@@ -1,13 +1,14 @@
 import ArgumentParser
 import CommandSupport
-import Daemon
-import Door
 import Logging
 import NeuralNet
 import Support
 
 #if canImport(Glibc)
 import Glibc
+import Configuration
+import Inference
+import DaemonRuntime
 #endif
 
 @main

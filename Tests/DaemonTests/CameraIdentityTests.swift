@@ -1,4 +1,4 @@
-@testable import Daemon
+@testable import Camera
 import Testing
 
 /// The reconnect rule: the first device streamed from is the camera; another device at the same path is

@@ -5,6 +5,7 @@ import NeuralNet
 import Samples
 import Support
 import Testing
+import TestSupport
 
 /// Runs the real `dogdoord`, `dogdoor` and `dogdoor-train` binaries for end-to-end tests.
 ///
@@ -234,8 +235,7 @@ final class TrainedFixture: @unchecked Sendable {
         guard FileManager.default.fileExists(atPath: Binaries.weights) else {
             throw HarnessError("VGG16 weights not found at \(Binaries.weights): run Scripts/setup.sh")
         }
-        directory = NSTemporaryDirectory() + "dogdoor-e2e-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        directory = makeTemporaryDirectory("e2e")
         _ = try SampleGenerator.writeDataset(to: directory + "/data", trainPerClass: 16, validPerClass: 1, seed: 11)
         func files(_ folder: String) throws -> [String] {
             try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".jpg") }.sorted().map { folder + "/" + $0 }

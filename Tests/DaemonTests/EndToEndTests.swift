@@ -2,11 +2,12 @@ import Foundation
 import Samples
 import Support
 import Testing
+import TestSupport
 
 /// The real daemon binary on replayed frames with the simulated latch: what a user of the door sees.
 /// (Real camera and GPIO drivers are covered by the QEMU integration tests in Scripts/integration.)
 @Suite(.serialized) struct EndToEndTests {
-    static func directory() -> String { NSTemporaryDirectory() + "dogdoord-" + UUID().uuidString }
+    static func directory() -> String { makeTemporaryDirectory("dogdoord") }
 
     /// Fast decision settings so that a run takes seconds: 3 of 5 within 3 s, hold 2 s, cooldown 1 s.
     static let fastDecisions: [String: String] = [

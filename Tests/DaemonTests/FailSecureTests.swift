@@ -1,4 +1,3 @@
-import Door
 import Foundation
 import LatchLink
 import Support
@@ -6,6 +5,7 @@ import Testing
 
 #if canImport(Glibc)
 import Glibc
+import Control
 #endif
 
 /// What happens to the door when the recognition side fails: the real dogdoord and dogdoor-latch binaries,

@@ -1,5 +1,5 @@
-import Daemon
 import Imaging
+import Inference
 import Testing
 
 @Suite struct MotionGateTests {

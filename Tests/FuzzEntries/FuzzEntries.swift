@@ -1,5 +1,4 @@
 import CSystem
-import Door
 import Imaging
 import LatchLink
 import NeuralNet
@@ -8,6 +7,8 @@ import Support
 
 #if canImport(Glibc)
 import Glibc
+import Configuration
+import Control
 #endif
 
 /// The parsers DogDoor runs on input it does not control, as fuzzing entry points.

@@ -1,4 +1,4 @@
-import Door
+import Control
 import Imaging
 import LatchLink
 import NeuralNet

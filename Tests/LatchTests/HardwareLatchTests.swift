@@ -1,9 +1,9 @@
-import Testing
-@testable import LatchOwner
-import LatchLink
-import Support
-import TestSupport
 import CGPIOD
+import LatchLink
+@testable import LatchOwner
+import Support
+import Testing
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif

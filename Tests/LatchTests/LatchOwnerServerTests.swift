@@ -4,6 +4,7 @@ import LatchOwner
 import Logging
 import Support
 import Testing
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -16,7 +17,7 @@ import Glibc
 struct LatchOwnerServerTests {
     /// A running owner on a fresh socket, stopped (and checked locked) at the end.
     final class Owner {
-        let directory = NSTemporaryDirectory() + "dogdoor-latch-" + UUID().uuidString
+        let directory = makeTemporaryDirectory("latch")
         var socket: String { directory + "/latch.sock" }
         let latch = SimulatedLatch(name: "test")
         let server: LatchOwnerServer
@@ -43,7 +44,7 @@ struct LatchOwnerServerTests {
         func stop() -> Int32? {
             server.requestStop()
             thread?.join()
-            try? FileManager.default.removeItem(atPath: directory)
+            removeTree(directory)
             return exitStatus.withLock { $0.state }
         }
 

@@ -1,8 +1,8 @@
 import Foundation
 import NeuralNet
 import Support
-import TestSupport
 import Testing
+import TestSupport
 
 /// Backpropagation checked two ways: the weight gradient of one convolution against a float64 reference
 /// (exact up to float32 rounding), and the whole network's gradients against finite differences of the loss.

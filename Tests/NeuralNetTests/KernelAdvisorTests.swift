@@ -1,6 +1,6 @@
 import NeuralNet
-import TestSupport
 import Testing
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc

@@ -2,6 +2,7 @@ import Foundation
 import NeuralNet
 import Support
 import Testing
+import TestSupport
 
 @Suite struct ModelFileTests {
     static func manifest(side: Int = 64) -> ModelManifest {

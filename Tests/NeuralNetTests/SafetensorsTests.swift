@@ -2,6 +2,7 @@ import Foundation
 import NeuralNet
 import Support
 import Testing
+import TestSupport
 
 @Suite struct SafetensorsTests {
     /// Builds a file image from a header text and data bytes.

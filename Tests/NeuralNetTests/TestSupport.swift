@@ -84,16 +84,6 @@ func randomParameters(seed: UInt64) -> VGG16Parameters {
     return p
 }
 
-/// A fresh temporary directory, removed when the returned object is deinitialised.
-final class TemporaryDirectory {
-    let path: String
-    init() {
-        path = NSTemporaryDirectory() + "dogdoor-test-" + UUID().uuidString
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-    func file(_ name: String) -> String { path + "/" + name }
-}
 
 /// The repository root (for weights produced by Scripts/setup.sh).
 let repositoryRoot: String = {

@@ -1,15 +1,16 @@
 import Imaging
+@testable import Samples
 import Support
 import Testing
-@testable import Samples
+import TestSupport
 
 @Suite struct DatasetTests {
     @Test func writesTheKerasLayoutDeterministically() throws {
-        let first = try makeTemporaryDirectory("dataset-a")
-        let second = try makeTemporaryDirectory("dataset-b")
+        let first = makeTemporaryDirectory("dataset-a")
+        let second = makeTemporaryDirectory("dataset-b")
         defer {
-            removeDirectory(first)
-            removeDirectory(second)
+            removeTree(first)
+            removeTree(second)
         }
         let entries = try SampleGenerator.writeDataset(to: first, trainPerClass: 5, validPerClass: 3, seed: 77)
         #expect(entries.count == 16)
@@ -48,15 +49,15 @@ import Testing
     }
 
     @Test func rejectsEmptyRequests() throws {
-        let directory = try makeTemporaryDirectory("dataset-empty")
-        defer { removeDirectory(directory) }
+        let directory = makeTemporaryDirectory("dataset-empty")
+        defer { removeTree(directory) }
         #expect(throws: SamplesError.self) { try SampleGenerator.writeDataset(to: directory, trainPerClass: 0, validPerClass: 0, seed: 1) }
         #expect(throws: SamplesError.self) { try SampleGenerator.writeDataset(to: directory, trainPerClass: -1, validPerClass: 2, seed: 1) }
     }
 
     @Test func refusesAFileWhereADirectoryBelongs() throws {
-        let directory = try makeTemporaryDirectory("dataset-file")
-        defer { removeDirectory(directory) }
+        let directory = makeTemporaryDirectory("dataset-file")
+        defer { removeTree(directory) }
         try AtomicFile.write("not a directory", to: directory + "/train")
         #expect(throws: (any Error).self) { try SampleGenerator.writeDataset(to: directory, trainPerClass: 1, validPerClass: 1, seed: 1) }
     }

@@ -1,7 +1,7 @@
 import Imaging
+@testable import Samples
 import Support
 import Testing
-@testable import Samples
 
 /// The classes differ in the intended features: Bo has a very dark coat *and* white markings; the hard
 /// negatives that share his shape or colour lack the white, or the shape.

@@ -1,7 +1,7 @@
 import Imaging
+@testable import Samples
 import Support
 import Testing
-@testable import Samples
 
 @Suite struct GeneratorTests {
     @Test func sameSeedGivesIdenticalBytes() throws {

@@ -1,7 +1,7 @@
 import Foundation
+@testable import Samples
 import Support
 import Testing
-@testable import Samples
 
 @Suite struct RasteriserTests {
     /// Sum of the red channel: the covered area in pixels for white on black.

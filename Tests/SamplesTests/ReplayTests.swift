@@ -1,8 +1,9 @@
 import Foundation
 import Imaging
+@testable import Samples
 import Support
 import Testing
-@testable import Samples
+import TestSupport
 
 /// One replay sequence written once for the whole suite (writing it takes a while) and removed afterwards.
 struct ReplayFixture: SuiteTrait, TestScoping {
@@ -18,8 +19,8 @@ struct ReplayFixture: SuiteTrait, TestScoping {
     var isRecursive: Bool { false }
 
     func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
-        let directory = try makeTemporaryDirectory("replay")
-        defer { removeDirectory(directory) }
+        let directory = makeTemporaryDirectory("replay")
+        defer { removeTree(directory) }
         let manifest = try SampleGenerator.writeReplaySequence(to: directory, seed: Self.seed)
         try await Self.$current.withValue(Written(directory: directory, manifest: manifest)) { try await function() }
     }

@@ -2,18 +2,6 @@ import Foundation
 import Imaging
 @testable import Samples
 
-/// A fresh, empty directory under the system temporary directory.
-func makeTemporaryDirectory(_ name: String) throws -> String {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("dogdoor-samples-\(name)-\(getpid())").path
-    try? FileManager.default.removeItem(atPath: path)
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
-
-func removeDirectory(_ path: String) {
-    try? FileManager.default.removeItem(atPath: path)
-}
-
 /// Names of the regular files in `directory`, sorted, hidden files excluded.
 func fileNames(in directory: String) throws -> [String] {
     try FileManager.default.contentsOfDirectory(atPath: directory).filter { !$0.hasPrefix(".") }.sorted()

@@ -1,6 +1,7 @@
 import Foundation
 import Support
 import Testing
+import TestSupport
 
 @Suite struct SupportTests {
     @Test func sha256KnownVectors() {
@@ -26,9 +27,8 @@ import Testing
     }
 
     @Test func atomicWriteReplacesWholeFiles() throws {
-        let dir = NSTemporaryDirectory() + "dogdoor-atomic-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let temporary = TemporaryDirectory("atomic")
+        let dir = temporary.path
         let path = dir + "/f.txt"
         try AtomicFile.write("one", to: path)
         try AtomicFile.write("two", to: path)

@@ -1,6 +1,7 @@
 import Foundation
 import Support
 import Testing
+import TestSupport
 @testable import Training
 
 @Suite struct CalibrationTests {

@@ -1,13 +1,8 @@
 import Foundation
 import Support
 import Testing
+import TestSupport
 @testable import Training
-
-/// Labelled logits: positives first.
-func labelledScores(positives: [Double], negatives: [Double]) -> [ScoredImage] {
-    positives.enumerated().map { ScoredImage(path: "pos\($0.offset).jpg", isPositive: true, logit: $0.element) }
-        + negatives.enumerated().map { ScoredImage(path: "neg\($0.offset).jpg", isPositive: false, logit: $0.element) }
-}
 
 @Suite struct MetricsTests {
     @Test func confusionMatrixCountsAcceptsAtOrAboveTheThreshold() {

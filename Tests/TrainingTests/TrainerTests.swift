@@ -3,14 +3,13 @@ import Imaging
 import NeuralNet
 import Support
 import Testing
+import TestSupport
 @testable import Training
 
 /// A temporary folder tree, removed afterwards.
 final class DataDirectory {
-    let path = NSTemporaryDirectory() + "dogdoor-train-" + UUID().uuidString
-
-    init() { try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
+    private let temporary = TemporaryDirectory("train")
+    var path: String { temporary.path }
 
     func write(_ relative: String, _ bytes: [UInt8]) {
         let full = path + "/" + relative

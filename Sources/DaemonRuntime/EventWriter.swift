@@ -1,0 +1,128 @@
+import EventLog
+import Imaging
+import Logging
+import Support
+
+/// Writes the event log and snapshots on its own thread, so that the decision loop never waits for a disk:
+/// every event is fsynced and a snapshot is a JPEG encode plus an atomic file write, which a slow SD card can
+/// stretch to seconds.
+///
+/// Bounded: at most `maximumQueuedEvents` events and `maximumQueuedSnapshots` snapshot images wait. Past
+/// that, new snapshots are dropped (their event is still written, marked `"snapshot_dropped": true`) and,
+/// only if the disk has stopped taking anything for thousands of events, events too; both are counted, and
+/// logged once per burst. Nothing else is ever lost: `stop()` writes what is queued before it returns.
+final class EventWriter: Sendable {
+    static let maximumQueuedEvents = 4_096
+    static let maximumQueuedSnapshots = 8
+
+    private struct Job {
+        var event: EventRecord
+        var snapshot: Image?
+    }
+
+    private struct State {
+        var jobs: [Job] = []
+        var queuedSnapshots = 0
+        var stopping = false
+        var events: EventLog?
+        var snapshots: SnapshotStore?
+        var droppedEvents = 0
+        var droppedSnapshots = 0
+        var warnedAtDrops = 0
+    }
+
+    private let state = ConditionLock(State())
+    private let logger: Logger
+    private let thread: NamedThread
+
+    init(events: EventLog, snapshots: SnapshotStore?, logger: Logger) throws(SystemError) {
+        self.logger = logger
+        state.withLock { lock in
+            lock.state.events = events
+            lock.state.snapshots = snapshots
+        }
+        let state = state
+        thread = try NamedThread(name: "events") { Self.run(state, logger: logger) }
+    }
+
+    /// Queues `event`, with the frame to store as its snapshot if one should be kept. Never blocks.
+    func record(_ event: EventRecord, snapshot image: Image? = nil) {
+        state.withLock { lock in
+            guard !lock.state.stopping else { return }
+            var job = Job(event: event, snapshot: image)
+            if image != nil, lock.state.snapshots == nil { job.snapshot = nil }
+            if job.snapshot != nil && lock.state.queuedSnapshots >= Self.maximumQueuedSnapshots {
+                job.snapshot = nil
+                job.event.details["snapshot_dropped"] = true
+                lock.state.droppedSnapshots += 1
+            }
+            if lock.state.jobs.count >= Self.maximumQueuedEvents {
+                lock.state.droppedEvents += 1
+                return
+            }
+            if job.snapshot != nil { lock.state.queuedSnapshots += 1 }
+            lock.state.jobs.append(job)
+            lock.signal()
+        }
+    }
+
+    /// Writes to `events` and `snapshots` from now on (after a reload changed `[events]`).
+    func use(events: EventLog, snapshots: SnapshotStore?) {
+        state.withLock { lock in
+            lock.state.events = events
+            lock.state.snapshots = snapshots
+        }
+    }
+
+    /// Events and snapshots dropped because the disk could not keep up.
+    var dropped: (events: Int, snapshots: Int) { state.withLock { ($0.state.droppedEvents, $0.state.droppedSnapshots) } }
+
+    /// Writes what is queued, then stops the thread and closes the event log.
+    func stop() {
+        state.withLock { lock in
+            lock.state.stopping = true
+            lock.signal()
+        }
+        thread.join()
+    }
+
+    private static func run(_ state: ConditionLock<State>, logger: Logger) {
+        while true {
+            let next: (job: Job?, events: EventLog?, snapshots: SnapshotStore?, dropped: (Int, Int)?) = state.withLock { lock in
+                while lock.state.jobs.isEmpty && !lock.state.stopping { lock.wait() }
+                var dropped: (Int, Int)?
+                let total = lock.state.droppedEvents + lock.state.droppedSnapshots
+                if total > lock.state.warnedAtDrops {
+                    lock.state.warnedAtDrops = total * 2
+                    dropped = (lock.state.droppedEvents, lock.state.droppedSnapshots)
+                }
+                guard !lock.state.jobs.isEmpty else { return (nil, lock.state.events, nil, dropped) }
+                let job = lock.state.jobs.removeFirst()
+                if job.snapshot != nil { lock.state.queuedSnapshots -= 1 }
+                return (job, lock.state.events, lock.state.snapshots, dropped)
+            }
+            if let (events, snapshots) = next.dropped {
+                logger.warning("the disk cannot keep up: events or snapshots dropped",
+                               metadata: ["events_dropped": "\(events)", "snapshots_dropped": "\(snapshots)"])
+            }
+            guard let job = next.job else {
+                next.events?.close()
+                return
+            }
+            var event = job.event
+            if let image = job.snapshot, let snapshots = next.snapshots {
+                do {
+                    let jpeg = try JPEGEncoder.encode(image, options: JPEGEncodeOptions(quality: 85))
+                    event.snapshot = try snapshots.save(jpeg: jpeg, time: event.time, kind: event.kind)
+                } catch {
+                    logger.error("snapshot not saved", metadata: ["error": "\(error)", "kind": "\(event.kind)"])
+                }
+            }
+            do {
+                try next.events?.append(event)
+            } catch {
+                logger.error("event not written", metadata: ["error": "\(error)", "kind": "\(event.kind)"])
+            }
+        }
+    }
+}

@@ -1,0 +1,362 @@
+import Foundation
+import Imaging
+import Support
+import Testing
+import TestSupport
+@testable import Training
+@testable import TrainingReport
+
+/// Checks that an HTML document is well formed in the strict sense the report promises: every element
+/// closed in order (void elements aside), attribute values quoted, no raw `<` or stray `&` in text, and
+/// `<style>` as the only raw-text element. Returns the problems found.
+private func htmlProblems(_ html: String) -> [String] {
+    let voidElements: Set<String> = ["area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
+                                     "source", "track", "wbr"]
+    let chars = Array(html.unicodeScalars)
+    var stack: [String] = []
+    var problems: [String] = []
+    var i = 0
+    func starts(_ s: String, at index: Int) -> Bool {
+        let p = Array(s.unicodeScalars)
+        return index + p.count <= chars.count && Array(chars[index..<index + p.count]) == p
+    }
+    func find(_ s: String, from index: Int) -> Int? {
+        var j = index
+        while j < chars.count { if starts(s, at: j) { return j }; j += 1 }
+        return nil
+    }
+    func checkText(_ text: String) {
+        // Every & starts a character reference.
+        let pattern = try! NSRegularExpression(pattern: "&(?![a-zA-Z]+;|#[0-9]+;|#x[0-9a-fA-F]+;)")
+        if pattern.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil {
+            problems.append("bare & in text: \(text.prefix(60))")
+        }
+        if text.contains(">") { problems.append("bare > in text: \(text.prefix(60))") }
+    }
+    var textStart = 0
+    while i < chars.count {
+        guard chars[i] == "<" else { i += 1; continue }
+        checkText(String(String.UnicodeScalarView(chars[textStart..<i])))
+        if starts("<!--", at: i) {
+            guard let end = find("-->", from: i) else { problems.append("unclosed comment"); break }
+            i = end + 3
+        } else if starts("<!", at: i) {
+            guard let end = find(">", from: i) else { problems.append("unclosed declaration"); break }
+            i = end + 1
+        } else if starts("</", at: i) {
+            guard let end = find(">", from: i) else { problems.append("unclosed end tag"); break }
+            let name = String(String.UnicodeScalarView(chars[(i + 2)..<end])).lowercased()
+            if stack.last == name { stack.removeLast() } else {
+                problems.append("</\(name)> closes <\(stack.last ?? "nothing")>")
+            }
+            i = end + 1
+        } else {
+            // A start tag: name, then attributes whose values must be quoted; ends at > outside quotes.
+            var j = i + 1
+            var name = ""
+            while j < chars.count, chars[j].properties.isAlphabetic || ("0"..."9").contains(chars[j]) {
+                name.unicodeScalars.append(chars[j]); j += 1
+            }
+            guard !name.isEmpty else { problems.append("raw < in text at \(i)"); i += 1; textStart = i; continue }
+            var quote: Unicode.Scalar?
+            var selfClosing = false
+            var afterEquals = false
+            while j < chars.count {
+                let c = chars[j]
+                if let q = quote {
+                    if c == q { quote = nil }
+                    if c == "<" { problems.append("< inside attribute of <\(name)>") }
+                } else if c == "\"" || c == "'" {
+                    quote = c
+                    afterEquals = false
+                } else if afterEquals, c != " " {
+                    problems.append("unquoted attribute value in <\(name)>")
+                    afterEquals = false
+                } else if c == "=" {
+                    afterEquals = true
+                } else if c == ">" {
+                    selfClosing = j > 0 && chars[j - 1] == "/"
+                    break
+                }
+                j += 1
+            }
+            guard j < chars.count else { problems.append("unclosed <\(name)>"); break }
+            name = name.lowercased()
+            i = j + 1
+            if name == "style" {
+                guard let end = find("</style>", from: i) else { problems.append("unclosed <style>"); break }
+                i = end + "</style>".count
+            } else if name == "script" {
+                problems.append("script element")
+            } else if !selfClosing && !voidElements.contains(name) {
+                stack.append(name)
+            }
+        }
+        textStart = i
+    }
+    if !stack.isEmpty { problems.append("unclosed elements: \(stack)") }
+    return problems
+}
+
+/// The text content of the element with `id`, tags removed and entities of the escaper decoded.
+private func elementText(_ html: String, id: String) -> String? {
+    guard let idRange = html.range(of: "id=\"\(id)\"") else { return nil }
+    guard let open = html[idRange.upperBound...].firstIndex(of: ">") else { return nil }
+    guard let close = html[open...].range(of: "</") else { return nil }
+    return unescape(String(html[html.index(after: open)..<close.lowerBound]))
+}
+
+private func unescape(_ text: String) -> String {
+    text.replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
+        .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&#39;", with: "'")
+        .replacingOccurrences(of: "&amp;", with: "&")
+}
+
+/// Numbers that must never reach the page.
+private func nonFiniteTokens(_ html: String) -> Int {
+    let pattern = try! NSRegularExpression(pattern: "\\b(nan|-?inf(inity)?)\\b", options: [.caseInsensitive])
+    return pattern.numberOfMatches(in: html, range: NSRange(html.startIndex..., in: html))
+}
+
+/// A small JPEG of a made-up scene: a sky-to-grass gradient with a blob, warm (0) or cool (1).
+private func syntheticThumbnail(hue: Int, side: Int = 96) throws -> [UInt8] {
+    var samples: [UInt8] = []
+    samples.reserveCapacity(side * side * 3)
+    for y in 0..<side {
+        for x in 0..<side {
+            let dx = Double(x - side / 2), dy = Double(y - side * 3 / 5)
+            let inBlob = dx * dx / 900 + dy * dy / 400 < 1
+            let t = Double(y) / Double(side)
+            let background = t < 0.55 ? (150 + 60 * t, 190 + 40 * t, 235.0) : (90, 150 - 40 * t, 70.0)
+            let blob = hue == 0 ? (170.0, 110.0, 60.0) : (70.0, 70.0, 80.0)
+            let c = inBlob ? blob : background
+            samples += [UInt8(c.0), UInt8(c.1), UInt8(c.2)]
+        }
+    }
+    return try JPEGEncoder.encode(samples: samples, width: side, height: side, components: 3,
+                                  options: JPEGEncodeOptions(quality: 80))
+}
+
+/// A plausible run: 20 frozen epochs, 5 fine-tune epochs, 10 dog images and 20 others in validation.
+private func sampleReport(thumbnails: Bool = true) throws -> TrainingReport {
+    var random = SeededRandom(seed: 11)
+    var epochs: [EpochRecord] = []
+    for epoch in 1...20 {
+        let t = Double(epoch)
+        epochs.append(EpochRecord(phase: "frozen", epoch: epoch, loss: 0.65 * exp(-t / 6) + 0.12 + random.uniform(0, 0.04),
+                                  accuracy: min(0.97, 0.6 + 0.3 * (1 - exp(-t / 4)) + random.uniform(0, 0.05)),
+                                  validationLoss: 0.6 * exp(-t / 7) + 0.18 + random.uniform(0, 0.05),
+                                  validationAccuracy: min(1, 0.63 + 0.25 * (1 - exp(-t / 5)) + random.uniform(0, 0.04)),
+                                  seconds: 41 + random.uniform(0, 4)))
+    }
+    for epoch in 1...5 {
+        let t = Double(epoch)
+        epochs.append(EpochRecord(phase: "fine-tune", epoch: epoch, loss: 0.15 - 0.02 * t + random.uniform(0, 0.02),
+                                  accuracy: 0.95 + 0.008 * t, validationLoss: 0.2 - 0.015 * t,
+                                  validationAccuracy: 0.9 + 0.01 * t, seconds: 140 + random.uniform(0, 9)))
+    }
+    let names = ["bo_garden.jpg", "bo & friend <2>.jpg", "bo-sofa.png", "IMG_2041.JPG", "bo_\"snow\".jpg",
+                 "bo7.jpg", "bo8.jpg", "bo9.jpg", "bo10.jpg", "bo11.jpg"]
+    var validation = names.enumerated().map { index, name in
+        ScoredImage(path: "data/validation/bo/\(name)", isPositive: true,
+                    logit: index == 1 ? -0.9 : 1.2 + random.uniform(0, 5))
+    }
+    for index in 0..<20 {
+        let logit = index == 0 ? 1.4 : random.uniform(-7, -0.3)
+        validation.append(ScoredImage(path: "data/validation/not_bo/other-\(index).jpg", isPositive: false, logit: logit))
+    }
+    let calibration = Calibration.fixed(threshold: 0.5, scores: validation)
+    var thumbs: [String: [UInt8]] = [:]
+    if thumbnails {
+        for image in TrainingReport.misclassified(validation, threshold: 0.5) {
+            thumbs[image.path] = try syntheticThumbnail(hue: image.isPositive ? 0 : 1)
+        }
+    }
+    return TrainingReport(
+        positiveClass: "bo", negativeClass: "not_bo",
+        settings: [("data", "data/"), ("epochs", "20 + 5 fine-tune"), ("learning rate", "0.001"),
+                   ("note", "<script>alert('x')</script> & more")],
+        epochs: epochs, validation: validation, calibration: calibration,
+        summary: TrainingReport.Summary(
+            classes: [.init(name: "bo", training: 30, validation: 10), .init(name: "not_bo", training: 60, validation: 20)],
+            skipped: [SkippedFile(path: "data/train/bo/<broken>.jpg", reason: "not a JPEG, PNG or WebP file"),
+                      SkippedFile(path: "data/train/not_bo/cat.gif", reason: "unsupported format \"GIF\"")],
+            phaseTimes: [.init(phase: "frozen", seconds: 842), .init(phase: "fine-tune", seconds: 731)],
+            modelPath: "models/bo.safetensors", modelSHA256: String(repeating: "ab12", count: 16),
+            finishedAt: "2025-06-01 14:02 UTC"),
+        thumbnails: thumbs)
+}
+
+@Suite struct ReportTests {
+    @Test func base64MatchesRFC4648() {
+        let vectors = ["": "", "f": "Zg==", "fo": "Zm8=", "foo": "Zm9v", "foob": "Zm9vYg==", "fooba": "Zm9vYmE=",
+                       "foobar": "Zm9vYmFy"]
+        for (plain, encoded) in vectors { #expect(ReportText.base64(Array(plain.utf8)) == encoded) }
+        let bytes = (0..<1000).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+        #expect(ReportText.base64(bytes) == Data(bytes).base64EncodedString())
+    }
+
+    @Test func wellFormednessCheckCatchesMistakes() {
+        #expect(htmlProblems("<p><b>x</p></b>").count == 2)
+        #expect(htmlProblems("<div>a & b</div>") != [])
+        #expect(htmlProblems("<div>a < b</div>") != [])
+        #expect(htmlProblems("<div class=x>a</div>") != [])
+        #expect(htmlProblems("<div>") != [])
+        #expect(htmlProblems("<img src=\"a\" alt=\"b\"><br><svg><line x1=\"0\"/></svg>") == [])
+        #expect(htmlProblems("<p>&amp; &lt; &#39; &#x1F415;</p>") == [])
+    }
+
+    @Test func escapingCoversMarkupAndQuotes() {
+        #expect(ReportText.escape("a<b>&\"c'") == "a&lt;b&gt;&amp;&quot;c&#39;")
+        #expect(ReportText.escape("tab\there\u{1}") == "tab\there\u{FFFD}")
+        #expect(ReportText.escape("Bö 🐕") == "Bö 🐕")
+    }
+
+    @Test func sampleReportIsWellFormedAndEscaped() throws {
+        let report = try sampleReport()
+        let html = report.html()
+        #expect(htmlProblems(html) == [])
+        #expect(html.hasPrefix("<!DOCTYPE html>"))
+        #expect(!html.contains("<script"), "the settings value is text, not markup")
+        #expect(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; more"))
+        #expect(html.contains("bo &amp; friend &lt;2&gt;.jpg"))
+        #expect(!html.contains("bo & friend <2>.jpg"))
+        #expect(html.contains("data/train/bo/&lt;broken&gt;.jpg"))
+        #expect(html.contains("unsupported format &quot;GIF&quot;"))
+        // Self-contained: nothing fetched from elsewhere.
+        #expect(!html.contains("http://") && !html.contains("https://") && !html.contains("src=\"/"))
+        #expect(nonFiniteTokens(html) == 0)
+    }
+
+    @Test func everyMisclassifiedImageAppearsWithItsThumbnail() throws {
+        let report = try sampleReport()
+        let html = report.html()
+        let wrong = report.misclassified
+        #expect(wrong.count == 2, "one negative at logit 1.4, one dog image at -0.9")
+        #expect(wrong.map(\.isPositive) == [false, true], "false accepts first")
+        for image in wrong {
+            #expect(html.contains(ReportText.escape(baseName(of: image.path))))
+            let data = "data:image/jpeg;base64," + ReportText.base64(report.thumbnails[image.path]!)
+            #expect(html.contains(data))
+        }
+        #expect(html.components(separatedBy: "<figure class=\"thumb\">").count - 1 == wrong.count)
+        #expect(html.contains("false accept") && html.contains("false reject"))
+        // Correctly decided images are not in the gallery.
+        #expect(!html.contains("bo_garden.jpg"))
+
+        var bare = report
+        bare.thumbnails = [:]
+        let placeholders = bare.html().components(separatedBy: "class=\"noimg\"").count - 1
+        #expect(placeholders == wrong.count)
+        // Bytes that are not an image are not embedded.
+        bare.thumbnails = [wrong[0].path: Array("<svg onload=x>".utf8)]
+        #expect(!bare.html().contains("data:"))
+    }
+
+    @Test func numbersShownMatchTheMetrics() throws {
+        let report = try sampleReport()
+        let html = report.html()
+        let c = ConfusionMatrix(scores: report.validation, threshold: report.calibration.threshold)
+        #expect(elementText(html, id: "accuracy") == PercentText.plain(Double(c.correct) / Double(c.total)))
+        #expect(elementText(html, id: "accuracy") == "93.3%")
+        #expect(elementText(html, id: "false-accepts") == "1 of 20")
+        #expect(elementText(html, id: "false-rejects") == "1 of 10")
+        #expect(elementText(html, id: "threshold") == "0.500")
+        #expect(elementText(html, id: "auc") == fixed(Metrics.rocAUC(report.validation)!, 3))
+        #expect(elementText(html, id: "cm-true-accepts") == "\(c.trueAccepts)")
+        #expect(elementText(html, id: "cm-false-rejects") == "\(c.falseRejects)")
+        #expect(elementText(html, id: "cm-false-accepts") == "\(c.falseAccepts)")
+        #expect(elementText(html, id: "cm-true-rejects") == "\(c.trueRejects)")
+        #expect(elementText(html, id: "caveat") == report.calibration.caveat)
+        #expect(html.contains("14 min 2 s") && html.contains("12 min 11 s") && html.contains("26 min 13 s"))
+        // Both phases on one axis with one boundary between them.
+        #expect(html.components(separatedBy: "class=\"boundary\"").count - 1 == 2, "one per curve chart")
+        #expect(html.contains(">fine-tune</text>") && html.contains(">frozen</text>"))
+        #expect(html.contains(ReportText.escape(String(repeating: "ab12", count: 16))))
+    }
+
+    @Test func degenerateInputsRenderWithoutNaN() throws {
+        let base = try sampleReport()
+        let onlyDogs = base.validation.filter(\.isPositive)
+        let frozenOnly = base.epochs.filter { $0.phase == "frozen" }
+        var cases: [(String, TrainingReport)] = []
+
+        var noValidation = base
+        noValidation.validation = []
+        noValidation.calibration = .fixed(scores: [])
+        noValidation.thumbnails = [:]
+        cases.append(("no validation", noValidation))
+
+        var oneClass = base
+        oneClass.validation = onlyDogs
+        oneClass.calibration = .fixed(scores: onlyDogs)
+        cases.append(("one class", oneClass))
+
+        var singleEpoch = base
+        singleEpoch.epochs = [frozenOnly[0]]
+        cases.append(("single epoch", singleEpoch))
+
+        var noFineTune = base
+        noFineTune.epochs = frozenOnly
+        noFineTune.summary.phaseTimes = []
+        cases.append(("no fine-tune", noFineTune))
+
+        var nothing = base
+        nothing.epochs = []
+        nothing.settings = []
+        nothing.summary = TrainingReport.Summary()
+        cases.append(("no epochs, no summary", nothing))
+
+        var diverged = base
+        diverged.epochs[3].loss = .nan
+        diverged.epochs[4].validationLoss = .infinity
+        diverged.validation[0].logit = .nan
+        diverged.validation[1].logit = 800
+        diverged.validation[11].logit = -.infinity
+        diverged.calibration = .fixed(scores: diverged.validation)
+        cases.append(("diverged", diverged))
+
+        var identical = base
+        identical.validation = labelledScores(positives: [0, 0], negatives: [0])
+        identical.calibration = .fixed(scores: identical.validation)
+        cases.append(("all scores equal", identical))
+
+        for (name, report) in cases {
+            let html = report.html()
+            #expect(htmlProblems(html) == [], "\(name)")
+            #expect(nonFiniteTokens(html) == 0, "\(name)")
+        }
+        let noValidationHTML = noValidation.html()
+        #expect(elementText(noValidationHTML, id: "accuracy") == "–")
+        #expect(noValidationHTML.contains("Every validation image was decided correctly") == false)
+        #expect(oneClass.html().contains("The ROC curve needs validation images of both classes."))
+        #expect(elementText(oneClass.html(), id: "false-accepts") == "0 of 0")
+        #expect(!noFineTune.html().contains("class=\"boundary\""))
+        #expect(noFineTune.html().contains("14 min"), "phase times summed from the epochs: 20 x ~43 s")
+        #expect(nothing.html().contains("No epochs were recorded."))
+    }
+
+    @Test func writesAtomically() throws {
+        let temporary = TemporaryDirectory("report")
+        let directory = temporary.path
+        let report = try sampleReport()
+        let path = directory + "/report.html"
+        try report.write(to: path)
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == report.html())
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["report.html"])
+        // To look at the sample: DOGDOOR_SAMPLE_REPORT=/tmp/sample.html swift test --filter writesAtomically
+        if let sample = ProcessInfo.processInfo.environment["DOGDOOR_SAMPLE_REPORT"] {
+            try report.write(to: sample)
+        }
+    }
+
+    @Test func tickStepsAreRound() {
+        #expect(ReportTicks.step(0.13) == 0.2)
+        #expect(ReportTicks.step(2.2) == 2.5)
+        #expect(ReportTicks.step(2.2, integer: true) == 5)
+        #expect(ReportTicks.step(0.3, integer: true) == 1)
+        #expect(ReportTicks.ticks(low: -1, high: 1, step: 0.5).map(\.label) == ["-1.0", "-0.5", "0.0", "0.5", "1.0"])
+        #expect(ReportTicks.ticks(low: 0, high: 10, step: 2.5).map(\.label) == ["0.0", "2.5", "5.0", "7.5", "10.0"])
+        #expect(ReportTicks.ticks(low: 1, high: 25, step: 5).map(\.label) == ["5", "10", "15", "20", "25"])
+    }
+}

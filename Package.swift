@@ -68,18 +68,21 @@ let package = Package(
         // the tests render a few hundred pictures).
         .target(name: "Samples", dependencies: ["Imaging", "Support"], swiftSettings: [.unsafeFlags(["-O"])]),
 
-        .target(name: "CommandSupport", dependencies: ["NeuralNet", "Support", argumentParser, logging]),
+        // What every program's command line shares: one way to report failures, --version, typed choices;
+        // and the options of the programs that run the engine (threads, OpenBLAS kernel, plans, formats).
+        .target(name: "CommandSupport", dependencies: ["Support", argumentParser, logging]),
+        .target(name: "EngineOptions", dependencies: ["CommandSupport", "Imaging", "NeuralNet", "Support", argumentParser, logging]),
 
         // MARK: Executables (thin: parsing and wiring only)
-        .executableTarget(name: "dogdoor", dependencies: ["Camera", "CommandSupport", "Configuration", "Control", "Imaging", "Inference",
+        .executableTarget(name: "dogdoor", dependencies: ["Camera", "CommandSupport", "EngineOptions", "Configuration", "Control", "Imaging", "Inference",
                                                           "NeuralNet", "Samples", "Support", "Training", "TrainingReport",
                                                           argumentParser, logging]),
-        .executableTarget(name: "dogdoord", dependencies: ["CommandSupport", "Configuration", "DaemonRuntime", "Inference", "NeuralNet",
+        .executableTarget(name: "dogdoord", dependencies: ["CommandSupport", "EngineOptions", "Configuration", "DaemonRuntime", "Inference", "NeuralNet",
                                                            "Support", argumentParser, logging]),
-        .executableTarget(name: "dogdoor-train", dependencies: ["CommandSupport", "Imaging", "NeuralNet", "Support", "Training",
+        .executableTarget(name: "dogdoor-train", dependencies: ["CommandSupport", "EngineOptions", "Imaging", "NeuralNet", "Support", "Training",
                                                                 "TrainingReport", argumentParser, logging]),
 
-        .executableTarget(name: "dogdoor-latch", dependencies: ["Configuration", "DecisionCore", "LatchOwner", "LatchLink", "Support",
+        .executableTarget(name: "dogdoor-latch", dependencies: ["CommandSupport", "Configuration", "DecisionCore", "LatchOwner", "LatchLink", "Support",
                                                                 argumentParser, logging]),
 
         // MARK: Tests

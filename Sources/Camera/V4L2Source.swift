@@ -169,15 +169,6 @@ public final class V4L2Source: FrameSource {
         self.maximumBackoff = maximumBackoff
     }
 
-    var pixelFormat: PixelFormat {
-        switch settings.format {
-        case .mjpeg: return .mjpeg
-        case .yuyv: return .yuyv
-        case .rgb24: return .rgb24
-        case .grey: return .grey
-        }
-    }
-
     public func start(sink: FrameSink) throws {
         let context = Unmanaged.passRetained(V4L2ThreadContext(source: self, sink: sink)).toOpaque()
         var handle = pthread_t()
@@ -209,7 +200,7 @@ public final class V4L2Source: FrameSource {
         sink.cameraStateChanged(.starting, detail: summary)
         while !stopping {
             do {
-                let capture = try V4L2Capture(path: settings.device, format: pixelFormat, width: settings.width,
+                let capture = try V4L2Capture(path: settings.device, format: settings.format, width: settings.width,
                                               height: settings.height, fps: settings.fps) { identityGuard.check($0) }
                 if id == 0 { logger.notice("camera identified", metadata: ["device": "\(settings.device)", "identity": "\(capture.identity)"]) }
                 let granted = capture.frameInterval > 0 ? "\(fixed(1 / capture.frameInterval, 1)) fps" : "driver rate"

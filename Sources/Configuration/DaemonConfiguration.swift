@@ -1,5 +1,7 @@
 import DecisionCore
+import Imaging
 import LatchLink
+import NeuralNet
 import Support
 
 /// Where a configuration value came from.
@@ -59,23 +61,11 @@ public struct DaemonConfiguration: Hashable, Sendable {
     }
 
     /// Where frames come from.
-    public enum CameraKind: String, Hashable, Sendable, CaseIterable {
+    public enum CameraKind: String, Hashable, Sendable, CaseIterable, NamedChoice {
         /// Images from a folder (or a list of files), replayed at a fixed rate.
         case replay
         /// A Video4Linux2 camera.
         case v4l2
-    }
-
-    /// V4L2 pixel formats DogDoor decodes.
-    public enum PixelFormat: String, Hashable, Sendable, CaseIterable {
-        /// Motion-JPEG (most USB webcams at higher resolutions).
-        case mjpeg
-        /// YUYV 4:2:2.
-        case yuyv
-        /// Packed RGB, 3 bytes per pixel.
-        case rgb24
-        /// 8-bit grey (infrared cameras).
-        case grey
     }
 
     /// `[camera]`
@@ -99,7 +89,7 @@ public struct DaemonConfiguration: Hashable, Sendable {
     }
 
     /// Which latch implementation drives the door.
-    public enum LatchKind: String, Hashable, Sendable, CaseIterable {
+    public enum LatchKind: String, Hashable, Sendable, CaseIterable, NamedChoice {
         /// In memory only (logs actuations): for trying DogDoor without hardware.
         case simulated
         /// A GPIO line through the kernel's character device.
@@ -182,20 +172,12 @@ public struct DaemonConfiguration: Hashable, Sendable {
         public var idleInterval: Duration = .seconds(30)
     }
 
-    /// How the engine trades memory for speed.
-    public enum EnginePlan: String, Hashable, Sendable, CaseIterable {
-        /// Under 100 MiB resident: Winograd in blocks 1-3, im2col where the weights are large.
-        case frugal
-        /// About a third faster, about twice the memory: Winograd everywhere.
-        case fast
-    }
-
     /// `[compute]`
     public struct Compute: Hashable, Sendable {
         /// Inference threads; 0 means one per physical core.
         public var threads = 0
         /// Memory-frugal or fast inference.
-        public var plan = EnginePlan.frugal
+        public var plan = ExecutionPlan.Preset.frugal
         /// OpenBLAS kernel to force (OPENBLAS_CORETYPE); nil detects it.
         public var openblasCoretype: String?
     }
@@ -478,7 +460,7 @@ public struct DaemonConfiguration: Hashable, Sendable {
         KeySpec("motion.idle_interval") { $0.motion.idleInterval = try duration($1, Duration.zero...Duration.seconds(3600)) },
 
         KeySpec("compute.threads") { $0.compute.threads = try integer($1, 0...256) },
-        KeySpec("compute.plan") { $0.compute.plan = try choice($1, EnginePlan.self) },
+        KeySpec("compute.plan") { $0.compute.plan = try choice($1, ExecutionPlan.Preset.self) },
         KeySpec("compute.openblas_coretype") {
             let name = try string($1)
             guard name.utf8.count <= 32, name.utf8.allSatisfy({ isAlphanumeric($0) }) else {
@@ -639,11 +621,10 @@ private func duration(_ value: TOMLValue, _ range: ClosedRange<Duration>) throws
     return parsed
 }
 
-private func choice<T: RawRepresentable & CaseIterable>(_ value: TOMLValue, _ type: T.Type) throws(DaemonConfiguration.KeyError) -> T
-where T.RawValue == String {
+private func choice<T: NamedChoice>(_ value: TOMLValue, _ type: T.Type) throws(DaemonConfiguration.KeyError) -> T {
     let text = try string(value)
-    guard let result = T(rawValue: text) else {
-        throw .init("must be one of " + T.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ") + ", got \"\(text)\"")
+    guard let result = T(name: text) else {
+        throw .init("must be one of " + T.names.map { "\"\($0)\"" }.joined(separator: ", ") + ", got \"\(text)\"")
     }
     return result
 }

@@ -1,5 +1,7 @@
+import Support
+
 /// V4L2 pixel formats DogDoor converts to RGB.
-public enum PixelFormat: String, Sendable, CaseIterable {
+public enum PixelFormat: String, Sendable, CaseIterable, NamedChoice {
     /// YUYV 4:2:2 (Y0 U Y1 V per two pixels), BT.601 limited ("studio") range.
     case yuyv = "YUYV"
     /// Motion-JPEG: each frame a JPEG, often without Huffman tables.
@@ -19,6 +21,17 @@ public enum PixelFormat: String, Sendable, CaseIterable {
     public init?(fourcc: UInt32) {
         guard let match = PixelFormat.allCases.first(where: { $0.fourcc == fourcc }) else { return nil }
         self = match
+    }
+
+    /// The name in configuration files and on command lines: `mjpeg`, `yuyv`, `rgb24`, `grey` (the raw value is
+    /// the fourcc).
+    public var name: String {
+        switch self {
+        case .yuyv: "yuyv"
+        case .mjpeg: "mjpeg"
+        case .rgb24: "rgb24"
+        case .grey: "grey"
+        }
     }
 
     /// Bytes per pixel of the uncompressed formats (nil for MJPEG).

@@ -1,3 +1,5 @@
+import Support
+
 /// How a 3x3 convolution is computed. All three give the same result up to float32 rounding;
 /// they differ in speed, memory, and how much rounding error they add.
 public enum ConvAlgorithm: String, Sendable, CaseIterable, Codable {
@@ -65,6 +67,21 @@ public struct ExecutionPlan: Sendable, Equatable, CustomStringConvertible {
     /// Exact reference order everywhere.
     public static let reference = ExecutionPlan.uniform(.im2col)
 
+    /// The daemon's two plans, as `[compute] plan` names them.
+    public enum Preset: String, NamedChoice {
+        /// `inference`: under 100 MiB resident, Winograd in blocks 1-3, im2col where the weights are large.
+        case frugal
+        /// `fast`: about a third faster, about twice the memory.
+        case fast
+
+        public var plan: ExecutionPlan {
+            switch self {
+            case .frugal: .inference
+            case .fast: .fast
+            }
+        }
+    }
+
     /// Floats of prepared weights.
     public var preparedWeightFloats: Int {
         zip(VGG16.convLayers, algorithms).reduce(0) { total, pair in
@@ -76,11 +93,11 @@ public struct ExecutionPlan: Sendable, Equatable, CustomStringConvertible {
         zip(VGG16.convLayers, algorithms).map { "\($0.name)=\($1.rawValue)" }.joined(separator: ",")
     }
 
-    /// Parses "im2col", "winograd2", "winograd4" (uniform), "inference", "fast", "training", "reference", or a
+    /// Parses "im2col", "winograd2", "winograd4" (uniform), "inference" (or "frugal"), "fast", "training", "reference", or a
     /// comma-separated list of `layer=algorithm` overrides applied to the inference plan.
     public init?(parsing text: String) {
         switch text {
-        case "inference": self = .inference; return
+        case "inference", "frugal": self = .inference; return
         case "fast": self = .fast; return
         case "training": self = .training; return
         case "reference": self = .reference; return

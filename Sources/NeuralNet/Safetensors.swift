@@ -117,7 +117,7 @@ public final class SafetensorsFile: @unchecked Sendable {
         do {
             file = try MappedFile(path: path)
         } catch {
-            throw SafetensorsError(file: path, problem: .io(error.description))
+            throw SafetensorsError(file: path, problem: .io(error.failure))
         }
         let parsed = try Self.parseHeader(file.bytes, path: path)
         tensors = parsed.tensors

@@ -24,9 +24,12 @@ public struct SystemError: Error, CustomStringConvertible, Equatable {
     public var reason: String { String(cString: strerror(code)) }
 
     public var description: String {
-        if let path { return "\(path): \(operation) failed: \(reason)" }
-        return "\(operation) failed: \(reason)"
+        if let path { return "\(path): \(failure)" }
+        return failure
     }
+
+    /// What failed and why, without the path (for messages that name the file already).
+    public var failure: String { "\(operation) failed: \(reason)" }
 }
 
 /// Calls `body` until it does not fail with EINTR; a -1 result throws `SystemError` with errno.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandSupport
 import LatchLink
 import LatchOwner
 import Logging
@@ -13,7 +14,7 @@ import Configuration
 /// `dogdoor-latch`: the latch owner. Holds the door's GPIO line for as long as it runs, locked unless
 /// dogdoord keeps it unlocked (see `LatchOwnerServer`); a small process that nothing slow can stall.
 @main
-struct LatchCommand: ParsableCommand {
+struct LatchCommand: DogDoorProgram {
     static let configuration = CommandConfiguration(
         commandName: "dogdoor-latch",
         abstract: "The DogDoor latch owner: holds the latch's GPIO line, locked unless dogdoord keeps it unlocked.",
@@ -22,7 +23,8 @@ struct LatchCommand: ParsableCommand {
             renew every unlock; the owner locks by itself when dogdoord disconnects, dies, falls silent for \
             latch.heartbeat_timeout or lets its unlock run out, and never keeps the latch energised longer than \
             latch.max_unlocked. SIGTERM or SIGINT lock the door, release the line and exit. See docs/hardware.md.
-            """
+            """,
+        version: dogDoorVersion
     )
 
     @Option(name: .long, help: "Configuration file (default: /etc/dogdoor/dogdoord.toml if it exists, else the built-in defaults).")
@@ -40,67 +42,46 @@ struct LatchCommand: ParsableCommand {
     @Flag(name: .customLong("chip-device"), help: "Print the kernel name of the configured GPIO chip (gpiochipN) and exit; the install script writes its udev rule for that chip only.")
     var chipDevice = false
 
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel: String = "info"
+    @Option(name: .customLong("log-level"), help: "How much to log.")
+    var logLevel: Logger.Level = .info
 
     func validate() throws {
-        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level \(logLevel) is not a log level") }
         for o in overrides where !o.hasPrefix("latch.") || !o.contains("=") {
             throw ValidationError("--set \(o): expected latch.key=value")
         }
     }
 
     func run() throws {
-        bootstrapLogging(level: Logger.Level(rawValue: logLevel) ?? .info)
+        bootstrapLogging(level: logLevel)
         NamedThread.nameCurrent("dogdoor-latch")
         let logger = Logger(label: "dogdoor-latch")
         let path: String? = config ?? (access(DaemonConfiguration.defaultPath, F_OK) == 0 ? DaemonConfiguration.defaultPath : nil)
         let settings: DaemonConfiguration.LatchSettings
-        do {
-            var configuration = try path.map { try DaemonConfiguration.load(path: $0) } ?? .defaults
-            for o in overrides {
-                let parts = o.split(separator: "=", maxSplits: 1).map(String.init)
-                try configuration.apply(override: parts[0], value: parts.count > 1 ? parts[1] : "")
-            }
-            settings = configuration.latch
-        } catch {
-            printError("dogdoor-latch: \(error)")
-            throw ExitCode(1)
+        var configuration = try path.map { try DaemonConfiguration.load(path: $0) } ?? .defaults
+        for o in overrides {
+            let parts = o.split(separator: "=", maxSplits: 1).map(String.init)
+            try configuration.apply(override: parts[0], value: parts.count > 1 ? parts[1] : "")
         }
+        settings = configuration.latch
 
         if chipDevice {
-            do {
-                print(try GPIOLatch.kernelName(ofChip: settings.chip))
-                return
-            } catch {
-                printError("dogdoor-latch: \(error)")
-                throw ExitCode(1)
-            }
+            print(try GPIOLatch.kernelName(ofChip: settings.chip))
+            return
         }
         let latch: any Latch
-        do {
-            switch settings.kind {
-            case .simulated: latch = SimulatedLatch(name: "simulated")  // the owner logs every actuation itself
-            case .gpio: latch = try GPIOLatch(chip: settings.chip, line: settings.line, activeLow: settings.activeLow)
-            }
-        } catch {
-            printError("dogdoor-latch: \(error)")
-            throw ExitCode(1)
+        switch settings.kind {
+        case .simulated: latch = SimulatedLatch(name: "simulated")  // the owner logs every actuation itself
+        case .gpio: latch = try GPIOLatch(chip: settings.chip, line: settings.line, activeLow: settings.activeLow)
         }
         if lockLine || checkConfig {
-            do {
-                let level = try latch.readBack()
-                try latch.close()
-                if checkConfig {
-                    print("configuration: \(path ?? "built-in defaults") is valid; latch \(latch.name) opened, read \(level.rawValue), left locked")
-                } else {
-                    logger.notice("line driven locked and released", metadata: ["latch": "\(latch.name)"])
-                }
-                return
-            } catch {
-                printError("dogdoor-latch: \(error)")
-                throw ExitCode(1)
+            let level = try latch.readBack()
+            try latch.close()
+            if checkConfig {
+                print("configuration: \(path ?? "built-in defaults") is valid; latch \(latch.name) opened, read \(level.rawValue), left locked")
+            } else {
+                logger.notice("line driven locked and released", metadata: ["latch": "\(latch.name)"])
             }
+            return
         }
 
         var allowed: Set<uid_t> = [getuid()]
@@ -119,8 +100,7 @@ struct LatchCommand: ParsableCommand {
                 options: LatchOwnerServer.Options(socketPath: settings.socket, allowedUsers: allowed), logger: logger)
         } catch {
             try? latch.close()
-            printError("dogdoor-latch: latch socket: \(error)")
-            throw ExitCode(1)
+            throw CommandFailure("latch socket: \(error)")
         }
         _ = SignalWatcher(handlers: [
             SIGTERM: { server.requestStop() },

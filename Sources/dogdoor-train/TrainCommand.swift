@@ -1,5 +1,6 @@
 import ArgumentParser
 import CommandSupport
+import EngineOptions
 import Imaging
 import Logging
 import NeuralNet
@@ -12,7 +13,7 @@ import TrainingReport
 #endif
 
 @main
-struct TrainCommand: ParsableCommand {
+struct TrainCommand: DogDoorProgram {
     static let configuration = CommandConfiguration(
         commandName: "dogdoor-train",
         abstract: "Train the door's model: which dog to let in, from a few dozen photos.",
@@ -22,7 +23,8 @@ struct TrainCommand: ParsableCommand {
             Phase 1 trains a new head on the frozen VGG16 base (the tutorial's recipe); phase 2 fine-tunes the \
             whole base at a low learning rate, which is what makes the door reliable. Writes the model file the \
             daemon loads, and an HTML report next to it.
-            """
+            """,
+        version: dogDoorVersion
     )
 
     @Option(name: .customLong("data"), help: "Data directory.")
@@ -89,35 +91,23 @@ struct TrainCommand: ParsableCommand {
         let preprocessor = Preprocessor(resize: ResizeMethod(rawValue: resize)!, centering: Centering(rawValue: centering)!,
                                         side: inputSize)
         let weightsPath = try locateWeights()
-        let layout: DatasetLayout
-        do {
-            layout = try DatasetLayout.discover(directory: data, positive: positive, validationSplit: validationSplit)
-        } catch {
-            printError("error: \(error)")
-            throw ExitCode(1)
-        }
+        let layout = try DatasetLayout.discover(directory: data, positive: positive, validationSplit: validationSplit)
         let training = ImageSet(layout.training, preprocessor: preprocessor, threads: threads)
         let validation = ImageSet(layout.validation, preprocessor: preprocessor, threads: threads)
         let allSkipped = layout.skipped + training.skipped + validation.skipped
-        for skipped in allSkipped { printError("skipped \(skipped.path): \(skipped.reason)") }
+        for skipped in allSkipped { printError("dogdoor-train: skipped \(skipped.path): \(skipped.reason)") }
         let (trainPositive, trainNegative) = training.classCounts
         let (validPositive, validNegative) = validation.classCounts
         print("images: train \(trainPositive) \(layout.positiveClass) / \(trainNegative) \(layout.negativeClass), "
               + "valid \(validPositive) / \(validNegative); skipped \(allSkipped.count)")
         let minimum = 5
         for (count, name, set) in [(trainPositive, layout.positiveClass, "training"), (trainNegative, layout.negativeClass, "training")] where count < minimum {
-            printError("error: only \(count) usable \(set) images of \(name); at least \(minimum) per class are needed")
-            throw ExitCode(1)
+            throw CommandFailure("only \(count) usable \(set) images of \(name); at least \(minimum) per class are needed")
         }
         for (count, name) in [(validPositive, layout.positiveClass), (validNegative, layout.negativeClass)] where count < 1 {
-            printError("error: no usable validation images of \(name); validation needs both classes")
-            throw ExitCode(1)
+            throw CommandFailure("no usable validation images of \(name); validation needs both classes")
         }
-        let base: VGG16Parameters
-        do { base = try loadBaseWeights(path: weightsPath) } catch {
-            printError("error: \(error)")
-            throw ExitCode(1)
-        }
+        let base = try loadBaseWeights(path: weightsPath)
         var recipe = TrainingRecipe()
         recipe.epochs = epochs
         recipe.stepsPerEpoch = stepsPerEpoch
@@ -145,8 +135,7 @@ struct TrainCommand: ParsableCommand {
             do {
                 calibration = try Calibration.calibrate(scores: result.validation, maxFalseAcceptRate: maxFalseAccept)
             } catch {
-                printError("error: threshold calibration: \(error)")
-                throw ExitCode(1)
+                throw CommandFailure("threshold calibration: \(error)")
             }
         } else {
             calibration = Calibration.fixed(threshold: threshold, scores: result.validation)
@@ -156,7 +145,7 @@ struct TrainCommand: ParsableCommand {
               + "\(c.trueAccepts) of \(c.trueAccepts + c.falseRejects) \(layout.positiveClass) admitted, "
               + "\(c.falseAccepts) of \(c.falseAccepts + c.trueRejects) others admitted")
         print(calibration.caveat)
-        for warning in calibration.warnings { printError("warning: \(warning)") }
+        for warning in calibration.warnings { printError("dogdoor-train: warning: \(warning)") }
 
         var summary = JSONObject()
         for (key, value) in recipe.summary { summary[key] = .string(value) }
@@ -209,7 +198,6 @@ struct TrainCommand: ParsableCommand {
             candidates += ["var/weights/vgg16-notop.safetensors", "/var/lib/dogdoor/vgg16-notop.safetensors"]
         }
         if let found = candidates.first(where: { access($0, R_OK) == 0 }) { return found }
-        printError("error: VGG16 weights not found (tried \(candidates.joined(separator: ", "))); run Scripts/setup.sh or pass --weights")
-        throw ExitCode(1)
+        throw CommandFailure("VGG16 weights not found (tried \(candidates.joined(separator: ", "))); run Scripts/setup.sh or pass --weights")
     }
 }

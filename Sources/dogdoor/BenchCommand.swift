@@ -1,5 +1,6 @@
 import ArgumentParser
 import CommandSupport
+import EngineOptions
 import Imaging
 import Logging
 import NeuralNet
@@ -61,12 +62,7 @@ struct BenchCommand: ParsableCommand {
             if let model {
                 let start = MonotonicClock.now()
                 let loaded: DogDoorModel
-                do {
-                    loaded = try DogDoorModel(path: model, plan: executionPlan, threads: threads)
-                } catch {
-                    printError("error: \(error)")
-                    throw ExitCode(1)
-                }
+                loaded = try DogDoorModel(path: model, plan: executionPlan, threads: threads)
                 loadSeconds = MonotonicClock.now() - start
                 extractor = loaded.extractor
                 run = { loaded.logits($0, batch: batch) }
@@ -241,12 +237,11 @@ extension BenchCommand {
             abstract: "Time preprocessing: a 640x480 MJPEG frame, a 640x480 YUYV frame and a 2000x2000 JPEG photo to a centred 224x224 input.")
 
         @Option(help: "Timed iterations per case.") var iterations = 50
-        @Option(help: "Resize method: area, bilinear or nearest.") var resize = ResizeMethod.default.rawValue
+        @Option(help: "Resize method.") var resize = ResizeMethod.default
         @Flag(help: "Print one JSON object instead of text.") var json = false
 
         func run() throws {
-            guard let method = ResizeMethod(rawValue: resize) else { throw ValidationError("--resize \(resize) is not a resize method") }
-            let cases = try ImagingBenchmark.run(iterations: iterations, preprocessor: Preprocessor(resize: method))
+            let cases = try ImagingBenchmark.run(iterations: iterations, preprocessor: Preprocessor(resize: resize))
             if json {
                 print(JSONValue.array(cases.map {
                     ["case": .string($0.name), "median_ms": .number($0.medianMilliseconds), "min_ms": .number($0.minimumMilliseconds),

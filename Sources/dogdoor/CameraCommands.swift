@@ -37,29 +37,16 @@ struct CameraCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Capture one frame from a camera and save it as JPEG.")
 
         @Option(help: "The camera device.") var device = "/dev/video0"
-        @Option(help: "Pixel format: mjpeg, yuyv, rgb24 or grey.") var format = "mjpeg"
+        @Option(help: "Pixel format.") var format = PixelFormat.mjpeg
         @Option(help: "Frame width.") var width = 640
         @Option(help: "Frame height.") var height = 480
         @Argument(help: "Output JPEG file.") var output: String
 
         func run() throws {
-            let pixelFormat: PixelFormat
-            switch format {
-            case "mjpeg": pixelFormat = .mjpeg
-            case "yuyv": pixelFormat = .yuyv
-            case "rgb24": pixelFormat = .rgb24
-            case "grey": pixelFormat = .grey
-            default: throw ValidationError("--format \(format): expected mjpeg, yuyv, rgb24 or grey")
-            }
-            do {
-                let frame = try V4L2Source.captureOne(device: device, format: pixelFormat, width: width, height: height)
-                let image = try frame.image()
-                try AtomicFile.write(try JPEGEncoder.encode(image, options: JPEGEncodeOptions(quality: 90)), to: output)
-                print("saved \(image.width)x\(image.height) frame from \(device) to \(output)")
-            } catch {
-                printError("dogdoor: \(error)")
-                throw ExitCode(1)
-            }
+            let frame = try V4L2Source.captureOne(device: device, format: format, width: width, height: height)
+            let image = try frame.image()
+            try AtomicFile.write(try JPEGEncoder.encode(image, options: JPEGEncodeOptions(quality: 90)), to: output)
+            print("saved \(image.width)x\(image.height) frame from \(device) to \(output)")
         }
     }
 }

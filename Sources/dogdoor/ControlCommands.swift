@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandSupport
 import Configuration
 import Control
 import Support
@@ -20,20 +21,14 @@ struct SocketOption: ParsableArguments {
     /// Sends `command` and prints the answer; exit status 1 if the daemon refused or could not be reached.
     func send(_ command: ControlCommand) throws {
         let response: ControlResponse
-        do {
-            response = try ControlClient.send(command, to: path, timeout: .seconds(15))
-        } catch {
-            printError("dogdoor: \(error)")
-            throw ExitCode(1)
-        }
+        response = try ControlClient.send(command, to: path, timeout: .seconds(15))
         if json {
             print(response.line)
         } else if let status = response.status {
             print(StatusText.render(status))
         }
         if !response.ok {
-            printError("dogdoor: the daemon refused: \(response.error ?? "no reason given")")
-            throw ExitCode(1)
+            throw CommandFailure("the daemon refused: \(response.error ?? "no reason given")")
         }
     }
 }

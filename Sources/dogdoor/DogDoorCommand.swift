@@ -5,10 +5,11 @@ import NeuralNet
 import Support
 
 @main
-struct DogDoorCommand: ParsableCommand {
+struct DogDoorCommand: DogDoorProgram {
     static let configuration = CommandConfiguration(
         commandName: "dogdoor",
         abstract: "DogDoor tools: inspect models, classify images, benchmark, and control the door daemon.",
+        version: dogDoorVersion,
         subcommands: [StatusCommand.self, LockCommand.self, UnlockCommand.self, AutoCommand.self, ClassifyCommand.self, EvaluateCommand.self,
                       ModelCommand.self, CameraCommand.self, SamplesCommand.self, BenchCommand.self, BLASCommand.self]
     )

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CommandSupport
+import EngineOptions
 import Imaging
 import Logging
 import NeuralNet
@@ -25,29 +26,19 @@ struct EvaluateCommand: ParsableCommand {
     func run() throws {
         var logger = Logger(label: "dogdoor")
         let (threads, _) = try compute.setUp(&logger)
-        let active: ActiveModel
-        do { active = try ActiveModel(path: model, threads: threads) } catch {
-            printError("dogdoor: \(error)")
-            throw ExitCode(1)
-        }
+        let active = try ActiveModel(path: model, threads: threads)
         let manifest = active.model.manifest
         let root = ["valid", "validation"].map { data + "/" + $0 }.first { isDirectoryPath($0) } ?? data
         var files: [LabelledFile] = []
         for (name, positive) in [(manifest.positiveClass, true), (manifest.negativeClass, false)] {
             let folder = root + "/" + name
             guard isDirectoryPath(folder) else {
-                printError("dogdoor: \(folder): missing (the model's classes are \(manifest.positiveClass) and \(manifest.negativeClass))")
-                throw ExitCode(1)
+                throw CommandFailure("\(folder): missing (the model's classes are \(manifest.positiveClass) and \(manifest.negativeClass))")
             }
-            do {
-                files += try DatasetLayout.imageFiles(under: folder).map { LabelledFile(path: $0, className: name, isPositive: positive) }
-            } catch {
-                printError("dogdoor: \(error)")
-                throw ExitCode(1)
-            }
+            files += try DatasetLayout.imageFiles(under: folder).map { LabelledFile(path: $0, className: name, isPositive: positive) }
         }
         let images = ImageSet(files, preprocessor: active.preprocessor, threads: threads)
-        for skipped in images.skipped { printError("skipped \(skipped.path): \(skipped.reason)") }
+        for skipped in images.skipped { printError("dogdoor: skipped \(skipped.path): \(skipped.reason)") }
         let input = FloatBuffer(count: active.preprocessor.valueCount)
         var scores: [ScoredImage] = []
         for (i, file) in images.files.enumerated() {
@@ -69,7 +60,14 @@ struct EvaluateCommand: ParsableCommand {
             object["roc_auc"] = auc.map { .number($0) } ?? .null
             object["confusion"] = c.json
             object["calibration"] = calibration.json
-            object["scores"] = .array(scores.map { ["file": .string($0.path), "positive": .bool($0.isPositive), "logit": .number($0.logit)] })
+            // Per image: its true class (the folder it came from), the score, and the decision at the threshold.
+            object["scores"] = .array(scores.map { score in
+                let probability = Double(sigmoid(Float(score.logit)))
+                return ["file": .string(score.path),
+                        "class": .string(score.isPositive ? manifest.positiveClass : manifest.negativeClass),
+                        "logit": .number(score.logit), "probability": .number(probability),
+                        "admitted": .bool(probability >= limit)]
+            })
             print(JSONValue.object(object).serialized())
         } else {
             print("model:        \(model) (admits \"\(manifest.positiveClass)\")")

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CommandSupport
+import EngineOptions
 import Logging
 import NeuralNet
 import Support
@@ -29,13 +30,13 @@ struct ModelCommand: ParsableCommand {
             var logger = Logger(label: "dogdoor")
             let (threads, kernel) = try compute.setUp(&logger)
             let start = MonotonicClock.now()
-            let model: DogDoorModel
-            do {
-                model = try DogDoorModel(path: file, threads: threads)
-            } catch {
-                printError("error: \(error)")
+            let loaded = Result { () throws(ModelError) in try DogDoorModel(path: file, threads: threads) }
+            if json, case .failure(let error) = loaded {
+                // With --json the answer stays machine-readable: the failure as JSON on standard output, status 1.
+                print(JSONValue.object(["verification": ["ok": false, "error": .string("\(error)")]]).serialized())
                 throw ExitCode(1)
             }
+            let model = try loaded.get()
             let seconds = MonotonicClock.now() - start
             let m = model.manifest
             if json {
@@ -86,12 +87,7 @@ struct ModelCommand: ParsableCommand {
             var logger = Logger(label: "dogdoor")
             let (threads, _) = try compute.setUp(&logger)
             let parameters: VGG16Parameters
-            do {
-                parameters = try loadBaseWeights(path: weights)
-            } catch {
-                printError("error: \(error)")
-                throw ExitCode(1)
-            }
+            parameters = try loadBaseWeights(path: weights)
             var rng = SeededRandom(seed: seed)
             let limit = (6.0 / Double(VGG16.featureCount + 1)).squareRoot()
             parameters.head = DenseHead(kernel: (0..<VGG16.featureCount).map { _ in Float(rng.uniform(-limit, limit)) }, bias: 0.25)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CommandSupport
+import EngineOptions
 import Logging
 import NeuralNet
 import Support

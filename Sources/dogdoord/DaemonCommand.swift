@@ -12,7 +12,7 @@ import DaemonRuntime
 #endif
 
 @main
-struct DaemonCommand: ParsableCommand {
+struct DaemonCommand: DogDoorProgram {
     static let configuration = CommandConfiguration(
         commandName: "dogdoord",
         abstract: "The DogDoor daemon: camera frames in, a locked or unlocked door out.",
@@ -22,7 +22,8 @@ struct DaemonCommand: ParsableCommand {
             start it first. --set section.key=value overrides one key (repeatable). SIGTERM/SIGINT lock the door and \
             stop; SIGHUP reloads configuration and model (all or nothing: the running ones stay if anything new \
             fails). Control it with `dogdoor status|lock|unlock|auto`.
-            """
+            """,
+        version: dogDoorVersion
     )
 
     @Option(name: .long, help: "Configuration file (default: /etc/dogdoor/dogdoord.toml when it exists, else built-in defaults).")
@@ -37,16 +38,15 @@ struct DaemonCommand: ParsableCommand {
     @Flag(name: .customLong("check-config"), help: "Validate the configuration and verify the model, print the result, and exit.")
     var checkConfig = false
 
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel: String = "info"
+    @Option(name: .customLong("log-level"), help: "How much to log.")
+    var logLevel: Logger.Level = .info
 
     func validate() throws {
-        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level \(logLevel) is not a log level") }
         for o in overrides where !o.contains("=") { throw ValidationError("--set \(o): expected section.key=value") }
     }
 
     func run() throws {
-        bootstrapLoggingOnce(level: Logger.Level(rawValue: logLevel)!)
+        bootstrapLoggingOnce(level: logLevel)
         let logger = Logger(label: "dogdoord")
         var pairs = overrides.map { o -> (key: String, value: String) in
             let parts = o.split(separator: "=", maxSplits: 1).map(String.init)
@@ -54,22 +54,10 @@ struct DaemonCommand: ParsableCommand {
         }
         if let model { pairs.append(("model.path", model)) }
         let path: String? = config ?? (access(DaemonConfiguration.defaultPath, F_OK) == 0 ? DaemonConfiguration.defaultPath : nil)
-        var configuration: DaemonConfiguration
-        do {
-            configuration = try path.map { try DaemonConfiguration.load(path: $0) } ?? .defaults
-            for (key, value) in pairs { try configuration.apply(override: key, value: value) }
-        } catch {
-            printError("dogdoord: \(error)")
-            throw ExitCode(1)
-        }
+        var configuration = try path.map { try DaemonConfiguration.load(path: $0) } ?? .defaults
+        for (key, value) in pairs { try configuration.apply(override: key, value: value) }
         // OpenBLAS's kernel is fixed when the library loads: this may restart the process, before any device is opened.
-        let choice: BLASRuntime.Choice
-        do {
-            choice = try BLASRuntime.ensureBestKernel(coreOverride: configuration.compute.openblasCoretype, logger: logger)
-        } catch {
-            printError("dogdoord: \(error)")
-            throw ExitCode(1)
-        }
+        let choice = try BLASRuntime.ensureBestKernel(coreOverride: configuration.compute.openblasCoretype, logger: logger)
         BLASRuntime.configureForEngineThreads()
         let threads = ComputeThreads(configuration.compute.threads > 0 ? configuration.compute.threads : BLASRuntime.defaultThreads)
         logger.info("starting", metadata: ["config": "\(path ?? "built-in defaults")", "openblas": "\(BLASRuntime.describe(choice))",
@@ -78,15 +66,10 @@ struct DaemonCommand: ParsableCommand {
 
         if checkConfig {
             print("configuration: \(path ?? "built-in defaults") is valid")
-            do {
-                let active = try ActiveModel(path: configuration.model.path, plan: configuration.compute.plan, threads: threads,
-                                             trust: try configuration.model.trust())
-                _ = try configuration.decisionParameters(modelThreshold: active.threshold)
-                print("model: \(active.path) verified (admits \"\(active.model.manifest.positiveClass)\", threshold \(active.threshold))")
-            } catch {
-                printError("dogdoord: \(error)")
-                throw ExitCode(1)
-            }
+            let active = try ActiveModel(path: configuration.model.path, plan: configuration.compute.plan, threads: threads,
+                                         trust: try configuration.model.trust())
+            _ = try configuration.decisionParameters(modelThreshold: active.threshold)
+            print("model: \(active.path) verified (admits \"\(active.model.manifest.positiveClass)\", threshold \(active.threshold))")
             print("camera: \(configuration.camera.kind.rawValue); latch: \(configuration.latch.kind.rawValue); events: \(configuration.events.directory); control: \(configuration.control.socket)")
             return
         }

@@ -23,7 +23,7 @@ public final class ReplaySource: FrameSource {
     private let clock: any DoorClock
     private let logger: Logger
     private let stopFlag = Atomic<Bool>(false)
-    private let thread = Mutex<pthread_t?>(nil)
+    private let thread = Mutex<NamedThread?>(nil)
 
     public var summary: String {
         "replay of \(files.count) images at \(fixed(framesPerSecond, 1)) fps\(loop ? ", looping" : "")"
@@ -62,31 +62,24 @@ public final class ReplaySource: FrameSource {
     }
 
     public func start(sink: FrameSink) throws {
-        let context = Unmanaged.passRetained(ReplayThreadContext(source: self, sink: sink)).toOpaque()
-        var handle = pthread_t()
-        let status = pthread_create(&handle, nil, { raw in
-            let context = Unmanaged<ReplayThreadContext>.fromOpaque(raw!).takeRetainedValue()
-            context.source.run(sink: context.sink)
-            return nil
-        }, context)
-        guard status == 0 else {
-            Unmanaged<ReplayThreadContext>.fromOpaque(context).release()
-            throw ReplayError(message: "cannot start the replay thread: \(String(cString: strerror(status)))")
+        let started: NamedThread
+        do {
+            started = try NamedThread(name: "replay") { [self] in run(sink: sink) }
+        } catch {
+            throw ReplayError(message: "cannot start the replay thread: \(error.reason)")
         }
-        thread.withLock { $0 = handle }
+        thread.withLock { $0 = started }
     }
 
     public func stop() {
         stopFlag.store(true, ordering: .sequentiallyConsistent)
-        if let handle = thread.withLock({ t -> pthread_t? in defer { t = nil }; return t }) {
-            pthread_join(handle, nil)
-        }
+        thread.withLock { t -> NamedThread? in defer { t = nil }; return t }?.join()
     }
 
     private func run(sink: FrameSink) {
         sink.cameraStateChanged(.streaming, detail: summary)
-        let interval = 1 / framesPerSecond
-        var due = MonotonicClock.now()
+        let interval = Duration.seconds(1 / framesPerSecond)
+        var due = clock.now().monotonic
         var id: UInt64 = 0
         var index = 0
         while !stopFlag.load(ordering: .sequentiallyConsistent) {
@@ -102,9 +95,10 @@ public final class ReplaySource: FrameSource {
             id += 1
             let bytes = (try? readFile(path, limit: 64 << 20)) ?? []
             sink.deliver(Frame(id: id, time: clock.now(), payload: .encoded(bytes, name: path)))
-            due += interval
-            let wait = due - MonotonicClock.now()
-            if wait > 0 { sleepInterruptibly(seconds: wait) } else if wait < -1 { due = MonotonicClock.now() }
+            due = due + interval
+            let now = clock.now().monotonic
+            let wait = (due - now).seconds
+            if wait > 0 { sleepInterruptibly(seconds: wait) } else if wait < -1 { due = now }
         }
     }
 
@@ -117,14 +111,5 @@ public final class ReplaySource: FrameSource {
             nanosleep(&ts, nil)
             remaining -= slice
         }
-    }
-}
-
-private final class ReplayThreadContext {
-    let source: ReplaySource
-    let sink: FrameSink
-    init(source: ReplaySource, sink: FrameSink) {
-        self.source = source
-        self.sink = sink
     }
 }

@@ -154,7 +154,7 @@ public final class V4L2Source: FrameSource {
     private let logger: Logger
     private let clock: any DoorClock
     private let stopFlag = Atomic<Bool>(false)
-    private let thread = Mutex<pthread_t?>(nil)
+    private let thread = Mutex<NamedThread?>(nil)
 
     public var summary: String {
         "\(settings.device) \(settings.format.rawValue) \(settings.width)x\(settings.height) at \(fixed(settings.fps, 0)) fps"
@@ -170,25 +170,18 @@ public final class V4L2Source: FrameSource {
     }
 
     public func start(sink: FrameSink) throws {
-        let context = Unmanaged.passRetained(V4L2ThreadContext(source: self, sink: sink)).toOpaque()
-        var handle = pthread_t()
-        let status = pthread_create(&handle, nil, { raw in
-            let context = Unmanaged<V4L2ThreadContext>.fromOpaque(raw!).takeRetainedValue()
-            context.source.run(sink: context.sink)
-            return nil
-        }, context)
-        guard status == 0 else {
-            Unmanaged<V4L2ThreadContext>.fromOpaque(context).release()
-            throw V4L2Error(device: settings.device, operation: "start capture thread", code: status)
+        let started: NamedThread
+        do {
+            started = try NamedThread(name: "camera") { [self] in run(sink: sink) }
+        } catch {
+            throw V4L2Error(device: settings.device, operation: "start capture thread", code: error.code)
         }
-        thread.withLock { $0 = handle }
+        thread.withLock { $0 = started }
     }
 
     public func stop() {
         stopFlag.store(true, ordering: .sequentiallyConsistent)
-        if let handle = thread.withLock({ t -> pthread_t? in defer { t = nil }; return t }) {
-            pthread_join(handle, nil)
-        }
+        thread.withLock { t -> NamedThread? in defer { t = nil }; return t }?.join()
     }
 
     private var stopping: Bool { stopFlag.load(ordering: .sequentiallyConsistent) }
@@ -206,24 +199,24 @@ public final class V4L2Source: FrameSource {
                 let granted = capture.frameInterval > 0 ? "\(fixed(1 / capture.frameInterval, 1)) fps" : "driver rate"
                 sink.cameraStateChanged(.streaming, detail: "\(settings.device) \(capture.format.rawValue) \(capture.width)x\(capture.height), \(granted)")
                 backoff = 0.5
-                var lastFrame = MonotonicClock.now()
+                var lastFrame = clock.now().monotonic
                 var stalled = false
                 while !stopping {
                     if let frame = try capture.newestFrame(timeout: 0.2) {
                         id += 1
-                        lastFrame = MonotonicClock.now()
+                        lastFrame = clock.now().monotonic
                         if stalled {
                             stalled = false
                             sink.cameraStateChanged(.streaming, detail: "frames arriving again")
                         }
                         sink.deliver(Frame(id: id, time: clock.now(), payload: .camera(frame)))
-                    } else if MonotonicClock.now() - lastFrame > stallTimeout {
+                    } else if (clock.now().monotonic - lastFrame).seconds > stallTimeout {
                         if !stalled {
                             stalled = true
                             sink.cameraStateChanged(.stalled, detail: "no frame for \(fixed(stallTimeout, 0)) s")
                         }
                         // A stream that stays silent for three timeouts is reopened.
-                        if MonotonicClock.now() - lastFrame > 3 * stallTimeout {
+                        if (clock.now().monotonic - lastFrame).seconds > 3 * stallTimeout {
                             throw V4L2Error(device: settings.device, operation: "capture", code: ETIMEDOUT,
                                             detail: "stream stalled; reopening")
                         }
@@ -233,6 +226,9 @@ public final class V4L2Source: FrameSource {
                 guard !stopping else { break }
                 if let error = error as? V4L2Error, error.refused {
                     sink.cameraStateChanged(.refused, detail: "\(error.detail ?? "\(error)"); retrying in \(fixed(backoff, 1)) s")
+                } else if let error = error as? V4L2Error, error.code == ENOENT || error.code == ENODEV {
+                    sink.cameraStateChanged(.reconnecting, detail: "camera missing: \(settings.device) is not there "
+                                            + "(unplugged, or not yet detected); retrying in \(fixed(backoff, 1)) s")
                 } else {
                     sink.cameraStateChanged(.reconnecting, detail: "\(error); retrying in \(fixed(backoff, 1)) s")
                 }
@@ -320,14 +316,5 @@ public final class V4L2Source: FrameSource {
             }
         }
         throw V4L2Error(device: device, operation: "capture", code: ETIMEDOUT, detail: "no frame within \(fixed(timeout, 0)) s")
-    }
-}
-
-private final class V4L2ThreadContext {
-    let source: V4L2Source
-    let sink: FrameSink
-    init(source: V4L2Source, sink: FrameSink) {
-        self.source = source
-        self.sink = sink
     }
 }

@@ -236,7 +236,9 @@ public final class DoorDaemon: Sendable {
             do {
                 let source = try settings.makeSource(camera, settings.logger)
                 try source.start(sink: sink)
-                settings.logger.info("camera source started", metadata: ["source": "\(source.summary)"])
+                // Only the source's thread is running now: whether the camera is there is reported by its state
+                // changes ("camera streaming", "camera reconnecting" with "missing", ...).
+                settings.logger.info("camera source opening", metadata: ["source": "\(source.summary)"])
                 return source
             } catch {
                 throw StartupError("camera: \(error)")
@@ -257,7 +259,7 @@ public final class DoorDaemon: Sendable {
                     if pending.take() {
                         pending.answer(handle(pending.request, at: now))
                     } else {
-                        logger.warning("control command dropped: its client stopped waiting", metadata: ["command": "\(pending.command)"])
+                        logger.warning("control command dropped: its client stopped waiting", metadata: ["command": "\(pending.command.name)"])
                     }
                 case .reload:
                     logger.notice("reload requested: verifying configuration and model")

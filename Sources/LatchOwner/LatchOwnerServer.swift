@@ -97,9 +97,9 @@ public final class LatchOwnerServer: @unchecked Sendable {
     public func run() -> Int32 {
         try? notifier.ready(status: "door locked; waiting for dogdoord")
         logger.notice("latch owner ready", metadata: ["latch": "\(latch.name)", "socket": "\(options.socketPath)",
-                                                      "heartbeat_timeout": "\(supervisor.settings.heartbeatTimeout)",
-                                                      "max_unlocked": "\(supervisor.settings.maximumUnlocked)",
-                                                      "min_gap": "\(supervisor.settings.minimumGap)"])
+                                                      "heartbeat_timeout": "\(DurationText.format(supervisor.settings.heartbeatTimeout))",
+                                                      "max_unlocked": "\(DurationText.format(supervisor.settings.maximumUnlocked))",
+                                                      "min_gap": "\(DurationText.format(supervisor.settings.minimumGap))"])
         while !stopRequested.load(ordering: .acquiring) {
             let now = clock.now().monotonic
             enforce(at: now)

@@ -1,8 +1,5 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import Support
+import Synchronization
 
 /// The worker threads the engine splits its work over: the calling thread plus `count - 1` persistent
 /// workers.
@@ -45,105 +42,88 @@ public struct ComputeThreads: Sendable, Equatable {
     }
 }
 
-/// Persistent pthreads that run one job at a time, the caller taking part as thread 0.
+/// Persistent threads that run one job at a time, the caller taking part as thread 0.
 /// One pool per size serves the whole process; jobs from different callers run one after another.
-final class WorkerPool: @unchecked Sendable {
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    private let done = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    private let runLock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private var job: ((Int) -> Void)?
-    private var generation = 0
-    private var participants = 0
-    private var remaining = 0
+final class WorkerPool: Sendable {
+    private struct State {
+        var job: ((Int) -> Void)?
+        /// Counts jobs, so that a worker runs each job once.
+        var generation = 0
+        /// Threads taking part in the current job (workers with a higher index sit it out).
+        var participants = 0
+        /// Workers still running the current job.
+        var remaining = 0
+    }
 
-    private nonisolated(unsafe) static var pools: [Int: WorkerPool] = [:]
-    private nonisolated(unsafe) static let poolsLock: UnsafeMutablePointer<pthread_mutex_t> = {
-        let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-        pthread_mutex_init(lock, nil)
-        return lock
-    }()
+    /// One condition for both directions (workers wait for a job, the caller for the workers): with a handful
+    /// of threads, waking all of them on either change costs nothing measurable.
+    private let state = ConditionLock(State())
+    /// Serialises callers: one job at a time.
+    private let running = Mutex<Void>(())
+
+    private static let pools = Mutex<[Int: WorkerPool]>([:])
 
     /// The process-wide pool with `workers` threads, started on first use. Workers live as long as the process.
     static func shared(workers: Int) -> WorkerPool {
-        pthread_mutex_lock(poolsLock)
-        defer { pthread_mutex_unlock(poolsLock) }
-        if let pool = pools[workers] { return pool }
-        let pool = WorkerPool(workers: workers)
-        pools[workers] = pool
-        return pool
+        pools.withLock { pools in
+            if let pool = pools[workers] { return pool }
+            let pool = WorkerPool(workers: workers)
+            pools[workers] = pool
+            return pool
+        }
     }
 
     private init(workers: Int) {
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(wake, nil)
-        pthread_cond_init(done, nil)
-        pthread_mutex_init(runLock, nil)
         for index in 1...workers {
-            let context = Unmanaged.passRetained(WorkerContext(pool: self, index: index)).toOpaque()
-            var thread = pthread_t()
-            var attributes = pthread_attr_t()
-            pthread_attr_init(&attributes)
-            pthread_attr_setstacksize(&attributes, 1 << 20)
-            let status = pthread_create(&thread, &attributes, { raw in
-                let context = Unmanaged<WorkerContext>.fromOpaque(raw!).takeRetainedValue()
-                context.pool.workerLoop(index: context.index)
-                return nil
-            }, context)
-            pthread_attr_destroy(&attributes)
-            guard status == 0 else { fatalError("cannot start compute thread: \(String(cString: strerror(status)))") }
-            pthread_detach(thread)
+            do {
+                // 1 MiB of stack: the engine's loops keep their data on the heap.
+                _ = try NamedThread(name: "compute-\(index)", stackSize: 1 << 20) { [self] in workerLoop(index: index) }
+            } catch {
+                fatalError("cannot start compute thread: \(error)")
+            }
         }
     }
 
     /// Runs `job(thread)` on threads 0..<threads (0 is the caller) and waits for all of them.
     func run(threads: Int, _ job: @escaping (Int) -> Void) {
-        pthread_mutex_lock(runLock)
-        defer { pthread_mutex_unlock(runLock) }
-        pthread_mutex_lock(mutex)
-        self.job = job
-        participants = threads
-        remaining = threads - 1
-        generation &+= 1
-        pthread_cond_broadcast(wake)
-        pthread_mutex_unlock(mutex)
-        job(0)
-        pthread_mutex_lock(mutex)
-        while remaining > 0 { pthread_cond_wait(done, mutex) }
-        self.job = nil
-        pthread_mutex_unlock(mutex)
+        running.withLock { _ in
+            let work = UncheckedSendable(job)
+            state.withLock { lock in
+                lock.state.job = work.value
+                lock.state.participants = threads
+                lock.state.remaining = threads - 1
+                lock.state.generation &+= 1
+                lock.broadcast()
+            }
+            job(0)
+            state.withLock { lock in
+                while lock.state.remaining > 0 { lock.wait() }
+                lock.state.job = nil
+            }
+        }
     }
 
     private func workerLoop(index: Int) {
         var seen = 0
         while true {
-            pthread_mutex_lock(mutex)
-            while generation == seen || index >= participants {
-                seen = generation
-                pthread_cond_wait(wake, mutex)
-            }
-            seen = generation
             do {
                 // The job's last reference must be gone before the caller is told the work is done: the caller
                 // wraps a non-escaping closure and checks that nothing kept it.
-                let work = job!
-                pthread_mutex_unlock(mutex)
-                work(index)
+                let work = state.withLock { lock in
+                    while lock.state.generation == seen || index >= lock.state.participants {
+                        seen = lock.state.generation
+                        lock.wait()
+                    }
+                    seen = lock.state.generation
+                    return UncheckedSendable(lock.state.job!)
+                }
+                work.value(index)
             }
-            pthread_mutex_lock(mutex)
-            remaining -= 1
-            if remaining == 0 { pthread_cond_signal(done) }
-            pthread_mutex_unlock(mutex)
+            state.withLock { lock in
+                lock.state.remaining -= 1
+                if lock.state.remaining == 0 { lock.broadcast() }
+            }
         }
-    }
-}
-
-private final class WorkerContext {
-    let pool: WorkerPool
-    let index: Int
-    init(pool: WorkerPool, index: Int) {
-        self.pool = pool
-        self.index = index
     }
 }
 

@@ -39,7 +39,8 @@ public struct LineLogHandler: LogHandler {
         }
         line += "\(event.message)"
         if !merged.isEmpty {
-            line += " " + merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            line += " " + merged.sorted { $0.key < $1.key }.map { "\($0.key)=\(Self.logfmtValue("\($0.value)"))" }
+                .joined(separator: " ")
         }
         line += "\n"
         // A log line that cannot be written (stderr closed) is dropped: there is nowhere to report it.
@@ -57,17 +58,16 @@ public struct LineLogHandler: LogHandler {
         }
     }
 
-    static func timestamp() -> String {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        var t = ts.tv_sec
-        var tmv = tm()
-        localtime_r(&t, &tmv)
-        var buffer = [CChar](repeating: 0, count: 64)
-        let n = strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%S", &tmv)
-        let millis = Int(ts.tv_nsec / 1_000_000)
-        let base = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return base + "." + (millis < 10 ? "00" : millis < 100 ? "0" : "") + String(millis)
+    /// Local time with its UTC offset, as in the event log: `2026-01-15T22:15:03.120+01:00`.
+    static func timestamp() -> String { SystemClock().now().wall.iso8601 }
+
+    /// A metadata value in logfmt: as it is when it is a plain word, else as a quoted string with JSON's escapes
+    /// (quotes, backslashes, control characters), so that every line splits back into its pairs.
+    static func logfmtValue(_ value: String) -> String {
+        let plain = !value.isEmpty && value.unicodeScalars.allSatisfy { scalar in
+            scalar.value > 0x20 && scalar.value != 0x7F && scalar != "\"" && scalar != "=" && scalar != "\\"
+        }
+        return plain ? value : JSONValue.string(value).serialized()
     }
 }
 

@@ -46,14 +46,12 @@ public final class SignalWatcher: @unchecked Sendable {
         sigemptyset(&unblock)
         for signal in handlers.keys { sigaddset(&unblock, signal) }
         pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var thread = pthread_t()
-        pthread_create(&thread, nil, { raw in
-            let watcher = Unmanaged<SignalWatcher>.fromOpaque(raw!).takeRetainedValue()
-            watcher.run()
-            return nil
-        }, context)
-        pthread_detach(thread)
+        // The watcher lives as long as the process (the thread keeps it): nobody joins it.
+        do {
+            _ = try NamedThread(name: "signals") { [self] in run() }
+        } catch {
+            fatalError("cannot start the signal thread: \(error)")
+        }
     }
 
     private func run() {

@@ -20,12 +20,17 @@ public final class NamedThread: @unchecked Sendable {
         init(_ body: @escaping () -> Void) { self.body = body }
     }
 
-    /// Starts `body` on a new thread called `name` (the kernel keeps 15 bytes of it).
-    public init(name: String, _ body: @escaping @Sendable () -> Void) throws(SystemError) {
+    /// Starts `body` on a new thread called `name` (the kernel keeps 15 bytes of it), with the system's default
+    /// stack or `stackSize` bytes.
+    public init(name: String, stackSize: Int? = nil, _ body: @escaping @Sendable () -> Void) throws(SystemError) {
         self.name = name
         let box = Unmanaged.passRetained(Box(body)).toOpaque()
         var thread = pthread_t()
-        let status = pthread_create(&thread, nil, { raw in
+        var attributes = pthread_attr_t()
+        pthread_attr_init(&attributes)
+        defer { pthread_attr_destroy(&attributes) }
+        if let stackSize { pthread_attr_setstacksize(&attributes, stackSize) }
+        let status = pthread_create(&thread, &attributes, { raw in
             let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
             box.body()
             return nil

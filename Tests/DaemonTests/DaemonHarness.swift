@@ -84,7 +84,7 @@ final class RunningDaemon {
         self.directory = directory
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         outputPath = directory + "/daemon.log"
-        FileManager.default.createFile(atPath: outputPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
         var latchSettings = ["latch.socket": directory + "/latch.sock"]
         for (key, value) in settings where key.hasPrefix("latch.") { latchSettings[key] = value }
         if withOwner {
@@ -92,7 +92,7 @@ final class RunningDaemon {
             owner.executableURL = URL(fileURLWithPath: Binaries.path("dogdoor-latch"))
             owner.arguments = (config.map { ["--config", $0] } ?? [])
                 + latchSettings.sorted(by: { $0.key < $1.key }).flatMap { ["--set", "\($0.key)=\($0.value)"] }
-            FileManager.default.createFile(atPath: directory + "/latch.log", contents: nil)
+            _ = FileManager.default.createFile(atPath: directory + "/latch.log", contents: nil)
             let ownerLog = FileHandle(forWritingAtPath: directory + "/latch.log")!
             owner.standardOutput = ownerLog
             owner.standardError = ownerLog

@@ -1,4 +1,3 @@
-import Support
 /// Durations written as text in the configuration and on the command line: a number followed by a unit,
 /// `ms`, `s`, `m` or `h`, optionally several in a row (`"250ms"`, `"3s"`, `"1.5s"`, `"2m"`, `"1m30s"`).
 public enum DurationText {

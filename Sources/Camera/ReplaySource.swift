@@ -2,10 +2,6 @@ import Logging
 import Support
 import Synchronization
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Why a replay source cannot start.
 public struct ReplayError: Error, CustomStringConvertible, Equatable {
     public var message: String

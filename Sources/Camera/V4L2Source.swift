@@ -1,13 +1,9 @@
 import CV4L2
+import Configuration
 import Imaging
 import Logging
 import Support
 import Synchronization
-
-#if canImport(Glibc)
-import Glibc
-import Configuration
-#endif
 
 /// A failed V4L2 operation on a device.
 public struct V4L2Error: Error, CustomStringConvertible, Equatable {

@@ -228,19 +228,36 @@ public struct DaemonConfiguration: Hashable, Sendable {
 
     /// Reads and validates the file at `path`.
     public static func load(path: String) throws(ConfigurationError) -> DaemonConfiguration {
-        let bytes: [UInt8]
-        do {
-            bytes = try readFile(path, limit: 1 << 20)
-        } catch {
-            throw ConfigurationError(location: path, key: nil, message: "cannot read: \(error.reason)")
+        var problems: [ConfigurationError] = []
+        let configuration = check(path: path, overrides: [], problems: &problems)
+        if let first = problems.first { throw first }
+        return configuration
+    }
+
+    /// Reads the file at `path` (nil: the defaults) and applies the overrides, collecting every problem instead
+    /// of stopping at the first (`dogdoord --check-config`). Keys with problems keep their defaults in the
+    /// result, so that what does not depend on them can be checked too.
+    public static func check(path: String?, overrides: [(key: String, value: String)],
+                             problems: inout [ConfigurationError]) -> DaemonConfiguration {
+        var configuration = DaemonConfiguration()
+        if let path {
+            do {
+                let bytes = try readFile(path, limit: 1 << 20)
+                configuration = decode(try TOML.parse(bytes: bytes, file: path), file: path, problems: &problems)
+            } catch let error as SystemError {
+                problems.append(ConfigurationError(location: path, key: nil, message: "cannot read: \(error.reason)"))
+            } catch let error as TOMLError {
+                problems.append(ConfigurationError(location: "\(error.file):\(error.line)", key: nil, message: error.message))
+            } catch {
+                problems.append(ConfigurationError(location: path, key: nil, message: "\(error)"))
+            }
         }
-        let document: TOMLDocument
-        do {
-            document = try TOML.parse(bytes: bytes, file: path)
-        } catch {
-            throw ConfigurationError(location: "\(error.file):\(error.line)", key: nil, message: error.message)
+        for (key, value) in overrides {
+            do { try configuration.set(override: key, value: value) } catch { problems.append(error) }
         }
-        return try decode(document, file: path)
+        // Relations between keys are checked once the keys themselves are right (else they would repeat them).
+        if problems.isEmpty { problems += configuration.relationProblems() }
+        return configuration
     }
 
     /// Parses and validates configuration text; `file` names it in errors.
@@ -251,30 +268,38 @@ public struct DaemonConfiguration: Hashable, Sendable {
         } catch {
             throw ConfigurationError(location: "\(error.file):\(error.line)", key: nil, message: error.message)
         }
-        return try decode(document, file: file)
+        var problems: [ConfigurationError] = []
+        let configuration = decode(document, file: file, problems: &problems)
+        if problems.isEmpty { problems = configuration.relationProblems() }
+        if let first = problems.first { throw first }
+        return configuration
     }
 
-    static func decode(_ document: TOMLDocument, file: String) throws(ConfigurationError) -> DaemonConfiguration {
+    /// Sets every key of `document`, collecting the problems (a key with a problem keeps its default).
+    static func decode(_ document: TOMLDocument, file: String, problems: inout [ConfigurationError]) -> DaemonConfiguration {
         var configuration = DaemonConfiguration()
         for table in document.tables {
             if table.name.isEmpty {
-                if let entry = table.entries.first {
-                    throw ConfigurationError(location: "\(file):\(entry.line)", key: entry.key,
-                                             message: "keys must be inside a section such as [decision]")
+                for entry in table.entries {
+                    problems.append(ConfigurationError(location: "\(file):\(entry.line)", key: entry.key,
+                                                       message: "keys must be inside a section such as [decision]"))
                 }
                 continue
             }
             guard Self.sections.contains(table.name) else {
-                throw ConfigurationError(location: "\(file):\(table.line)", key: nil,
-                                         message: "unknown section [\(table.name)] (known: "
-                                             + Self.sections.map { "[\($0)]" }.joined(separator: ", ") + ")")
+                problems.append(ConfigurationError(location: "\(file):\(table.line)", key: nil,
+                                                   message: "unknown section [\(table.name)] (known: "
+                                                       + Self.sections.map { "[\($0)]" }.joined(separator: ", ") + ")"))
+                continue
             }
             for entry in table.entries {
-                try configuration.set("\(table.name).\(entry.key)", entry.value,
-                                      source: .file(path: file, line: entry.line))
+                do {
+                    try configuration.set("\(table.name).\(entry.key)", entry.value, source: .file(path: file, line: entry.line))
+                } catch {
+                    problems.append(error)
+                }
             }
         }
-        try configuration.validateRelations()
         return configuration
     }
 
@@ -283,6 +308,14 @@ public struct DaemonConfiguration: Hashable, Sendable {
     /// string, and for list keys a plain string is split at commas. The whole configuration is validated
     /// again afterwards.
     public mutating func apply(override key: String, value: String) throws(ConfigurationError) {
+        var updated = self
+        try updated.set(override: key, value: value)
+        try updated.validateRelations()
+        self = updated
+    }
+
+    /// Sets one key from the command line, without checking its relations to other keys.
+    mutating func set(override key: String, value: String) throws(ConfigurationError) {
         guard let spec = Self.keySpecs.first(where: { $0.key == key }) else {
             throw Self.unknownKey(key, location: ConfigurationSource.commandLine.description)
         }
@@ -297,10 +330,7 @@ public struct DaemonConfiguration: Hashable, Sendable {
             let items = text.split(separator: ",").map { $0.trimmingSpaces() }.filter { !$0.isEmpty }
             parsed = .array(items.map { .string($0) })
         }
-        var updated = self
-        try updated.set(key, parsed, source: .commandLine)
-        try updated.validateRelations()
-        self = updated
+        try set(key, parsed, source: .commandLine)
     }
 
     /// The decision parameters, with the model's calibrated threshold unless `[decision] threshold` is set.
@@ -495,6 +525,12 @@ public struct DaemonConfiguration: Hashable, Sendable {
 
     /// Checks the relations between keys; errors point at the later-set key of the pair.
     func validateRelations() throws(ConfigurationError) {
+        if let first = relationProblems().first { throw first }
+    }
+
+    /// Every broken relation between keys.
+    func relationProblems() -> [ConfigurationError] {
+        var problems: [ConfigurationError] = []
         let parameters = DecisionParameters(
             requiredPositives: decision.n, voteFrames: decision.m, window: decision.window,
             threshold: decision.threshold ?? 0.5, hold: decision.hold, maxOpen: decision.maxOpen,
@@ -502,15 +538,16 @@ public struct DaemonConfiguration: Hashable, Sendable {
         do {
             try parameters.validate()
         } catch {
-            throw configurationError(for: error)
+            problems.append(configurationError(for: error))
         }
         if let threshold = decision.threshold, threshold < model.minimumThreshold {
-            throw error("decision.threshold", "\(threshold) is below model.minimum_threshold \(model.minimumThreshold)")
+            problems.append(error("decision.threshold", "\(threshold) is below model.minimum_threshold \(model.minimumThreshold)"))
         }
         if decision.maxOpen > latch.maxUnlocked {
-            throw error("decision.max_open", "must not exceed latch.max_unlocked (\(DurationText.format(latch.maxUnlocked))), "
-                + "got \(DurationText.format(decision.maxOpen))")
+            problems.append(error("decision.max_open", "must not exceed latch.max_unlocked (\(DurationText.format(latch.maxUnlocked))), "
+                + "got \(DurationText.format(decision.maxOpen))"))
         }
+        return problems
     }
 
     func configurationError(for error: DecisionParameterError) -> ConfigurationError {

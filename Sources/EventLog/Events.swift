@@ -1,11 +1,6 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import DecisionCore
 import Support
 import Synchronization
-import DecisionCore
 
 /// One line of the event log: a decision (or another daemon event) with everything needed to explain it.
 public struct EventRecord: Equatable, Sendable {
@@ -110,7 +105,7 @@ public final class EventLog: Sendable {
 
     deinit {
         storage.withLock { state in
-            if state.fd >= 0 { Glibc.close(state.fd) }
+            if state.fd >= 0 { LibC.close(state.fd) }
             state.fd = -1
         }
     }
@@ -147,13 +142,13 @@ public final class EventLog: Sendable {
     /// Closes the file; later appends throw.
     public func close() {
         storage.withLock { state in
-            if state.fd >= 0 { Glibc.close(state.fd) }
+            if state.fd >= 0 { LibC.close(state.fd) }
             state.fd = -1
         }
     }
 
     private func rotate(_ state: inout State) throws(SystemError) {
-        Glibc.close(state.fd)
+        LibC.close(state.fd)
         state.fd = -1
         for index in stride(from: keepFiles - 1, through: 1, by: -1) {
             let from = "\(path).\(index)"
@@ -171,17 +166,17 @@ public final class EventLog: Sendable {
     /// Opens for appending; repairs a final line left incomplete by a crash.
     private static func open(_ path: String) throws(SystemError) -> (Int32, Int) {
         let fd = try retryingOnInterrupt("open", path: path) {
-            Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
+            LibC.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
         }
         var st = stat()
         do {
             try retryingOnInterrupt("fstat", path: path) { fstat(fd, &st) }
             var size = Int(st.st_size)
             if size > 0 {
-                let reader = try retryingOnInterrupt("open", path: path) { Glibc.open(path, O_RDONLY | O_CLOEXEC) }
+                let reader = try retryingOnInterrupt("open", path: path) { LibC.open(path, O_RDONLY | O_CLOEXEC) }
                 var last: UInt8 = 0
                 let n = pread(reader, &last, 1, off_t(size - 1))
-                Glibc.close(reader)
+                LibC.close(reader)
                 if n == 1 && last != UInt8(ascii: "\n") {
                     try writeAll(fd, [UInt8(ascii: "\n")], path: path)
                     try retryingOnInterrupt("fsync", path: path) { fsync(fd) }
@@ -190,7 +185,7 @@ public final class EventLog: Sendable {
             }
             return (fd, size)
         } catch {
-            Glibc.close(fd)
+            LibC.close(fd)
             throw error
         }
     }

@@ -1,13 +1,5 @@
 import Support
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Random-augmentation ranges with Keras `ImageDataGenerator` semantics.
 public struct Augmentation: Sendable, Equatable {
     /// Rotation drawn uniformly from [-r, r] degrees.

@@ -1,11 +1,5 @@
 import Support
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
-
 /// Why the latch owner could not be reached or understood; names the socket.
 public struct LatchLinkError: Error, CustomStringConvertible {
     public enum Reason: Sendable {
@@ -94,7 +88,7 @@ public final class LatchClient {
 
     /// Closes the connection (the owner then locks). Calling it again does nothing.
     public func close() {
-        if fd >= 0 { Glibc.close(fd) }
+        if fd >= 0 { LibC.close(fd) }
         fd = -1
     }
 

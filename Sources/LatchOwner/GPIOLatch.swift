@@ -1,10 +1,6 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import CGPIOD
 import LatchLink
+import Support
 import Synchronization
 
 /// The latch on a GPIO line through the kernel's character device (libgpiod v1.6).

@@ -4,12 +4,6 @@ import Logging
 import Support
 import Synchronization
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
-
 /// The latch owner: holds the latch for as long as it runs, keeps it locked unless its one client
 /// (dogdoord) keeps it unlocked under `LatchSupervisor`'s rules, and locks on its own when the client
 /// disconnects, falls silent or lets its lease run out.
@@ -231,7 +225,7 @@ public final class LatchOwnerServer: @unchecked Sendable {
     private func refuse(_ fd: Int32, _ message: String) {
         let reply = LatchReply(ok: false, line: supervisor.line, wanted: .locked, lockReason: supervisor.lockReason, error: message)
         let bytes = Array(reply.json.serialized().utf8)
-        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)) }
+        _ = bytes.withUnsafeBytes { LibC.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)) }
         close(fd)
     }
 
@@ -311,7 +305,7 @@ public final class LatchOwnerServer: @unchecked Sendable {
         guard let current = client else { return }
         let bytes = Array(message.serialized().utf8)
         while true {
-            let n = bytes.withUnsafeBytes { Glibc.send(current.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)) }
+            let n = bytes.withUnsafeBytes { LibC.send(current.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)) }
             if n == bytes.count { return }
             if n < 0 && errno == EINTR { continue }
             drop(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? "client stopped reading" : "send failed")

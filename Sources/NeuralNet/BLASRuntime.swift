@@ -1,11 +1,6 @@
 import COpenBLAS
 import Logging
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import Support
 
 /// What the CPU can run, as far as OpenBLAS's x86-64 kernel families care.
 public struct CPUFeatures: OptionSet, Sendable, CustomStringConvertible {

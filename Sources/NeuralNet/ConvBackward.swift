@@ -1,12 +1,6 @@
 import CKernels
 import Support
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
-
 /// Gradients of a 3x3 same-padding convolution with respect to its weights and bias.
 /// (The gradient with respect to its input is a forward convolution: see `ConvKernel.inputGradient`.)
 public enum ConvBackward {

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import Support
 
 /// A fixed-size, 64-byte aligned, owned array of `Float` for tensors and scratch space, zero-filled.
 ///

@@ -270,8 +270,3 @@ public enum SelfTestInput {
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif

@@ -291,8 +291,3 @@ public final class TrainableNetwork: @unchecked Sendable {
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif

@@ -1,10 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Support
 
 /// Draws a four-legged animal (dogs, cats, fox, raccoon) from an `AnimalLook` in a given pose.

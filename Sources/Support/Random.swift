@@ -72,3 +72,4 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+

@@ -2,6 +2,8 @@ import Synchronization
 
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
 #endif
 
 /// The write end of the self-pipe signal handlers use; -1 until `SignalWatcher` starts.

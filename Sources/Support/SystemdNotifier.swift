@@ -80,7 +80,7 @@ public struct SystemdNotifier: Sendable {
         guard let socket else { return }
         let message = Array(assignments.joined(separator: "\n").utf8)
         var address = try UnixSocketAddress(notifySocket: socket)
-        let fd = try retryingOnInterrupt("socket", path: socket) { Glibc.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        let fd = try retryingOnInterrupt("socket", path: socket) { LibC.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
         defer { close(fd) }
         let sent = try retryingOnInterrupt("send notification", path: socket) {
             message.withUnsafeBytes { bytes in

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+
 import Synchronization
 
 /// A point on the daemon's monotonic clock, as the time elapsed since the clock's (arbitrary) origin.

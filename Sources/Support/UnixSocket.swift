@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+
 import CSystem
 
 /// A `sockaddr_un` for a filesystem path, or for an abstract-namespace name written `@name`.
@@ -109,7 +110,7 @@ public enum UnixListener {
         guard fd >= 0 else { throw SystemError("socket", path: path) }
         var bound = false
         do throws(SystemError) {
-            guard address.withSockaddr({ Glibc.bind(fd, $0, $1) }) == 0 else { throw SystemError("bind", path: path) }
+            guard address.withSockaddr({ LibC.bind(fd, $0, $1) }) == 0 else { throw SystemError("bind", path: path) }
             bound = true
             guard chmod(path, permissions) == 0 else { throw SystemError("chmod", path: path) }
             if let group, chown(path, uid_t.max, group) != 0 { throw SystemError("chown to group \(group)", path: path) }

@@ -1,13 +1,5 @@
 import Support
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Why a threshold could not be calibrated.
 public enum CalibrationError: Error, Equatable, CustomStringConvertible {
     /// The allowed false-accept rate is not a number in [0, 1].

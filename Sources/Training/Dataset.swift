@@ -1,11 +1,5 @@
 import Support
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
-
 /// One image file and its class.
 public struct LabelledFile: Sendable, Equatable {
     public var path: String

@@ -1,13 +1,5 @@
 import Support
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 extension ScoredImage {
     /// The score that decisions compare with a probability threshold: `probability`, with NaN read as 0,
     /// exactly as the daemon's decision policy clamps a non-finite score (never admit on garbage).

@@ -1,5 +1,6 @@
 import CKernels
 import NeuralNet
+import Support
 
 /// RMSprop with Keras 3 semantics, in float32:
 /// `v = rho * v + (1 - rho) * g^2;  w -= lr * g / sqrt(v + epsilon)`, velocities starting at zero.
@@ -86,8 +87,3 @@ public enum BinaryCrossEntropy {
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif

@@ -1,11 +1,5 @@
 import Support
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
-
 /// Keras-like progress on standard output.
 ///
 /// On a terminal: `Epoch 3/20`, then a step bar that redraws in place with ETA, loss and accuracy, ending in the
@@ -58,7 +52,7 @@ public final class ConsoleProgress: TrainingObserver {
         }
         if let jsonLog, let fd = Optional(open(jsonLog, O_WRONLY | O_APPEND | O_CLOEXEC)), fd >= 0 {
             var bytes = Array((r.json.serialized() + "\n").utf8)
-            _ = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            _ = bytes.withUnsafeMutableBytes { LibC.write(fd, $0.baseAddress, $0.count) }
             close(fd)
         }
     }
@@ -80,7 +74,7 @@ public final class ConsoleProgress: TrainingObserver {
         bytes.withUnsafeMutableBytes { buffer in
             var offset = 0
             while offset < buffer.count {
-                let n = Glibc.write(1, buffer.baseAddress! + offset, buffer.count - offset)
+                let n = LibC.write(1, buffer.baseAddress! + offset, buffer.count - offset)
                 if n <= 0 { if errno == EINTR { continue } else { return } }
                 offset += n
             }

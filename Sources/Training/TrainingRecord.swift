@@ -50,8 +50,3 @@ public struct ScoredImage: Sendable, Equatable {
     public var probability: Double { logit >= 0 ? 1 / (1 + exp(-logit)) : exp(logit) / (1 + exp(logit)) }
 }
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif

@@ -1,13 +1,5 @@
-import Training
 import Support
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import Training
 
 /// The HTML training report: one self-contained page (inline CSS and SVG, images as data URIs, no
 /// scripts, no external resources) that shows what a training run produced and how far to trust it.

@@ -1,13 +1,5 @@
-import Training
 import Support
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import Training
 
 /// The report's charts, as inline SVG.
 enum ReportCharts {

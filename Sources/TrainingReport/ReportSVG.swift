@@ -1,13 +1,5 @@
-import Training
 import Support
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import Training
 
 /// A small inline-SVG plot: a rectangular plot area with linear scales, axes, and marks.
 ///

@@ -1,15 +1,11 @@
 import ArgumentParser
 import CommandSupport
+import Configuration
+import DecisionCore
 import LatchLink
 import LatchOwner
 import Logging
 import Support
-
-#if canImport(Glibc)
-import Glibc
-import DecisionCore
-import Configuration
-#endif
 
 /// `dogdoor-latch`: the latch owner. Holds the door's GPIO line for as long as it runs, locked unless
 /// dogdoord keeps it unlocked (see `LatchOwnerServer`); a small process that nothing slow can stall.

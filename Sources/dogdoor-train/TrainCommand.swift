@@ -6,11 +6,7 @@ import Logging
 import NeuralNet
 import Support
 import Training
-
-#if canImport(Glibc)
-import Glibc
 import TrainingReport
-#endif
 
 @main
 struct TrainCommand: DogDoorProgram {

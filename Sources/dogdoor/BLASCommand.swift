@@ -5,10 +5,6 @@ import Logging
 import NeuralNet
 import Support
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 struct BLASCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "blas",

@@ -1,7 +1,7 @@
 import ArgumentParser
 import CommandSupport
-import EngineOptions
 import Configuration
+import EngineOptions
 import Imaging
 import Inference
 import Logging

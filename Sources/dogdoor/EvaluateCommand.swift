@@ -2,10 +2,12 @@ import ArgumentParser
 import CommandSupport
 import EngineOptions
 import Imaging
+import Inference
 import Logging
 import NeuralNet
 import Support
 import Training
+import TrainingReport
 
 struct EvaluateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -92,8 +94,3 @@ func isDirectoryPath(_ path: String) -> Bool {
     return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
 }
 
-#if canImport(Glibc)
-import Glibc
-import Inference
-import TrainingReport
-#endif

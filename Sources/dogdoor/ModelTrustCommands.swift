@@ -1,14 +1,10 @@
 import ArgumentParser
 import CommandSupport
+import Configuration
 import EngineOptions
 import Logging
 import NeuralNet
 import Support
-
-#if canImport(Glibc)
-import Glibc
-import Configuration
-#endif
 
 extension ModelCommand {
     struct Keygen: ParsableCommand {

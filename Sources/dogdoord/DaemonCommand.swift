@@ -1,15 +1,11 @@
 import ArgumentParser
 import CommandSupport
+import Configuration
+import DaemonRuntime
+import Inference
 import Logging
 import NeuralNet
 import Support
-
-#if canImport(Glibc)
-import Glibc
-import Configuration
-import Inference
-import DaemonRuntime
-#endif
 
 @main
 struct DaemonCommand: DogDoorProgram {
@@ -54,8 +50,10 @@ struct DaemonCommand: DogDoorProgram {
         }
         if let model { pairs.append(("model.path", model)) }
         let path: String? = config ?? (access(DaemonConfiguration.defaultPath, F_OK) == 0 ? DaemonConfiguration.defaultPath : nil)
-        var configuration = try path.map { try DaemonConfiguration.load(path: $0) } ?? .defaults
-        for (key, value) in pairs { try configuration.apply(override: key, value: value) }
+        var problems: [ConfigurationError] = []
+        let configuration = DaemonConfiguration.check(path: path, overrides: pairs, problems: &problems)
+        // Running stops at the first problem; --check-config goes on and reports every one.
+        if !checkConfig, let first = problems.first { throw first }
         // OpenBLAS's kernel is fixed when the library loads: this may restart the process, before any device is opened.
         let choice = try BLASRuntime.ensureBestKernel(coreOverride: configuration.compute.openblasCoretype, logger: logger)
         BLASRuntime.configureForEngineThreads()
@@ -65,12 +63,10 @@ struct DaemonCommand: DogDoorProgram {
                                            "threads": "\(threads.count)", "plan": "\(configuration.compute.plan.rawValue)"])
 
         if checkConfig {
-            print("configuration: \(path ?? "built-in defaults") is valid")
-            let active = try ActiveModel(path: configuration.model.path, plan: configuration.compute.plan, threads: threads,
-                                         trust: try configuration.model.trust())
-            _ = try configuration.decisionParameters(modelThreshold: active.threshold)
-            print("model: \(active.path) verified (admits \"\(active.model.manifest.positiveClass)\", threshold \(active.threshold))")
-            print("camera: \(configuration.camera.kind.rawValue); latch: \(configuration.latch.kind.rawValue); events: \(configuration.events.directory); control: \(configuration.control.socket)")
+            let findings = ConfigurationCheck.run(configuration, problems: problems, path: path, threads: threads)
+            for finding in findings { print(finding) }
+            let count = findings.filter { $0.severity == .problem }.count
+            if count > 0 { throw CommandFailure("\(count) problem\(count == 1 ? "" : "s") found") }
             return
         }
 

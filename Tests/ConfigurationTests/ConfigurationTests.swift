@@ -214,6 +214,39 @@ struct ConfigurationTests {
         #expect(c.sources == before.sources)
     }
 
+    @Test("a check reports every problem, in file order, and keeps the defaults of the keys it refused")
+    func checkCollectsEveryProblem() throws {
+        let directory = TemporaryDirectory("config-check")
+        let path = directory.file("dogdoord.toml")
+        try AtomicFile.write("""
+            [decision]
+            hold = "0s"
+            n = 4
+            [cam]
+            kind = "v4l2"
+            [camera]
+            format = "h264"
+            width = 640
+            """, to: path)
+        var problems: [ConfigurationError] = []
+        let c = DaemonConfiguration.check(path: path, overrides: [("latch.min_gap", "forever"), ("decision.m", "6")],
+                                          problems: &problems)
+        #expect(problems.map(\.location) == ["\(path):2", "\(path):4", "\(path):7", "command line"])
+        #expect(problems.map(\.key) == ["decision.hold", nil, "camera.format", "latch.min_gap"])
+        // What was right is set; what was refused keeps its default.
+        #expect(c.decision.n == 4 && c.decision.m == 6 && c.camera.width == 640)
+        #expect(c.decision.hold == DaemonConfiguration.defaults.decision.hold && c.camera.format == .mjpeg)
+        // Loading the same file stops at its first problem.
+        #expect(throws: problems[0]) { _ = try DaemonConfiguration.load(path: path) }
+    }
+
+    @Test("relations between keys are checked once the keys themselves are right")
+    func checkReportsRelationsWhenKeysAreRight() {
+        var problems: [ConfigurationError] = []
+        _ = DaemonConfiguration.check(path: nil, overrides: [("decision.n", "5"), ("decision.m", "3")], problems: &problems)
+        #expect(problems.count == 1 && problems.first?.key == "decision.m", "\(problems)")
+    }
+
     @Test("the model's threshold is validated when it is used")
     func modelThreshold() throws {
         #expect(throws: ConfigurationError(location: "model", key: "threshold",

@@ -1,14 +1,10 @@
 @testable import Control
+import DecisionCore
 import Foundation
 import Support
 import Synchronization
 import Testing
-#if canImport(Glibc)
-import Glibc
-import DecisionCore
 import TestSupport
-#endif
-
 @Suite("Control protocol")
 struct ControlProtocolTests {
     @Test("requests parse strictly", arguments: [
@@ -285,7 +281,7 @@ struct ControlSocketTests {
     func connect(_ path: String) throws -> Int32 {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         var address = try UnixSocketAddress(path: path)
-        guard address.withSockaddr({ Glibc.connect(fd, $0, $1) }) == 0 else { throw SystemError("connect", path: path) }
+        guard address.withSockaddr({ LibC.connect(fd, $0, $1) }) == 0 else { throw SystemError("connect", path: path) }
         var tv = timeval(tv_sec: 5, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         return fd

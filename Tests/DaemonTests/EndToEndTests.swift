@@ -179,6 +179,31 @@ import TestSupport
         #expect(!missing.output.contains("unlock"), "a failed start never asks for an unlock")
     }
 
+    @Test func checkConfigReportsEveryProblemWithoutTakingTheDevices() throws {
+        let dir = Self.directory()
+        let config = dir + "/dogdoord.toml"
+        try AtomicFile.write("""
+            [decision]
+            hold = "0s"
+            [camera]
+            kind = "v4l2"
+            device = "\(dir)/video-missing"
+            [events]
+            directory = "\(dir)/no/such/events"
+            """, to: config)
+        let result = try runProgram(Binaries.path("dogdoord"), ["--config", config, "--check-config",
+                                                                "--set", "model.path=\(dir)/missing.safetensors",
+                                                                "--set", "latch.socket=\(dir)/latch.sock"], timeout: 60)
+        #expect(result.status == 1)
+        for expected in ["dogdoord.toml:2: decision.hold", "model: problem: \(dir)/missing.safetensors",
+                         "camera: problem: \(dir)/video-missing: No such file or directory",
+                         "events: problem: \(dir)/no/such/events does not exist", "latch: note: no latch owner listens",
+                         "dogdoord: 4 problems found"] {
+            #expect(result.output.contains(expected), "missing \"\(expected)\" in:\n\(result.output)")
+        }
+        #expect(!result.output.contains("is valid"))
+    }
+
     @Test func systemdUnitsVerify() throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze") else {
             throw HarnessError("systemd-analyze is not installed (Scripts/setup.sh installs systemd)")

@@ -1,12 +1,8 @@
+import Control
 import Foundation
 import LatchLink
 import Support
 import Testing
-
-#if canImport(Glibc)
-import Glibc
-import Control
-#endif
 
 /// What happens to the door when the recognition side fails: the real dogdoord and dogdoor-latch binaries,
 /// the latch owner's own log (its actuations, with millisecond timestamps) as the witness of the line.

@@ -1,8 +1,7 @@
+import Control
+@testable import DaemonRuntime
 import Support
 import Testing
-
-@testable import DaemonRuntime
-import Control
 
 /// A command the decision loop has not taken by its client's deadline is never carried out; one it took is
 /// answered through the callback.

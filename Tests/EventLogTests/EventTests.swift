@@ -1,12 +1,8 @@
+import DecisionCore
 @testable import EventLog
 import Support
 import Testing
-#if canImport(Glibc)
-import Glibc
-import DecisionCore
 import TestSupport
-#endif
-
 @Suite("Event log and snapshots")
 struct EventTests {
     static let wall = WallTime(unixNanoseconds: 1_768_515_303_120_000_000, utcOffsetSeconds: 3_600)

@@ -1,15 +1,11 @@
+import Configuration
+import Control
 import CSystem
 import Imaging
 import LatchLink
 import NeuralNet
 import Samples
 import Support
-
-#if canImport(Glibc)
-import Glibc
-import Configuration
-import Control
-#endif
 
 /// The parsers DogDoor runs on input it does not control, as fuzzing entry points.
 ///

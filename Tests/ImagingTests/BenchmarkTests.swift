@@ -1,6 +1,5 @@
-import Testing
-
 @testable import Imaging
+import Testing
 
 @Suite struct BenchmarkTests {
     /// The benchmark's inputs go through the real paths (an MJPEG frame without Huffman tables, a YUYV frame,

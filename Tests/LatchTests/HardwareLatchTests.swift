@@ -4,10 +4,6 @@ import LatchLink
 import Support
 import Testing
 import TestSupport
-#if canImport(Glibc)
-import Glibc
-#endif
-
 @Suite("Simulated latch")
 struct SimulatedLatchTests {
     @Test("starts locked and records every actuation with its time")

@@ -6,10 +6,6 @@ import Support
 import Testing
 import TestSupport
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// The latch owner and its client over a real socket, with a simulated latch whose actuations are stamped
 /// by the system clock: what the recognition side can and cannot make the latch do, and how fast the owner
 /// locks by itself.

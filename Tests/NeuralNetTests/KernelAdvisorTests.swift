@@ -1,10 +1,7 @@
 import NeuralNet
+import Support
 import Testing
 import TestSupport
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 @Suite struct KernelAdvisorTests {
     static let skylakeX: CPUFeatures = [.sse3, .ssse3, .sse41, .sse42, .avx, .avx2, .fma, .avx512f, .avx512dq, .avx512bw, .avx512vl, .avx512cd]

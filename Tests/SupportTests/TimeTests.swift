@@ -1,6 +1,5 @@
-import Testing
-
 @testable import Support
+import Testing
 
 @Suite("Civil time and clocks")
 struct CivilTimeTests {

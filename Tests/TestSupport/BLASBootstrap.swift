@@ -1,10 +1,6 @@
 import NeuralNet
 import Support
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// How the test process's OpenBLAS kernel was chosen (set before any test runs).
 public nonisolated(unsafe) var testProcessKernelChoice: BLASRuntime.Choice?
 

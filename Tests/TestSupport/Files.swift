@@ -1,8 +1,4 @@
 import Support
-#if canImport(Glibc)
-import Glibc
-#endif
-
 // Files and directories for tests: one set of helpers for every test target.
 
 /// A fresh, empty directory under /tmp, removed by `removeTree` at the end of a test.

@@ -102,9 +102,12 @@ public enum ConfigurationCheck {
             guard (st.st_mode & S_IFMT) == S_IFDIR else { return Finding("events", .problem, "\(directory) is not a directory") }
             return Finding("events", .ok, "\(directory)")
         }
-        let parent = parentDirectory(of: directory)
-        guard stat(parent, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
-            return Finding("events", .problem, "\(directory) does not exist, nor does \(parent)")
+        // The daemon creates the directory and its missing parents at start (the service's StateDirectory, or
+        // the installer, makes /var/lib/dogdoor): only an existing ancestor that is not a directory stops it.
+        var ancestor = parentDirectory(of: directory)
+        while stat(ancestor, &st) != 0 && ancestor != "/" && ancestor != "." { ancestor = parentDirectory(of: ancestor) }
+        guard (st.st_mode & S_IFMT) == S_IFDIR else {
+            return Finding("events", .problem, "\(directory) cannot be created: \(ancestor) is not a directory")
         }
         return Finding("events", .ok, "\(directory) (created at start)")
     }

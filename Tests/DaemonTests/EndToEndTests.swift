@@ -189,7 +189,7 @@ import TestSupport
             kind = "v4l2"
             device = "\(dir)/video-missing"
             [events]
-            directory = "\(dir)/no/such/events"
+            directory = "\(dir)/dogdoord.toml/events"
             """, to: config)
         let result = try runProgram(Binaries.path("dogdoord"), ["--config", config, "--check-config",
                                                                 "--set", "model.path=\(dir)/missing.safetensors",
@@ -197,7 +197,7 @@ import TestSupport
         #expect(result.status == 1)
         for expected in ["dogdoord.toml:2: decision.hold", "model: problem: \(dir)/missing.safetensors",
                          "camera: problem: \(dir)/video-missing: No such file or directory",
-                         "events: problem: \(dir)/no/such/events does not exist", "latch: note: no latch owner listens",
+                         "events: problem: \(dir)/dogdoord.toml/events cannot be created: \(dir)/dogdoord.toml is not a directory", "latch: note: no latch owner listens",
                          "dogdoord: 4 problems found"] {
             #expect(result.output.contains(expected), "missing \"\(expected)\" in:\n\(result.output)")
         }

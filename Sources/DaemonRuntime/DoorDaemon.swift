@@ -126,8 +126,8 @@ public final class DoorDaemon: Sendable {
         var ready = false
         var lastWatchdog: MonotonicInstant?
         var lastCorruptLog: MonotonicInstant?
-        /// The image of the current episode's best frame, kept for a near-miss snapshot.
-        var episodeBest: (id: UInt64, image: Image)?
+        /// The current episode's best frame, kept for a near-miss snapshot.
+        var episodeBest: (id: UInt64, frame: FramePayload)?
 
         /// Starts everything in order; on failure, stops what was started and throws.
         init(settings: Settings, inbox: Inbox, status: Locked<DaemonStatus>) throws {
@@ -298,7 +298,7 @@ public final class DoorDaemon: Sendable {
 
         func process(_ result: FrameResult) {
             frames.seen += 1
-            let probability: Double, elapsed: Double, image: Image
+            let probability: Double, elapsed: Double, frame: FramePayload
             let now = clock.now()
             switch result.outcome {
             case .corrupt(let error):
@@ -313,13 +313,13 @@ public final class DoorDaemon: Sendable {
                 frames.still += 1
                 frames.lastProgress = now.monotonic
                 return
-            case .evaluated(let p, let ms, let frameImage):
-                (probability, elapsed, image) = (p, ms, frameImage)
+            case .evaluated(let p, let ms, let payload):
+                (probability, elapsed, frame) = (p, ms, payload)
             }
             frames.evaluated(milliseconds: elapsed, at: now.monotonic)
             let output = policy.handle(.frame(now, probability: probability, frameID: result.frameID))
-            if policy.episodeBestFrameID == result.frameID { episodeBest = (result.frameID, image) }
-            apply(output, at: now, frame: (result.frameID, image), captured: result.captured)
+            if policy.episodeBestFrameID == result.frameID { episodeBest = (result.frameID, frame) }
+            apply(output, at: now, frame: (result.frameID, frame), captured: result.captured)
             if policy.episodeBestFrameID == nil { episodeBest = nil }
             logger.debug("frame", metadata: ["id": "\(result.frameID)", "p": "\(fixed(probability, 3))", "ms": "\(fixed(elapsed, 1))"])
             if !ready {
@@ -343,17 +343,17 @@ public final class DoorDaemon: Sendable {
         // MARK: - Decisions and the latch
 
         /// Records the policy's decisions (with snapshots) and brings the latch in line with them.
-        func apply(_ output: DecisionOutput, at now: Timestamp, frame: (id: UInt64, image: Image)?, captured: Timestamp? = nil) {
+        func apply(_ output: DecisionOutput, at now: Timestamp, frame: (id: UInt64, payload: FramePayload)?, captured: Timestamp? = nil) {
             if !output.commands.isEmpty { syncLatch(at: now) }
             // Decision latency: from the frame's capture to the latch command (decode, inference, vote, actuation).
             let latencyMS = captured.map { (clock.now().monotonic - $0.monotonic).seconds * 1000 }
             for decision in output.records {
-                var image: Image?
+                var snapshot: FramePayload?
                 switch decision.kind {
                 case .unlock, .rejectedCooldown, .rejectedCurfew, .rejectedLocked:
-                    if decision.frameID != nil { image = frame?.image }
+                    if decision.frameID != nil { snapshot = frame?.payload }
                 case .nearMiss:
-                    if let best = episodeBest, best.id == decision.frameID { image = best.image } else { image = frame?.image }
+                    if let best = episodeBest, best.id == decision.frameID { snapshot = best.frame } else { snapshot = frame?.payload }
                 default:
                     break
                 }
@@ -361,7 +361,7 @@ public final class DoorDaemon: Sendable {
                 if let latencyMS, decision.kind == .unlock, decision.frameID == frame?.id {
                     event.details["latency_ms"] = .number((latencyMS * 10).rounded() / 10)
                 }
-                record(event, snapshot: image)
+                record(event, snapshot: snapshot)
                 let level: Logger.Level = [.unlock, .relock].contains(decision.kind) ? .notice : .info
                 logger.log(level: level, "\(decision.kind.rawValue): \(decision.rule)",
                            metadata: ["mode": "\(decision.mode.name)", "scores": "\(decision.scores.map { fixed($0, 2) })"])
@@ -563,7 +563,7 @@ public final class DoorDaemon: Sendable {
             try? settings.notifier.status(statusLine())
         }
 
-        func record(_ event: EventRecord, snapshot: Image? = nil) {
+        func record(_ event: EventRecord, snapshot: FramePayload? = nil) {
             events.record(event, snapshot: snapshot)
         }
 

@@ -1,3 +1,4 @@
+import Camera
 import EventLog
 import Imaging
 import Logging
@@ -17,7 +18,7 @@ final class EventWriter: Sendable {
 
     private struct Job {
         var event: EventRecord
-        var snapshot: Image?
+        var snapshot: FramePayload?
     }
 
     private struct State {
@@ -45,8 +46,9 @@ final class EventWriter: Sendable {
         thread = try NamedThread(name: "events") { Self.run(state, logger: logger) }
     }
 
-    /// Queues `event`, with the frame to store as its snapshot if one should be kept. Never blocks.
-    func record(_ event: EventRecord, snapshot image: Image? = nil) {
+    /// Queues `event`, with the frame to store as its snapshot if one should be kept. Never blocks: the frame
+    /// is decoded (at the camera's resolution) and encoded on the writer's thread.
+    func record(_ event: EventRecord, snapshot image: FramePayload? = nil) {
         state.withLock { lock in
             guard !lock.state.stopping else { return }
             var job = Job(event: event, snapshot: image)
@@ -110,9 +112,9 @@ final class EventWriter: Sendable {
                 return
             }
             var event = job.event
-            if let image = job.snapshot, let snapshots = next.snapshots {
+            if let frame = job.snapshot, let snapshots = next.snapshots {
                 do {
-                    let jpeg = try JPEGEncoder.encode(image, options: JPEGEncodeOptions(quality: 85))
+                    let jpeg = try JPEGEncoder.encode(try Self.fullImage(frame), options: JPEGEncodeOptions(quality: 85))
                     event.snapshot = try snapshots.save(jpeg: jpeg, time: event.time, kind: event.kind)
                 } catch {
                     logger.error("snapshot not saved", metadata: ["error": "\(error)", "kind": "\(event.kind)"])
@@ -123,6 +125,14 @@ final class EventWriter: Sendable {
             } catch {
                 logger.error("event not written", metadata: ["error": "\(error)", "kind": "\(event.kind)"])
             }
+        }
+    }
+
+    /// The frame as the camera delivered it, decoded at its own resolution (within the decoders' limits).
+    static func fullImage(_ frame: FramePayload) throws(ImagingError) -> Image {
+        switch frame {
+        case .encoded(let bytes, let name): try ImageDecoder.decode(bytes, source: name)
+        case .camera(let cameraFrame): try cameraFrame.image()
         }
     }
 }

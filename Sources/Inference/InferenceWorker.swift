@@ -108,15 +108,17 @@ public final class InferenceWorker: FrameSink, Sendable {
         guard evaluate else { return .still }
         let start = MonotonicClock.now()
         let probability = model.probability(of: image)
-        return .evaluated(probability: probability, milliseconds: (MonotonicClock.now() - start) * 1000, image: image)
+        return .evaluated(probability: probability, milliseconds: (MonotonicClock.now() - start) * 1000, frame: frame.payload)
     }
 }
 
 /// What the inference worker made of one frame.
 public struct FrameResult: Sendable {
     public enum Outcome: Sendable {
-        /// Run through the model: the probability that it shows the dog, and how long inference took.
-        case evaluated(probability: Double, milliseconds: Double, image: Image)
+        /// Run through the model: the probability that it shows the dog, how long inference took, and the frame
+        /// as the camera delivered it (at the camera's resolution: what a snapshot keeps; the network saw it
+        /// decoded at the small size it needs).
+        case evaluated(probability: Double, milliseconds: Double, frame: FramePayload)
         /// Skipped by the motion gate.
         case still
         /// Could not be decoded.

@@ -293,7 +293,9 @@ final class TrainedFixture: @unchecked Sendable {
 
     /// A replay folder: `others` frames of other animals, `bo` frames of Bo, then `after` more of others (files
     /// copied under sortable names).
-    func replayFolder(_ name: String, others: Int, bo: Int, after: Int) throws -> String {
+    /// A replay folder: `others` frames of other animals, `bo` of Bo, `after` of others again. With `scale`,
+    /// every frame is enlarged that many times (bilinear), as a camera of higher resolution would see the scene.
+    func replayFolder(_ name: String, others: Int, bo: Int, after: Int, scale: Int = 1) throws -> String {
         let folder = directory + "/" + name
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         var sequence: [String] = []
@@ -301,7 +303,14 @@ final class TrainedFixture: @unchecked Sendable {
         for i in 0..<bo { sequence.append(boFrames[i % boFrames.count]) }
         for i in 0..<after { sequence.append(otherFrames[(others + i) % otherFrames.count]) }
         for (i, file) in sequence.enumerated() {
-            try FileManager.default.copyItem(atPath: file, toPath: folder + "/" + String(format: "frame-%04d.jpg", i))
+            let destination = folder + "/" + String(format: "frame-%04d.jpg", i)
+            if scale == 1 {
+                try FileManager.default.copyItem(atPath: file, toPath: destination)
+            } else {
+                let image = try ImageDecoder.decode(file: file)
+                let large = PillowResample.bilinear(image, width: image.width * scale, height: image.height * scale)
+                try AtomicFile.write(try JPEGEncoder.encode(large, options: JPEGEncodeOptions(quality: 92)), to: destination)
+            }
         }
         return folder
     }

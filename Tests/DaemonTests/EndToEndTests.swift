@@ -1,4 +1,5 @@
 import Foundation
+import Imaging
 import Samples
 import Support
 import Testing
@@ -51,6 +52,18 @@ import TestSupport
         #expect(events.last?["door"]?.stringValue == "locked")
         let snapshots = try FileManager.default.contentsOfDirectory(atPath: daemon.events + "/snapshots")
         #expect(snapshots.contains { $0.hasSuffix(".jpg") })
+    }
+
+    @Test func snapshotsKeepTheCamerasResolution() throws {
+        // 640x480 frames: the network decodes them DCT-scaled to 320x240 (the nearest size above 224); the
+        // snapshot of the unlock must still be the frame as the camera delivered it.
+        let fixture = try TrainedFixture.get()
+        let frames = try fixture.replayFolder("large", others: 4, bo: 10, after: 4, scale: 2)
+        let daemon = try RunningDaemon(directory: Self.directory(), settings: Self.replayOnce(frames, model: fixture.model, fps: 5))
+        #expect(try daemon.waitForExit(timeout: 180) == 0)
+        let snapshot = try #require(daemon.records("unlock").first?["snapshot"]?.stringValue, "\(daemon.output)")
+        let image = try ImageDecoder.decode(file: daemon.events + "/snapshots/" + snapshot)
+        #expect(image.width == 640 && image.height == 480, "snapshot \(image.width)x\(image.height)")
     }
 
     @Test func staysLockedForOtherAnimals() throws {

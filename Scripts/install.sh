@@ -102,6 +102,8 @@ if [[ -f "$weights" ]]; then
 else
     echo "    no imported weights at $weights (run Scripts/setup.sh); dogdoor-train will need --weights"
 fi
+# Regenerated on every install (the folder is the installer's own; samples go into an empty folder only).
+rm -rf "$DESTDIR$PREFIX/share/dogdoor/samples"
 "$BIN/dogdoor" samples replay --output "$DESTDIR$PREFIX/share/dogdoor/samples" >/dev/null
 
 if [[ -n "$DESTDIR" ]]; then

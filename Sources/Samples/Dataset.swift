@@ -16,7 +16,7 @@ public struct DatasetEntry: Sendable, Equatable {
 }
 
 /// Why samples could not be written.
-public struct SamplesError: Error, CustomStringConvertible {
+public struct SamplesError: Error, CustomStringConvertible, Equatable {
     public var message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
@@ -58,6 +58,7 @@ extension SampleGenerator {
         guard trainPerClass >= 0, validPerClass >= 0, trainPerClass + validPerClass > 0 else {
             throw SamplesError("trainPerClass and validPerClass must not be negative, and not both zero")
         }
+        try requireNewOrEmpty(directory)
         let generator = SampleGenerator(seed: seed)
         var entries: [DatasetEntry] = []
         for (splitIndex, (split, count)) in [("train", trainPerClass), ("valid", validPerClass)].enumerated() {
@@ -109,5 +110,21 @@ func makeDirectories(_ path: String) throws {
     var st = stat()
     guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
         throw SamplesError("\(path): exists and is not a directory")
+    }
+}
+
+/// Samples are written into a new or empty folder only: generated files mixed with earlier ones (of another
+/// seed or size) would make a training set or replay that its `samples.json` or `replay.json` does not describe.
+func requireNewOrEmpty(_ directory: String) throws {
+    guard fileExistsAt(directory) else { return }
+    let entries: [String]
+    do {
+        entries = try directoryEntries(directory)
+    } catch {
+        throw SamplesError("\(directory): \(error.failure)")
+    }
+    guard entries.isEmpty else {
+        throw SamplesError("\(directory) is not empty: samples are written into a new or empty folder only "
+                           + "(earlier files would mix with the new ones)")
     }
 }

@@ -207,6 +207,7 @@ extension SampleGenerator {
     /// last, saying what each frame shows. The same seed always gives the same bytes.
     @discardableResult
     public static func writeReplaySequence(to directory: String, seed: UInt64) throws -> ReplayManifest {
+        try requireNewOrEmpty(directory)
         try makeDirectories(directory)
         let renderer = ReplayRenderer(seed: seed)
         var frames: [ReplayFrame] = []

@@ -58,7 +58,20 @@ import TestSupport
     @Test func refusesAFileWhereADirectoryBelongs() throws {
         let directory = makeTemporaryDirectory("dataset-file")
         defer { removeTree(directory) }
-        try AtomicFile.write("not a directory", to: directory + "/train")
-        #expect(throws: (any Error).self) { try SampleGenerator.writeDataset(to: directory, trainPerClass: 1, validPerClass: 1, seed: 1) }
+        try AtomicFile.write("not a directory", to: directory + "/data")
+        #expect(throws: (any Error).self) { try SampleGenerator.writeDataset(to: directory + "/data", trainPerClass: 1, validPerClass: 1, seed: 1) }
+    }
+
+    @Test func refusesAFolderWithFilesInIt() throws {
+        let directory = makeTemporaryDirectory("dataset-used")
+        defer { removeTree(directory) }
+        _ = try SampleGenerator.writeDataset(to: directory, trainPerClass: 1, validPerClass: 1, seed: 1)
+        let before = try fileNames(in: directory + "/train/bo")
+        #expect(throws: SamplesError("\(directory) is not empty: samples are written into a new or empty folder only "
+                                     + "(earlier files would mix with the new ones)")) {
+            try SampleGenerator.writeDataset(to: directory, trainPerClass: 2, validPerClass: 1, seed: 2)
+        }
+        #expect(try fileNames(in: directory + "/train/bo") == before, "nothing was added")
+        #expect(throws: SamplesError.self) { try SampleGenerator.writeReplaySequence(to: directory, seed: 2) }
     }
 }

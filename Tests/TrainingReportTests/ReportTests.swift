@@ -157,12 +157,16 @@ private func sampleReport(thumbnails: Bool = true) throws -> TrainingReport {
     }
     let names = ["bo_garden.jpg", "bo & friend <2>.jpg", "bo-sofa.png", "IMG_2041.JPG", "bo_\"snow\".jpg",
                  "bo7.jpg", "bo8.jpg", "bo9.jpg", "bo10.jpg", "bo11.jpg"]
-    var validation = names.enumerated().map { index, name in
-        ScoredImage(path: "data/validation/bo/\(name)", isPositive: true,
-                    logit: index == 1 ? -0.9 : 1.2 + random.uniform(0, 5))
+    // Fixed logits, so that every number the report shows can be worked out by hand (numbersShownMatchTheMetrics).
+    // Bo: one false reject (-0.9), nine above every other animal. Others: one false accept (1.4), two between
+    // -0.9 and 0, seventeen below -0.9.
+    let boLogits = [2.1, -0.9, 3.5, 1.8, 4.2, 2.7, 5.0, 1.5, 3.1, 2.2]
+    let otherLogits = [1.4, -0.5, -0.4, -1.0, -2.0, -3.0, -4.0, -5.0, -6.0, -6.5,
+                       -1.5, -2.5, -3.5, -4.5, -5.5, -0.95, -1.2, -2.2, -3.3, -6.9]
+    var validation = zip(names, boLogits).map { name, logit in
+        ScoredImage(path: "data/validation/bo/\(name)", isPositive: true, logit: logit)
     }
-    for index in 0..<20 {
-        let logit = index == 0 ? 1.4 : random.uniform(-7, -0.3)
+    for (index, logit) in otherLogits.enumerated() {
         validation.append(ScoredImage(path: "data/validation/not_bo/other-\(index).jpg", isPositive: false, logit: logit))
     }
     let calibration = Calibration.fixed(threshold: 0.5, scores: validation)
@@ -256,17 +260,18 @@ private func sampleReport(thumbnails: Bool = true) throws -> TrainingReport {
     @Test func numbersShownMatchTheMetrics() throws {
         let report = try sampleReport()
         let html = report.html()
-        let c = ConfusionMatrix(scores: report.validation, threshold: report.calibration.threshold)
-        #expect(elementText(html, id: "accuracy") == PercentText.plain(Double(c.correct) / Double(c.total)))
+        // Worked out by hand from the sample's logits (threshold 0.5 is logit 0): 9 of 10 Bo admitted, 19 of 20
+        // others kept out, so 28 of 30 right. ROC AUC: of the 200 (Bo, other) pairs, the nine Bo images above
+        // 1.4 rank above all 20 others (180), the one at -0.9 above the 17 others below it: 197 / 200.
         #expect(elementText(html, id: "accuracy") == "93.3%")
         #expect(elementText(html, id: "false-accepts") == "1 of 20")
         #expect(elementText(html, id: "false-rejects") == "1 of 10")
         #expect(elementText(html, id: "threshold") == "0.500")
-        #expect(elementText(html, id: "auc") == fixed(Metrics.rocAUC(report.validation)!, 3))
-        #expect(elementText(html, id: "cm-true-accepts") == "\(c.trueAccepts)")
-        #expect(elementText(html, id: "cm-false-rejects") == "\(c.falseRejects)")
-        #expect(elementText(html, id: "cm-false-accepts") == "\(c.falseAccepts)")
-        #expect(elementText(html, id: "cm-true-rejects") == "\(c.trueRejects)")
+        #expect(elementText(html, id: "auc") == "0.985")
+        #expect(elementText(html, id: "cm-true-accepts") == "9")
+        #expect(elementText(html, id: "cm-false-rejects") == "1")
+        #expect(elementText(html, id: "cm-false-accepts") == "1")
+        #expect(elementText(html, id: "cm-true-rejects") == "19")
         #expect(elementText(html, id: "caveat") == report.calibration.caveat)
         #expect(html.contains("14 min 2 s") && html.contains("12 min 11 s") && html.contains("26 min 13 s"))
         // Both phases on one axis with one boundary between them.

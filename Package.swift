@@ -50,7 +50,7 @@ let package = Package(
         // dogdoord.toml, validated into the real types of the modules it configures,
         .target(name: "Configuration", dependencies: ["DecisionCore", "LatchLink", "Imaging", "NeuralNet", "Support"]),
         // the control socket's protocol, server and client (dogdoor status/lock/unlock),
-        .target(name: "Control", dependencies: ["DecisionCore", "Support", "CSystem", logging]),
+        .target(name: "Control", dependencies: ["Camera", "DecisionCore", "LatchLink", "Support", "CSystem", logging]),
         // the durable records: decision events (JSON lines) and snapshots,
         .target(name: "EventLog", dependencies: ["DecisionCore", "Support"]),
         // frame sources: V4L2 cameras (with their identity) and replayed folders,
@@ -105,7 +105,7 @@ let package = Package(
         .testTarget(name: "SamplesTests", dependencies: ["Samples", "Imaging", "Support", "TestSupport"]),
         .testTarget(name: "DecisionCoreTests", dependencies: ["DecisionCore", "LatchLink", "Support", "TestSupport"]),
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "DecisionCore", "LatchLink", "Support", "TestSupport"]),
-        .testTarget(name: "ControlTests", dependencies: ["Control", "DecisionCore", "Support", "TestSupport"]),
+        .testTarget(name: "ControlTests", dependencies: ["Camera", "Control", "DecisionCore", "LatchLink", "Support", "TestSupport"]),
         .testTarget(name: "EventLogTests", dependencies: ["EventLog", "DecisionCore", "Support", "TestSupport"]),
         // The daemon as a whole: its runtime's parts, and the real binaries end to end.
         .testTarget(name: "DaemonTests", dependencies: ["Camera", "Control", "DaemonRuntime", "Inference", "LatchLink", "Imaging",

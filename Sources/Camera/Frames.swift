@@ -25,7 +25,7 @@ public struct Frame: Sendable {
 }
 
 /// The camera's condition, as `dogdoor status` shows it.
-public enum CameraState: String, Sendable, Equatable {
+public enum CameraState: String, Sendable, Equatable, CaseIterable {
     case starting
     /// Frames are arriving.
     case streaming

@@ -1,4 +1,6 @@
+import Camera
 import DecisionCore
+import LatchLink
 import Support
 
 /// A request on the control socket: one JSON object per line, e.g. `{"command":"unlock","seconds":300}`.
@@ -136,14 +138,12 @@ public struct DaemonStatus: Equatable, Sendable {
         }
     }
 
-    /// `auto`, `locked` or `unlocked`.
-    public var mode: String
+    public var mode: DoorMode.Kind
     /// Seconds left of a manual unlock.
     public var unlockRemainingSeconds: Double?
-    /// `locked` or `unlocked`.
-    public var latch: String
-    /// The frame source's state, e.g. `running`, `reconnecting`, `stopped`.
-    public var camera: String
+    public var latch: LatchStatus
+    /// The frame source's state.
+    public var camera: CameraState
     /// Frames evaluated per second, recently.
     public var framesPerSecond: Double
     /// Mean inference time per frame, recently, in milliseconds.
@@ -154,7 +154,7 @@ public struct DaemonStatus: Equatable, Sendable {
     public var model: Model?
     public var frames: Frames?
 
-    public init(mode: String, unlockRemainingSeconds: Double? = nil, latch: String, camera: String,
+    public init(mode: DoorMode.Kind, unlockRemainingSeconds: Double? = nil, latch: LatchStatus, camera: CameraState,
                 framesPerSecond: Double, inferenceMilliseconds: Double, curfew: String? = nil,
                 lastDecision: Decision? = nil, model: Model? = nil, frames: Frames? = nil) {
         self.frames = frames
@@ -172,10 +172,10 @@ public struct DaemonStatus: Equatable, Sendable {
     /// The status fields as JSON members (absent optionals are omitted).
     public var jsonMembers: [(key: String, value: JSONValue)] {
         var object = JSONObject()
-        object["mode"] = .string(mode)
+        object["mode"] = .string(mode.rawValue)
         if let unlockRemainingSeconds { object["unlock_remaining_s"] = .number(unlockRemainingSeconds) }
-        object["latch"] = .string(latch)
-        object["camera"] = .string(camera)
+        object["latch"] = .string(latch.rawValue)
+        object["camera"] = .string(camera.rawValue)
         object["fps"] = .number(framesPerSecond)
         object["inference_ms"] = .number(inferenceMilliseconds)
         if let curfew { object["curfew"] = .string(curfew) }
@@ -210,10 +210,19 @@ public struct DaemonStatus: Equatable, Sendable {
             guard let value = object[key]?.doubleValue else { throw ControlProtocolError("status field \"\(key)\" missing or not a number") }
             return value
         }
-        mode = try string("mode", in: object)
+        func choice<T: RawRepresentable & CaseIterable>(_ key: String, _: T.Type) throws(ControlProtocolError) -> T
+        where T.RawValue == String {
+            let text = try string(key, in: object)
+            guard let value = T(rawValue: text) else {
+                throw ControlProtocolError("status field \"\(key)\" is \"\(text)\", not one of "
+                                           + T.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            return value
+        }
+        mode = try choice("mode", DoorMode.Kind.self)
         unlockRemainingSeconds = object["unlock_remaining_s"]?.doubleValue
-        latch = try string("latch", in: object)
-        camera = try string("camera", in: object)
+        latch = try choice("latch", LatchStatus.self)
+        camera = try choice("camera", CameraState.self)
         framesPerSecond = try number("fps", in: object)
         inferenceMilliseconds = try number("inference_ms", in: object)
         curfew = object["curfew"]?.stringValue

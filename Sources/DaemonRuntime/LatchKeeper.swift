@@ -60,10 +60,13 @@ final class LatchKeeper {
     var isConnected: Bool { client != nil }
 
     /// The latch as status shows it: the owner's line, or `unreachable`.
-    var statusText: String {
-        guard client != nil else { return "unreachable" }
-        return line?.rawValue ?? "unknown"
+    var status: LatchStatus {
+        guard client != nil else { return .unreachable }
+        return line.map(LatchStatus.init) ?? .unknown
     }
+
+    /// `status` as events write it.
+    var statusText: String { status.rawValue }
 
     /// Connects if needed and brings the owner in line with `unlockedUntil` (the policy's relock time while it
     /// has the door unlocked; nil to lock). Returns what happened that the loop must handle.

@@ -17,14 +17,21 @@ public enum DoorMode: Hashable, Sendable, CustomStringConvertible {
     /// Held unlocked by the owner until `until`, then back to `then`.
     case unlocked(until: MonotonicInstant, then: ResumeMode)
 
-    /// `auto`, `locked` or `unlocked` (as written in events and status).
-    public var name: String {
+    /// The mode without its details, as status reports it.
+    public enum Kind: String, Hashable, Sendable, CaseIterable {
+        case auto, locked, unlocked
+    }
+
+    public var kind: Kind {
         switch self {
-        case .auto: return "auto"
-        case .locked: return "locked"
-        case .unlocked: return "unlocked"
+        case .auto: .auto
+        case .locked: .locked
+        case .unlocked: .unlocked
         }
     }
+
+    /// `auto`, `locked` or `unlocked` (as written in events and status).
+    public var name: String { kind.rawValue }
 
     public var description: String { name }
 }

@@ -8,6 +8,18 @@ public enum LatchState: String, Hashable, Sendable, CaseIterable {
     case unlocked
 }
 
+/// The latch as the recognition side knows it: the owner's line, or why it cannot say.
+public enum LatchStatus: String, Hashable, Sendable, CaseIterable {
+    case locked
+    case unlocked
+    /// Connected, but the owner has not reported the line yet.
+    case unknown
+    /// The latch owner cannot be reached (it keeps the door locked meanwhile).
+    case unreachable
+
+    public init(_ state: LatchState) { self = state == .locked ? .locked : .unlocked }
+}
+
 /// Which line of a GPIO chip drives the latch.
 public enum GPIOLineSelector: Hashable, Sendable, CustomStringConvertible {
     /// The line at this offset on the chip.

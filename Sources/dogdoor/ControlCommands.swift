@@ -36,11 +36,11 @@ struct SocketOption: ParsableArguments {
 enum StatusText {
     static func render(_ s: DaemonStatus) -> String {
         var lines: [String] = []
-        var mode = s.mode
+        var mode = s.mode.rawValue
         if let remaining = s.unlockRemainingSeconds { mode += " (\(Int(remaining.rounded())) s left)" }
         lines.append("mode:       \(mode)")
-        lines.append("door:       \(s.latch)")
-        lines.append("camera:     \(s.camera)")
+        lines.append("door:       \(s.latch.rawValue)")
+        lines.append("camera:     \(s.camera.rawValue)")
         lines.append("frames:     \(fixed(s.framesPerSecond, 1)) per second, inference \(fixed(s.inferenceMilliseconds, 0)) ms")
         if let f = s.frames {
             lines.append("            \(f.seen) seen, \(f.evaluated) evaluated, \(f.still) still (no motion), \(f.corrupt) corrupt, \(f.dropped) dropped (newer frame arrived first)")

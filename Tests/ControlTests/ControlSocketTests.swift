@@ -1,5 +1,7 @@
 @testable import Control
+import Camera
 import DecisionCore
+import LatchLink
 import Foundation
 import Support
 import Synchronization
@@ -31,7 +33,7 @@ struct ControlProtocolTests {
     }
 
     static let status = DaemonStatus(
-        mode: "unlocked", unlockRemainingSeconds: 42.5, latch: "unlocked", camera: "running", framesPerSecond: 4.8,
+        mode: .unlocked, unlockRemainingSeconds: 42.5, latch: .unlocked, camera: .streaming, framesPerSecond: 4.8,
         inferenceMilliseconds: 181.25, curfew: "22:00-06:00",
         lastDecision: .init(time: "2026-01-15T22:15:03.120+01:00", kind: "unlock", rule: "3 of last 5 >= 0.90 within 3.0 s",
                             scores: [0.95, 0.97, 0.91]),
@@ -40,12 +42,16 @@ struct ControlProtocolTests {
     @Test("responses round-trip through their JSON line")
     func responses() throws {
         let ok = ControlResponse.success(Self.status)
-        #expect(ok.line.hasPrefix(#"{"ok":true,"mode":"unlocked","unlock_remaining_s":42.5,"latch":"unlocked","camera":"running","fps":4.8,"inference_ms":181.25,"curfew":"22:00-06:00","last_decision":{"#))
+        #expect(ok.line.hasPrefix(#"{"ok":true,"mode":"unlocked","unlock_remaining_s":42.5,"latch":"unlocked","camera":"streaming","fps":4.8,"inference_ms":181.25,"curfew":"22:00-06:00","last_decision":{"#))
         #expect(try ControlResponse(parsing: ok.line) == ok)
-        let minimal = ControlResponse.success(DaemonStatus(mode: "auto", latch: "locked", camera: "stopped",
+        let minimal = ControlResponse.success(DaemonStatus(mode: .auto, latch: .locked, camera: .finished,
                                                            framesPerSecond: 0, inferenceMilliseconds: 0))
-        #expect(minimal.line == #"{"ok":true,"mode":"auto","latch":"locked","camera":"stopped","fps":0,"inference_ms":0}"#)
+        #expect(minimal.line == #"{"ok":true,"mode":"auto","latch":"locked","camera":"finished","fps":0,"inference_ms":0}"#)
         #expect(try ControlResponse(parsing: minimal.line) == minimal)
+        // The vocabulary is the daemon's own enums: a value outside them is refused, naming the field.
+        #expect(throws: ControlProtocolError("status field \"camera\" is \"running\", not one of starting, streaming, stalled, reconnecting, refused, finished, failed")) {
+            try ControlResponse(parsing: #"{"ok":true,"mode":"auto","latch":"locked","camera":"running","fps":0,"inference_ms":0}"#)
+        }
         let failure = ControlResponse.failure("no")
         #expect(failure.line == #"{"ok":false,"error":"no"}"#)
         #expect(try ControlResponse(parsing: failure.line) == failure)
@@ -88,8 +94,8 @@ struct ControlSocketTests {
                 }
                 var remaining: Double?
                 if case .unlocked(let until, _) = policy.mode { remaining = secondsValue(until - now.monotonic) }
-                return .success(DaemonStatus(mode: policy.mode.name, unlockRemainingSeconds: remaining,
-                                             latch: policy.door.rawValue, camera: "running", framesPerSecond: 5,
+                return .success(DaemonStatus(mode: policy.mode.kind, unlockRemainingSeconds: remaining,
+                                             latch: LatchStatus(policy.door), camera: .streaming, framesPerSecond: 5,
                                              inferenceMilliseconds: 120,
                                              lastDecision: policy.lastRecord.map(DaemonStatus.Decision.init)))
             }
@@ -109,16 +115,16 @@ struct ControlSocketTests {
         #expect(fileMode(root + "/run/dogdoor") == 0o750)
 
         let status = try ControlClient.send(.status, to: path)
-        #expect(status.ok && status.status?.mode == "auto" && status.status?.latch == "locked")
+        #expect(status.ok && status.status?.mode == .auto && status.status?.latch == .locked)
         let unlocked = try ControlClient.send(.unlock(seconds: 120), to: path)
-        #expect(unlocked.status?.mode == "unlocked")
-        #expect(unlocked.status?.latch == "unlocked")
+        #expect(unlocked.status?.mode == .unlocked)
+        #expect(unlocked.status?.latch == .unlocked)
         #expect(unlocked.status?.unlockRemainingSeconds == 120)
         #expect(unlocked.status?.lastDecision?.kind == "mode_change")
         let locked = try ControlClient.send(.lock, to: path)
-        #expect(locked.status?.mode == "locked" && locked.status?.latch == "locked")
+        #expect(locked.status?.mode == .locked && locked.status?.latch == .locked)
         let auto = try ControlClient.send(.auto, to: path)
-        #expect(auto.status?.mode == "auto")
+        #expect(auto.status?.mode == .auto)
 
         let requests = daemon.requests.withLock { $0 }
         #expect(requests.map(\.command) == [.status, .unlock(seconds: 120), .lock, .auto])
@@ -192,7 +198,7 @@ struct ControlSocketTests {
         shutdown(fd, Int32(SHUT_WR))
         let lines = readAll(fd).split(separator: "\n").map(String.init)
         #expect(lines.count == 3)
-        #expect(try ControlResponse(parsing: lines[0]).status?.mode == "locked")
+        #expect(try ControlResponse(parsing: lines[0]).status?.mode == .locked)
         #expect(try ControlResponse(parsing: lines[1]).error?.hasPrefix("request is not valid JSON") == true)
         #expect(try ControlResponse(parsing: lines[2]).ok)
     }

@@ -1,0 +1,52 @@
+import Camera
+import EventLog
+import Inference
+import Logging
+import Support
+
+// Frames from the inference worker: counting them and feeding the policy.
+extension DaemonSession {
+    func process(_ result: FrameResult) {
+        frames.seen += 1
+        let probability: Double, elapsed: Double, frame: FramePayload
+        let now = clock.now()
+        switch result.outcome {
+        case .corrupt(let error):
+            frames.corrupt += 1
+            if lastCorruptLog.map({ now.monotonic - $0 > .seconds(10) }) ?? true {
+                logger.warning("corrupt frame skipped", metadata: ["frame": "\(result.frameID)", "error": "\(error)",
+                                                                    "corrupt_total": "\(frames.corrupt)"])
+                lastCorruptLog = now.monotonic
+            }
+            return
+        case .still:
+            frames.still += 1
+            frames.lastProgress = now.monotonic
+            return
+        case .evaluated(let p, let ms, let payload):
+            (probability, elapsed, frame) = (p, ms, payload)
+        }
+        frames.evaluated(milliseconds: elapsed, at: now.monotonic)
+        let output = policy.handle(.frame(now, probability: probability, frameID: result.frameID))
+        if policy.episodeBestFrameID == result.frameID { episodeBest = (result.frameID, frame) }
+        apply(output, at: now, frame: (result.frameID, frame), captured: result.captured)
+        if policy.episodeBestFrameID == nil { episodeBest = nil }
+        logger.debug("frame", metadata: ["id": "\(result.frameID)", "p": "\(fixed(probability, 3))", "ms": "\(fixed(elapsed, 1))"])
+        if !ready {
+            ready = true
+            try? settings.notifier.ready(status: statusLine())
+            logger.notice("ready: model verified, first frame processed")
+        }
+    }
+
+    func cameraChanged(_ state: CameraState, detail: String?, at now: Timestamp) throws {
+        let previous = cameraState
+        cameraState = state
+        if state != previous {
+            logger.notice("camera \(state.rawValue)", metadata: detail.map { ["detail": "\($0)"] } ?? [:])
+            record(EventRecord(time: now.wall, kind: "camera", mode: policy.mode.name, door: latch.statusText,
+                               details: ["state": .string(state.rawValue), "detail": .string(detail ?? "")]))
+        }
+        if state == .failed { throw StartupError("camera failed: \(detail ?? "unknown error")") }
+    }
+}

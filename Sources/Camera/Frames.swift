@@ -25,7 +25,7 @@ public struct Frame: Sendable {
 }
 
 /// The camera's condition, as `dogdoor status` shows it.
-public enum CameraState: String, Sendable, Equatable, CaseIterable {
+public enum CameraState: String, Sendable, Equatable, NamedChoice, Codable {
     case starting
     /// Frames are arriving.
     case streaming

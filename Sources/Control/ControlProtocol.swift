@@ -80,9 +80,9 @@ public struct ControlProtocolError: Error, Hashable, CustomStringConvertible {
 }
 
 /// The daemon's state, as `dogdoor status` shows it.
-public struct DaemonStatus: Equatable, Sendable {
+public struct DaemonStatus: Equatable, Sendable, Codable {
     /// The latest decision, in brief.
-    public struct Decision: Equatable, Sendable {
+    public struct Decision: Equatable, Sendable, Codable {
         /// Local time with offset (ISO 8601).
         public var time: String
         public var kind: String
@@ -104,7 +104,7 @@ public struct DaemonStatus: Equatable, Sendable {
     }
 
     /// The model in use.
-    public struct Model: Equatable, Sendable {
+    public struct Model: Equatable, Sendable, Codable {
         public var path: String
         public var sha256: String
         public var threshold: Double
@@ -117,7 +117,7 @@ public struct DaemonStatus: Equatable, Sendable {
     }
 
     /// Frame counters since the daemon started.
-    public struct Frames: Equatable, Sendable {
+    public struct Frames: Equatable, Sendable, Codable {
         /// Delivered by the camera and taken by the main loop.
         public var seen: UInt64
         /// Run through the model.
@@ -135,6 +135,16 @@ public struct DaemonStatus: Equatable, Sendable {
             self.corrupt = corrupt
             self.dropped = dropped
             self.still = still
+        }
+
+        private enum CodingKeys: String, CodingKey { case seen, evaluated, corrupt, dropped, still }
+
+        /// `still` is absent from the answers of daemons that had no motion gate: zero then.
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            self.init(seen: try c.decode(UInt64.self, forKey: .seen), evaluated: try c.decode(UInt64.self, forKey: .evaluated),
+                      corrupt: try c.decode(UInt64.self, forKey: .corrupt), dropped: try c.decode(UInt64.self, forKey: .dropped),
+                      still: try c.decodeIfPresent(UInt64.self, forKey: .still) ?? 0)
         }
     }
 
@@ -169,90 +179,9 @@ public struct DaemonStatus: Equatable, Sendable {
         self.model = model
     }
 
-    /// The status fields as JSON members (absent optionals are omitted).
-    public var jsonMembers: [(key: String, value: JSONValue)] {
-        var object = JSONObject()
-        object["mode"] = .string(mode.rawValue)
-        if let unlockRemainingSeconds { object["unlock_remaining_s"] = .number(unlockRemainingSeconds) }
-        object["latch"] = .string(latch.rawValue)
-        object["camera"] = .string(camera.rawValue)
-        object["fps"] = .number(framesPerSecond)
-        object["inference_ms"] = .number(inferenceMilliseconds)
-        if let curfew { object["curfew"] = .string(curfew) }
-        if let lastDecision {
-            object["last_decision"] = .object([
-                "time": .string(lastDecision.time), "kind": .string(lastDecision.kind),
-                "rule": .string(lastDecision.rule), "scores": .array(lastDecision.scores.map { .number($0) }),
-            ])
-        }
-        if let model {
-            object["model"] = .object([
-                "path": .string(model.path), "sha256": .string(model.sha256), "threshold": .number(model.threshold),
-            ])
-        }
-        if let frames {
-            object["frames"] = .object([
-                "seen": .number(Double(frames.seen)), "evaluated": .number(Double(frames.evaluated)),
-                "corrupt": .number(Double(frames.corrupt)), "dropped": .number(Double(frames.dropped)),
-                "still": .number(Double(frames.still)),
-            ])
-        }
-        return object.members
-    }
-
-    /// Reads the status fields from a response object.
-    public init(json object: JSONObject) throws(ControlProtocolError) {
-        func string(_ key: String, in object: JSONObject) throws(ControlProtocolError) -> String {
-            guard let value = object[key]?.stringValue else { throw ControlProtocolError("status field \"\(key)\" missing or not a string") }
-            return value
-        }
-        func number(_ key: String, in object: JSONObject) throws(ControlProtocolError) -> Double {
-            guard let value = object[key]?.doubleValue else { throw ControlProtocolError("status field \"\(key)\" missing or not a number") }
-            return value
-        }
-        func choice<T: RawRepresentable & CaseIterable>(_ key: String, _: T.Type) throws(ControlProtocolError) -> T
-        where T.RawValue == String {
-            let text = try string(key, in: object)
-            guard let value = T(rawValue: text) else {
-                throw ControlProtocolError("status field \"\(key)\" is \"\(text)\", not one of "
-                                           + T.allCases.map(\.rawValue).joined(separator: ", "))
-            }
-            return value
-        }
-        mode = try choice("mode", DoorMode.Kind.self)
-        unlockRemainingSeconds = object["unlock_remaining_s"]?.doubleValue
-        latch = try choice("latch", LatchStatus.self)
-        camera = try choice("camera", CameraState.self)
-        framesPerSecond = try number("fps", in: object)
-        inferenceMilliseconds = try number("inference_ms", in: object)
-        curfew = object["curfew"]?.stringValue
-        if let decision = object["last_decision"] {
-            guard let d = decision.objectValue, let scores = d["scores"]?.arrayValue else {
-                throw ControlProtocolError("status field \"last_decision\" is malformed")
-            }
-            lastDecision = Decision(time: try string("time", in: d), kind: try string("kind", in: d),
-                                    rule: try string("rule", in: d), scores: scores.compactMap(\.doubleValue))
-        } else {
-            lastDecision = nil
-        }
-        if let modelValue = object["model"] {
-            guard let m = modelValue.objectValue else { throw ControlProtocolError("status field \"model\" is malformed") }
-            model = Model(path: try string("path", in: m), sha256: try string("sha256", in: m),
-                          threshold: try number("threshold", in: m))
-        } else {
-            model = nil
-        }
-        if let framesValue = object["frames"] {
-            guard let f = framesValue.objectValue else { throw ControlProtocolError("status field \"frames\" is malformed") }
-            func count(_ key: String) throws(ControlProtocolError) -> UInt64 {
-                guard let n = f[key]?.intValue, n >= 0 else { throw ControlProtocolError("status field \"frames.\(key)\" missing or not a count") }
-                return UInt64(n)
-            }
-            frames = Frames(seen: try count("seen"), evaluated: try count("evaluated"), corrupt: try count("corrupt"),
-                            dropped: try count("dropped"), still: f["still"]?.intValue.map { UInt64(max(0, $0)) } ?? 0)
-        } else {
-            frames = nil
-        }
+    enum CodingKeys: String, CodingKey {
+        case mode, unlockRemainingSeconds = "unlock_remaining_s", latch, camera, framesPerSecond = "fps"
+        case inferenceMilliseconds = "inference_ms", curfew, lastDecision = "last_decision", model, frames
     }
 }
 
@@ -278,12 +207,16 @@ public struct ControlResponse: Equatable, Sendable {
         ControlResponse(ok: false, error: message, status: status)
     }
 
-    /// The response as one JSON line (without the newline).
+    /// The response as one JSON line (without the newline): `ok`, `error`, then the status fields.
     public var line: String {
-        var members: [(key: String, value: JSONValue)] = [("ok", .bool(ok))]
-        if let error { members.append(("error", .string(error))) }
-        if let status { members += status.jsonMembers }
-        return JSONValue.object(JSONObject(members)).serialized()
+        var object: JSONObject = ["ok": .bool(ok)]
+        if let error { object["error"] = .string(error) }
+        // DaemonStatus holds only numbers, strings and enums: encoding does not fail (if it ever did, the
+        // answer would go without the status rather than not at all).
+        if let status, case .object(let fields)? = try? JSONValueEncoder().encode(status) {
+            for (key, value) in fields.members { object[key] = value }
+        }
+        return JSONValue.object(object).serialized()
     }
 
     /// Parses a response line.
@@ -299,6 +232,10 @@ public struct ControlResponse: Equatable, Sendable {
         }
         self.ok = ok
         self.error = object["error"]?.stringValue
-        self.status = object["mode"] == nil ? nil : try DaemonStatus(json: object)
+        do {
+            self.status = object["mode"] == nil ? nil : try JSONValueDecoder().decode(DaemonStatus.self, from: value)
+        } catch {
+            throw ControlProtocolError("status \(error)")
+        }
     }
 }

@@ -18,7 +18,7 @@ public enum DoorMode: Hashable, Sendable, CustomStringConvertible {
     case unlocked(until: MonotonicInstant, then: ResumeMode)
 
     /// The mode without its details, as status reports it.
-    public enum Kind: String, Hashable, Sendable, CaseIterable {
+    public enum Kind: String, Hashable, Sendable, NamedChoice, Codable {
         case auto, locked, unlocked
     }
 

@@ -9,7 +9,7 @@ public enum LatchState: String, Hashable, Sendable, CaseIterable {
 }
 
 /// The latch as the recognition side knows it: the owner's line, or why it cannot say.
-public enum LatchStatus: String, Hashable, Sendable, CaseIterable {
+public enum LatchStatus: String, Hashable, Sendable, NamedChoice, Codable {
     case locked
     case unlocked
     /// Connected, but the owner has not reported the line yet.

@@ -28,3 +28,16 @@ extension NamedChoice where Self: RawRepresentable, RawValue == String {
     /// By default a choice is called by its raw value.
     public var name: String { rawValue }
 }
+
+// In JSON a choice is its raw value; a value outside the choices is refused with the ones accepted.
+extension NamedChoice where Self: RawRepresentable, RawValue == String, Self: Decodable {
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let value = Self(rawValue: text) else {
+            let accepted = Self.allCases.map(\.rawValue).joined(separator: ", ")
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                                                    debugDescription: "is \"\(text)\", not one of \(accepted)"))
+        }
+        self = value
+    }
+}

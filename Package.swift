@@ -17,6 +17,8 @@ let package = Package(
         .executable(name: "dogdoor", targets: ["dogdoor"]),
         .executable(name: "dogdoor-train", targets: ["dogdoor-train"]),
         .executable(name: "dogdoor-latch", targets: ["dogdoor-latch"]),
+        // Drawn sample pictures for demos and tests (dogdoor samples forwards to it).
+        .executable(name: "dogdoor-samples", targets: ["dogdoor-samples"]),
         // The fuzzing entry points, for the libFuzzer executables of Fuzz/ (a package of their own: they are
         // built with -sanitize=fuzzer, which the ordinary build must not be).
         .library(name: "FuzzEntries", targets: ["FuzzEntries"]),
@@ -75,8 +77,9 @@ let package = Package(
 
         // MARK: Executables (thin: parsing and wiring only)
         .executableTarget(name: "dogdoor", dependencies: ["Camera", "CommandSupport", "EngineOptions", "Configuration", "Control", "Imaging", "Inference",
-                                                          "NeuralNet", "Samples", "Support", "Training", "TrainingReport",
+                                                          "NeuralNet", "Support", "Training", "TrainingReport",
                                                           argumentParser, logging]),
+        .executableTarget(name: "dogdoor-samples", dependencies: ["CommandSupport", "Samples", "Support", argumentParser]),
         .executableTarget(name: "dogdoord", dependencies: ["CommandSupport", "EngineOptions", "Configuration", "DaemonRuntime", "Inference", "NeuralNet",
                                                            "Support", argumentParser, logging]),
         .executableTarget(name: "dogdoor-train", dependencies: ["CommandSupport", "EngineOptions", "Imaging", "NeuralNet", "Support", "Training",

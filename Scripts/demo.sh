@@ -15,20 +15,20 @@ step() { printf '==> %s\n' "$*"; }
 
 Scripts/setup.sh
 step "building (release)"
-for product in dogdoord dogdoor dogdoor-train dogdoor-latch; do swift build -c release --product "$product" >/dev/null; done
+for product in dogdoord dogdoor dogdoor-train dogdoor-latch dogdoor-samples; do swift build -c release --product "$product" >/dev/null; done
 BIN="$ROOT/.build/release"
 
 mkdir -p "$DEMO"
 if [[ ! -f "$DEMO/data/.complete" ]]; then
     step "generating sample photos"
     rm -rf "$DEMO/data"
-    "$BIN/dogdoor" samples dataset --output "$DEMO/data" --train-per-class 60 --valid-per-class 20 --seed 1
+    "$BIN/dogdoor-samples" dataset --output "$DEMO/data" --train-per-class 60 --valid-per-class 20 --seed 1
     touch "$DEMO/data/.complete"
 fi
 if [[ ! -f "$DEMO/frames/.complete" ]]; then
     step "generating the replay camera's frames"
     rm -rf "$DEMO/frames"
-    "$BIN/dogdoor" samples replay --output "$DEMO/frames" --seed 2
+    "$BIN/dogdoor-samples" replay --output "$DEMO/frames" --seed 2
     touch "$DEMO/frames/.complete"
 fi
 if [[ ! -f "$DEMO/model.safetensors" ]]; then

@@ -41,11 +41,12 @@ if [[ -z "$DESTDIR" && $EUID -ne 0 ]]; then fail "run as root (or use --destdir 
 BIN="$ROOT/.build/release"
 if ((BUILD)); then
     step "building release binaries (static Swift runtime)"
-    (cd "$ROOT" && for product in dogdoord dogdoor dogdoor-train dogdoor-latch; do
+    (cd "$ROOT" && for product in dogdoord dogdoor dogdoor-train dogdoor-latch dogdoor-samples; do
         swift build -c release --static-swift-stdlib --product "$product" >/dev/null || exit 1
     done)
 fi
-for program in dogdoord dogdoor dogdoor-train dogdoor-latch; do
+# dogdoor-samples is needed here (it draws the replay camera's sample frames) but not installed.
+for program in dogdoord dogdoor dogdoor-train dogdoor-latch dogdoor-samples; do
     [[ -x "$BIN/$program" ]] || fail "$BIN/$program is missing: build first or drop --no-build"
 done
 
@@ -104,7 +105,7 @@ else
 fi
 # Regenerated on every install (the folder is the installer's own; samples go into an empty folder only).
 rm -rf "$DESTDIR$PREFIX/share/dogdoor/samples"
-"$BIN/dogdoor" samples replay --output "$DESTDIR$PREFIX/share/dogdoor/samples" >/dev/null
+"$BIN/dogdoor-samples" replay --output "$DESTDIR$PREFIX/share/dogdoor/samples" >/dev/null
 
 if [[ -n "$DESTDIR" ]]; then
     step "staged under $DESTDIR (no user created, systemd not touched)"

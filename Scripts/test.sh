@@ -29,6 +29,7 @@ swift build -c release --product dogdoord
 swift build -c release --product dogdoor
 swift build -c release --product dogdoor-train
 swift build -c release --product dogdoor-latch
+swift build -c release --product dogdoor-samples
 swift build --build-tests
 
 # The test process picks its OpenBLAS kernel exactly as the programs do (Tests/CTestBootstrap).

@@ -46,7 +46,7 @@ TRAIN_SEEDS=(3 5) VALID_SEED=4 SHOWN_SEED=2
 TRAIN_ARGS=(--input-size 64 --epochs 10 --steps-per-epoch 8 --fine-tune-epochs 12 --threshold 0.7 --seed 1)
 RECIPE="dataset --seed 1; replays train ${TRAIN_SEEDS[*]} valid $VALID_SEED (every 4th) shown $SHOWN_SEED; ${TRAIN_ARGS[*]}"
 DAEMON_CACHE=$CACHE_ROOT/daemon
-PRODUCTS=(dogdoord dogdoor dogdoor-train dogdoor-latch)
+PRODUCTS=(dogdoord dogdoor dogdoor-train dogdoor-latch dogdoor-samples)
 PYTHON=python3
 
 # --- 1. binaries ---------------------------------------------------------------------------------
@@ -82,8 +82,8 @@ fi
 
 # --- 2. data and model (cached) ------------------------------------------------------------------
 
-# The samples come from dogdoor, the model from dogdoor-train and the weights.
-key=$( { sha256sum "$bin_dir/dogdoor" "$bin_dir/dogdoor-train" | cut -d' ' -f1
+# The samples come from dogdoor-samples, the model from dogdoor-train and the weights.
+key=$( { sha256sum "$bin_dir/dogdoor-samples" "$bin_dir/dogdoor-train" | cut -d' ' -f1
          stat -c '%s %Y' "$WEIGHTS"; echo "$RECIPE"; } | sha256sum | cut -c1-16)
 data=$DAEMON_CACHE/$key
 if [[ ! -f $data/ready ]]; then
@@ -91,9 +91,9 @@ if [[ ! -f $data/ready ]]; then
     mkdir -p "$data"
     note "generating samples (cache $key)"
     started=$(now)
-    "$bin_dir/dogdoor" samples dataset --output "$data/dataset" --seed 1 >&2
+    "$bin_dir/dogdoor-samples" dataset --output "$data/dataset" --seed 1 >&2
     for seed in "$SHOWN_SEED" "${TRAIN_SEEDS[@]}" "$VALID_SEED"; do
-        "$bin_dir/dogdoor" samples replay --output "$data/replay-$seed" --seed "$seed" >&2
+        "$bin_dir/dogdoor-samples" replay --output "$data/replay-$seed" --seed "$seed" >&2
     done
     # Training set: the dataset plus the other porches (all frames for training, every 4th of one for
     # validation), sorted by their manifests.

@@ -1,11 +1,16 @@
 import ArgumentParser
+import CommandSupport
 import Samples
 import Support
 
-struct SamplesCommand: ParsableCommand {
+/// Pictures for demos and tests, drawn by the program itself. A product of its own: the procedural drawing
+/// (about 3,000 lines) stays out of the operator's `dogdoor` tool, which forwards `dogdoor samples` here.
+@main
+struct SamplesCommand: DogDoorProgram {
     static let configuration = CommandConfiguration(
-        commandName: "samples",
+        commandName: "dogdoor-samples",
         abstract: "Generate sample photos of Bo and of other animals (drawn procedurally; no third-party photos).",
+        version: dogDoorVersion,
         subcommands: [Dataset.self, Replay.self])
 
     struct Dataset: ParsableCommand {

@@ -42,3 +42,4 @@ public struct ComputeOptions: ParsableArguments {
 extension PixelFormat: ExpressibleByArgument {}
 extension ExecutionPlan.Preset: ExpressibleByArgument {}
 extension ResizeMethod: ExpressibleByArgument {}
+extension Centering: ExpressibleByArgument {}

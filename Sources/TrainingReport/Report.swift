@@ -1,3 +1,4 @@
+import Imaging
 import Support
 import Training
 
@@ -498,5 +499,38 @@ enum ReportText {
                     UInt8(ascii: "=")]
         }
         return String(decoding: out, as: UTF8.self)
+    }
+}
+
+extension TrainingReport {
+    /// JPEG thumbnails (longest side 160 px) of the validation photos decided wrongly at `threshold`, for the
+    /// gallery. A photo that cannot be read is left out (the gallery shows a placeholder).
+    public static func thumbnails(of scores: [ScoredImage], threshold: Double) -> [String: [UInt8]] {
+        var thumbnails: [String: [UInt8]] = [:]
+        for wrong in misclassified(scores, threshold: threshold) {
+            guard let image = try? ImageDecoder.decode(file: wrong.path, options: DecodeOptions(minimumSide: 160)) else { continue }
+            let scale = 160.0 / Double(max(image.width, image.height))
+            let small = PillowResample.bilinear(image, width: max(1, Int(Double(image.width) * scale)),
+                                                height: max(1, Int(Double(image.height) * scale)))
+            thumbnails[wrong.path] = try? JPEGEncoder.encode(small, options: JPEGEncodeOptions(quality: 80))
+        }
+        return thumbnails
+    }
+
+    /// The report of a finished run: `settings` first (where the data and weights came from, the machine),
+    /// then the recipe; the model written to `modelPath` with tensors `modelSHA256`.
+    public init(run result: TrainingResult, photos: TrainingJob.Photos, recipe: TrainingRecipe, calibration: Calibration,
+                settings: [(key: String, value: String)], modelPath: String, modelSHA256: String) {
+        let train = photos.training.classCounts, valid = photos.validation.classCounts
+        let phases = ["frozen", "fine-tune"].compactMap { phase in result.phaseSeconds[phase].map { PhaseTime(phase: phase, seconds: $0) } }
+        self.init(
+            positiveClass: photos.positiveClass, negativeClass: photos.negativeClass,
+            settings: settings + recipe.summary.map { (key: $0.0, value: $0.1) },
+            epochs: result.epochs, validation: result.validation, calibration: calibration,
+            summary: Summary(
+                classes: [ClassCount(name: photos.positiveClass, training: train.positive, validation: valid.positive),
+                          ClassCount(name: photos.negativeClass, training: train.negative, validation: valid.negative)],
+                skipped: photos.skipped, phaseTimes: phases, modelPath: modelPath, modelSHA256: modelSHA256),
+            thumbnails: Self.thumbnails(of: result.validation, threshold: calibration.threshold))
     }
 }

@@ -47,8 +47,8 @@ struct TrainCommand: DogDoorProgram {
     @Option(name: .customLong("fine-tune-from"), help: "First layer to unfreeze in phase 2, e.g. block5_conv1.") var fineTuneFrom = "block1_conv1"
     @Option(help: "Seed for initialisation, shuffling and augmentation.") var seed: UInt64 = 1
     @Flag(name: .customLong("no-augmentation"), help: "Train on the images as they are.") var noAugmentation = false
-    @Option(help: "Resize method: area, bilinear, nearest (Keras's default).") var resize = ResizeMethod.default.rawValue
-    @Option(help: "Centering: samplewise (default) or caffe (BGR minus ImageNet means).") var centering = Centering.samplewise.rawValue
+    @Option(help: "Resize method (nearest is Keras's default).") var resize = ResizeMethod.default
+    @Option(help: "Centering: samplewise, or caffe (BGR minus ImageNet means).") var centering = Centering.samplewise
     @Option(name: .customLong("input-size"), help: "Side of the square network input in pixels, a multiple of 32 (smaller is faster and coarser).")
     var inputSize = VGG16.inputSize
     @Option(help: "Decision threshold on the probability, unless --max-false-accept calibrates one.") var threshold = 0.5
@@ -67,12 +67,6 @@ struct TrainCommand: DogDoorProgram {
         guard learningRate > 0, fineTuneLearningRate > 0 else { throw ValidationError("learning rates must be positive") }
         guard threshold > 0, threshold < 1 else { throw ValidationError("--threshold must be a probability strictly between 0 and 1") }
         if let maxFalseAccept, !(0...1).contains(maxFalseAccept) { throw ValidationError("--max-false-accept must be between 0 and 1") }
-        guard ResizeMethod(rawValue: resize) != nil else {
-            throw ValidationError("--resize \(resize) is not one of \(ResizeMethod.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        guard Centering(rawValue: centering) != nil else {
-            throw ValidationError("--centering \(centering) is not one of \(Centering.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
         guard VGG16.supports(inputSize: inputSize) else {
             throw ValidationError("--input-size must be a multiple of 32 between 32 and 512, got \(inputSize)")
         }
@@ -82,27 +76,16 @@ struct TrainCommand: DogDoorProgram {
     func run() throws {
         var logger = Logger(label: "dogdoor-train")
         let (threads, kernel) = try compute.setUp(&logger)
-        // Read the key before hours of training, not after.
+        // Read the key and find the weights before hours of training, not after.
         let key = try signingKey.map { path throws in try KeyFile.readPrivateKey(path) }
-        let preprocessor = Preprocessor(resize: ResizeMethod(rawValue: resize)!, centering: Centering(rawValue: centering)!,
-                                        side: inputSize)
-        let weightsPath = try locateWeights()
-        let layout = try DatasetLayout.discover(directory: data, positive: positive, validationSplit: validationSplit)
-        let training = ImageSet(layout.training, preprocessor: preprocessor, threads: threads)
-        let validation = ImageSet(layout.validation, preprocessor: preprocessor, threads: threads)
-        let allSkipped = layout.skipped + training.skipped + validation.skipped
-        for skipped in allSkipped { printError("dogdoor-train: skipped \(skipped.path): \(skipped.reason)") }
-        let (trainPositive, trainNegative) = training.classCounts
-        let (validPositive, validNegative) = validation.classCounts
-        print("images: train \(trainPositive) \(layout.positiveClass) / \(trainNegative) \(layout.negativeClass), "
-              + "valid \(validPositive) / \(validNegative); skipped \(allSkipped.count)")
-        let minimum = 5
-        for (count, name, set) in [(trainPositive, layout.positiveClass, "training"), (trainNegative, layout.negativeClass, "training")] where count < minimum {
-            throw CommandFailure("only \(count) usable \(set) images of \(name); at least \(minimum) per class are needed")
-        }
-        for (count, name) in [(validPositive, layout.positiveClass), (validNegative, layout.negativeClass)] where count < 1 {
-            throw CommandFailure("no usable validation images of \(name); validation needs both classes")
-        }
+        let weightsPath = try TrainingJob.locateWeights(explicit: weights, environment: getenv("DOGDOOR_WEIGHTS").map { String(cString: $0) })
+        let preprocessor = Preprocessor(resize: resize, centering: centering, side: inputSize)
+        let photos = try TrainingJob.loadPhotos(directory: data, positive: positive, validationSplit: validationSplit,
+                                                preprocessor: preprocessor, threads: threads)
+        for skipped in photos.skipped { printError("dogdoor-train: skipped \(skipped.path): \(skipped.reason)") }
+        let train = photos.training.classCounts, valid = photos.validation.classCounts
+        print("images: train \(train.positive) \(photos.positiveClass) / \(train.negative) \(photos.negativeClass), "
+              + "valid \(valid.positive) / \(valid.negative); skipped \(photos.skipped.count)")
         let base = try loadBaseWeights(path: weightsPath)
         var recipe = TrainingRecipe()
         recipe.epochs = epochs
@@ -115,85 +98,35 @@ struct TrainCommand: DogDoorProgram {
         recipe.seed = seed
         if noAugmentation { recipe.augmentation = .none }
         print("OpenBLAS kernel: \(kernel); \(threads.count) threads")
-        let trainer = Trainer(recipe: recipe, preprocessor: preprocessor, training: training, validation: validation,
+        let trainer = Trainer(recipe: recipe, preprocessor: preprocessor, training: photos.training, validation: photos.validation,
                               base: base, threads: threads, logger: logger)
-        let progress = try ConsoleProgress(jsonLog: logJSON)
-        let result = try trainer.run(observer: progress)
-        for phase in ["frozen", "fine-tune"] {
-            if let seconds = result.phaseSeconds[phase] { print("\(phase == "frozen" ? "phase 1 (frozen base)" : "phase 2 (fine-tuning)"): \(fixed(seconds, 1)) s") }
+        let result = try trainer.run(observer: try ConsoleProgress(jsonLog: logJSON))
+        for (phase, name) in [("frozen", "phase 1 (frozen base)"), ("fine-tune", "phase 2 (fine-tuning)")] {
+            if let seconds = result.phaseSeconds[phase] { print("\(name): \(fixed(seconds, 1)) s") }
         }
-        let finalAccuracy = result.epochs.last?.validationAccuracy ?? 0
-        print("final validation accuracy: \(fixed(finalAccuracy, 4))")
+        print("final validation accuracy: \(fixed(result.finalValidationAccuracy, 4))")
 
-        // The decision threshold: calibrated on the validation set, or the given one, with what it means.
-        let calibration: Calibration
-        if let maxFalseAccept {
-            do {
-                calibration = try Calibration.calibrate(scores: result.validation, maxFalseAcceptRate: maxFalseAccept)
-            } catch {
-                throw CommandFailure("threshold calibration: \(error)")
-            }
-        } else {
-            calibration = Calibration.fixed(threshold: threshold, scores: result.validation)
-        }
+        let calibration = try TrainingJob.chooseThreshold(scores: result.validation, threshold: threshold,
+                                                          maxFalseAccept: maxFalseAccept)
         let c = calibration.confusion
         print("threshold \(fixed(calibration.threshold, 4))\(calibration.isCalibrated ? " (calibrated)" : ""): "
-              + "\(c.trueAccepts) of \(c.trueAccepts + c.falseRejects) \(layout.positiveClass) admitted, "
+              + "\(c.trueAccepts) of \(c.trueAccepts + c.falseRejects) \(photos.positiveClass) admitted, "
               + "\(c.falseAccepts) of \(c.falseAccepts + c.trueRejects) others admitted")
         print(calibration.caveat)
         for warning in calibration.warnings { printError("dogdoor-train: warning: \(warning)") }
 
-        var summary = JSONObject()
-        for (key, value) in recipe.summary { summary[key] = .string(value) }
-        summary["resize"] = .string(preprocessor.resize.rawValue)
-        summary["centering"] = .string(preprocessor.centering.rawValue)
-        summary["final_val_accuracy"] = .number(finalAccuracy)
-        summary["phase_seconds"] = .object(JSONObject(result.phaseSeconds.sorted { $0.key > $1.key }.map { (key: $0.key, value: .number($0.value)) }))
-        summary["images"] = ["train_positive": .number(Double(trainPositive)), "train_negative": .number(Double(trainNegative)),
-                             "valid_positive": .number(Double(validPositive)), "valid_negative": .number(Double(validNegative)),
-                             "skipped": .number(Double(allSkipped.count))]
-        summary["calibration"] = calibration.json
-        var manifest = ModelManifest(resize: preprocessor.resize.rawValue, centering: preprocessor.centering.rawValue,
-                                     positiveClass: layout.positiveClass, negativeClass: layout.negativeClass,
-                                     threshold: calibration.threshold, training: summary)
-        manifest.inputSize = inputSize
+        let manifest = TrainingJob.manifest(result: result, photos: photos, recipe: recipe, preprocessor: preprocessor,
+                                            calibration: calibration)
         let written = try ModelFile.write(result.parameters, manifest: manifest, to: output, threads: threads, signingKey: key)
         print("wrote \(output) (tensors sha256 \(written.tensorsSHA256.prefix(16))...\(key.map { ", signed by key \($0.publicKey.fingerprint)" } ?? ""))")
 
         let reportPath = report ?? (output.hasSuffix(".safetensors") ? String(output.dropLast(12)) : output) + ".report.html"
-        var thumbnails: [String: [UInt8]] = [:]
-        for wrong in TrainingReport.misclassified(result.validation, threshold: calibration.threshold) {
-            if let image = try? ImageDecoder.decode(file: wrong.path, options: DecodeOptions(minimumSide: 160)) {
-                let scale = 160.0 / Double(max(image.width, image.height))
-                let size = (max(1, Int(Double(image.width) * scale)), max(1, Int(Double(image.height) * scale)))
-                let small = PillowResample.bilinear(image, width: size.0, height: size.1)
-                thumbnails[wrong.path] = try? JPEGEncoder.encode(small, options: JPEGEncodeOptions(quality: 80))
-            }
-        }
-        let phaseOrder = ["frozen", "fine-tune"].compactMap { p in result.phaseSeconds[p].map { TrainingReport.PhaseTime(phase: p, seconds: $0) } }
-        let trainingReport = TrainingReport(
-            positiveClass: layout.positiveClass, negativeClass: layout.negativeClass,
-            settings: [("data", data), ("weights", weightsPath), ("OpenBLAS kernel", kernel), ("threads", "\(threads.count)"),
-                       ("resize", preprocessor.resize.rawValue), ("centering", preprocessor.centering.rawValue)]
-                + recipe.summary.map { (key: $0.0, value: $0.1) },
-            epochs: result.epochs, validation: result.validation, calibration: calibration,
-            summary: TrainingReport.Summary(
-                classes: [TrainingReport.ClassCount(name: layout.positiveClass, training: trainPositive, validation: validPositive),
-                          TrainingReport.ClassCount(name: layout.negativeClass, training: trainNegative, validation: validNegative)],
-                skipped: allSkipped, phaseTimes: phaseOrder, modelPath: output,
-                modelSHA256: written.tensorsSHA256),
-            thumbnails: thumbnails)
-        try trainingReport.write(to: reportPath)
+        let settings: [(key: String, value: String)] = [
+            ("data", data), ("weights", weightsPath), ("OpenBLAS kernel", kernel), ("threads", "\(threads.count)"),
+            ("resize", resize.rawValue), ("centering", centering.rawValue),
+        ]
+        try TrainingReport(run: result, photos: photos, recipe: recipe, calibration: calibration, settings: settings,
+                           modelPath: output, modelSHA256: written.tensorsSHA256).write(to: reportPath)
         print("report: \(reportPath)")
-    }
-
-    private func locateWeights() throws -> String {
-        var candidates: [String] = []
-        if let weights { candidates = [weights] } else {
-            if let env = getenv("DOGDOOR_WEIGHTS") { candidates.append(String(cString: env)) }
-            candidates += ["var/weights/vgg16-notop.safetensors", "/var/lib/dogdoor/vgg16-notop.safetensors"]
-        }
-        if let found = candidates.first(where: { access($0, R_OK) == 0 }) { return found }
-        throw CommandFailure("VGG16 weights not found (tried \(candidates.joined(separator: ", "))); run Scripts/setup.sh or pass --weights")
     }
 }

@@ -341,6 +341,25 @@ private func sampleReport(thumbnails: Bool = true) throws -> TrainingReport {
         #expect(nothing.html().contains("No epochs were recorded."))
     }
 
+    @Test func thumbnailsShowOnlyTheMistakesAtMost160PixelsWide() throws {
+        let dir = TemporaryDirectory("thumbs")
+        let photo = Image(width: 480, height: 320) { x, y in (UInt8(x % 256), UInt8(y % 256), 90) }
+        for name in ["wrong-dog.jpg", "wrong-cat.jpg", "right.jpg"] {
+            try AtomicFile.write(try JPEGEncoder.encode(photo), to: dir.file(name))
+        }
+        let scores = [ScoredImage(path: dir.file("wrong-dog.jpg"), isPositive: true, logit: -2),
+                      ScoredImage(path: dir.file("wrong-cat.jpg"), isPositive: false, logit: 2),
+                      ScoredImage(path: dir.file("right.jpg"), isPositive: true, logit: 3),
+                      ScoredImage(path: dir.file("gone.jpg"), isPositive: false, logit: 4)]
+        let thumbnails = TrainingReport.thumbnails(of: scores, threshold: 0.5)
+        // The unreadable mistake has none (the gallery shows a placeholder); the right answer is not shown.
+        #expect(Set(thumbnails.keys) == [dir.file("wrong-dog.jpg"), dir.file("wrong-cat.jpg")])
+        for bytes in thumbnails.values {
+            let image = try ImageDecoder.decode(bytes, source: "thumbnail")
+            #expect(image.width == 160 && image.height == 106)
+        }
+    }
+
     @Test func writesAtomically() throws {
         let temporary = TemporaryDirectory("report")
         let directory = temporary.path

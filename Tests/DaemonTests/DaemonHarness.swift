@@ -4,8 +4,8 @@ import LatchLink
 import NeuralNet
 import Samples
 import Support
-import Testing
 import TestSupport
+import Testing
 
 /// Runs the real `dogdoord`, `dogdoor` and `dogdoor-train` binaries for end-to-end tests.
 ///
@@ -25,7 +25,8 @@ enum Binaries {
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
     }
 
-    static let weights: String = ProcessInfo.processInfo.environment["DOGDOOR_WEIGHTS"]
+    static let weights: String =
+        ProcessInfo.processInfo.environment["DOGDOOR_WEIGHTS"]
         ?? repository + "/var/weights/vgg16-notop.safetensors"
 }
 
@@ -90,7 +91,8 @@ final class RunningDaemon {
         if withOwner {
             let owner = Process()
             owner.executableURL = URL(fileURLWithPath: Binaries.path("dogdoor-latch"))
-            owner.arguments = (config.map { ["--config", $0] } ?? [])
+            owner.arguments =
+                (config.map { ["--config", $0] } ?? [])
                 + latchSettings.sorted(by: { $0.key < $1.key }).flatMap { ["--set", "\($0.key)=\($0.value)"] }
             _ = FileManager.default.createFile(atPath: directory + "/latch.log", contents: nil)
             let ownerLog = FileHandle(forWritingAtPath: directory + "/latch.log")!
@@ -101,14 +103,17 @@ final class RunningDaemon {
             let deadline = Date().addingTimeInterval(10)
             while !FileManager.default.fileExists(atPath: directory + "/latch.sock") {
                 guard Date() < deadline, owner.isRunning else {
-                    throw HarnessError("dogdoor-latch did not start:\n" + ((try? String(contentsOfFile: directory + "/latch.log", encoding: .utf8)) ?? ""))
+                    throw HarnessError(
+                        "dogdoor-latch did not start:\n"
+                            + ((try? String(contentsOfFile: directory + "/latch.log", encoding: .utf8)) ?? ""))
                 }
                 Thread.sleep(forTimeInterval: 0.05)
             }
         } else {
             owner = nil
         }
-        var arguments = (config.map { ["--config", $0] } ?? [])
+        var arguments =
+            (config.map { ["--config", $0] } ?? [])
             + ["--set", "events.directory=\(directory)/events", "--set", "control.socket=\(directory)/control.sock"]
         var all = settings
         all["latch.socket"] = latchSettings["latch.socket"]
@@ -138,7 +143,7 @@ final class RunningDaemon {
     /// The owner's actuations from its log, with the log line's time (milliseconds, local time).
     func ownerActuations() -> [(time: Date, level: LatchState, reason: String)] {
         let formatter = DateFormatter()
-        formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss.SSS"
+        formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss.SSSXXXXX"
         formatter.timeZone = TimeZone.current
         return ownerOutput.split(separator: "\n").compactMap { line in
             let parts = line.split(separator: " ", maxSplits: 2)
@@ -159,7 +164,8 @@ final class RunningDaemon {
         while Date() < deadline {
             if condition() { return }
             if !allowExit && !process.isRunning {
-                throw HarnessError("dogdoord exited (\(process.terminationStatus)) while waiting for \(what):\n\(output)")
+                throw HarnessError(
+                    "dogdoord exited (\(process.terminationStatus)) while waiting for \(what):\n\(output)")
             }
             Thread.sleep(forTimeInterval: 0.1)
         }
@@ -188,7 +194,7 @@ final class RunningDaemon {
     func control(_ arguments: [String]) throws -> JSONObject {
         let result = try runProgram(Binaries.path("dogdoor"), arguments + ["--socket", socket, "--json"], timeout: 30)
         guard let line = result.output.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
-              let object = try JSONValue.parse(String(line)).objectValue
+            let object = try JSONValue.parse(String(line)).objectValue
         else { throw HarnessError("dogdoor \(arguments.joined(separator: " ")): \(result.output)") }
         return object
     }
@@ -238,7 +244,9 @@ final class TrainedFixture: @unchecked Sendable {
         directory = makeTemporaryDirectory("e2e")
         _ = try SampleGenerator.writeDataset(to: directory + "/data", trainPerClass: 16, validPerClass: 1, seed: 11)
         func files(_ folder: String) throws -> [String] {
-            try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".jpg") }.sorted().map { folder + "/" + $0 }
+            try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".jpg") }.sorted().map {
+                folder + "/" + $0
+            }
         }
         boFrames = try files(directory + "/data/train/bo")
         otherFrames = try files(directory + "/data/train/not_bo")
@@ -249,12 +257,15 @@ final class TrainedFixture: @unchecked Sendable {
         let preprocessor = Preprocessor()
         let extractor = try VGG16FeatureExtractor(weights: parameters, plan: .inference, threads: threads)
         let labelled = boFrames.map { ($0, 1.0) } + otherFrames.map { ($0, 0.0) }
-        let features = try labelled.map { path, _ in extractor.extract(try preprocessor.input(file: path), batch: 1)[0].map(Double.init) }
+        let features = try labelled.map { path, _ in
+            extractor.extract(try preprocessor.input(file: path), batch: 1)[0].map(Double.init)
+        }
         let head = Self.fitHead(features, labels: labelled.map(\.1))
         parameters.head = head
-        var manifest = ModelManifest(resize: preprocessor.resize.rawValue, centering: preprocessor.centering.rawValue,
-                                     positiveClass: "bo", negativeClass: "not_bo", threshold: 0.5,
-                                     training: ["note": "end-to-end test fixture: head fitted to sample photos"])
+        var manifest = ModelManifest(
+            resize: preprocessor.resize.rawValue, centering: preprocessor.centering.rawValue,
+            positiveClass: "bo", negativeClass: "not_bo", threshold: 0.5,
+            training: ["note": "end-to-end test fixture: head fitted to sample photos"])
         manifest.inputSize = 224
         try ModelFile.write(parameters, manifest: manifest, to: model, threads: threads)
         for (f, (path, label)) in zip(features, labelled) {
@@ -309,7 +320,8 @@ final class TrainedFixture: @unchecked Sendable {
             } else {
                 let image = try ImageDecoder.decode(file: file)
                 let large = PillowResample.bilinear(image, width: image.width * scale, height: image.height * scale)
-                try AtomicFile.write(try JPEGEncoder.encode(large, options: JPEGEncodeOptions(quality: 92)), to: destination)
+                try AtomicFile.write(
+                    try JPEGEncoder.encode(large, options: JPEGEncodeOptions(quality: 92)), to: destination)
             }
         }
         return folder

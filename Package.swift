@@ -32,8 +32,9 @@ let package = Package(
         .target(name: "COpenBLAS", linkerSettings: [.linkedLibrary("openblas")]),
         .target(name: "CKernels", dependencies: ["COpenBLAS"], cSettings: kernelFlags),
         .target(name: "CCrypto", linkerSettings: [.linkedLibrary("nettle"), .linkedLibrary("hogweed")]),
-        .target(name: "CImageCodecs", cSettings: shimFlags,
-                linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("webp")]),
+        .target(
+            name: "CImageCodecs", cSettings: shimFlags,
+            linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("webp")]),
         .target(name: "CGPIOD", cSettings: shimFlags, linkerSettings: [.linkedLibrary("gpiod")]),
         .target(name: "CV4L2", cSettings: shimFlags),
         .target(name: "CSystem", cSettings: shimFlags),
@@ -60,8 +61,12 @@ let package = Package(
         // the model bound to its preprocessing, the motion gate, and the worker thread that runs them,
         .target(name: "Inference", dependencies: ["Camera", "Configuration", "Imaging", "NeuralNet", "Support"]),
         // and dogdoord's runtime that wires them: the decision loop, commands, reload, latch link, events.
-        .target(name: "DaemonRuntime", dependencies: ["Camera", "Configuration", "Control", "DecisionCore", "EventLog",
-                                                      "Inference", "LatchLink", "Imaging", "NeuralNet", "Support", logging]),
+        .target(
+            name: "DaemonRuntime",
+            dependencies: [
+                "Camera", "Configuration", "Control", "DecisionCore", "EventLog",
+                "Inference", "LatchLink", "Imaging", "NeuralNet", "Support", logging,
+            ]),
 
         // Offline: transfer learning, and its HTML report apart from it.
         .target(name: "Training", dependencies: ["NeuralNet", "Imaging", "Support", logging]),
@@ -73,46 +78,85 @@ let package = Package(
         // What every program's command line shares: one way to report failures, --version, typed choices;
         // and the options of the programs that run the engine (threads, OpenBLAS kernel, plans, formats).
         .target(name: "CommandSupport", dependencies: ["Support", argumentParser, logging]),
-        .target(name: "EngineOptions", dependencies: ["CommandSupport", "Imaging", "NeuralNet", "Support", argumentParser, logging]),
+        .target(
+            name: "EngineOptions",
+            dependencies: ["CommandSupport", "Imaging", "NeuralNet", "Support", argumentParser, logging]),
 
         // MARK: Executables (thin: parsing and wiring only)
-        .executableTarget(name: "dogdoor", dependencies: ["Camera", "CommandSupport", "EngineOptions", "Configuration", "Control", "Imaging", "Inference",
-                                                          "NeuralNet", "Support", "Training", "TrainingReport",
-                                                          argumentParser, logging]),
-        .executableTarget(name: "dogdoor-samples", dependencies: ["CommandSupport", "Samples", "Support", argumentParser]),
-        .executableTarget(name: "dogdoord", dependencies: ["CommandSupport", "EngineOptions", "Configuration", "DaemonRuntime", "Inference", "NeuralNet",
-                                                           "Support", argumentParser, logging]),
-        .executableTarget(name: "dogdoor-train", dependencies: ["CommandSupport", "EngineOptions", "Imaging", "NeuralNet", "Support", "Training",
-                                                                "TrainingReport", argumentParser, logging]),
+        .executableTarget(
+            name: "dogdoor",
+            dependencies: [
+                "Camera", "CommandSupport", "EngineOptions", "Configuration", "Control", "Imaging", "Inference",
+                "NeuralNet", "Support", "Training", "TrainingReport",
+                argumentParser, logging,
+            ]),
+        .executableTarget(
+            name: "dogdoor-samples", dependencies: ["CommandSupport", "Samples", "Support", argumentParser]),
+        .executableTarget(
+            name: "dogdoord",
+            dependencies: [
+                "CommandSupport", "EngineOptions", "Configuration", "DaemonRuntime", "Inference", "NeuralNet",
+                "Support", argumentParser, logging,
+            ]),
+        .executableTarget(
+            name: "dogdoor-train",
+            dependencies: [
+                "CommandSupport", "EngineOptions", "Imaging", "NeuralNet", "Support", "Training",
+                "TrainingReport", argumentParser, logging,
+            ]),
 
-        .executableTarget(name: "dogdoor-latch", dependencies: ["CommandSupport", "Configuration", "DecisionCore", "LatchOwner", "LatchLink", "Support",
-                                                                argumentParser, logging]),
+        .executableTarget(
+            name: "dogdoor-latch",
+            dependencies: [
+                "CommandSupport", "Configuration", "DecisionCore", "LatchOwner", "LatchLink", "Support",
+                argumentParser, logging,
+            ]),
 
         // MARK: Tests
         // Shared test support: float64 references, optimised (the references run real-sized networks).
-        .target(name: "TestSupport", dependencies: ["DecisionCore", "NeuralNet", "Support", "Training"], path: "Tests/TestSupport",
-                swiftSettings: [.unsafeFlags(["-O"])]),
+        .target(
+            name: "TestSupport", dependencies: ["DecisionCore", "NeuralNet", "Support", "Training"],
+            path: "Tests/TestSupport",
+            swiftSettings: [.unsafeFlags(["-O"])]),
         // Picks the OpenBLAS kernel as the programs do, before any test runs (a constructor).
         .target(name: "CTestBootstrap", dependencies: ["TestSupport"], path: "Tests/CTestBootstrap"),
         // The parsers as fuzzing entry points: used by Fuzz/ and by the regression tests.
-        .target(name: "FuzzEntries", dependencies: ["Configuration", "Control", "Imaging", "LatchLink", "NeuralNet", "Samples", "Support",
-                                                    "CSystem"],
-                path: "Tests/FuzzEntries"),
+        .target(
+            name: "FuzzEntries",
+            dependencies: [
+                "Configuration", "Control", "Imaging", "LatchLink", "NeuralNet", "Samples", "Support",
+                "CSystem",
+            ],
+            path: "Tests/FuzzEntries"),
         .testTarget(name: "SupportTests", dependencies: ["Support", "TestSupport"]),
-        .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Support", "CKernels", "TestSupport", "CTestBootstrap"],
-                    resources: [.copy("Golden")]),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Support", "CImageCodecs"],
-                    resources: [.copy("Golden")]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "NeuralNet", "Imaging", "Support", "TestSupport"]),
-        .testTarget(name: "TrainingReportTests", dependencies: ["TrainingReport", "Training", "Imaging", "Support", "TestSupport"]),
+        .testTarget(
+            name: "NeuralNetTests",
+            dependencies: ["NeuralNet", "Support", "CKernels", "TestSupport", "CTestBootstrap"],
+            resources: [.copy("Golden")]),
+        .testTarget(
+            name: "ImagingTests", dependencies: ["Imaging", "Support", "CImageCodecs"],
+            resources: [.copy("Golden")]),
+        .testTarget(
+            name: "TrainingTests", dependencies: ["Training", "NeuralNet", "Imaging", "Support", "TestSupport"]),
+        .testTarget(
+            name: "TrainingReportTests",
+            dependencies: ["TrainingReport", "Training", "Imaging", "Support", "TestSupport"]),
         .testTarget(name: "SamplesTests", dependencies: ["Samples", "Imaging", "Support", "TestSupport"]),
         .testTarget(name: "DecisionCoreTests", dependencies: ["DecisionCore", "LatchLink", "Support", "TestSupport"]),
-        .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "DecisionCore", "LatchLink", "Support", "TestSupport"]),
-        .testTarget(name: "ControlTests", dependencies: ["Camera", "Control", "DecisionCore", "LatchLink", "Support", "TestSupport"]),
+        .testTarget(
+            name: "ConfigurationTests",
+            dependencies: ["Configuration", "DecisionCore", "LatchLink", "Support", "TestSupport"]),
+        .testTarget(
+            name: "ControlTests",
+            dependencies: ["Camera", "Control", "DecisionCore", "LatchLink", "Support", "TestSupport"]),
         .testTarget(name: "EventLogTests", dependencies: ["EventLog", "DecisionCore", "Support", "TestSupport"]),
         // The daemon as a whole: its runtime's parts, and the real binaries end to end.
-        .testTarget(name: "DaemonTests", dependencies: ["Camera", "Control", "DaemonRuntime", "Inference", "LatchLink", "Imaging",
-                                                        "NeuralNet", "Samples", "Support", "TestSupport"]),
+        .testTarget(
+            name: "DaemonTests",
+            dependencies: [
+                "Camera", "Control", "DaemonRuntime", "Inference", "LatchLink", "Imaging",
+                "NeuralNet", "Samples", "Support", "TestSupport",
+            ]),
         .testTarget(name: "FuzzTests", dependencies: ["FuzzEntries", "Imaging", "Support"]),
         .testTarget(name: "LatchTests", dependencies: ["LatchOwner", "LatchLink", "Support", "CGPIOD", "TestSupport"]),
     ]

@@ -9,6 +9,7 @@ let package = Package(
     dependencies: [.package(name: "DogDoor", path: "..")],
     targets: [
         .target(name: "CFuzzer"),
-        .executableTarget(name: "dogdoor-fuzz", dependencies: ["CFuzzer", .product(name: "FuzzEntries", package: "DogDoor")]),
+        .executableTarget(
+            name: "dogdoor-fuzz", dependencies: ["CFuzzer", .product(name: "FuzzEntries", package: "DogDoor")]),
     ]
 )

@@ -24,6 +24,9 @@ step() { printf '\n==> %s\n' "$*"; }
 step "setup"
 if ((INTEGRATION)); then Scripts/setup.sh --integration --cross; else Scripts/setup.sh --cross; fi
 
+step "formatting (swift format lint, .swift-format)"
+swift format lint --strict --recursive Sources Tests Package.swift Fuzz/Sources Fuzz/Package.swift
+
 step "build (release binaries for the end-to-end and integration tests, debug for unit tests)"
 swift build -c release --product dogdoord
 swift build -c release --product dogdoor

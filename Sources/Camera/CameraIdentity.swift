@@ -37,7 +37,8 @@ public struct CameraIdentity: Hashable, Sendable, CustomStringConvertible {
         func string<T>(_ tuple: T) -> String {
             withUnsafeBytes(of: tuple) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         }
-        var identity = CameraIdentity(driver: string(capability.driver), card: string(capability.card), bus: string(capability.bus))
+        var identity = CameraIdentity(
+            driver: string(capability.driver), card: string(capability.card), bus: string(capability.bus))
         var major: UInt32 = 0, minor: UInt32 = 0
         guard dd_v4l2_device_number(fd, &major, &minor) == 0 else { return identity }
         // /sys/dev/char/M:N/device is the USB interface; its parent directory is the USB device.
@@ -47,7 +48,9 @@ public struct CameraIdentity: Hashable, Sendable, CustomStringConvertible {
             let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: " \n\t\r")
             return text.isEmpty ? nil : text
         }
-        if let vendor = attribute("idVendor"), let product = attribute("idProduct") { identity.usbID = "\(vendor):\(product)" }
+        if let vendor = attribute("idVendor"), let product = attribute("idProduct") {
+            identity.usbID = "\(vendor):\(product)"
+        }
         identity.serial = attribute("serial")
         return identity
     }

@@ -28,8 +28,10 @@ public final class ReplaySource: FrameSource {
     /// - Parameters:
     ///   - folder: used when `files` is empty: every regular, non-hidden file in it, sorted by name.
     ///   - files: explicit files; relative names are taken inside `folder`.
-    public init(folder: String, files: [String] = [], framesPerSecond: Double, loop: Bool,
-                clock: any DoorClock = SystemClock(), logger: Logger = Logger(label: "dogdoord.replay")) throws(ReplayError) {
+    public init(
+        folder: String, files: [String] = [], framesPerSecond: Double, loop: Bool,
+        clock: any DoorClock = SystemClock(), logger: Logger = Logger(label: "dogdoord.replay")
+    ) throws(ReplayError) {
         guard framesPerSecond > 0, framesPerSecond <= 1000 else {
             throw ReplayError(message: "replay frame rate \(framesPerSecond) is not between 0 and 1000")
         }
@@ -69,7 +71,9 @@ public final class ReplaySource: FrameSource {
 
     public func stop() {
         stopFlag.store(true, ordering: .sequentiallyConsistent)
-        thread.withLock { t -> NamedThread? in defer { t = nil }; return t }?.join()
+        thread.withLock { t -> NamedThread? in
+            defer { t = nil }; return t
+        }?.join()
     }
 
     private func run(sink: FrameSink) {

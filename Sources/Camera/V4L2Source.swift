@@ -48,10 +48,14 @@ final class V4L2Capture {
 
     /// Opens `path` and starts streaming `format` at (close to) the requested size and rate. `accept` sees
     /// the device's identity before anything is set up and may refuse it (its reason becomes the error).
-    init(path: String, format: PixelFormat, width: Int, height: Int, fps: Double, bufferCount: Int = 4,
-         accept: (CameraIdentity) -> String? = { _ in nil }) throws(V4L2Error) {
+    init(
+        path: String, format: PixelFormat, width: Int, height: Int, fps: Double, bufferCount: Int = 4,
+        accept: (CameraIdentity) -> String? = { _ in nil }
+    ) throws(V4L2Error) {
         self.path = path
-        func fail(_ operation: String, _ code: Int32) -> V4L2Error { V4L2Error(device: path, operation: operation, code: code) }
+        func fail(_ operation: String, _ code: Int32) -> V4L2Error {
+            V4L2Error(device: path, operation: operation, code: code)
+        }
         let fd = dd_v4l2_open(path)
         guard fd >= 0 else { throw fail("open", -fd) }
         self.fd = fd
@@ -67,12 +71,15 @@ final class V4L2Capture {
         if let refusal = accept(identity) {
             throw V4L2Error(device: path, operation: "open", code: 0, detail: refusal, refused: true)
         }
-        var requested = dd_v4l2_format(pixelformat: format.fourcc, width: UInt32(width), height: UInt32(height), bytesperline: 0, sizeimage: 0)
+        var requested = dd_v4l2_format(
+            pixelformat: format.fourcc, width: UInt32(width), height: UInt32(height), bytesperline: 0, sizeimage: 0)
         r = dd_v4l2_set_format(fd, &requested)
         guard r == 0 else { throw fail("set format \(format.rawValue) \(width)x\(height)", -r) }
         guard let granted = PixelFormat(fourcc: requested.pixelformat), granted == format else {
-            throw V4L2Error(device: path, operation: "set format", code: 0,
-                            detail: "the device does not deliver \(format.rawValue) (it offered \(fourccName(requested.pixelformat)))")
+            throw V4L2Error(
+                device: path, operation: "set format", code: 0,
+                detail:
+                    "the device does not deliver \(format.rawValue) (it offered \(fourccName(requested.pixelformat)))")
         }
         self.format = granted
         self.width = Int(requested.width)
@@ -124,7 +131,8 @@ final class V4L2Capture {
         }
         guard let buffer = newest else { return nil }
         let source = buffers[Int(buffer.index)]
-        let used = format == .mjpeg ? min(Int(buffer.bytesused), source.length) : min(source.length, bytesPerLine * height)
+        let used =
+            format == .mjpeg ? min(Int(buffer.bytesused), source.length) : min(source.length, bytesPerLine * height)
         let bytes = [UInt8](UnsafeRawBufferPointer(start: source.address, count: used))
         let q = dd_v4l2_queue(fd, buffer.index)
         guard q == 0 else { throw V4L2Error(device: path, operation: "requeue a buffer", code: -q) }
@@ -156,8 +164,10 @@ public final class V4L2Source: FrameSource {
         "\(settings.device) \(settings.format.rawValue) \(settings.width)x\(settings.height) at \(fixed(settings.fps, 0)) fps"
     }
 
-    public init(settings: DaemonConfiguration.Camera, logger: Logger, clock: any DoorClock = SystemClock(),
-                stallTimeout: Double = 5, maximumBackoff: Double = 30) throws {
+    public init(
+        settings: DaemonConfiguration.Camera, logger: Logger, clock: any DoorClock = SystemClock(),
+        stallTimeout: Double = 5, maximumBackoff: Double = 30
+    ) throws {
         self.settings = settings
         self.logger = logger
         self.clock = clock
@@ -177,7 +187,9 @@ public final class V4L2Source: FrameSource {
 
     public func stop() {
         stopFlag.store(true, ordering: .sequentiallyConsistent)
-        thread.withLock { t -> NamedThread? in defer { t = nil }; return t }?.join()
+        thread.withLock { t -> NamedThread? in
+            defer { t = nil }; return t
+        }?.join()
     }
 
     private var stopping: Bool { stopFlag.load(ordering: .sequentiallyConsistent) }
@@ -189,11 +201,20 @@ public final class V4L2Source: FrameSource {
         sink.cameraStateChanged(.starting, detail: summary)
         while !stopping {
             do {
-                let capture = try V4L2Capture(path: settings.device, format: settings.format, width: settings.width,
-                                              height: settings.height, fps: settings.fps) { identityGuard.check($0) }
-                if id == 0 { logger.notice("camera identified", metadata: ["device": "\(settings.device)", "identity": "\(capture.identity)"]) }
+                let capture = try V4L2Capture(
+                    path: settings.device, format: settings.format, width: settings.width,
+                    height: settings.height, fps: settings.fps
+                ) { identityGuard.check($0) }
+                if id == 0 {
+                    logger.notice(
+                        "camera identified",
+                        metadata: ["device": "\(settings.device)", "identity": "\(capture.identity)"])
+                }
                 let granted = capture.frameInterval > 0 ? "\(fixed(1 / capture.frameInterval, 1)) fps" : "driver rate"
-                sink.cameraStateChanged(.streaming, detail: "\(settings.device) \(capture.format.rawValue) \(capture.width)x\(capture.height), \(granted)")
+                sink.cameraStateChanged(
+                    .streaming,
+                    detail:
+                        "\(settings.device) \(capture.format.rawValue) \(capture.width)x\(capture.height), \(granted)")
                 backoff = 0.5
                 var lastFrame = clock.now().monotonic
                 var stalled = false
@@ -213,18 +234,22 @@ public final class V4L2Source: FrameSource {
                         }
                         // A stream that stays silent for three timeouts is reopened.
                         if (clock.now().monotonic - lastFrame).seconds > 3 * stallTimeout {
-                            throw V4L2Error(device: settings.device, operation: "capture", code: ETIMEDOUT,
-                                            detail: "stream stalled; reopening")
+                            throw V4L2Error(
+                                device: settings.device, operation: "capture", code: ETIMEDOUT,
+                                detail: "stream stalled; reopening")
                         }
                     }
                 }
             } catch {
                 guard !stopping else { break }
                 if let error = error as? V4L2Error, error.refused {
-                    sink.cameraStateChanged(.refused, detail: "\(error.detail ?? "\(error)"); retrying in \(fixed(backoff, 1)) s")
+                    sink.cameraStateChanged(
+                        .refused, detail: "\(error.detail ?? "\(error)"); retrying in \(fixed(backoff, 1)) s")
                 } else if let error = error as? V4L2Error, error.code == ENOENT || error.code == ENODEV {
-                    sink.cameraStateChanged(.reconnecting, detail: "camera missing: \(settings.device) is not there "
-                                            + "(unplugged, or not yet detected); retrying in \(fixed(backoff, 1)) s")
+                    sink.cameraStateChanged(
+                        .reconnecting,
+                        detail: "camera missing: \(settings.device) is not there "
+                            + "(unplugged, or not yet detected); retrying in \(fixed(backoff, 1)) s")
                 } else {
                     sink.cameraStateChanged(.reconnecting, detail: "\(error); retrying in \(fixed(backoff, 1)) s")
                 }
@@ -273,11 +298,14 @@ public final class V4L2Source: FrameSource {
                     if stepwise != 0 { break }
                     sizeIndex += 1
                 }
-                formats.append(CameraDevice.Format(fourcc: code, name: fourccName(code), description: text, sizes: sizes))
+                formats.append(
+                    CameraDevice.Format(fourcc: code, name: fourccName(code), description: text, sizes: sizes))
                 index += 1
             }
-            result.append(CameraDevice(path: path, identity: CameraIdentity.of(fd: fd, capability: capability),
-                                       stablePaths: stablePaths(of: path), formats: formats))
+            result.append(
+                CameraDevice(
+                    path: path, identity: CameraIdentity.of(fd: fd, capability: capability),
+                    stablePaths: stablePaths(of: path), formats: formats))
         }
         return result
     }
@@ -299,8 +327,10 @@ public final class V4L2Source: FrameSource {
     }
 
     /// Captures one frame from `device` (for `dogdoor camera snapshot`), waiting up to `timeout` seconds.
-    public static func captureOne(device: String, format: PixelFormat, width: Int, height: Int,
-                                  timeout: Double = 5) throws -> CameraFrame {
+    public static func captureOne(
+        device: String, format: PixelFormat, width: Int, height: Int,
+        timeout: Double = 5
+    ) throws -> CameraFrame {
         let capture = try V4L2Capture(path: device, format: format, width: width, height: height, fps: 15)
         let deadline = MonotonicClock.now() + timeout
         var frames = 0
@@ -311,6 +341,7 @@ public final class V4L2Source: FrameSource {
                 if frames >= 3 || MonotonicClock.now() > deadline - 1 { return frame }
             }
         }
-        throw V4L2Error(device: device, operation: "capture", code: ETIMEDOUT, detail: "no frame within \(fixed(timeout, 0)) s")
+        throw V4L2Error(
+            device: device, operation: "capture", code: ETIMEDOUT, detail: "no frame within \(fixed(timeout, 0)) s")
     }
 }

@@ -237,8 +237,10 @@ public struct DaemonConfiguration: Hashable, Sendable {
     /// Reads the file at `path` (nil: the defaults) and applies the overrides, collecting every problem instead
     /// of stopping at the first (`dogdoord --check-config`). Keys with problems keep their defaults in the
     /// result, so that what does not depend on them can be checked too.
-    public static func check(path: String?, overrides: [(key: String, value: String)],
-                             problems: inout [ConfigurationError]) -> DaemonConfiguration {
+    public static func check(
+        path: String?, overrides: [(key: String, value: String)],
+        problems: inout [ConfigurationError]
+    ) -> DaemonConfiguration {
         var configuration = DaemonConfiguration()
         if let path {
             do {
@@ -247,7 +249,8 @@ public struct DaemonConfiguration: Hashable, Sendable {
             } catch let error as SystemError {
                 problems.append(ConfigurationError(location: path, key: nil, message: "cannot read: \(error.reason)"))
             } catch let error as TOMLError {
-                problems.append(ConfigurationError(location: "\(error.file):\(error.line)", key: nil, message: error.message))
+                problems.append(
+                    ConfigurationError(location: "\(error.file):\(error.line)", key: nil, message: error.message))
             } catch {
                 problems.append(ConfigurationError(location: path, key: nil, message: "\(error)"))
             }
@@ -276,25 +279,32 @@ public struct DaemonConfiguration: Hashable, Sendable {
     }
 
     /// Sets every key of `document`, collecting the problems (a key with a problem keeps its default).
-    static func decode(_ document: TOMLDocument, file: String, problems: inout [ConfigurationError]) -> DaemonConfiguration {
+    static func decode(
+        _ document: TOMLDocument, file: String, problems: inout [ConfigurationError]
+    ) -> DaemonConfiguration {
         var configuration = DaemonConfiguration()
         for table in document.tables {
             if table.name.isEmpty {
                 for entry in table.entries {
-                    problems.append(ConfigurationError(location: "\(file):\(entry.line)", key: entry.key,
-                                                       message: "keys must be inside a section such as [decision]"))
+                    problems.append(
+                        ConfigurationError(
+                            location: "\(file):\(entry.line)", key: entry.key,
+                            message: "keys must be inside a section such as [decision]"))
                 }
                 continue
             }
             guard Self.sections.contains(table.name) else {
-                problems.append(ConfigurationError(location: "\(file):\(table.line)", key: nil,
-                                                   message: "unknown section [\(table.name)] (known: "
-                                                       + Self.sections.map { "[\($0)]" }.joined(separator: ", ") + ")"))
+                problems.append(
+                    ConfigurationError(
+                        location: "\(file):\(table.line)", key: nil,
+                        message: "unknown section [\(table.name)] (known: "
+                            + Self.sections.map { "[\($0)]" }.joined(separator: ", ") + ")"))
                 continue
             }
             for entry in table.entries {
                 do {
-                    try configuration.set("\(table.name).\(entry.key)", entry.value, source: .file(path: file, line: entry.line))
+                    try configuration.set(
+                        "\(table.name).\(entry.key)", entry.value, source: .file(path: file, line: entry.line))
                 } catch {
                     problems.append(error)
                 }
@@ -321,7 +331,8 @@ public struct DaemonConfiguration: Hashable, Sendable {
         }
         var parsed: TOMLValue
         if let document = try? TOML.parse("value = " + value, file: "command line"),
-           let entry = document[table: ""]?["value"] {
+            let entry = document[table: ""]?["value"]
+        {
             parsed = entry.value
         } else {
             parsed = .string(value)
@@ -364,8 +375,10 @@ public struct DaemonConfiguration: Hashable, Sendable {
         /// Decodes the value into the configuration; throws `KeyError`.
         let apply: @Sendable (inout DaemonConfiguration, TOMLValue) throws -> Void
 
-        init(_ key: String, list: Bool = false,
-             _ apply: @escaping @Sendable (inout DaemonConfiguration, TOMLValue) throws -> Void) {
+        init(
+            _ key: String, list: Bool = false,
+            _ apply: @escaping @Sendable (inout DaemonConfiguration, TOMLValue) throws -> Void
+        ) {
             self.key = key
             self.isList = list
             self.apply = apply
@@ -384,7 +397,8 @@ public struct DaemonConfiguration: Hashable, Sendable {
         KeySpec("model.sha256") {
             let text = try string($1)
             guard text.isEmpty || (text.utf8.count == 64 && text.utf8.allSatisfy({ isHexDigit($0) })) else {
-                throw KeyError("must be a SHA-256 digest (64 hex digits, as sha256sum prints it) or \"\", got \"\(text)\"")
+                throw KeyError(
+                    "must be a SHA-256 digest (64 hex digits, as sha256sum prints it) or \"\", got \"\(text)\"")
             }
             $0.model.sha256 = text.isEmpty ? nil : text.lowercased()
         },
@@ -424,14 +438,17 @@ public struct DaemonConfiguration: Hashable, Sendable {
         },
         KeySpec("latch.active_low") { $0.latch.activeLow = try boolean($1) },
         KeySpec("latch.min_gap") { $0.latch.minGap = try duration($1, Duration.zero...Duration.seconds(10)) },
-        KeySpec("latch.max_unlocked") { $0.latch.maxUnlocked = try duration($1, DecisionParameters.maxManualUnlockRange) },
+        KeySpec("latch.max_unlocked") {
+            $0.latch.maxUnlocked = try duration($1, DecisionParameters.maxManualUnlockRange)
+        },
 
         KeySpec("decision.n") { $0.decision.n = try integer($1, DecisionParameters.requiredPositivesRange) },
         KeySpec("decision.m") { $0.decision.m = try integer($1, 2...DecisionParameters.voteFramesMaximum) },
         KeySpec("decision.window") { $0.decision.window = try duration($1, DecisionParameters.windowRange) },
         KeySpec("decision.hold") { $0.decision.hold = try duration($1, DecisionParameters.holdRange) },
         KeySpec("decision.max_open") {
-            $0.decision.maxOpen = try duration($1, DecisionParameters.holdRange.lowerBound ... DecisionParameters.maxOpenMaximum)
+            $0.decision.maxOpen = try duration(
+                $1, DecisionParameters.holdRange.lowerBound...DecisionParameters.maxOpenMaximum)
         },
         KeySpec("decision.cooldown") { $0.decision.cooldown = try duration($1, DecisionParameters.cooldownRange) },
         KeySpec("decision.threshold") {
@@ -486,15 +503,20 @@ public struct DaemonConfiguration: Hashable, Sendable {
         KeySpec("motion.enabled") { $0.motion.enabled = try boolean($1) },
         KeySpec("motion.sensitivity") { $0.motion.sensitivity = try number($1, 0.002...0.5) },
         KeySpec("motion.pixel_threshold") { $0.motion.pixelThreshold = try integer($1, 1...255) },
-        KeySpec("motion.hold_after_motion") { $0.motion.holdAfterMotion = try duration($1, Duration.zero...Duration.seconds(60)) },
-        KeySpec("motion.idle_interval") { $0.motion.idleInterval = try duration($1, Duration.zero...Duration.seconds(3600)) },
+        KeySpec("motion.hold_after_motion") {
+            $0.motion.holdAfterMotion = try duration($1, Duration.zero...Duration.seconds(60))
+        },
+        KeySpec("motion.idle_interval") {
+            $0.motion.idleInterval = try duration($1, Duration.zero...Duration.seconds(3600))
+        },
 
         KeySpec("compute.threads") { $0.compute.threads = try integer($1, 0...256) },
         KeySpec("compute.plan") { $0.compute.plan = try choice($1, ExecutionPlan.Preset.self) },
         KeySpec("compute.openblas_coretype") {
             let name = try string($1)
             guard name.utf8.count <= 32, name.utf8.allSatisfy({ isAlphanumeric($0) }) else {
-                throw KeyError("must be an OpenBLAS core name such as \"Haswell\" (letters and digits), got \"\(name)\"")
+                throw KeyError(
+                    "must be an OpenBLAS core name such as \"Haswell\" (letters and digits), got \"\(name)\"")
             }
             $0.compute.openblasCoretype = name.isEmpty ? nil : name
         },
@@ -517,7 +539,8 @@ public struct DaemonConfiguration: Hashable, Sendable {
     static func unknownKey(_ key: String, location: String) -> ConfigurationError {
         let section = key.split(separator: ".").first.map(String.init) ?? ""
         let known = keySpecs.map(\.key).filter { $0.hasPrefix(section + ".") }
-        let hint = known.isEmpty
+        let hint =
+            known.isEmpty
             ? "known sections: " + sections.map { "[\($0)]" }.joined(separator: ", ")
             : "known keys: " + known.map { String($0.dropFirst(section.count + 1)) }.joined(separator: ", ")
         return ConfigurationError(location: location, key: key, message: "unknown key (\(hint))")
@@ -541,11 +564,15 @@ public struct DaemonConfiguration: Hashable, Sendable {
             problems.append(configurationError(for: error))
         }
         if let threshold = decision.threshold, threshold < model.minimumThreshold {
-            problems.append(error("decision.threshold", "\(threshold) is below model.minimum_threshold \(model.minimumThreshold)"))
+            problems.append(
+                error("decision.threshold", "\(threshold) is below model.minimum_threshold \(model.minimumThreshold)"))
         }
         if decision.maxOpen > latch.maxUnlocked {
-            problems.append(error("decision.max_open", "must not exceed latch.max_unlocked (\(DurationText.format(latch.maxUnlocked))), "
-                + "got \(DurationText.format(decision.maxOpen))"))
+            problems.append(
+                error(
+                    "decision.max_open",
+                    "must not exceed latch.max_unlocked (\(DurationText.format(latch.maxUnlocked))), "
+                        + "got \(DurationText.format(decision.maxOpen))"))
         }
         return problems
     }
@@ -569,8 +596,9 @@ public struct DaemonConfiguration: Hashable, Sendable {
             return ConfigurationError(location: source.description, key: key, message: message)
         }
         if let related = Self.relatedKeys[key]?.first(where: { sources[$0] != nil }), let source = sources[related] {
-            return ConfigurationError(location: source.description, key: key,
-                                      message: message + " (the default; set \(key) as well)")
+            return ConfigurationError(
+                location: source.description, key: key,
+                message: message + " (the default; set \(key) as well)")
         }
         return ConfigurationError(location: ConfigurationSource.defaults.description, key: key, message: message)
     }
@@ -604,7 +632,9 @@ private func socketPath(_ value: TOMLValue) throws(DaemonConfiguration.KeyError)
     return path
 }
 
-private func accountName(_ value: TOMLValue, what: String, allowEmpty: Bool = false) throws(DaemonConfiguration.KeyError) -> String {
+private func accountName(
+    _ value: TOMLValue, what: String, allowEmpty: Bool = false
+) throws(DaemonConfiguration.KeyError) -> String {
     let name = try string(value)
     guard allowEmpty || !name.isEmpty else { throw .init("must not be empty") }
     guard name.utf8.count <= 32, name.utf8.allSatisfy({ isNameByte($0) }) else {
@@ -635,7 +665,9 @@ private func number(_ value: TOMLValue, _ range: ClosedRange<Double>) throws(Dae
     default: throw .init("must be a number, got \(value.typeName) \(value)")
     }
     guard range.contains(number) else {
-        throw .init("must be between \(shortNumber(range.lowerBound)) and \(shortNumber(range.upperBound)), got \(shortNumber(number))")
+        throw .init(
+            "must be between \(shortNumber(range.lowerBound)) and \(shortNumber(range.upperBound)), got \(shortNumber(number))"
+        )
     }
     return number
 }
@@ -644,7 +676,9 @@ private func shortNumber(_ value: Double) -> String {
     value.rounded() == value && abs(value) < 1e15 ? String(Int64(value)) : "\(value)"
 }
 
-private func duration(_ value: TOMLValue, _ range: ClosedRange<Duration>) throws(DaemonConfiguration.KeyError) -> Duration {
+private func duration(
+    _ value: TOMLValue, _ range: ClosedRange<Duration>
+) throws(DaemonConfiguration.KeyError) -> Duration {
     guard case .string(let text) = value else {
         throw .init("must be a duration string such as \"3s\", \"250ms\" or \"2m\", got \(value.typeName) \(value)")
     }
@@ -652,8 +686,9 @@ private func duration(_ value: TOMLValue, _ range: ClosedRange<Duration>) throws
         throw .init("\"\(text)\" is not a duration (use a number and a unit: ms, s, m or h, e.g. \"3s\")")
     }
     guard range.contains(parsed) else {
-        throw .init("must be between \(DurationText.format(range.lowerBound)) and \(DurationText.format(range.upperBound)), "
-            + "got \(DurationText.format(parsed))")
+        throw .init(
+            "must be between \(DurationText.format(range.lowerBound)) and \(DurationText.format(range.upperBound)), "
+                + "got \(DurationText.format(parsed))")
     }
     return parsed
 }
@@ -667,7 +702,9 @@ private func choice<T: NamedChoice>(_ value: TOMLValue, _ type: T.Type) throws(D
 }
 
 private func stringList(_ value: TOMLValue, nonEmpty: Bool) throws(DaemonConfiguration.KeyError) -> [String] {
-    guard case .array(let items) = value else { throw .init("must be an array of strings, got \(value.typeName) \(value)") }
+    guard case .array(let items) = value else {
+        throw .init("must be an array of strings, got \(value.typeName) \(value)")
+    }
     var result: [String] = []
     for item in items {
         guard case .string(let text) = item else {

@@ -1,4 +1,5 @@
 import Support
+
 /// A value in the TOML subset DogDoor reads.
 public enum TOMLValue: Hashable, Sendable, CustomStringConvertible {
     case string(String)
@@ -184,8 +185,9 @@ private struct TOMLParser {
                 let entry = try parseKeyValue()
                 if let previous = tables[tables.count - 1][entry.key] {
                     let table = tables[tables.count - 1].name
-                    throw error("duplicate key \"\(entry.key)\"" + (table.isEmpty ? "" : " in [\(table)]")
-                        + " (first defined on line \(previous.line))", line: entry.line)
+                    throw error(
+                        "duplicate key \"\(entry.key)\"" + (table.isEmpty ? "" : " in [\(table)]")
+                            + " (first defined on line \(previous.line))", line: entry.line)
                 }
                 tables[tables.count - 1].entries.append(entry)
             }
@@ -212,7 +214,9 @@ private struct TOMLParser {
         if b == UInt8(ascii: "\"") || b == UInt8(ascii: "'") { throw error("quoted keys are not supported") }
         let start = index
         while let c = current, Self.isBareKeyByte(c) { index += 1 }
-        guard index > start else { throw error("expected a \(context) (letters, digits, '_' and '-'), found \(describe(b))") }
+        guard index > start else {
+            throw error("expected a \(context) (letters, digits, '_' and '-'), found \(describe(b))")
+        }
         return String(decoding: bytes[start..<index], as: UTF8.self)
     }
 
@@ -334,7 +338,9 @@ private struct TOMLParser {
     mutating func parseUnicodeEscape(digits: Int) throws(TOMLError) -> Unicode.Scalar {
         var value: UInt32 = 0
         for _ in 0..<digits {
-            guard let b = current, let digit = hexDigit(b) else { throw error("invalid \\u escape: expected \(digits) hex digits") }
+            guard let b = current, let digit = hexDigit(b) else {
+                throw error("invalid \\u escape: expected \(digits) hex digits")
+            }
             value = value * 16 + UInt32(digit)
             index += 1
         }
@@ -369,7 +375,8 @@ private struct TOMLParser {
     mutating func parseBareValue() throws(TOMLError) -> TOMLValue {
         let start = index
         while let b = current, b != UInt8(ascii: " "), b != UInt8(ascii: "\t"), b != UInt8(ascii: "\n"),
-              b != UInt8(ascii: "\r"), b != UInt8(ascii: ","), b != UInt8(ascii: "]"), b != UInt8(ascii: "#") {
+            b != UInt8(ascii: "\r"), b != UInt8(ascii: ","), b != UInt8(ascii: "]"), b != UInt8(ascii: "#")
+        {
             index += 1
         }
         let token = String(decoding: bytes[start..<index], as: UTF8.self)
@@ -380,7 +387,8 @@ private struct TOMLParser {
         }
         let tokenBytes = Array(token.utf8)
         if tokenBytes.count >= 5, tokenBytes[4] == UInt8(ascii: "-") || tokenBytes[2] == UInt8(ascii: ":"),
-           tokenBytes.prefix(2).allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
+            tokenBytes.prefix(2).allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
+        {
             throw error("dates and times are not supported (write times as strings, e.g. \"22:00\")")
         }
         if let value = try parseNumber(token) { return value }
@@ -395,9 +403,14 @@ private struct TOMLParser {
         guard isDigit(first) || first == UInt8(ascii: "+") || first == UInt8(ascii: "-") else { return nil }
 
         // Prefixed integers: 0x, 0o, 0b (no sign).
-        if b.count > 2, b[0] == UInt8(ascii: "0"), let radix = [UInt8(ascii: "x"): 16, UInt8(ascii: "o"): 8,
-                                                               UInt8(ascii: "b"): 2][b[1]] {
-            let digits = try stripUnderscores(Array(b[2...]), token: token, radixCheck: { self.hexDigit($0).map { Int($0) < radix } ?? false })
+        if b.count > 2, b[0] == UInt8(ascii: "0"),
+            let radix = [
+                UInt8(ascii: "x"): 16, UInt8(ascii: "o"): 8,
+                UInt8(ascii: "b"): 2,
+            ][b[1]]
+        {
+            let digits = try stripUnderscores(
+                Array(b[2...]), token: token, radixCheck: { self.hexDigit($0).map { Int($0) < radix } ?? false })
             guard let value = Int64(String(decoding: digits, as: UTF8.self), radix: radix) else {
                 throw error("integer \(token) is out of range")
             }
@@ -413,7 +426,9 @@ private struct TOMLParser {
         let isFloat = b.contains(UInt8(ascii: ".")) || b.contains(UInt8(ascii: "e")) || b.contains(UInt8(ascii: "E"))
         if !isFloat {
             let digits = try stripUnderscores(b, token: token, radixCheck: isDigit)
-            if digits.count > 1, digits[0] == UInt8(ascii: "0") { throw error("leading zeros are not allowed in \(token)") }
+            if digits.count > 1, digits[0] == UInt8(ascii: "0") {
+                throw error("leading zeros are not allowed in \(token)")
+            }
             guard let value = Int64(String(decoding: sign + digits, as: UTF8.self)) else {
                 throw error("integer \(token) is out of range")
             }
@@ -424,18 +439,24 @@ private struct TOMLParser {
         var rest = b[...]
         while let c = rest.first, isDigit(c) || c == UInt8(ascii: "_") { intPart.append(c); rest = rest.dropFirst() }
         let intDigits = try stripUnderscores(intPart, token: token, radixCheck: isDigit)
-        if intDigits.count > 1, intDigits[0] == UInt8(ascii: "0") { throw error("leading zeros are not allowed in \(token)") }
+        if intDigits.count > 1, intDigits[0] == UInt8(ascii: "0") {
+            throw error("leading zeros are not allowed in \(token)")
+        }
         var normalized = sign + intDigits
         if rest.first == UInt8(ascii: ".") {
             rest = rest.dropFirst()
             var fraction: [UInt8] = []
-            while let c = rest.first, isDigit(c) || c == UInt8(ascii: "_") { fraction.append(c); rest = rest.dropFirst() }
+            while let c = rest.first, isDigit(c) || c == UInt8(ascii: "_") {
+                fraction.append(c); rest = rest.dropFirst()
+            }
             normalized += [UInt8(ascii: ".")] + (try stripUnderscores(fraction, token: token, radixCheck: isDigit))
         }
         if let e = rest.first, e == UInt8(ascii: "e") || e == UInt8(ascii: "E") {
             rest = rest.dropFirst()
             normalized.append(UInt8(ascii: "e"))
-            if let s = rest.first, s == UInt8(ascii: "+") || s == UInt8(ascii: "-") { normalized.append(s); rest = rest.dropFirst() }
+            if let s = rest.first, s == UInt8(ascii: "+") || s == UInt8(ascii: "-") {
+                normalized.append(s); rest = rest.dropFirst()
+            }
             normalized += try stripUnderscores(Array(rest), token: token, radixCheck: isDigit)
             rest = []
         }
@@ -452,7 +473,8 @@ private struct TOMLParser {
         var out: [UInt8] = []
         for (i, c) in bytes.enumerated() {
             if c == UInt8(ascii: "_") {
-                guard i > 0, i < bytes.count - 1, bytes[i - 1] != UInt8(ascii: "_"), bytes[i + 1] != UInt8(ascii: "_") else {
+                guard i > 0, i < bytes.count - 1, bytes[i - 1] != UInt8(ascii: "_"), bytes[i + 1] != UInt8(ascii: "_")
+                else {
                     throw error("misplaced '_' in number \(token)")
                 }
                 continue

@@ -63,7 +63,8 @@ public enum ControlCommand: Hashable, Sendable {
                 throw ControlProtocolError("unlock needs \"seconds\": a whole number of seconds")
             }
             guard (1...Self.maximumUnlockSeconds).contains(seconds) else {
-                throw ControlProtocolError("unlock \"seconds\" must be between 1 and \(Self.maximumUnlockSeconds), got \(seconds)")
+                throw ControlProtocolError(
+                    "unlock \"seconds\" must be between 1 and \(Self.maximumUnlockSeconds), got \(seconds)")
             }
             self = .unlock(seconds: seconds)
         default:
@@ -98,8 +99,9 @@ public struct DaemonStatus: Equatable, Sendable, Codable {
 
         /// The summary of a decision record.
         public init(_ record: DecisionRecord) {
-            self.init(time: record.time.wall.iso8601, kind: record.kind.rawValue, rule: record.rule,
-                      scores: record.scores)
+            self.init(
+                time: record.time.wall.iso8601, kind: record.kind.rawValue, rule: record.rule,
+                scores: record.scores)
         }
     }
 
@@ -142,9 +144,12 @@ public struct DaemonStatus: Equatable, Sendable, Codable {
         /// `still` is absent from the answers of daemons that had no motion gate: zero then.
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            self.init(seen: try c.decode(UInt64.self, forKey: .seen), evaluated: try c.decode(UInt64.self, forKey: .evaluated),
-                      corrupt: try c.decode(UInt64.self, forKey: .corrupt), dropped: try c.decode(UInt64.self, forKey: .dropped),
-                      still: try c.decodeIfPresent(UInt64.self, forKey: .still) ?? 0)
+            self.init(
+                seen: try c.decode(UInt64.self, forKey: .seen),
+                evaluated: try c.decode(UInt64.self, forKey: .evaluated),
+                corrupt: try c.decode(UInt64.self, forKey: .corrupt),
+                dropped: try c.decode(UInt64.self, forKey: .dropped),
+                still: try c.decodeIfPresent(UInt64.self, forKey: .still) ?? 0)
         }
     }
 
@@ -164,9 +169,11 @@ public struct DaemonStatus: Equatable, Sendable, Codable {
     public var model: Model?
     public var frames: Frames?
 
-    public init(mode: DoorMode.Kind, unlockRemainingSeconds: Double? = nil, latch: LatchStatus, camera: CameraState,
-                framesPerSecond: Double, inferenceMilliseconds: Double, curfew: String? = nil,
-                lastDecision: Decision? = nil, model: Model? = nil, frames: Frames? = nil) {
+    public init(
+        mode: DoorMode.Kind, unlockRemainingSeconds: Double? = nil, latch: LatchStatus, camera: CameraState,
+        framesPerSecond: Double, inferenceMilliseconds: Double, curfew: String? = nil,
+        lastDecision: Decision? = nil, model: Model? = nil, frames: Frames? = nil
+    ) {
         self.frames = frames
         self.mode = mode
         self.unlockRemainingSeconds = unlockRemainingSeconds

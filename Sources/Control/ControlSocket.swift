@@ -83,7 +83,8 @@ public final class ControlServer: @unchecked Sendable {
     /// Answers one request by calling `respond`, now or later and from any thread. Called on the server's
     /// thread; must not block. Returns an `abandon` function for requests answered later: the server calls
     /// it at `commandTimeout`, and it returns true if the request was dropped before being carried out.
-    public typealias Handler = @Sendable (ControlRequest, _ respond: @escaping @Sendable (ControlResponse) -> Void)
+    public typealias Handler =
+        @Sendable (ControlRequest, _ respond: @escaping @Sendable (ControlResponse) -> Void)
         -> (@Sendable () -> Bool)?
 
     /// Longest request line accepted.
@@ -109,15 +110,19 @@ public final class ControlServer: @unchecked Sendable {
 
     /// Creates the socket at `path` (and the status-only socket at `statusPath`), replacing a stale socket
     /// left by a crash and refusing to touch anything else; call `start()` to serve.
-    public init(path: String, group: String? = nil, statusPath: String? = nil, statusGroup: String? = nil,
-                logger: Logger? = nil, handler: @escaping Handler) throws(ControlError) {
+    public init(
+        path: String, group: String? = nil, statusPath: String? = nil, statusGroup: String? = nil,
+        logger: Logger? = nil, handler: @escaping Handler
+    ) throws(ControlError) {
         self.path = path
         self.statusPath = statusPath
         self.handler = handler
         self.logger = logger
         func gid(_ name: String?, socket: String) throws(ControlError) -> gid_t? {
             guard let name else { return nil }
-            guard let id = groupID(named: name) else { throw ControlError(socket: socket, reason: .groupNotFound(name)) }
+            guard let id = groupID(named: name) else {
+                throw ControlError(socket: socket, reason: .groupNotFound(name))
+            }
             return id
         }
         var bound: [(fd: Int32, identity: FileIdentity, path: String, statusOnly: Bool)] = []
@@ -169,7 +174,9 @@ public final class ControlServer: @unchecked Sendable {
                 return error
             }
         }
-        if let failure { throw ControlError(socket: path, reason: .system(operation: failure.operation, code: failure.code)) }
+        if let failure {
+            throw ControlError(socket: path, reason: .system(operation: failure.operation, code: failure.code))
+        }
     }
 
     /// Stops serving, waits for the thread to finish, and removes the socket files (if they are still
@@ -260,15 +267,19 @@ public final class ControlServer: @unchecked Sendable {
                 if keep, let inFlight = clients[index].inFlight, now >= inFlight.deadline {
                     if inFlight.abandon?() ?? true {
                         clients[index].inFlight = nil
-                        clients[index].output += Array((ControlResponse.failure(
-                            "the daemon was busy for \(Self.commandTimeout); the command was not carried out").line + "\n").utf8)
+                        clients[index].output += Array(
+                            (ControlResponse.failure(
+                                "the daemon was busy for \(Self.commandTimeout); the command was not carried out"
+                            ).line + "\n").utf8)
                     } else {
                         // Taken by the decision loop: its answer is on its way.
                         clients[index].inFlight?.deadline = now + .seconds(1)
                     }
                 }
                 if keep, clients[index].finished { keep = false }
-                if keep, clients[index].inFlight == nil, now - clients[index].lastProgress > Self.idleTimeout { keep = false }
+                if keep, clients[index].inFlight == nil, now - clients[index].lastProgress > Self.idleTimeout {
+                    keep = false
+                }
                 if !keep { done.append(index) }
             }
             for index in done.reversed() {
@@ -282,8 +293,10 @@ public final class ControlServer: @unchecked Sendable {
         }
     }
 
-    private func acceptClients(_ listener: Int32, statusOnly: Bool, _ clients: inout [Client], nextID: inout UInt64,
-                               now: ContinuousClock.Instant) {
+    private func acceptClients(
+        _ listener: Int32, statusOnly: Bool, _ clients: inout [Client], nextID: inout UInt64,
+        now: ContinuousClock.Instant
+    ) {
         while true {
             let accepted: Int32?
             do {
@@ -293,14 +306,19 @@ public final class ControlServer: @unchecked Sendable {
                 return
             }
             guard let fd = accepted else { return }
-            if clients.count >= Self.maximumClients, let stalest = clients.indices.min(by: { clients[$0].lastProgress < clients[$1].lastProgress }) {
-                logger?.warning("control socket: too many clients; closing the one idle longest",
-                                metadata: ["peer": "\(clients[stalest].peer.map { "\($0)" } ?? "unknown")"])
+            if clients.count >= Self.maximumClients,
+                let stalest = clients.indices.min(by: { clients[$0].lastProgress < clients[$1].lastProgress })
+            {
+                logger?.warning(
+                    "control socket: too many clients; closing the one idle longest",
+                    metadata: ["peer": "\(clients[stalest].peer.map { "\($0)" } ?? "unknown")"])
                 if let abandon = clients[stalest].inFlight?.abandon { _ = abandon() }
                 close(clients[stalest].fd)
                 clients.remove(at: stalest)
             }
-            clients.append(Client(id: nextID, fd: fd, peer: PeerCredentials(socket: fd), statusOnly: statusOnly, lastProgress: now))
+            clients.append(
+                Client(id: nextID, fd: fd, peer: PeerCredentials(socket: fd), statusOnly: statusOnly, lastProgress: now)
+            )
             nextID += 1
         }
     }
@@ -335,7 +353,8 @@ public final class ControlServer: @unchecked Sendable {
             client.input.removeSubrange(...newline)
         } else if client.input.count > Self.maximumRequestBytes {
             client.input.removeAll()
-            client.output += Array((ControlResponse.failure("request longer than \(Self.maximumRequestBytes) bytes").line + "\n").utf8)
+            client.output += Array(
+                (ControlResponse.failure("request longer than \(Self.maximumRequestBytes) bytes").line + "\n").utf8)
             client.sawEnd = true  // the rest of the line cannot be told from a new request: close after answering
             return
         } else if client.sawEnd && !client.input.isEmpty {
@@ -348,8 +367,12 @@ public final class ControlServer: @unchecked Sendable {
         if line.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) { return }
         let command: ControlCommand
         do {
-            guard line.count <= Self.maximumRequestBytes else { throw ControlProtocolError("request longer than \(Self.maximumRequestBytes) bytes") }
-            guard let text = String(validating: line, as: UTF8.self) else { throw ControlProtocolError("request is not valid UTF-8") }
+            guard line.count <= Self.maximumRequestBytes else {
+                throw ControlProtocolError("request longer than \(Self.maximumRequestBytes) bytes")
+            }
+            guard let text = String(validating: line, as: UTF8.self) else {
+                throw ControlProtocolError("request is not valid UTF-8")
+            }
             command = try ControlCommand(parsing: text)
         } catch let error as ControlProtocolError {
             client.output += Array((ControlResponse.failure(error.message).line + "\n").utf8)
@@ -359,7 +382,9 @@ public final class ControlServer: @unchecked Sendable {
             return
         }
         if client.statusOnly && command != .status {
-            client.output += Array((ControlResponse.failure("this socket answers status only; use \(path) to steer the door").line + "\n").utf8)
+            client.output += Array(
+                (ControlResponse.failure("this socket answers status only; use \(path) to steer the door").line + "\n")
+                    .utf8)
             return
         }
         let id = client.id
@@ -407,8 +432,10 @@ public final class ControlServer: @unchecked Sendable {
 /// The client side, used by `dogdoor status`, `dogdoor lock`, ...
 public enum ControlClient {
     /// Sends one command to the daemon listening on `socket` and returns its response.
-    public static func send(_ command: ControlCommand, to socket: String,
-                            timeout: Duration = .seconds(12)) throws(ControlError) -> ControlResponse {
+    public static func send(
+        _ command: ControlCommand, to socket: String,
+        timeout: Duration = .seconds(12)
+    ) throws(ControlError) -> ControlResponse {
         let line = JSONValue.object(command.json).serialized()
         let reply = try exchange(line, socket: socket, timeout: timeout)
         do {
@@ -419,8 +446,10 @@ public enum ControlClient {
     }
 
     /// Sends one raw line and returns the raw response line (without its newline).
-    public static func exchange(_ request: String, socket path: String,
-                                timeout: Duration = .seconds(12)) throws(ControlError) -> String {
+    public static func exchange(
+        _ request: String, socket path: String,
+        timeout: Duration = .seconds(12)
+    ) throws(ControlError) -> String {
         func fail(_ error: SystemError) -> ControlError {
             switch error.code {
             case ENOENT, ECONNREFUSED: return ControlError(socket: path, reason: .notRunning)
@@ -451,7 +480,9 @@ public enum ControlClient {
             }
             if n == 0 { break }
             response += chunk[0..<n]
-            if response.count > 1 << 20 { throw ControlError(socket: path, reason: .invalidResponse("response too long")) }
+            if response.count > 1 << 20 {
+                throw ControlError(socket: path, reason: .invalidResponse("response too long"))
+            }
         }
         guard let newline = response.firstIndex(of: UInt8(ascii: "\n")) else {
             throw ControlError(socket: path, reason: .invalidResponse("connection closed before a complete response"))

@@ -37,10 +37,14 @@ public enum ConfigurationCheck {
     /// Reports `problems` (from `DaemonConfiguration.check` of the file at `path`, nil for the defaults), then
     /// checks what `configuration` names: the model, the camera device or replay folder, the latch owner's
     /// socket and the events directory.
-    public static func run(_ configuration: DaemonConfiguration, problems: [ConfigurationError], path: String?,
-                           threads: ComputeThreads) -> [Finding] {
+    public static func run(
+        _ configuration: DaemonConfiguration, problems: [ConfigurationError], path: String?,
+        threads: ComputeThreads
+    ) -> [Finding] {
         var findings = problems.map { Finding("configuration", .problem, $0.description) }
-        if problems.isEmpty { findings.append(Finding("configuration", .ok, "\(path ?? "built-in defaults") is valid")) }
+        if problems.isEmpty {
+            findings.append(Finding("configuration", .ok, "\(path ?? "built-in defaults") is valid"))
+        }
         findings.append(model(configuration, threads: threads))
         findings.append(camera(configuration.camera))
         findings.append(latch(configuration.latch))
@@ -50,11 +54,14 @@ public enum ConfigurationCheck {
 
     static func model(_ configuration: DaemonConfiguration, threads: ComputeThreads) -> Finding {
         do {
-            let active = try ActiveModel(path: configuration.model.path, plan: configuration.compute.plan, threads: threads,
-                                         trust: try configuration.model.trust())
+            let active = try ActiveModel(
+                path: configuration.model.path, plan: configuration.compute.plan, threads: threads,
+                trust: try configuration.model.trust())
             let parameters = try configuration.decisionParameters(modelThreshold: active.threshold)
-            return Finding("model", .ok, "\(active.path) verified (admits \"\(active.model.manifest.positiveClass)\", "
-                           + "threshold \(parameters.threshold))")
+            return Finding(
+                "model", .ok,
+                "\(active.path) verified (admits \"\(active.model.manifest.positiveClass)\", "
+                    + "threshold \(parameters.threshold))")
         } catch {
             return Finding("model", .problem, "\(error)")
         }
@@ -64,8 +71,9 @@ public enum ConfigurationCheck {
         switch camera.kind {
         case .replay:
             do {
-                let source = try ReplaySource(folder: camera.replayFolder, files: camera.replayFiles,
-                                              framesPerSecond: camera.replayFPS, loop: camera.replayLoop)
+                let source = try ReplaySource(
+                    folder: camera.replayFolder, files: camera.replayFiles,
+                    framesPerSecond: camera.replayFPS, loop: camera.replayLoop)
                 return Finding("camera", .ok, source.summary)
             } catch {
                 return Finding("camera", .problem, error.message)
@@ -74,8 +82,10 @@ public enum ConfigurationCheck {
             var st = stat()
             guard stat(camera.device, &st) == 0 else {
                 let reason = String(cString: strerror(errno))
-                return Finding("camera", .problem, "\(camera.device): \(reason) (is the camera plugged in? `dogdoor camera list` "
-                               + "names the devices)")
+                return Finding(
+                    "camera", .problem,
+                    "\(camera.device): \(reason) (is the camera plugged in? `dogdoor camera list` "
+                        + "names the devices)")
             }
             guard (st.st_mode & S_IFMT) == S_IFCHR else {
                 return Finding("camera", .problem, "\(camera.device) is not a device")
@@ -92,20 +102,26 @@ public enum ConfigurationCheck {
         if UnixListener.someoneListens(on: latch.socket, kind: .seqpacket) {
             return Finding("latch", .ok, "the latch owner listens on \(latch.socket)")
         }
-        return Finding("latch", .note, "no latch owner listens on \(latch.socket) yet: dogdoor-latch must run before "
-                       + "dogdoord (`dogdoor-latch --check-config` checks the GPIO line)")
+        return Finding(
+            "latch", .note,
+            "no latch owner listens on \(latch.socket) yet: dogdoor-latch must run before "
+                + "dogdoord (`dogdoor-latch --check-config` checks the GPIO line)")
     }
 
     static func events(_ directory: String) -> Finding {
         var st = stat()
         if stat(directory, &st) == 0 {
-            guard (st.st_mode & S_IFMT) == S_IFDIR else { return Finding("events", .problem, "\(directory) is not a directory") }
+            guard (st.st_mode & S_IFMT) == S_IFDIR else {
+                return Finding("events", .problem, "\(directory) is not a directory")
+            }
             return Finding("events", .ok, "\(directory)")
         }
         // The daemon creates the directory and its missing parents at start (the service's StateDirectory, or
         // the installer, makes /var/lib/dogdoor): only an existing ancestor that is not a directory stops it.
         var ancestor = parentDirectory(of: directory)
-        while stat(ancestor, &st) != 0 && ancestor != "/" && ancestor != "." { ancestor = parentDirectory(of: ancestor) }
+        while stat(ancestor, &st) != 0 && ancestor != "/" && ancestor != "." {
+            ancestor = parentDirectory(of: ancestor)
+        }
         guard (st.st_mode & S_IFMT) == S_IFDIR else {
             return Finding("events", .problem, "\(directory) cannot be created: \(ancestor) is not a directory")
         }

@@ -34,7 +34,9 @@ extension DaemonSession {
             details["uid"] = .number(Double(peer.uid))
             details["pid"] = .number(Double(peer.pid))
         }
-        record(EventRecord(time: now.wall, kind: "command", mode: policy.mode.name, door: latch.statusText, details: details))
+        record(
+            EventRecord(
+                time: now.wall, kind: "command", mode: policy.mode.name, door: latch.statusText, details: details))
         if let rejected { return .failure(rejected.rule, status: status.value) }
         return .success(status.value)
     }

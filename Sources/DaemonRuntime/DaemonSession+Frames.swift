@@ -14,8 +14,12 @@ extension DaemonSession {
         case .corrupt(let error):
             frames.corrupt += 1
             if lastCorruptLog.map({ now.monotonic - $0 > .seconds(10) }) ?? true {
-                logger.warning("corrupt frame skipped", metadata: ["frame": "\(result.frameID)", "error": "\(error)",
-                                                                    "corrupt_total": "\(frames.corrupt)"])
+                logger.warning(
+                    "corrupt frame skipped",
+                    metadata: [
+                        "frame": "\(result.frameID)", "error": "\(error)",
+                        "corrupt_total": "\(frames.corrupt)",
+                    ])
                 lastCorruptLog = now.monotonic
             }
             return
@@ -31,7 +35,9 @@ extension DaemonSession {
         if policy.episodeBestFrameID == result.frameID { episodeBest = (result.frameID, frame) }
         apply(output, at: now, frame: (result.frameID, frame), captured: result.captured)
         if policy.episodeBestFrameID == nil { episodeBest = nil }
-        logger.debug("frame", metadata: ["id": "\(result.frameID)", "p": "\(fixed(probability, 3))", "ms": "\(fixed(elapsed, 1))"])
+        logger.debug(
+            "frame",
+            metadata: ["id": "\(result.frameID)", "p": "\(fixed(probability, 3))", "ms": "\(fixed(elapsed, 1))"])
         if !ready {
             ready = true
             try? settings.notifier.ready(status: statusLine())
@@ -44,8 +50,10 @@ extension DaemonSession {
         cameraState = state
         if state != previous {
             logger.notice("camera \(state.rawValue)", metadata: detail.map { ["detail": "\($0)"] } ?? [:])
-            record(EventRecord(time: now.wall, kind: "camera", mode: policy.mode.name, door: latch.statusText,
-                               details: ["state": .string(state.rawValue), "detail": .string(detail ?? "")]))
+            record(
+                EventRecord(
+                    time: now.wall, kind: "camera", mode: policy.mode.name, door: latch.statusText,
+                    details: ["state": .string(state.rawValue), "detail": .string(detail ?? "")]))
         }
         if state == .failed { throw StartupError("camera failed: \(detail ?? "unknown error")") }
     }

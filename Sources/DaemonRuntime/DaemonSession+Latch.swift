@@ -7,7 +7,10 @@ import Support
 // Acting on decisions: events and snapshots, and the latch owner kept in step with the policy.
 extension DaemonSession {
     /// Records the policy's decisions (with snapshots) and brings the latch in line with them.
-    func apply(_ output: DecisionOutput, at now: Timestamp, frame: (id: UInt64, payload: FramePayload)?, captured: Timestamp? = nil) {
+    func apply(
+        _ output: DecisionOutput, at now: Timestamp, frame: (id: UInt64, payload: FramePayload)?,
+        captured: Timestamp? = nil
+    ) {
         if !output.commands.isEmpty { syncLatch(at: now) }
         // Decision latency: from the frame's capture to the latch command (decode, inference, vote, actuation).
         let latencyMS = captured.map { (clock.now().monotonic - $0.monotonic).seconds * 1000 }
@@ -17,7 +20,11 @@ extension DaemonSession {
             case .unlock, .rejectedCooldown, .rejectedCurfew, .rejectedLocked:
                 if decision.frameID != nil { snapshot = frame?.payload }
             case .nearMiss:
-                if let best = episodeBest, best.id == decision.frameID { snapshot = best.frame } else { snapshot = frame?.payload }
+                if let best = episodeBest, best.id == decision.frameID {
+                    snapshot = best.frame
+                } else {
+                    snapshot = frame?.payload
+                }
             default:
                 break
             }
@@ -27,8 +34,9 @@ extension DaemonSession {
             }
             record(event, snapshot: snapshot)
             let level: Logger.Level = [.unlock, .relock].contains(decision.kind) ? .notice : .info
-            logger.log(level: level, "\(decision.kind.rawValue): \(decision.rule)",
-                       metadata: ["mode": "\(decision.mode.name)", "scores": "\(decision.scores.map { fixed($0, 2) })"])
+            logger.log(
+                level: level, "\(decision.kind.rawValue): \(decision.rule)",
+                metadata: ["mode": "\(decision.mode.name)", "scores": "\(decision.scores.map { fixed($0, 2) })"])
         }
     }
 
@@ -37,7 +45,8 @@ extension DaemonSession {
         for event in latch.sync(unlockedUntil: policy.unlockedUntil, now: now.monotonic) { handleLatch(event, at: now) }
         if policy.door == .unlocked && !latch.isConnected {
             // Nothing can open the door: the policy must not believe it did.
-            let output = policy.handle(.latchLocked(now, reason: "the latch owner is unreachable (is dogdoor-latch running?)"))
+            let output = policy.handle(
+                .latchLocked(now, reason: "the latch owner is unreachable (is dogdoor-latch running?)"))
             for decision in output.records { record(EventRecord(decision: decision, modelSHA256: model.sha256)) }
         }
     }
@@ -69,7 +78,8 @@ extension DaemonSession {
         case .linkUp:
             kind = "latch_connected"
         }
-        record(EventRecord(time: now.wall, kind: kind, mode: policy.mode.name, door: latch.statusText, details: details))
+        record(
+            EventRecord(time: now.wall, kind: kind, mode: policy.mode.name, door: latch.statusText, details: details))
         if let relock, policy.door == .unlocked {
             let output = policy.handle(.latchLocked(now, reason: relock))
             for decision in output.records { record(EventRecord(decision: decision, modelSHA256: model.sha256)) }

@@ -21,7 +21,8 @@ extension DaemonSession {
         let next = PreparedReload.applicable(prepared.configuration, running: configuration)
         let newPolicy: DecisionPolicy
         do {
-            newPolicy = try DecisionPolicy(parameters: prepared.parameters, curfew: next.curfew, continuing: policy, at: now)
+            newPolicy = try DecisionPolicy(
+                parameters: prepared.parameters, curfew: next.curfew, continuing: policy, at: now)
         } catch {
             reloadFailed("\(error)", at: now)
             return
@@ -42,7 +43,8 @@ extension DaemonSession {
             do {
                 source = try Self.startSource(next.camera, settings: settings, sink: worker)
             } catch {
-                logger.error("reload: the new camera failed; going back to the running one", metadata: ["error": "\(error)"])
+                logger.error(
+                    "reload: the new camera failed; going back to the running one", metadata: ["error": "\(error)"])
                 do {
                     source = try Self.startSource(configuration.camera, settings: settings, sink: worker)
                 } catch {
@@ -70,19 +72,25 @@ extension DaemonSession {
         var details: JSONObject = ["model": .string(model.path)]
         if !restartNeeded.isEmpty { details["needs_restart"] = .array(restartNeeded.map { .string($0) }) }
         if eventsChanged { details["events"] = .string(next.events.directory) }
-        record(EventRecord(time: now.wall, kind: "reload", mode: policy.mode.name, door: latch.statusText,
-                           modelSHA256: model.sha256, details: details))
+        record(
+            EventRecord(
+                time: now.wall, kind: "reload", mode: policy.mode.name, door: latch.statusText,
+                modelSHA256: model.sha256, details: details))
         if restartNeeded.isEmpty {
             logger.notice("reloaded", metadata: ["model": "\(model.path)", "sha256": "\(model.sha256.prefix(16))"])
         } else {
-            logger.warning("reloaded, but these changes take effect only after a restart (systemctl restart dogdoor-latch dogdoord)",
-                           metadata: ["needs_restart": "\(restartNeeded.joined(separator: ", "))", "model": "\(model.path)"])
+            logger.warning(
+                "reloaded, but these changes take effect only after a restart (systemctl restart dogdoor-latch dogdoord)",
+                metadata: ["needs_restart": "\(restartNeeded.joined(separator: ", "))", "model": "\(model.path)"])
         }
     }
 
     func reloadFailed(_ error: String, at now: Timestamp) {
-        logger.error("reload failed; keeping the running configuration, model and camera", metadata: ["error": "\(error)"])
-        record(EventRecord(time: now.wall, kind: "reload_failed", mode: policy.mode.name, door: latch.statusText,
-                           modelSHA256: model.sha256, details: ["error": .string(error)]))
+        logger.error(
+            "reload failed; keeping the running configuration, model and camera", metadata: ["error": "\(error)"])
+        record(
+            EventRecord(
+                time: now.wall, kind: "reload_failed", mode: policy.mode.name, door: latch.statusText,
+                modelSHA256: model.sha256, details: ["error": .string(error)]))
     }
 }

@@ -12,17 +12,20 @@ extension DaemonSession {
         if case .unlocked(let until, _) = policy.mode { remaining = max(0, (until - now).seconds) }
         let value = DaemonStatus(
             mode: policy.mode.kind, unlockRemainingSeconds: remaining, latch: latch.status,
-            camera: cameraState, framesPerSecond: frames.framesPerSecond, inferenceMilliseconds: frames.inferenceMilliseconds,
+            camera: cameraState, framesPerSecond: frames.framesPerSecond,
+            inferenceMilliseconds: frames.inferenceMilliseconds,
             curfew: policy.activeCurfew?.description, lastDecision: policy.lastRecord.map(DaemonStatus.Decision.init),
             model: DaemonStatus.Model(path: model.path, sha256: model.sha256, threshold: policy.parameters.threshold),
-            frames: DaemonStatus.Frames(seen: frames.seen, evaluated: frames.evaluatedCount, corrupt: frames.corrupt,
-                                        dropped: worker.droppedFrames, still: frames.still))
+            frames: DaemonStatus.Frames(
+                seen: frames.seen, evaluated: frames.evaluatedCount, corrupt: frames.corrupt,
+                dropped: worker.droppedFrames, still: frames.still))
         status.withLock { $0 = value }
     }
 
     func statusLine() -> String {
         let s = status.value
-        return "\(s.mode), door \(s.latch), camera \(s.camera), \(fixed(s.framesPerSecond, 1)) fps, \(fixed(s.inferenceMilliseconds, 0)) ms/frame"
+        return
+            "\(s.mode), door \(s.latch), camera \(s.camera), \(fixed(s.framesPerSecond, 1)) fps, \(fixed(s.inferenceMilliseconds, 0)) ms/frame"
     }
 
     /// WATCHDOG=1 only while frames are actually being processed: a stuck pipeline stops the pings and
@@ -52,15 +55,19 @@ extension DaemonSession {
         worker.stop()
         control.stop()
         let dropped = events.dropped
-        record(EventRecord(time: now.wall, kind: "stop", mode: policy.mode.name, door: "locked", modelSHA256: model.sha256,
-                           details: ["frames_seen": .number(Double(frames.seen)),
-                                     "frames_evaluated": .number(Double(frames.evaluatedCount)),
-                                     "frames_still": .number(Double(frames.still)),
-                                     "cpu_seconds": .number(processCPUSeconds()),
-                                     "frames_corrupt": .number(Double(frames.corrupt)),
-                                     "frames_dropped": .number(Double(worker.droppedFrames)),
-                                     "events_dropped": .number(Double(dropped.events)),
-                                     "snapshots_dropped": .number(Double(dropped.snapshots))]))
+        record(
+            EventRecord(
+                time: now.wall, kind: "stop", mode: policy.mode.name, door: "locked", modelSHA256: model.sha256,
+                details: [
+                    "frames_seen": .number(Double(frames.seen)),
+                    "frames_evaluated": .number(Double(frames.evaluatedCount)),
+                    "frames_still": .number(Double(frames.still)),
+                    "cpu_seconds": .number(processCPUSeconds()),
+                    "frames_corrupt": .number(Double(frames.corrupt)),
+                    "frames_dropped": .number(Double(worker.droppedFrames)),
+                    "events_dropped": .number(Double(dropped.events)),
+                    "snapshots_dropped": .number(Double(dropped.snapshots)),
+                ]))
         events.stop()
     }
 }

@@ -48,35 +48,45 @@ final class DaemonSession {
         let model: ActiveModel
         let policy: DecisionPolicy
         do {
-            model = try ActiveModel(path: configuration.model.path, plan: configuration.compute.plan, threads: settings.threads,
-                                    trust: try configuration.model.trust())
-            logger.info("model verified", metadata: ["path": "\(model.path)", "sha256": "\(model.sha256.prefix(16))",
-                                                      "threshold": "\(model.threshold)",
-                                                      "admits": "\(model.model.manifest.positiveClass)"])
+            model = try ActiveModel(
+                path: configuration.model.path, plan: configuration.compute.plan, threads: settings.threads,
+                trust: try configuration.model.trust())
+            logger.info(
+                "model verified",
+                metadata: [
+                    "path": "\(model.path)", "sha256": "\(model.sha256.prefix(16))",
+                    "threshold": "\(model.threshold)",
+                    "admits": "\(model.model.manifest.positiveClass)",
+                ])
             let parameters = try configuration.decisionParameters(modelThreshold: model.threshold)
-            policy = try DecisionPolicy(parameters: parameters, curfew: configuration.curfew, start: settings.clock.now())
+            policy = try DecisionPolicy(
+                parameters: parameters, curfew: configuration.curfew, start: settings.clock.now())
         } catch {
             throw failed(StartupError("model: \(error)"))
         }
         let inbox = inbox
-        let worker = InferenceWorker(model: model, motion: Self.motionSettings(configuration.motion),
-                                     results: { inbox.post($0) },
-                                     cameraChanges: { inbox.cameraStateChanged($0, detail: $1) })
+        let worker = InferenceWorker(
+            model: model, motion: Self.motionSettings(configuration.motion),
+            results: { inbox.post($0) },
+            cameraChanges: { inbox.cameraStateChanged($0, detail: $1) })
         do { try worker.start() } catch { throw failed(StartupError("inference thread: \(error)")) }
         started.append { worker.stop() }
         let control: ControlServer
         do {
-            control = try ControlServer(path: configuration.control.socket, group: configuration.control.group,
-                                        statusPath: configuration.control.statusSocket,
-                                        statusGroup: configuration.control.statusGroup, logger: logger,
-                                        handler: Self.controlHandler(inbox: inbox, status: status))
+            control = try ControlServer(
+                path: configuration.control.socket, group: configuration.control.group,
+                statusPath: configuration.control.statusSocket,
+                statusGroup: configuration.control.statusGroup, logger: logger,
+                handler: Self.controlHandler(inbox: inbox, status: status))
             try control.start()
         } catch {
             throw failed(StartupError("control socket: \(error)"))
         }
         started.append { control.stop() }
         let source: FrameSource
-        do { source = try Self.startSource(configuration.camera, settings: settings, sink: worker) } catch { throw failed(error) }
+        do { source = try Self.startSource(configuration.camera, settings: settings, sink: worker) } catch {
+            throw failed(error)
+        }
 
         self.settings = settings
         self.inbox = inbox
@@ -91,22 +101,29 @@ final class DaemonSession {
         self.worker = worker
         self.control = control
         self.source = source
-        reloader = ReloadPreparer(configurationPath: settings.configurationPath, overrides: settings.overrides,
-                                  threads: settings.threads, logger: logger) { [inbox] in inbox.post(prepared: $0) }
+        reloader = ReloadPreparer(
+            configurationPath: settings.configurationPath, overrides: settings.overrides,
+            threads: settings.threads, logger: logger
+        ) { [inbox] in inbox.post(prepared: $0) }
         let now = clock.now()
         for event in latch.sync(unlockedUntil: nil, now: now.monotonic) { handleLatch(event, at: now) }
-        record(EventRecord(time: now.wall, kind: "start", mode: policy.mode.name, door: latch.statusText,
-                           modelSHA256: model.sha256,
-                           details: ["model": .string(model.path), "camera": .string(source.summary)]))
+        record(
+            EventRecord(
+                time: now.wall, kind: "start", mode: policy.mode.name, door: latch.statusText,
+                modelSHA256: model.sha256,
+                details: ["model": .string(model.path), "camera": .string(source.summary)]))
         publishStatus()
     }
 
     static func openEvents(_ settings: DaemonConfiguration.Events, logger: Logger) throws -> EventWriter {
         do {
-            let log = try EventLog(directory: settings.directory, maxBytes: settings.logMaxBytes, keepFiles: settings.logFiles)
-            let snapshots = settings.snapshots
-                ? try SnapshotStore(directory: settings.directory + "/snapshots", maxCount: settings.maxSnapshots,
-                                    maxBytes: settings.maxSnapshotBytes)
+            let log = try EventLog(
+                directory: settings.directory, maxBytes: settings.logMaxBytes, keepFiles: settings.logFiles)
+            let snapshots =
+                settings.snapshots
+                ? try SnapshotStore(
+                    directory: settings.directory + "/snapshots", maxCount: settings.maxSnapshots,
+                    maxBytes: settings.maxSnapshotBytes)
                 : nil
             return try EventWriter(events: log, snapshots: snapshots, logger: logger)
         } catch {
@@ -117,8 +134,9 @@ final class DaemonSession {
     /// The motion gate's settings, or nil when the gate is off.
     static func motionSettings(_ m: DaemonConfiguration.Motion) -> MotionGate.Settings? {
         guard m.enabled else { return nil }
-        return MotionGate.Settings(sensitivity: m.sensitivity, pixelThreshold: m.pixelThreshold,
-                                   holdAfterMotion: m.holdAfterMotion.seconds, idleInterval: m.idleInterval.seconds)
+        return MotionGate.Settings(
+            sensitivity: m.sensitivity, pixelThreshold: m.pixelThreshold,
+            holdAfterMotion: m.holdAfterMotion.seconds, idleInterval: m.idleInterval.seconds)
     }
 
     /// Status is answered at once from the published status; commands go to the decision loop.
@@ -134,7 +152,9 @@ final class DaemonSession {
         }
     }
 
-    static func startSource(_ camera: DaemonConfiguration.Camera, settings: DoorDaemon.Settings, sink: FrameSink) throws -> FrameSource {
+    static func startSource(
+        _ camera: DaemonConfiguration.Camera, settings: DoorDaemon.Settings, sink: FrameSink
+    ) throws -> FrameSource {
         do {
             let source = try settings.makeSource(camera, settings.logger)
             try source.start(sink: sink)
@@ -161,7 +181,9 @@ final class DaemonSession {
                 if pending.take() {
                     pending.answer(handle(pending.request, at: now))
                 } else {
-                    logger.warning("control command dropped: its client stopped waiting", metadata: ["command": "\(pending.command.name)"])
+                    logger.warning(
+                        "control command dropped: its client stopped waiting",
+                        metadata: ["command": "\(pending.command.name)"])
                 }
             case .reload:
                 logger.notice("reload requested: verifying configuration and model")

@@ -34,8 +34,10 @@ public typealias FrameSourceFactory = @Sendable (DaemonConfiguration.Camera, Log
 public final class DoorDaemon: Sendable {
     private let settings: Settings
     private let inbox = Inbox()
-    private let status = Locked<DaemonStatus>(DaemonStatus(mode: .auto, latch: .locked, camera: .starting,
-                                                           framesPerSecond: 0, inferenceMilliseconds: 0))
+    private let status = Locked<DaemonStatus>(
+        DaemonStatus(
+            mode: .auto, latch: .locked, camera: .starting,
+            framesPerSecond: 0, inferenceMilliseconds: 0))
 
     /// What the daemon was started with (the session reads it).
     struct Settings: Sendable {
@@ -50,21 +52,25 @@ public final class DoorDaemon: Sendable {
         var connectLatch: LatchKeeper.Connector?
     }
 
-    public init(configuration: DaemonConfiguration, configurationPath: String?, overrides: [(key: String, value: String)],
-                threads: ComputeThreads, logger: Logger, notifier: SystemdNotifier = .fromProcessEnvironment(),
-                clock: any DoorClock = SystemClock(), makeSource: @escaping FrameSourceFactory = DoorDaemon.standardSource,
-                connectLatch: LatchConnector? = nil) {
-        settings = Settings(configuration: configuration, configurationPath: configurationPath, overrides: overrides,
-                            threads: threads, logger: logger, notifier: notifier, clock: clock, makeSource: makeSource,
-                            connectLatch: connectLatch)
+    public init(
+        configuration: DaemonConfiguration, configurationPath: String?, overrides: [(key: String, value: String)],
+        threads: ComputeThreads, logger: Logger, notifier: SystemdNotifier = .fromProcessEnvironment(),
+        clock: any DoorClock = SystemClock(), makeSource: @escaping FrameSourceFactory = DoorDaemon.standardSource,
+        connectLatch: LatchConnector? = nil
+    ) {
+        settings = Settings(
+            configuration: configuration, configurationPath: configurationPath, overrides: overrides,
+            threads: threads, logger: logger, notifier: notifier, clock: clock, makeSource: makeSource,
+            connectLatch: connectLatch)
     }
 
     /// The replay source, or the V4L2 camera.
     public static let standardSource: FrameSourceFactory = { camera, logger in
         switch camera.kind {
         case .replay:
-            return try ReplaySource(folder: camera.replayFolder, files: camera.replayFiles, framesPerSecond: camera.replayFPS,
-                                    loop: camera.replayLoop, logger: logger)
+            return try ReplaySource(
+                folder: camera.replayFolder, files: camera.replayFiles, framesPerSecond: camera.replayFPS,
+                loop: camera.replayLoop, logger: logger)
         case .v4l2:
             return try V4L2Source(settings: camera, logger: logger)
         }

@@ -77,7 +77,9 @@ final class EventWriter: Sendable {
     }
 
     /// Events and snapshots dropped because the disk could not keep up.
-    var dropped: (events: Int, snapshots: Int) { state.withLock { ($0.state.droppedEvents, $0.state.droppedSnapshots) } }
+    var dropped: (events: Int, snapshots: Int) {
+        state.withLock { ($0.state.droppedEvents, $0.state.droppedSnapshots) }
+    }
 
     /// Writes what is queued, then stops the thread and closes the event log.
     func stop() {
@@ -90,7 +92,8 @@ final class EventWriter: Sendable {
 
     private static func run(_ state: ConditionLock<State>, logger: Logger) {
         while true {
-            let next: (job: Job?, events: EventLog?, snapshots: SnapshotStore?, dropped: (Int, Int)?) = state.withLock { lock in
+            let next: (job: Job?, events: EventLog?, snapshots: SnapshotStore?, dropped: (Int, Int)?) = state.withLock {
+                lock in
                 while lock.state.jobs.isEmpty && !lock.state.stopping { lock.wait() }
                 var dropped: (Int, Int)?
                 let total = lock.state.droppedEvents + lock.state.droppedSnapshots
@@ -104,8 +107,9 @@ final class EventWriter: Sendable {
                 return (job, lock.state.events, lock.state.snapshots, dropped)
             }
             if let (events, snapshots) = next.dropped {
-                logger.warning("the disk cannot keep up: events or snapshots dropped",
-                               metadata: ["events_dropped": "\(events)", "snapshots_dropped": "\(snapshots)"])
+                logger.warning(
+                    "the disk cannot keep up: events or snapshots dropped",
+                    metadata: ["events_dropped": "\(events)", "snapshots_dropped": "\(snapshots)"])
             }
             guard let job = next.job else {
                 next.events?.close()
@@ -114,7 +118,8 @@ final class EventWriter: Sendable {
             var event = job.event
             if let frame = job.snapshot, let snapshots = next.snapshots {
                 do {
-                    let jpeg = try JPEGEncoder.encode(try Self.fullImage(frame), options: JPEGEncodeOptions(quality: 85))
+                    let jpeg = try JPEGEncoder.encode(
+                        try Self.fullImage(frame), options: JPEGEncodeOptions(quality: 85))
                     event.snapshot = try snapshots.save(jpeg: jpeg, time: event.time, kind: event.kind)
                 } catch {
                     logger.error("snapshot not saved", metadata: ["error": "\(error)", "kind": "\(event.kind)"])

@@ -25,7 +25,9 @@ struct PreparedReload: Sendable {
         if next.latch != running.latch { changed.append("[latch]") }
         if next.control != running.control { changed.append("[control]") }
         if next.compute.threads != running.compute.threads { changed.append("compute.threads") }
-        if next.compute.openblasCoretype != running.compute.openblasCoretype { changed.append("compute.openblas_coretype") }
+        if next.compute.openblasCoretype != running.compute.openblasCoretype {
+            changed.append("compute.openblas_coretype")
+        }
         return changed
     }
 
@@ -56,8 +58,10 @@ final class ReloadPreparer: Sendable {
     private let logger: Logger
     private let deliver: @Sendable (Result<PreparedReload, ReloadError>) -> Void
 
-    init(configurationPath: String?, overrides: [(key: String, value: String)], threads: ComputeThreads, logger: Logger,
-         deliver: @escaping @Sendable (Result<PreparedReload, ReloadError>) -> Void) {
+    init(
+        configurationPath: String?, overrides: [(key: String, value: String)], threads: ComputeThreads, logger: Logger,
+        deliver: @escaping @Sendable (Result<PreparedReload, ReloadError>) -> Void
+    ) {
         self.configurationPath = configurationPath
         self.overrides = overrides
         self.threads = threads
@@ -109,7 +113,8 @@ final class ReloadPreparer: Sendable {
             var next = base
             if let path = configurationPath { next = try DaemonConfiguration.load(path: path) }
             for (key, value) in overrides { try next.apply(override: key, value: value) }
-            let model = try ActiveModel(path: next.model.path, plan: next.compute.plan, threads: threads, trust: try next.model.trust())
+            let model = try ActiveModel(
+                path: next.model.path, plan: next.compute.plan, threads: threads, trust: try next.model.trust())
             let parameters = try next.decisionParameters(modelThreshold: model.threshold)
             return .success(PreparedReload(configuration: next, model: model, parameters: parameters))
         } catch {

@@ -1,4 +1,5 @@
 import Support
+
 /// A time of day on the local wall clock, to the minute.
 public struct TimeOfDay: Comparable, Hashable, Sendable, CustomStringConvertible {
     /// Minutes since midnight, 0..<1440.

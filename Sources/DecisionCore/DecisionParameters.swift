@@ -1,4 +1,5 @@
 import Support
+
 /// The numbers that govern automatic unlocking. See docs/decision-policy.md for what each one means and
 /// why the defaults are what they are.
 public struct DecisionParameters: Hashable, Sendable {
@@ -56,14 +57,18 @@ public struct DecisionParameters: Hashable, Sendable {
         }
         func check(_ key: String, _ value: Duration, _ range: ClosedRange<Duration>) throws(DecisionParameterError) {
             guard range.contains(value) else {
-                throw fail(key, "must be between \(DurationText.format(range.lowerBound)) and "
-                    + "\(DurationText.format(range.upperBound)), got \(DurationText.format(value))")
+                throw fail(
+                    key,
+                    "must be between \(DurationText.format(range.lowerBound)) and "
+                        + "\(DurationText.format(range.upperBound)), got \(DurationText.format(value))")
             }
         }
         let nRange = Self.requiredPositivesRange
         guard nRange.contains(requiredPositives) else {
-            throw fail("n", "must be between \(nRange.lowerBound) and \(nRange.upperBound) "
-                + "(a single frame never unlocks), got \(requiredPositives)")
+            throw fail(
+                "n",
+                "must be between \(nRange.lowerBound) and \(nRange.upperBound) "
+                    + "(a single frame never unlocks), got \(requiredPositives)")
         }
         guard (requiredPositives...Self.voteFramesMaximum).contains(voteFrames) else {
             throw fail("m", "must be between n (\(requiredPositives)) and \(Self.voteFramesMaximum), got \(voteFrames)")

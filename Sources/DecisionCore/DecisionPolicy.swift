@@ -1,5 +1,6 @@
 import LatchLink
 import Support
+
 /// The mode the door returns to when a manual unlock ends.
 public enum ResumeMode: String, Hashable, Sendable {
     case auto
@@ -171,8 +172,10 @@ public struct DecisionPolicy: Sendable {
     }
 
     /// A policy starting at `start` in `mode` with the door locked. Throws if the parameters are invalid.
-    public init(parameters: DecisionParameters, curfew: [CurfewWindow] = [], mode: ResumeMode = .auto,
-                start: Timestamp) throws(DecisionParameterError) {
+    public init(
+        parameters: DecisionParameters, curfew: [CurfewWindow] = [], mode: ResumeMode = .auto,
+        start: Timestamp
+    ) throws(DecisionParameterError) {
         try parameters.validate()
         self.parameters = parameters
         self.curfew = curfew
@@ -185,14 +188,18 @@ public struct DecisionPolicy: Sendable {
     /// same mode (a manual unlock keeps its deadline), the door as it is (an automatic unlock keeps its opening
     /// time, its relock time no later than the new maximum open time allows), and the cooldown in force. The
     /// vote starts afresh: the frames seen so far were scored by the previous model.
-    public init(parameters: DecisionParameters, curfew: [CurfewWindow] = [], continuing previous: DecisionPolicy,
-                at now: Timestamp) throws(DecisionParameterError) {
+    public init(
+        parameters: DecisionParameters, curfew: [CurfewWindow] = [], continuing previous: DecisionPolicy,
+        at now: Timestamp
+    ) throws(DecisionParameterError) {
         try self.init(parameters: parameters, curfew: curfew, mode: .auto, start: now)
         mode = previous.mode
         door = previous.door
         cooldownUntil = previous.cooldownUntil
         lastRecord = previous.lastRecord
-        if case .auto = previous.mode, previous.door == .unlocked, let opened = previous.openedAt, let relock = previous.relockAt {
+        if case .auto = previous.mode, previous.door == .unlocked, let opened = previous.openedAt,
+            let relock = previous.relockAt
+        {
             openedAt = opened
             relockAt = min(relock, opened + parameters.maxOpen)
         }
@@ -284,11 +291,13 @@ public struct DecisionPolicy: Sendable {
 
         if mode == .auto, door == .unlocked, let openedAt, let relockAt {
             if t >= openedAt + parameters.maxOpen {
-                relock(reason: "maximum open time \(formatSeconds(parameters.maxOpen)) reached", command: true,
-                       &output)
+                relock(
+                    reason: "maximum open time \(formatSeconds(parameters.maxOpen)) reached", command: true,
+                    &output)
             } else if t >= relockAt {
-                relock(reason: "hold \(formatSeconds(parameters.hold)) expired since the last positive frame",
-                       command: true, &output)
+                relock(
+                    reason: "hold \(formatSeconds(parameters.hold)) expired since the last positive frame",
+                    command: true, &output)
             }
         }
 
@@ -346,12 +355,14 @@ public struct DecisionPolicy: Sendable {
             record(.rejectedLocked, rule: rule + "; mode is locked", scores: currentScores, frameID: frameID, &output)
         } else if let activeCurfew {
             resolveEpisode()
-            record(.rejectedCurfew, rule: rule + "; curfew \(activeCurfew)", scores: currentScores, frameID: frameID,
-                   &output)
+            record(
+                .rejectedCurfew, rule: rule + "; curfew \(activeCurfew)", scores: currentScores, frameID: frameID,
+                &output)
         } else if let cooldownUntil {
             resolveEpisode()
-            record(.rejectedCooldown, rule: rule + "; cooldown for another \(formatSeconds(cooldownUntil - t))",
-                   scores: currentScores, frameID: frameID, &output)
+            record(
+                .rejectedCooldown, rule: rule + "; cooldown for another \(formatSeconds(cooldownUntil - t))",
+                scores: currentScores, frameID: frameID, &output)
         } else {
             resolveEpisode()
             door = .unlocked
@@ -454,15 +465,20 @@ public struct DecisionPolicy: Sendable {
         guard let ended = episode else { return }
         episode = nil
         guard !ended.resolved, ended.peakPositives >= parameters.nearMissPositives else { return }
-        record(.nearMiss,
-               rule: "best vote \(ended.peakPositives) of the \(parameters.requiredPositives) needed "
-                   + "(\(parameters.ruleDescription))",
-               scores: ended.peakScores, frameID: ended.bestFrameID, &output)
+        record(
+            .nearMiss,
+            rule: "best vote \(ended.peakPositives) of the \(parameters.requiredPositives) needed "
+                + "(\(parameters.ruleDescription))",
+            scores: ended.peakScores, frameID: ended.bestFrameID, &output)
     }
 
-    private mutating func record(_ kind: DecisionKind, rule: String, scores: [Double] = [], frameID: UInt64? = nil,
-                                 _ output: inout DecisionOutput) {
-        output.records.append(DecisionRecord(kind: kind, time: now, mode: mode, door: door, scores: scores,
-                                             rule: rule, frameID: frameID))
+    private mutating func record(
+        _ kind: DecisionKind, rule: String, scores: [Double] = [], frameID: UInt64? = nil,
+        _ output: inout DecisionOutput
+    ) {
+        output.records.append(
+            DecisionRecord(
+                kind: kind, time: now, mode: mode, door: door, scores: scores,
+                rule: rule, frameID: frameID))
     }
 }

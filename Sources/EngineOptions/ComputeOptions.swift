@@ -12,8 +12,11 @@ public struct ComputeOptions: ParsableArguments {
     @Option(name: .long, help: "Engine threads; 0 or none: one per core.")
     public var threads: Int?
 
-    @Option(name: .customLong("blas-core"),
-            help: "OpenBLAS kernel family (OPENBLAS_CORETYPE), e.g. SkylakeX, Haswell. Default: detected, corrected if OpenBLAS misdetects this CPU.")
+    @Option(
+        name: .customLong("blas-core"),
+        help:
+            "OpenBLAS kernel family (OPENBLAS_CORETYPE), e.g. SkylakeX, Haswell. Default: detected, corrected if OpenBLAS misdetects this CPU."
+    )
     public var blasCore: String?
 
     @Option(name: .customLong("log-level"), help: "How much to log.")

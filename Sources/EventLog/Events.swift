@@ -25,9 +25,11 @@ public struct EventRecord: Equatable, Sendable {
     /// Further fields, written after the standard ones (a key that names a standard field is ignored).
     public var details: JSONObject
 
-    public init(time: WallTime, kind: String, mode: String? = nil, door: String? = nil, scores: [Double] = [],
-                rule: String? = nil, modelSHA256: String? = nil, frameID: UInt64? = nil, snapshot: String? = nil,
-                details: JSONObject = JSONObject()) {
+    public init(
+        time: WallTime, kind: String, mode: String? = nil, door: String? = nil, scores: [Double] = [],
+        rule: String? = nil, modelSHA256: String? = nil, frameID: UInt64? = nil, snapshot: String? = nil,
+        details: JSONObject = JSONObject()
+    ) {
         self.time = time
         self.kind = kind
         self.mode = mode
@@ -42,9 +44,10 @@ public struct EventRecord: Equatable, Sendable {
 
     /// The event for a decision record.
     public init(decision: DecisionRecord, modelSHA256: String?, snapshot: String? = nil) {
-        self.init(time: decision.time.wall, kind: decision.kind.rawValue, mode: decision.mode.name,
-                  door: decision.door.rawValue, scores: decision.scores, rule: decision.rule,
-                  modelSHA256: modelSHA256, frameID: decision.frameID, snapshot: snapshot)
+        self.init(
+            time: decision.time.wall, kind: decision.kind.rawValue, mode: decision.mode.name,
+            door: decision.door.rawValue, scores: decision.scores, rule: decision.rule,
+            modelSHA256: modelSHA256, frameID: decision.frameID, snapshot: snapshot)
     }
 
     /// The record as a JSON object: `time`, `kind`, then the fields that are present, then `details`.
@@ -91,8 +94,10 @@ public final class EventLog: Sendable {
     private let storage: Mutex<State>
 
     /// Opens (creating directory and file if needed: modes 0750 and 0640) `directory/fileName`.
-    public init(directory: String, fileName: String = "events.jsonl", maxBytes: Int = 10 * 1_048_576,
-                keepFiles: Int = 5) throws(SystemError) {
+    public init(
+        directory: String, fileName: String = "events.jsonl", maxBytes: Int = 10 * 1_048_576,
+        keepFiles: Int = 5
+    ) throws(SystemError) {
         precondition(maxBytes > 0 && keepFiles >= 1, "EventLog: invalid limits")
         self.directory = directory
         self.path = directory + "/" + fileName
@@ -249,8 +254,9 @@ public final class SnapshotStore: Sendable {
     @discardableResult
     public func save(jpeg: [UInt8], time: WallTime, kind: String) throws(SystemError) -> String {
         guard jpeg.count <= maxBytes else {
-            throw SystemError("store snapshot (\(jpeg.count) bytes is more than the \(maxBytes) allowed)",
-                              path: directory, code: EFBIG)
+            throw SystemError(
+                "store snapshot (\(jpeg.count) bytes is more than the \(maxBytes) allowed)",
+                path: directory, code: EFBIG)
         }
         let safeKind = String(decoding: kind.utf8.map { Self.isNameByte($0) ? $0 : UInt8(ascii: "_") }, as: UTF8.self)
         let result: Result<String, SystemError> = storage.withLock { state in

@@ -15,8 +15,10 @@ public struct Augmentation: Sendable, Equatable {
     /// Mirror top-bottom with probability 0.5.
     public var verticalFlip: Bool
 
-    public init(rotationRange: Double = 10, zoomRange: Double = 0.1, widthShiftRange: Double = 0.1,
-                heightShiftRange: Double = 0.1, horizontalFlip: Bool = true, verticalFlip: Bool = false) {
+    public init(
+        rotationRange: Double = 10, zoomRange: Double = 0.1, widthShiftRange: Double = 0.1,
+        heightShiftRange: Double = 0.1, horizontalFlip: Bool = true, verticalFlip: Bool = false
+    ) {
         self.rotationRange = rotationRange
         self.zoomRange = zoomRange
         self.widthShiftRange = widthShiftRange
@@ -29,18 +31,25 @@ public struct Augmentation: Sendable, Equatable {
     public static let tutorial = Augmentation()
 
     /// No augmentation.
-    public static let none = Augmentation(rotationRange: 0, zoomRange: 0, widthShiftRange: 0, heightShiftRange: 0,
-                                          horizontalFlip: false, verticalFlip: false)
+    public static let none = Augmentation(
+        rotationRange: 0, zoomRange: 0, widthShiftRange: 0, heightShiftRange: 0,
+        horizontalFlip: false, verticalFlip: false)
 
     /// Throws unless every range is finite and within what the semantics allow.
     public func validate() throws(PreprocessingError) {
         func check(_ ok: Bool, _ reason: String) throws(PreprocessingError) {
             if !ok { throw .invalidAugmentation(reason) }
         }
-        try check(rotationRange.isFinite && rotationRange >= 0 && rotationRange <= 180, "rotation range \(rotationRange) is not within 0...180 degrees")
+        try check(
+            rotationRange.isFinite && rotationRange >= 0 && rotationRange <= 180,
+            "rotation range \(rotationRange) is not within 0...180 degrees")
         try check(zoomRange.isFinite && zoomRange >= 0 && zoomRange < 1, "zoom range \(zoomRange) is not within 0..<1")
-        try check(widthShiftRange.isFinite && widthShiftRange >= 0 && widthShiftRange < 1, "width shift range \(widthShiftRange) is not within 0..<1")
-        try check(heightShiftRange.isFinite && heightShiftRange >= 0 && heightShiftRange < 1, "height shift range \(heightShiftRange) is not within 0..<1")
+        try check(
+            widthShiftRange.isFinite && widthShiftRange >= 0 && widthShiftRange < 1,
+            "width shift range \(widthShiftRange) is not within 0..<1")
+        try check(
+            heightShiftRange.isFinite && heightShiftRange >= 0 && heightShiftRange < 1,
+            "height shift range \(heightShiftRange) is not within 0..<1")
     }
 
     /// Draws one sample's parameters for an image of `height` x `width`, in Keras's order (rotation, the
@@ -54,10 +63,11 @@ public struct Augmentation: Sendable, Equatable {
         let zy = random.uniform(1 - zoomRange, 1 + zoomRange)
         let flipH = random.nextDouble() < 0.5
         let flipV = random.nextDouble() < 0.5
-        return AugmentationParameters(theta: rotationRange == 0 ? 0 : theta, tx: heightShiftRange == 0 ? 0 : tx,
-                                      ty: widthShiftRange == 0 ? 0 : ty, zx: zoomRange == 0 ? 1 : zx,
-                                      zy: zoomRange == 0 ? 1 : zy, flipHorizontal: horizontalFlip && flipH,
-                                      flipVertical: verticalFlip && flipV)
+        return AugmentationParameters(
+            theta: rotationRange == 0 ? 0 : theta, tx: heightShiftRange == 0 ? 0 : tx,
+            ty: widthShiftRange == 0 ? 0 : ty, zx: zoomRange == 0 ? 1 : zx,
+            zy: zoomRange == 0 ? 1 : zy, flipHorizontal: horizontalFlip && flipH,
+            flipVertical: verticalFlip && flipV)
     }
 }
 
@@ -84,8 +94,10 @@ public struct AugmentationParameters: Sendable, Equatable {
     public var flipHorizontal: Bool
     public var flipVertical: Bool
 
-    public init(theta: Double = 0, tx: Double = 0, ty: Double = 0, zx: Double = 1, zy: Double = 1,
-                flipHorizontal: Bool = false, flipVertical: Bool = false) {
+    public init(
+        theta: Double = 0, tx: Double = 0, ty: Double = 0, zx: Double = 1, zy: Double = 1,
+        flipHorizontal: Bool = false, flipVertical: Bool = false
+    ) {
         self.theta = theta
         self.tx = tx
         self.ty = ty
@@ -137,8 +149,10 @@ public struct AugmentationParameters: Sendable, Equatable {
     /// Writes the augmented image. `input` and `output` hold `height * width * channels` floats (HWC) and
     /// must not overlap. Values are interpolated in double precision and stored as Float, as scipy does
     /// for float32 input.
-    public func apply(to input: UnsafePointer<Float>, height: Int, width: Int, channels: Int,
-                      into output: UnsafeMutablePointer<Float>) {
+    public func apply(
+        to input: UnsafePointer<Float>, height: Int, width: Int, channels: Int,
+        into output: UnsafeMutablePointer<Float>
+    ) {
         precondition(height > 0 && width > 0 && channels > 0, "augmentation needs a non-empty image")
         let (a, b) = affine(height: height, width: width)
         let identity = isAffineIdentity
@@ -175,9 +189,12 @@ public struct AugmentationParameters: Sendable, Equatable {
 
     /// `apply(to:height:width:channels:into:)` on an array.
     public func applied(to values: [Float], height: Int, width: Int, channels: Int) -> [Float] {
-        precondition(values.count == height * width * channels, "\(values.count) values for \(height)x\(width)x\(channels)")
+        precondition(
+            values.count == height * width * channels, "\(values.count) values for \(height)x\(width)x\(channels)")
         return [Float](unsafeUninitializedCapacity: values.count) { out, count in
-            values.withUnsafeBufferPointer { apply(to: $0.baseAddress!, height: height, width: width, channels: channels, into: out.baseAddress!) }
+            values.withUnsafeBufferPointer {
+                apply(to: $0.baseAddress!, height: height, width: width, channels: channels, into: out.baseAddress!)
+            }
             count = values.count
         }
     }

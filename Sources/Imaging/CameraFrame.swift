@@ -69,15 +69,18 @@ public struct CameraFrame: Sendable {
     /// policy apply; a frame without Huffman tables gets the standard ones).
     public func image(options: DecodeOptions = DecodeOptions()) throws(ImagingError) -> Image {
         try withBytes(bytes) { buffer throws(ImagingError) in
-            try CameraFrame.image(buffer, format: format, width: width, height: height, bytesPerLine: bytesPerLine, options: options)
+            try CameraFrame.image(
+                buffer, format: format, width: width, height: height, bytesPerLine: bytesPerLine, options: options)
         }
     }
 
     /// Converts frame bytes in place (for example a V4L2 mmap buffer) to RGB. `width` and `height` are the
     /// size negotiated with the camera: nothing larger is ever allocated, whatever the bytes claim (an MJPEG
     /// frame whose JPEG header says it is larger is refused before it is decoded).
-    public static func image(_ bytes: UnsafeRawBufferPointer, format: PixelFormat, width: Int, height: Int,
-                             bytesPerLine: Int, options: DecodeOptions = DecodeOptions()) throws(ImagingError) -> Image {
+    public static func image(
+        _ bytes: UnsafeRawBufferPointer, format: PixelFormat, width: Int, height: Int,
+        bytesPerLine: Int, options: DecodeOptions = DecodeOptions()
+    ) throws(ImagingError) -> Image {
         let source = "camera frame"
         guard width > 0, height > 0, width <= 1 << 15, height <= 1 << 15 else {
             throw ImagingError(source: source, kind: .invalidFrame("\(format.rawValue) frame of \(width)x\(height)"))
@@ -100,15 +103,19 @@ public struct CameraFrame: Sendable {
             throw ImagingError(source: source, kind: .invalidFrame("\(format.rawValue) frame of \(width)x\(height)"))
         }
         guard width * height <= options.maximumPixels else {
-            throw ImagingError(source: source, kind: .tooLarge(width: width, height: height, maximumPixels: options.maximumPixels))
+            throw ImagingError(
+                source: source, kind: .tooLarge(width: width, height: height, maximumPixels: options.maximumPixels))
         }
         // Sides are at most 2^15, so these products cannot overflow; bytesPerLine comes from the driver.
         let rowBytes = width * pixelBytes
         let (stride, strideOverflow) = bytesPerLine.multipliedReportingOverflow(by: height - 1)
         guard bytesPerLine >= rowBytes, !strideOverflow, bytes.count >= stride + rowBytes else {
-            throw ImagingError(source: source, kind: .invalidFrame(
-                "\(format.rawValue) \(width)x\(height) with \(bytesPerLine) bytes per line needs "
-                    + (strideOverflow ? "more bytes than exist" : "\(stride + rowBytes) bytes") + ", got \(bytes.count)"))
+            throw ImagingError(
+                source: source,
+                kind: .invalidFrame(
+                    "\(format.rawValue) \(width)x\(height) with \(bytesPerLine) bytes per line needs "
+                        + (strideOverflow ? "more bytes than exist" : "\(stride + rowBytes) bytes")
+                        + ", got \(bytes.count)"))
         }
         let input = bytes.bindMemory(to: UInt8.self)
         return Image.filling(width: width, height: height) { out in
@@ -117,7 +124,8 @@ public struct CameraFrame: Sendable {
             case .rgb24:
                 for y in 0..<height {
                     let row = UnsafeBufferPointer(rebasing: input[(y * bytesPerLine)..<(y * bytesPerLine + width * 3)])
-                    _ = UnsafeMutableBufferPointer(rebasing: out[(y * width * 3)..<((y + 1) * width * 3)]).initialize(from: row)
+                    _ = UnsafeMutableBufferPointer(rebasing: out[(y * width * 3)..<((y + 1) * width * 3)]).initialize(
+                        from: row)
                 }
             case .grey:
                 var o = 0
@@ -142,11 +150,11 @@ public struct CameraFrame: Sendable {
 enum YUV {
     /// Per-byte terms of the fixed-point BT.601 conversion, and a clamp table, precomputed once.
     private struct Tables {
-        var luma = [Int32](repeating: 0, count: 256)      // 298 (Y - 16) + 128 + clamp offset
-        var redV = [Int32](repeating: 0, count: 256)      // 409 (Cr - 128)
-        var greenU = [Int32](repeating: 0, count: 256)    // -100 (Cb - 128)
-        var greenV = [Int32](repeating: 0, count: 256)    // -208 (Cr - 128)
-        var blueU = [Int32](repeating: 0, count: 256)     // 516 (Cb - 128)
+        var luma = [Int32](repeating: 0, count: 256)  // 298 (Y - 16) + 128 + clamp offset
+        var redV = [Int32](repeating: 0, count: 256)  // 409 (Cr - 128)
+        var greenU = [Int32](repeating: 0, count: 256)  // -100 (Cb - 128)
+        var greenV = [Int32](repeating: 0, count: 256)  // -208 (Cr - 128)
+        var blueU = [Int32](repeating: 0, count: 256)  // 516 (Cb - 128)
         /// clamp[(sum >> 8)] for sums shifted by `offset` << 8 so that every index is non-negative.
         var clamp = [UInt8](repeating: 0, count: 1024)
         static let offset: Int32 = 384
@@ -171,38 +179,40 @@ enum YUV {
     ///     G = (298 (Y-16) - 100 (Cb-128) - 208 (Cr-128) + 128) >> 8
     ///     B = (298 (Y-16) + 516 (Cb-128) + 128) >> 8
     /// clamped to 0...255. Each chroma pair is shared by the two pixels it was sampled with.
-    static func convertYUYV(_ input: UnsafeBufferPointer<UInt8>, width: Int, height: Int, bytesPerLine: Int,
-                            into out: UnsafeMutableBufferPointer<UInt8>) {
+    static func convertYUYV(
+        _ input: UnsafeBufferPointer<UInt8>, width: Int, height: Int, bytesPerLine: Int,
+        into out: UnsafeMutableBufferPointer<UInt8>
+    ) {
         guard let src = input.baseAddress, let dst = out.baseAddress else { return }
         let t = tables
         t.luma.withUnsafeBufferPointer { luma in
-        t.redV.withUnsafeBufferPointer { redV in
-        t.greenU.withUnsafeBufferPointer { greenU in
-        t.greenV.withUnsafeBufferPointer { greenV in
-        t.blueU.withUnsafeBufferPointer { blueU in
-        t.clamp.withUnsafeBufferPointer { clamp in
-            for y in 0..<height {
-                var s = src + y * bytesPerLine
-                var d = dst + y * width * 3
-                for _ in 0..<(width / 2) {
-                    let c0 = luma[Int(s[0])], c1 = luma[Int(s[2])]
-                    let u = Int(s[1]), v = Int(s[3])
-                    let r = redV[v], g = greenU[u] &+ greenV[v], b = blueU[u]
-                    d[0] = clamp[Int((c0 &+ r) >> 8)]
-                    d[1] = clamp[Int((c0 &+ g) >> 8)]
-                    d[2] = clamp[Int((c0 &+ b) >> 8)]
-                    d[3] = clamp[Int((c1 &+ r) >> 8)]
-                    d[4] = clamp[Int((c1 &+ g) >> 8)]
-                    d[5] = clamp[Int((c1 &+ b) >> 8)]
-                    s += 4
-                    d += 6
+            t.redV.withUnsafeBufferPointer { redV in
+                t.greenU.withUnsafeBufferPointer { greenU in
+                    t.greenV.withUnsafeBufferPointer { greenV in
+                        t.blueU.withUnsafeBufferPointer { blueU in
+                            t.clamp.withUnsafeBufferPointer { clamp in
+                                for y in 0..<height {
+                                    var s = src + y * bytesPerLine
+                                    var d = dst + y * width * 3
+                                    for _ in 0..<(width / 2) {
+                                        let c0 = luma[Int(s[0])], c1 = luma[Int(s[2])]
+                                        let u = Int(s[1]), v = Int(s[3])
+                                        let r = redV[v], g = greenU[u] &+ greenV[v], b = blueU[u]
+                                        d[0] = clamp[Int((c0 &+ r) >> 8)]
+                                        d[1] = clamp[Int((c0 &+ g) >> 8)]
+                                        d[2] = clamp[Int((c0 &+ b) >> 8)]
+                                        d[3] = clamp[Int((c1 &+ r) >> 8)]
+                                        d[4] = clamp[Int((c1 &+ g) >> 8)]
+                                        d[5] = clamp[Int((c1 &+ b) >> 8)]
+                                        s += 4
+                                        d += 6
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
             }
-        }
-        }
-        }
-        }
-        }
         }
     }
 }

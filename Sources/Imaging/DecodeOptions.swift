@@ -22,9 +22,11 @@ public struct DecodeOptions: Sendable, Equatable {
     public var maximumWidth: Int = .max
     public var maximumHeight: Int = .max
 
-    public init(minimumSide: Int? = nil, applyOrientation: Bool = true, allowTruncated: Bool = false,
-                maximumPixels: Int = 100_000_000, maximumProgressiveScans: Int = 500,
-                maximumFileBytes: Int = 256 << 20) {
+    public init(
+        minimumSide: Int? = nil, applyOrientation: Bool = true, allowTruncated: Bool = false,
+        maximumPixels: Int = 100_000_000, maximumProgressiveScans: Int = 500,
+        maximumFileBytes: Int = 256 << 20
+    ) {
         self.minimumSide = minimumSide
         self.applyOrientation = applyOrientation
         self.allowTruncated = allowTruncated

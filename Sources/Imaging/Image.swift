@@ -12,8 +12,9 @@ public struct Image: Sendable, Equatable {
     /// Wraps `pixels`; the count must be `width * height * 3` (a programming error otherwise).
     public init(width: Int, height: Int, pixels: [UInt8]) {
         precondition(width > 0 && height > 0, "image dimensions must be positive, got \(width)x\(height)")
-        precondition(pixels.count == width * height * 3,
-                     "\(width)x\(height) RGB needs \(width * height * 3) bytes, got \(pixels.count)")
+        precondition(
+            pixels.count == width * height * 3,
+            "\(width)x\(height) RGB needs \(width * height * 3) bytes, got \(pixels.count)")
         self.width = width
         self.height = height
         self.pixels = pixels
@@ -37,8 +38,10 @@ public struct Image: Sendable, Equatable {
 
     /// Builds an image by letting `fill` write all `width * height * 3` bytes (no zero-fill first).
     /// `fill` returns false when it could not fill the buffer; the result is then nil.
-    public static func filling(width: Int, height: Int,
-                               _ fill: (UnsafeMutableBufferPointer<UInt8>) -> Bool) -> Image? {
+    public static func filling(
+        width: Int, height: Int,
+        _ fill: (UnsafeMutableBufferPointer<UInt8>) -> Bool
+    ) -> Image? {
         let count = width * height * 3
         var ok = false
         let pixels = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in

@@ -8,7 +8,8 @@ import Support
 /// are read with Adobe's inverted polarity and converted as Pillow does.
 public enum ImageDecoder {
     /// Reads and decodes the file at `path`.
-    public static func decode(file path: String, options: DecodeOptions = DecodeOptions()) throws(ImagingError) -> Image {
+    public static func decode(file path: String, options: DecodeOptions = DecodeOptions()) throws(ImagingError) -> Image
+    {
         let bytes: [UInt8]
         do {
             bytes = try readFile(path, limit: options.maximumFileBytes)
@@ -19,12 +20,16 @@ public enum ImageDecoder {
     }
 
     /// Decodes in-memory file contents; `source` names them in errors.
-    public static func decode(_ bytes: [UInt8], source: String, options: DecodeOptions = DecodeOptions()) throws(ImagingError) -> Image {
+    public static func decode(
+        _ bytes: [UInt8], source: String, options: DecodeOptions = DecodeOptions()
+    ) throws(ImagingError) -> Image {
         try withBytes(bytes) { buffer throws(ImagingError) in try decode(buffer, source: source, options: options) }
     }
 
     /// Decodes in-memory file contents; `source` names them in errors.
-    public static func decode(_ bytes: UnsafeRawBufferPointer, source: String, options: DecodeOptions = DecodeOptions()) throws(ImagingError) -> Image {
+    public static func decode(
+        _ bytes: UnsafeRawBufferPointer, source: String, options: DecodeOptions = DecodeOptions()
+    ) throws(ImagingError) -> Image {
         switch ImageFormat.detect(bytes) {
         case .empty:
             throw ImagingError(source: source, kind: .empty)

@@ -21,13 +21,17 @@ public enum ImagingBenchmark {
 
     /// Runs every case `warmup` untimed then `iterations` timed times with `preprocessor` (its decode
     /// options decide the JPEG DCT scaling).
-    public static func run(iterations: Int = 50, warmup: Int = 3, preprocessor: Preprocessor = Preprocessor()) throws(ImagingError) -> [Case] {
+    public static func run(
+        iterations: Int = 50, warmup: Int = 3, preprocessor: Preprocessor = Preprocessor()
+    ) throws(ImagingError) -> [Case] {
         precondition(iterations > 0 && warmup >= 0, "iterations must be positive")
         let frameWidth = 640, frameHeight = 480
         let scene = syntheticScene(width: frameWidth, height: frameHeight)
-        let mjpeg = MJPEG.removingHuffmanTables(try JPEGEncoder.encode(scene, options: JPEGEncodeOptions(quality: 80, subsampling: .s422)))
+        let mjpeg = MJPEG.removingHuffmanTables(
+            try JPEGEncoder.encode(scene, options: JPEGEncodeOptions(quality: 80, subsampling: .s422)))
         let yuyv = yuyvFrame(from: scene)
-        let photo = try JPEGEncoder.encode(syntheticScene(width: 2000, height: 2000), options: JPEGEncodeOptions(quality: 90, subsampling: .s420))
+        let photo = try JPEGEncoder.encode(
+            syntheticScene(width: 2000, height: 2000), options: JPEGEncodeOptions(quality: 90, subsampling: .s420))
         let output = UnsafeMutablePointer<Float>.allocate(capacity: preprocessor.valueCount)
         defer { output.deallocate() }
         let options = preprocessor.decodeOptions
@@ -35,20 +39,26 @@ public enum ImagingBenchmark {
         let mjpegFrame = CameraFrame(format: .mjpeg, width: frameWidth, height: frameHeight, bytes: mjpeg)
         let yuyvFrame = CameraFrame(format: .yuyv, width: frameWidth, height: frameHeight, bytes: yuyv)
         return [
-            try measure("MJPEG 640x480 frame -> input", target: 5, iterations: iterations, warmup: warmup) { () throws(ImagingError) in
+            try measure("MJPEG 640x480 frame -> input", target: 5, iterations: iterations, warmup: warmup) {
+                () throws(ImagingError) in
                 preprocessor.write(try mjpegFrame.image(options: options), into: output)
             },
-            try measure("YUYV 640x480 frame -> input", target: 2, iterations: iterations, warmup: warmup) { () throws(ImagingError) in
+            try measure("YUYV 640x480 frame -> input", target: 2, iterations: iterations, warmup: warmup) {
+                () throws(ImagingError) in
                 preprocessor.write(try yuyvFrame.image(options: options), into: output)
             },
-            try measure("JPEG 2000x2000 photo -> input", target: 30, iterations: iterations, warmup: warmup) { () throws(ImagingError) in
-                preprocessor.write(try ImageDecoder.decode(photo, source: "benchmark photo", options: options), into: output)
+            try measure("JPEG 2000x2000 photo -> input", target: 30, iterations: iterations, warmup: warmup) {
+                () throws(ImagingError) in
+                preprocessor.write(
+                    try ImageDecoder.decode(photo, source: "benchmark photo", options: options), into: output)
             },
         ]
     }
 
-    private static func measure(_ name: String, target: Double, iterations: Int, warmup: Int,
-                                _ body: () throws(ImagingError) -> Void) throws(ImagingError) -> Case {
+    private static func measure(
+        _ name: String, target: Double, iterations: Int, warmup: Int,
+        _ body: () throws(ImagingError) -> Void
+    ) throws(ImagingError) -> Case {
         for _ in 0..<warmup { try body() }
         var times: [Double] = []
         times.reserveCapacity(iterations)
@@ -58,9 +68,11 @@ public enum ImagingBenchmark {
             times.append((MonotonicClock.now() - start) * 1000)
         }
         times.sort()
-        let median = times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
-        return Case(name: name, medianMilliseconds: median, minimumMilliseconds: times[0], iterations: iterations,
-                    targetMilliseconds: target)
+        let median =
+            times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
+        return Case(
+            name: name, medianMilliseconds: median, minimumMilliseconds: times[0], iterations: iterations,
+            targetMilliseconds: target)
     }
 
     /// A camera-like test scene: smooth lighting gradients, a few hard-edged shapes, and mild sensor noise,
@@ -74,7 +86,7 @@ public enum ImagingBenchmark {
             var b = 150 - 90 * x / width
             let dx = x - width / 2, dy = y - height * 3 / 5
             if dx * dx + 2 * dy * dy < (width / 5) * (width / 5) { (r, g, b) = (140, 100, 60) }  // a "dog"
-            if (x / (width / 8) + y / (height / 6)) % 5 == 0 { r += 50; g += 50; b += 50 }    // tiles
+            if (x / (width / 8) + y / (height / 6)) % 5 == 0 { r += 50; g += 50; b += 50 }  // tiles
             let n = noise[(x &* 31 &+ y &* 17) & 4095]
             func clamp(_ v: Int) -> UInt8 { UInt8(min(max(v + n, 0), 255)) }
             return (clamp(r), clamp(g), clamp(b))

@@ -61,6 +61,8 @@ public struct ImagingError: Error, CustomStringConvertible, Equatable {
 
 /// Runs `body` on the bytes of `array` with a typed error (the standard library's `withUnsafeBytes`
 /// only rethrows untyped errors).
-func withBytes<R>(_ array: [UInt8], _ body: (UnsafeRawBufferPointer) throws(ImagingError) -> R) throws(ImagingError) -> R {
+func withBytes<R>(
+    _ array: [UInt8], _ body: (UnsafeRawBufferPointer) throws(ImagingError) -> R
+) throws(ImagingError) -> R {
     try array.withUnsafeBytes { bytes in Result { () throws(ImagingError) -> R in try body(bytes) } }.get()
 }

@@ -2,7 +2,9 @@ import CImageCodecs
 
 /// JPEG decoding and encoding through libjpeg(-turbo).
 enum JPEGCodec {
-    static func decode(_ bytes: UnsafeRawBufferPointer, source: String, options: DecodeOptions) throws(ImagingError) -> Image {
+    static func decode(
+        _ bytes: UnsafeRawBufferPointer, source: String, options: DecodeOptions
+    ) throws(ImagingError) -> Image {
         guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), !bytes.isEmpty else {
             throw ImagingError(source: source, kind: .empty)
         }
@@ -12,16 +14,18 @@ enum JPEGCodec {
             throw status.error(.jpeg, source: source)
         }
         // The limit applies to the full size: libjpeg's buffers for a progressive file scale with it.
-        try checkSize(width: Int(header.width), height: Int(header.height), options: options, format: .jpeg, source: source)
+        try checkSize(
+            width: Int(header.width), height: Int(header.height), options: options, format: .jpeg, source: source)
         let scale = options.jpegScaleEighths(width: Int(header.width), height: Int(header.height))
         if scale != 8, dd_jpeg_read_header(base, bytes.count, Int32(scale), &header, &status) != 0 {
             throw status.error(.jpeg, source: source)
         }
         let width = Int(header.output_width), height = Int(header.output_height)
         let decoded = Image.filling(width: width, height: height) { out in
-            dd_jpeg_decode_rgb(base, bytes.count, Int32(scale), options.allowTruncated ? 1 : 0,
-                               Int32(options.maximumProgressiveScans), options.maximumDecoderMemory, out.baseAddress, width * 3,
-                               Int32(width), Int32(height), &status) == 0
+            dd_jpeg_decode_rgb(
+                base, bytes.count, Int32(scale), options.allowTruncated ? 1 : 0,
+                Int32(options.maximumProgressiveScans), options.maximumDecoderMemory, out.baseAddress, width * 3,
+                Int32(width), Int32(height), &status) == 0
         }
         guard let image = decoded else { throw status.error(.jpeg, source: source) }
         guard options.applyOrientation, let orientation = exifOrientation(bytes) else { return image }
@@ -105,8 +109,10 @@ public struct JPEGEncodeOptions: Sendable, Equatable {
         case s444 = "4:4:4", s422 = "4:2:2", s420 = "4:2:0"
     }
 
-    public init(quality: Int = 90, progressive: Bool = false, subsampling: ChromaSubsampling = .s420,
-                optimizeCoding: Bool = false) {
+    public init(
+        quality: Int = 90, progressive: Bool = false, subsampling: ChromaSubsampling = .s420,
+        optimizeCoding: Bool = false
+    ) {
         self.quality = quality
         self.progressive = progressive
         self.subsampling = subsampling
@@ -117,20 +123,25 @@ public struct JPEGEncodeOptions: Sendable, Equatable {
 /// Encodes images as JPEG with libjpeg (the daemon's snapshots, and test fixtures).
 public enum JPEGEncoder {
     /// Encodes an RGB image. Errors only for an out-of-range quality or a libjpeg failure.
-    public static func encode(_ image: Image, options: JPEGEncodeOptions = JPEGEncodeOptions()) throws(ImagingError) -> [UInt8] {
+    public static func encode(
+        _ image: Image, options: JPEGEncodeOptions = JPEGEncodeOptions()
+    ) throws(ImagingError) -> [UInt8] {
         try encode(samples: image.pixels, width: image.width, height: image.height, components: 3, options: options)
     }
 
     /// Encodes raw 8-bit samples: 1 component (gray), 3 (RGB) or 4 (CMYK, written as given — Adobe files
     /// store 255 minus the ink — or as YCCK when `ycck`).
-    public static func encode(samples: [UInt8], width: Int, height: Int, components: Int,
-                              options: JPEGEncodeOptions = JPEGEncodeOptions(), ycck: Bool = false) throws(ImagingError) -> [UInt8] {
+    public static func encode(
+        samples: [UInt8], width: Int, height: Int, components: Int,
+        options: JPEGEncodeOptions = JPEGEncodeOptions(), ycck: Bool = false
+    ) throws(ImagingError) -> [UInt8] {
         let source = "JPEG encoder"
         guard (1...100).contains(options.quality) else {
             throw ImagingError(source: source, kind: .invalidArgument("quality \(options.quality) is outside 1...100"))
         }
         guard [1, 3, 4].contains(components), width > 0, height > 0, samples.count == width * height * components else {
-            throw ImagingError(source: source, kind: .invalidArgument("\(samples.count) samples for \(width)x\(height)x\(components)"))
+            throw ImagingError(
+                source: source, kind: .invalidArgument("\(samples.count) samples for \(width)x\(height)x\(components)"))
         }
         var settings = dd_jpeg_encode_options()
         settings.quality = Int32(options.quality)
@@ -146,8 +157,9 @@ public enum JPEGEncoder {
         var out: UnsafeMutablePointer<UInt8>?
         var size = 0
         let result = samples.withUnsafeBufferPointer { pixels in
-            dd_jpeg_encode(pixels.baseAddress, Int32(width), Int32(height), width * components, Int32(components),
-                           &settings, &out, &size, &status)
+            dd_jpeg_encode(
+                pixels.baseAddress, Int32(width), Int32(height), width * components, Int32(components),
+                &settings, &out, &size, &status)
         }
         guard result == 0 else { throw status.error(.jpeg, source: source) }
         return adoptEncoded(out, count: size)

@@ -2,7 +2,9 @@ import CImageCodecs
 
 /// PNG decoding (and encoding, used to build test fixtures) through libpng.
 enum PNGCodec {
-    static func decode(_ bytes: UnsafeRawBufferPointer, source: String, options: DecodeOptions) throws(ImagingError) -> Image {
+    static func decode(
+        _ bytes: UnsafeRawBufferPointer, source: String, options: DecodeOptions
+    ) throws(ImagingError) -> Image {
         guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), !bytes.isEmpty else {
             throw ImagingError(source: source, kind: .empty)
         }
@@ -70,8 +72,10 @@ public struct PNGImage: Sendable, Equatable {
     public var paletteAlpha: [UInt8]
     public var interlaced: Bool
 
-    public init(width: Int, height: Int, colorType: ColorType, bitDepth: Int, samples: [UInt8],
-                palette: [UInt8] = [], paletteAlpha: [UInt8] = [], interlaced: Bool = false) {
+    public init(
+        width: Int, height: Int, colorType: ColorType, bitDepth: Int, samples: [UInt8],
+        palette: [UInt8] = [], paletteAlpha: [UInt8] = [], interlaced: Bool = false
+    ) {
         self.width = width
         self.height = height
         self.colorType = colorType
@@ -90,14 +94,19 @@ public struct PNGImage: Sendable, Equatable {
 public enum PNGEncoder {
     /// Encodes an RGB image as an 8-bit RGB PNG.
     public static func encode(_ image: Image) throws(ImagingError) -> [UInt8] {
-        try encode(PNGImage(width: image.width, height: image.height, colorType: .rgb, bitDepth: 8, samples: image.pixels))
+        try encode(
+            PNGImage(width: image.width, height: image.height, colorType: .rgb, bitDepth: 8, samples: image.pixels))
     }
 
     /// Encodes any PNG layout.
     public static func encode(_ png: PNGImage) throws(ImagingError) -> [UInt8] {
         let source = "PNG encoder"
         guard png.width > 0, png.height > 0, png.samples.count == png.rowBytes * png.height else {
-            throw ImagingError(source: source, kind: .invalidArgument("\(png.samples.count) sample bytes for a \(png.width)x\(png.height) PNG with \(png.rowBytes) bytes per row"))
+            throw ImagingError(
+                source: source,
+                kind: .invalidArgument(
+                    "\(png.samples.count) sample bytes for a \(png.width)x\(png.height) PNG with \(png.rowBytes) bytes per row"
+                ))
         }
         var status = dd_codec_status()
         var out: UnsafeMutablePointer<UInt8>?
@@ -105,10 +114,11 @@ public enum PNGEncoder {
         let result = png.samples.withUnsafeBufferPointer { samples in
             png.palette.withUnsafeBufferPointer { palette in
                 png.paletteAlpha.withUnsafeBufferPointer { alpha in
-                    dd_png_encode(samples.baseAddress, Int32(png.width), Int32(png.height), png.rowBytes,
-                                  png.colorType.rawValue, Int32(png.bitDepth), palette.baseAddress,
-                                  Int32(png.palette.count / 3), alpha.baseAddress, Int32(png.paletteAlpha.count),
-                                  png.interlaced ? 1 : 0, &out, &size, &status)
+                    dd_png_encode(
+                        samples.baseAddress, Int32(png.width), Int32(png.height), png.rowBytes,
+                        png.colorType.rawValue, Int32(png.bitDepth), palette.baseAddress,
+                        Int32(png.palette.count / 3), alpha.baseAddress, Int32(png.paletteAlpha.count),
+                        png.interlaced ? 1 : 0, &out, &size, &status)
                 }
             }
         }

@@ -37,8 +37,10 @@ public struct Preprocessor: Sendable, Equatable {
     /// turned upright. Both the trainer and the daemon must use the same setting.
     public var exactKerasDecode: Bool
 
-    public init(resize: ResizeMethod = .default, centering: Centering = .samplewise, side: Int = 224,
-                exactKerasDecode: Bool = false) {
+    public init(
+        resize: ResizeMethod = .default, centering: Centering = .samplewise, side: Int = 224,
+        exactKerasDecode: Bool = false
+    ) {
         precondition(side > 0 && side <= 4096, "input side must be between 1 and 4096")
         self.resize = resize
         self.centering = centering
@@ -48,7 +50,9 @@ public struct Preprocessor: Sendable, Equatable {
 
     /// The preprocessing a model file names; throws for names this build does not implement (the daemon
     /// refuses such models).
-    public init(resizeName: String, centeringName: String, side: Int = 224, exactKerasDecode: Bool = false) throws(PreprocessingError) {
+    public init(
+        resizeName: String, centeringName: String, side: Int = 224, exactKerasDecode: Bool = false
+    ) throws(PreprocessingError) {
         guard let resize = ResizeMethod(rawValue: resizeName) else { throw .unknownResizeMethod(resizeName) }
         guard let centering = Centering(rawValue: centeringName) else { throw .unknownCentering(centeringName) }
         guard side > 0 && side <= 4096 else { throw .invalidSide(side) }
@@ -60,13 +64,16 @@ public struct Preprocessor: Sendable, Equatable {
 
     /// How files and MJPEG frames are decoded for this preprocessing.
     public var decodeOptions: DecodeOptions {
-        exactKerasDecode ? DecodeOptions(minimumSide: nil, applyOrientation: false)
-                         : DecodeOptions(minimumSide: side, applyOrientation: true)
+        exactKerasDecode
+            ? DecodeOptions(minimumSide: nil, applyOrientation: false)
+            : DecodeOptions(minimumSide: side, applyOrientation: true)
     }
 
     /// Writes the network input for `image` into `output` (`valueCount` floats), applying `augmentation`
     /// after the resize and before centering.
-    public func write(_ image: Image, augmentation: AugmentationParameters? = nil, into output: UnsafeMutablePointer<Float>) {
+    public func write(
+        _ image: Image, augmentation: AugmentationParameters? = nil, into output: UnsafeMutablePointer<Float>
+    ) {
         if let augmentation, augmentation != .identity {
             let resized = UnsafeMutablePointer<Float>.allocate(capacity: valueCount)
             defer { resized.deallocate() }

@@ -12,14 +12,18 @@ public final class ActiveModel: @unchecked Sendable {
 
     /// Loads and verifies `path` (container, manifest, checksum, self-test) and checks that this build
     /// implements the preprocessing the model was trained with. Errors say exactly what is wrong.
-    public init(path: String, plan: ExecutionPlan.Preset = .frugal, threads: ComputeThreads,
-                trust: ModelTrust = .none) throws {
+    public init(
+        path: String, plan: ExecutionPlan.Preset = .frugal, threads: ComputeThreads,
+        trust: ModelTrust = .none
+    ) throws {
         let model = try DogDoorModel(path: path, plan: plan.plan, threads: threads, trust: trust)
         do {
-            preprocessor = try Preprocessor(resizeName: model.manifest.resize, centeringName: model.manifest.centering,
-                                            side: model.manifest.inputSize)
+            preprocessor = try Preprocessor(
+                resizeName: model.manifest.resize, centeringName: model.manifest.centering,
+                side: model.manifest.inputSize)
         } catch {
-            throw ModelError(file: path, problem: .manifest(ManifestError(field: "preprocessing", reason: error.description)))
+            throw ModelError(
+                file: path, problem: .manifest(ManifestError(field: "preprocessing", reason: error.description)))
         }
         self.model = model
         input = FloatBuffer(count: preprocessor.valueCount)

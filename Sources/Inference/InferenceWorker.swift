@@ -26,11 +26,16 @@ public final class InferenceWorker: FrameSink, Sendable {
     private let state: ConditionLock<State>
     private let thread = Mutex<NamedThread?>(nil)
 
-    public init(model: ActiveModel, motion: MotionGate.Settings?, results: @escaping @Sendable (FrameResult) -> Void,
-                cameraChanges: @escaping @Sendable (CameraState, String?) -> Void) {
+    public init(
+        model: ActiveModel, motion: MotionGate.Settings?, results: @escaping @Sendable (FrameResult) -> Void,
+        cameraChanges: @escaping @Sendable (CameraState, String?) -> Void
+    ) {
         self.results = results
         self.cameraChanges = cameraChanges
-        state = ConditionLock(State(model: model, motionEnabled: motion != nil, gate: MotionGate(settings: motion ?? MotionGate.Settings())))
+        state = ConditionLock(
+            State(
+                model: model, motionEnabled: motion != nil, gate: MotionGate(settings: motion ?? MotionGate.Settings()))
+        )
     }
 
     // MARK: FrameSink (the camera's thread)
@@ -103,12 +108,14 @@ public final class InferenceWorker: FrameSink, Sendable {
         }
         // The gate is only touched from this thread (and replaced under the lock).
         let evaluate = state.withLock { lock in
-            !lock.state.motionEnabled || lock.state.gate.observe(Thumbnail(image), at: frame.time.monotonic.sinceOrigin.seconds).evaluate
+            !lock.state.motionEnabled
+                || lock.state.gate.observe(Thumbnail(image), at: frame.time.monotonic.sinceOrigin.seconds).evaluate
         }
         guard evaluate else { return .still }
         let start = MonotonicClock.now()
         let probability = model.probability(of: image)
-        return .evaluated(probability: probability, milliseconds: (MonotonicClock.now() - start) * 1000, frame: frame.payload)
+        return .evaluated(
+            probability: probability, milliseconds: (MonotonicClock.now() - start) * 1000, frame: frame.payload)
     }
 }
 

@@ -22,7 +22,9 @@ public struct MotionGate: Sendable {
         /// Seconds between evaluations of a still scene (0: never).
         public var idleInterval: Double = 30
 
-        public init(sensitivity: Double = 0.01, pixelThreshold: Int = 12, holdAfterMotion: Double = 3, idleInterval: Double = 30) {
+        public init(
+            sensitivity: Double = 0.01, pixelThreshold: Int = 12, holdAfterMotion: Double = 3, idleInterval: Double = 30
+        ) {
             self.sensitivity = sensitivity
             self.pixelThreshold = pixelThreshold
             self.holdAfterMotion = holdAfterMotion

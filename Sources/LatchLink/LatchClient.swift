@@ -31,7 +31,8 @@ public struct LatchLinkError: Error, CustomStringConvertible {
         let what: String
         switch reason {
         case .notRunning: what = "nothing listens (is dogdoor-latch running?)"
-        case .permissionDenied: what = "permission denied (is this user the owner's latch.client_user, in its socket's group?)"
+        case .permissionDenied:
+            what = "permission denied (is this user the owner's latch.client_user, in its socket's group?)"
         case .closed: what = "the latch owner closed the connection"
         case .timedOut: what = "the latch owner did not answer in time"
         case .refused(let message): what = "the latch owner refused this client: \(message)"
@@ -140,7 +141,9 @@ public final class LatchClient {
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, wait ? 0 : Int32(MSG_DONTWAIT)) }
             if n > 0 {
                 guard n <= LatchProtocolError.maximumMessageBytes else {
-                    throw LatchLinkError(socket: socket, reason: .protocolError("message longer than \(LatchProtocolError.maximumMessageBytes) bytes"))
+                    throw LatchLinkError(
+                        socket: socket,
+                        reason: .protocolError("message longer than \(LatchProtocolError.maximumMessageBytes) bytes"))
                 }
                 do {
                     return try LatchOwnerMessage(parsing: Array(buffer[0..<n]))

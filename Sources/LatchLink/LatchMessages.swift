@@ -91,7 +91,8 @@ public enum LatchRequest: Hashable, Sendable {
 
     public var json: JSONValue {
         switch self {
-        case .hello(let client): return ["op": "hello", "client": .string(client), "version": .number(Double(Self.version))]
+        case .hello(let client):
+            return ["op": "hello", "client": .string(client), "version": .number(Double(Self.version))]
         case .unlock(let lease): return ["op": "unlock", "ms": .number(Double(lease.milliseconds))]
         case .lock: return ["op": "lock"]
         case .heartbeat: return ["op": "heartbeat"]
@@ -111,13 +112,16 @@ public enum LatchRequest: Hashable, Sendable {
                 throw LatchProtocolError("hello needs a \"client\" name of 1 to 64 bytes")
             }
             guard object["version"]?.intValue == Self.version else {
-                throw LatchProtocolError("protocol version \(object["version"]?.serialized() ?? "missing"), this owner speaks \(Self.version)")
+                throw LatchProtocolError(
+                    "protocol version \(object["version"]?.serialized() ?? "missing"), this owner speaks \(Self.version)"
+                )
             }
             self = .hello(client: client)
         case "unlock":
             fields = ["op", "ms"]
             guard let ms = object["ms"]?.intValue, ms >= 1, ms <= Self.maximumLease.milliseconds else {
-                throw LatchProtocolError("unlock needs \"ms\": a whole number of milliseconds from 1 to \(Self.maximumLease.milliseconds)")
+                throw LatchProtocolError(
+                    "unlock needs \"ms\": a whole number of milliseconds from 1 to \(Self.maximumLease.milliseconds)")
             }
             self = .unlock(lease: .milliseconds(ms))
         case "lock":
@@ -155,8 +159,10 @@ public struct LatchReply: Hashable, Sendable {
     /// In the answer to `hello` only.
     public var limits: LatchLimits?
 
-    public init(ok: Bool, line: LatchState?, wanted: LatchState, lockReason: LockReason?, unlockedFor: Duration? = nil,
-                error: String? = nil, limits: LatchLimits? = nil) {
+    public init(
+        ok: Bool, line: LatchState?, wanted: LatchState, lockReason: LockReason?, unlockedFor: Duration? = nil,
+        error: String? = nil, limits: LatchLimits? = nil
+    ) {
         self.ok = ok
         self.line = line
         self.wanted = wanted
@@ -167,8 +173,10 @@ public struct LatchReply: Hashable, Sendable {
     }
 
     public var json: JSONValue {
-        var object: JSONObject = ["reply": true, "ok": .bool(ok), "line": line.map { .string($0.rawValue) } ?? .null,
-                                  "wanted": .string(wanted.rawValue)]
+        var object: JSONObject = [
+            "reply": true, "ok": .bool(ok), "line": line.map { .string($0.rawValue) } ?? .null,
+            "wanted": .string(wanted.rawValue),
+        ]
         if let lockReason { object["lock_reason"] = .string(lockReason.rawValue) }
         if let unlockedFor { object["unlocked_ms"] = .number(Double(unlockedFor.milliseconds)) }
         if let error { object["error"] = .string(error) }
@@ -186,7 +194,9 @@ public struct LatchReply: Hashable, Sendable {
         switch object["line"] {
         case .null?: line = nil
         case .string(let text)?:
-            guard let state = LatchState(rawValue: text) else { throw LatchProtocolError("unknown line state \"\(text)\"") }
+            guard let state = LatchState(rawValue: text) else {
+                throw LatchProtocolError("unknown line state \"\(text)\"")
+            }
             line = state
         default: throw LatchProtocolError("reply needs \"line\"")
         }
@@ -195,15 +205,19 @@ public struct LatchReply: Hashable, Sendable {
         }
         self.wanted = wanted
         if case .string(let reason)? = object["lock_reason"] {
-            guard let value = LockReason(rawValue: reason) else { throw LatchProtocolError("unknown lock reason \"\(reason)\"") }
+            guard let value = LockReason(rawValue: reason) else {
+                throw LatchProtocolError("unknown lock reason \"\(reason)\"")
+            }
             lockReason = value
         }
         if let ms = object["unlocked_ms"]?.intValue { unlockedFor = .milliseconds(ms) }
         if case .string(let text)? = object["error"] { error = text }
         if let heartbeat = object["heartbeat_ms"]?.intValue, let maximum = object["max_unlocked_ms"]?.intValue,
-           let gap = object["min_gap_ms"]?.intValue {
-            limits = LatchLimits(heartbeatTimeout: .milliseconds(heartbeat), maximumUnlocked: .milliseconds(maximum),
-                                 minimumGap: .milliseconds(gap))
+            let gap = object["min_gap_ms"]?.intValue
+        {
+            limits = LatchLimits(
+                heartbeatTimeout: .milliseconds(heartbeat), maximumUnlocked: .milliseconds(maximum),
+                minimumGap: .milliseconds(gap))
         }
     }
 }
@@ -239,7 +253,9 @@ public enum LatchNotice: Hashable, Sendable {
             }
             self = .lockFailed(attempt: attempt, error: error)
         case .string("lock_restored")?:
-            guard let attempts = object["attempts"]?.intValue else { throw LatchProtocolError("lock_restored needs \"attempts\"") }
+            guard let attempts = object["attempts"]?.intValue else {
+                throw LatchProtocolError("lock_restored needs \"attempts\"")
+            }
             self = .lockRestored(attempts: attempts)
         default:
             throw LatchProtocolError("unknown notice \(object["notice"]?.serialized() ?? "")")
@@ -272,7 +288,9 @@ public struct LatchProtocolError: Error, Hashable, CustomStringConvertible {
     public static let maximumMessageBytes = 1_024
 
     static func object(_ bytes: [UInt8]) throws(LatchProtocolError) -> JSONObject {
-        guard bytes.count <= maximumMessageBytes else { throw LatchProtocolError("message longer than \(maximumMessageBytes) bytes") }
+        guard bytes.count <= maximumMessageBytes else {
+            throw LatchProtocolError("message longer than \(maximumMessageBytes) bytes")
+        }
         let value: JSONValue
         do {
             value = try JSONValue.parse(bytes)

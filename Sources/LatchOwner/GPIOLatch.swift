@@ -28,12 +28,13 @@ public final class GPIOLatch: Latch {
         let name = "\(chip) line \(line)"
         self.name = name
         var failure = dd_gpio_failure()
-        let output: OpaquePointer? = switch line {
-        case .name(let lineName):
-            dd_gpio_open_output(chip, lineName, 0, activeLow ? 1 : 0, Self.consumer, 0, &failure)
-        case .offset(let offset):
-            dd_gpio_open_output(chip, nil, offset, activeLow ? 1 : 0, Self.consumer, 0, &failure)
-        }
+        let output: OpaquePointer? =
+            switch line {
+            case .name(let lineName):
+                dd_gpio_open_output(chip, lineName, 0, activeLow ? 1 : 0, Self.consumer, 0, &failure)
+            case .offset(let offset):
+                dd_gpio_open_output(chip, nil, offset, activeLow ? 1 : 0, Self.consumer, 0, &failure)
+            }
         guard let output else { throw Self.error(from: failure, latch: name) }
         storage = Mutex(State(output: output))
     }
@@ -91,7 +92,9 @@ public final class GPIOLatch: Latch {
             guard let output = state.output else { return .failure(LatchError(.closed, latch: name)) }
             var value: Int32 = 0
             let code = dd_gpio_get_value(output, &value)
-            guard code == 0 else { return .failure(LatchError(.system(operation: "get value", code: code), latch: name)) }
+            guard code == 0 else {
+                return .failure(LatchError(.system(operation: "get value", code: code), latch: name))
+            }
             return .success(value == 0 ? .locked : .unlocked)
         }
         return try result.get()
@@ -102,7 +105,8 @@ public final class GPIOLatch: Latch {
             guard let output = state.output else { return .failure(LatchError(.closed, latch: name)) }
             let code = dd_gpio_set_value(output, target == .locked ? 0 : 1)
             guard code == 0 else {
-                return .failure(LatchError(.system(operation: "set value (\(target.rawValue))", code: code), latch: name))
+                return .failure(
+                    LatchError(.system(operation: "set value (\(target.rawValue))", code: code), latch: name))
             }
             state.state = target
             return .success(())

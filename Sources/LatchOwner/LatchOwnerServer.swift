@@ -49,8 +49,10 @@ public final class LatchOwnerServer: @unchecked Sendable {
     private let history = Mutex<[String]>([])
 
     /// Takes over `latch`, which must be locked (latches are when created). Binds the socket.
-    public init(latch: any Latch, settings: LatchSupervisor.Settings, options: Options, clock: any DoorClock = SystemClock(),
-                logger: Logger, notifier: SystemdNotifier = .fromProcessEnvironment()) throws(SystemError) {
+    public init(
+        latch: any Latch, settings: LatchSupervisor.Settings, options: Options, clock: any DoorClock = SystemClock(),
+        logger: Logger, notifier: SystemdNotifier = .fromProcessEnvironment()
+    ) throws(SystemError) {
         self.latch = latch
         self.options = options
         self.clock = clock
@@ -61,8 +63,9 @@ public final class LatchOwnerServer: @unchecked Sendable {
         guard dd_sys_pipe_nonblocking(&fds) == 0 else { throw SystemError("pipe") }
         wake = (fds[0], fds[1])
         do {
-            listener = try UnixListener.bind(path: options.socketPath, kind: .seqpacket, permissions: options.permissions,
-                                             group: options.group, backlog: 4)
+            listener = try UnixListener.bind(
+                path: options.socketPath, kind: .seqpacket, permissions: options.permissions,
+                group: options.group, backlog: 4)
         } catch {
             close(wake.read)
             close(wake.write)
@@ -90,10 +93,14 @@ public final class LatchOwnerServer: @unchecked Sendable {
     /// the final lock failed.
     public func run() -> Int32 {
         try? notifier.ready(status: "door locked; waiting for dogdoord")
-        logger.notice("latch owner ready", metadata: ["latch": "\(latch.name)", "socket": "\(options.socketPath)",
-                                                      "heartbeat_timeout": "\(DurationText.format(supervisor.settings.heartbeatTimeout))",
-                                                      "max_unlocked": "\(DurationText.format(supervisor.settings.maximumUnlocked))",
-                                                      "min_gap": "\(DurationText.format(supervisor.settings.minimumGap))"])
+        logger.notice(
+            "latch owner ready",
+            metadata: [
+                "latch": "\(latch.name)", "socket": "\(options.socketPath)",
+                "heartbeat_timeout": "\(DurationText.format(supervisor.settings.heartbeatTimeout))",
+                "max_unlocked": "\(DurationText.format(supervisor.settings.maximumUnlocked))",
+                "min_gap": "\(DurationText.format(supervisor.settings.minimumGap))",
+            ])
         while !stopRequested.load(ordering: .acquiring) {
             let now = clock.now().monotonic
             enforce(at: now)
@@ -124,8 +131,11 @@ public final class LatchOwnerServer: @unchecked Sendable {
             if level == .locked { try latch.lock() } else { try latch.unlock() }
             let read = try latch.readBack()
             guard read == level else {
-                throw LatchError(.system(operation: "read back: the line reads \(read.rawValue) after setting it \(level.rawValue)", code: EIO),
-                                 latch: latch.name)
+                throw LatchError(
+                    .system(
+                        operation: "read back: the line reads \(read.rawValue) after setting it \(level.rawValue)",
+                        code: EIO),
+                    latch: latch.name)
             }
             supervisor.actuated(level, at: now)
             let line = level == .locked ? "locked (\(reason?.rawValue ?? "requested"))" : "unlocked"
@@ -140,7 +150,8 @@ public final class LatchOwnerServer: @unchecked Sendable {
             supervisor.actuationFailed(at: now)
             if level == .locked {
                 lockFailures += 1
-                logger.critical("could not lock the latch; retrying", metadata: ["attempt": "\(lockFailures)", "error": "\(error)"])
+                logger.critical(
+                    "could not lock the latch; retrying", metadata: ["attempt": "\(lockFailures)", "error": "\(error)"])
                 notify(.lockFailed(attempt: lockFailures, error: "\(error)"))
             } else {
                 // An unlock that fails is not retried: the lease is dropped and the line driven locked.
@@ -205,14 +216,19 @@ public final class LatchOwnerServer: @unchecked Sendable {
             guard let fd else { return }
             let peer = PeerCredentials(socket: fd)
             if let allowed = options.allowedUsers, let peer, peer.uid != 0, !allowed.contains(peer.uid) {
-                logger.warning("latch socket: refused a client that is not the configured client user",
-                               metadata: ["peer": "\(peer)"])
+                logger.warning(
+                    "latch socket: refused a client that is not the configured client user",
+                    metadata: ["peer": "\(peer)"])
                 refuse(fd, "uid \(peer.uid) may not command the latch (latch.client_user)")
                 continue
             }
             if let current = client {
-                logger.warning("latch socket: refused a second client", metadata: ["peer": "\(peer.map { "\($0)" } ?? "unknown")",
-                                                                                   "connected": "\(current.peer.map { "\($0)" } ?? "unknown")"])
+                logger.warning(
+                    "latch socket: refused a second client",
+                    metadata: [
+                        "peer": "\(peer.map { "\($0)" } ?? "unknown")",
+                        "connected": "\(current.peer.map { "\($0)" } ?? "unknown")",
+                    ])
                 refuse(fd, "another client is connected (\(current.peer.map { "\($0)" } ?? "unknown peer"))")
                 continue
             }
@@ -223,7 +239,8 @@ public final class LatchOwnerServer: @unchecked Sendable {
     }
 
     private func refuse(_ fd: Int32, _ message: String) {
-        let reply = LatchReply(ok: false, line: supervisor.line, wanted: .locked, lockReason: supervisor.lockReason, error: message)
+        let reply = LatchReply(
+            ok: false, line: supervisor.line, wanted: .locked, lockReason: supervisor.lockReason, error: message)
         let bytes = Array(reply.json.serialized().utf8)
         _ = bytes.withUnsafeBytes { LibC.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)) }
         close(fd)
@@ -252,8 +269,10 @@ public final class LatchOwnerServer: @unchecked Sendable {
             do {
                 request = try LatchRequest(parsing: Array(buffer[0..<n]))
             } catch {
-                reply(LatchReply(ok: false, line: supervisor.line, wanted: .locked, lockReason: supervisor.lockReason,
-                                 error: error.message))
+                reply(
+                    LatchReply(
+                        ok: false, line: supervisor.line, wanted: .locked, lockReason: supervisor.lockReason,
+                        error: error.message))
                 drop("protocol error: \(error.message)")
                 return
             }
@@ -290,8 +309,10 @@ public final class LatchOwnerServer: @unchecked Sendable {
         // Carry the request out before answering, so that the answer tells the line's real state.
         enforce(at: now)
         let step = supervisor.step(at: now)
-        reply(LatchReply(ok: error == nil, line: supervisor.line, wanted: step.wanted, lockReason: step.lockReason,
-                         unlockedFor: supervisor.unlockedFor(at: now), error: error, limits: limits))
+        reply(
+            LatchReply(
+                ok: error == nil, line: supervisor.line, wanted: step.wanted, lockReason: step.lockReason,
+                unlockedFor: supervisor.unlockedFor(at: now), error: error, limits: limits))
         if case .hello = request, error != nil { drop("protocol error: \(error!)") }
     }
 
@@ -305,7 +326,9 @@ public final class LatchOwnerServer: @unchecked Sendable {
         guard let current = client else { return }
         let bytes = Array(message.serialized().utf8)
         while true {
-            let n = bytes.withUnsafeBytes { LibC.send(current.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)) }
+            let n = bytes.withUnsafeBytes {
+                LibC.send(current.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
+            }
             if n == bytes.count { return }
             if n < 0 && errno == EINTR { continue }
             drop(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? "client stopped reading" : "send failed")
@@ -320,7 +343,8 @@ public final class LatchOwnerServer: @unchecked Sendable {
         client = nil
         let now = clock.now().monotonic
         supervisor.disconnect(at: now)
-        logger.notice("client gone; the door locks", metadata: ["client": "\(current.name ?? "unnamed")", "why": "\(why)"])
+        logger.notice(
+            "client gone; the door locks", metadata: ["client": "\(current.name ?? "unnamed")", "why": "\(why)"])
         enforce(at: now)
     }
 

@@ -20,8 +20,9 @@ public struct LatchSupervisor: Sendable {
         public var heartbeatTimeout: Duration
 
         public init(minimumGap: Duration, maximumUnlocked: Duration, heartbeatTimeout: Duration) {
-            precondition(minimumGap >= .zero && maximumUnlocked > .zero && heartbeatTimeout > .zero,
-                         "LatchSupervisor: invalid settings")
+            precondition(
+                minimumGap >= .zero && maximumUnlocked > .zero && heartbeatTimeout > .zero,
+                "LatchSupervisor: invalid settings")
             self.minimumGap = minimumGap
             self.maximumUnlocked = maximumUnlocked
             self.heartbeatTimeout = heartbeatTimeout
@@ -124,10 +125,14 @@ public struct LatchSupervisor: Sendable {
     /// The level the line must have at `now`; drops a lease that the rules ended.
     public mutating func step(at now: MonotonicInstant) -> Step {
         guard connected else { return locked(.noClient, relocked: false) }
-        guard let end = leaseEnd else { return locked(lockReason == .noClient ? .requested : lockReason, relocked: false) }
+        guard let end = leaseEnd else {
+            return locked(lockReason == .noClient ? .requested : lockReason, relocked: false)
+        }
         let wasUnlocked = line == .unlocked
         if now >= end { return ending(.leaseEnded, relocked: wasUnlocked) }
-        if let heard = lastHeard, now >= heard + settings.heartbeatTimeout { return ending(.heartbeatLost, relocked: wasUnlocked) }
+        if let heard = lastHeard, now >= heard + settings.heartbeatTimeout {
+            return ending(.heartbeatLost, relocked: wasUnlocked)
+        }
         if let since = unlockedSince, line == .unlocked, now >= since + settings.maximumUnlocked {
             return ending(.maximumUnlocked, relocked: true)
         }

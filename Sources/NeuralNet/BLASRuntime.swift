@@ -49,7 +49,7 @@ public enum KernelAdvisor {
     static func rank(ofCore name: String) -> Int? {
         switch name.lowercased() {
         case "prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "athlon", "opteron", "opteron_sse3",
-             "barcelona", "nano", "katmai", "coppermine", "northwood", "banias", "generic":
+            "barcelona", "nano", "katmai", "coppermine", "northwood", "banias", "generic":
             return 0  // SSE2/SSE3 kernels
         case "sandybridge", "bulldozer", "piledriver", "steamroller", "excavator":
             return 1  // AVX
@@ -151,8 +151,10 @@ public enum KernelAdvisor {
     /// - A user's `OPENBLAS_CORETYPE` is kept when it computes correctly, and is an error when it does not.
     /// - Otherwise a misdetected slow kernel is replaced by the best the CPU runs, and a kernel that fails the
     ///   check by the next family down that has not failed yet.
-    public static func decide(coreOverride: String?, environment env: Environment, running: String,
-                              features: CPUFeatures, check: () -> String?) -> Decision {
+    public static func decide(
+        coreOverride: String?, environment env: Environment, running: String,
+        features: CPUFeatures, check: () -> String?
+    ) -> Decision {
         if let coreOverride, !coreOverride.isEmpty, coreOverride != env.coreType {
             return .restart(Environment(coreType: coreOverride, detectedMarker: nil, rejected: []), reason: .userChoice)
         }
@@ -160,15 +162,17 @@ public enum KernelAdvisor {
         switch (env.coreType, env.detectedMarker) {
         case (let user?, nil):
             if let failure = check() {
-                return .fail("OpenBLAS's \(running) kernels (OPENBLAS_CORETYPE=\(user), set by the user) compute wrong "
-                    + "results on this CPU: \(failure). Unset OPENBLAS_CORETYPE (DogDoor then picks kernels that pass) "
-                    + "or name another family")
+                return .fail(
+                    "OpenBLAS's \(running) kernels (OPENBLAS_CORETYPE=\(user), set by the user) compute wrong "
+                        + "results on this CPU: \(failure). Unset OPENBLAS_CORETYPE (DogDoor then picks kernels that pass) "
+                        + "or name another family")
             }
             return .keep(.user(user))
         case (nil, _):
             detected = running
             if let better = recommendedCore(detected: detected, features: features) {
-                return .restart(Environment(coreType: better, detectedMarker: detected, rejected: []), reason: .slowKernel)
+                return .restart(
+                    Environment(coreType: better, detectedMarker: detected, rejected: []), reason: .slowKernel)
             }
         case (_?, let marker?):
             detected = marker
@@ -180,13 +184,17 @@ public enum KernelAdvisor {
         let rejected = env.rejected + [running]
         let rejectedNames = Set(rejected.map { $0.lowercased() })
         let runningRank = rank(ofCore: running) ?? Int.max
-        guard let next = fallbacks(for: features).first(where: {
-            !rejectedNames.contains($0.lowercased()) && (rank(ofCore: $0) ?? -1) <= runningRank
-        }) else {
-            return .fail("no OpenBLAS kernel family computes correctly on this CPU (tried \(rejected.joined(separator: ", "))); "
-                + "the last failure: \(failure)")
+        guard
+            let next = fallbacks(for: features).first(where: {
+                !rejectedNames.contains($0.lowercased()) && (rank(ofCore: $0) ?? -1) <= runningRank
+            })
+        else {
+            return .fail(
+                "no OpenBLAS kernel family computes correctly on this CPU (tried \(rejected.joined(separator: ", "))); "
+                    + "the last failure: \(failure)")
         }
-        return .restart(Environment(coreType: next, detectedMarker: detected, rejected: rejected), reason: .wrongResults(failure))
+        return .restart(
+            Environment(coreType: next, detectedMarker: detected, rejected: rejected), reason: .wrongResults(failure))
     }
 }
 
@@ -237,7 +245,9 @@ public enum BLASRuntime {
 
     /// The process's kernel environment.
     static var environment: KernelAdvisor.Environment {
-        func value(_ name: String) -> String? { getenv(name).map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } }
+        func value(_ name: String) -> String? {
+            getenv(name).map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
+        }
         return KernelAdvisor.Environment(
             coreType: value("OPENBLAS_CORETYPE"), detectedMarker: value(restartMarker),
             rejected: value(rejectedMarker)?.split(separator: ",").map(String.init) ?? [])
@@ -251,12 +261,15 @@ public enum BLASRuntime {
     /// was chosen; throws when no kernel can be used (the user's choice computes wrong results, or every
     /// fallback does).
     @discardableResult
-    public static func ensureBestKernel(arguments: [String] = CommandLine.arguments, coreOverride: String? = nil,
-                                        logger: Logger? = nil) throws(BLASKernelError) -> Choice {
+    public static func ensureBestKernel(
+        arguments: [String] = CommandLine.arguments, coreOverride: String? = nil,
+        logger: Logger? = nil
+    ) throws(BLASKernelError) -> Choice {
         let env = environment
         let running = coreName
-        let decision = KernelAdvisor.decide(coreOverride: coreOverride, environment: env, running: running,
-                                            features: .current, check: checkGEMM)
+        let decision = KernelAdvisor.decide(
+            coreOverride: coreOverride, environment: env, running: running,
+            features: .current, check: checkGEMM)
         switch decision {
         case .keep(let choice):
             return choice
@@ -265,13 +278,15 @@ public enum BLASRuntime {
         case .restart(let next, let reason):
             switch reason {
             case .slowKernel:
-                logger?.notice("OpenBLAS picked slow kernels for this CPU; restarting with better ones",
-                               metadata: ["detected": "\(running)", "using": "\(next.coreType ?? "")"])
+                logger?.notice(
+                    "OpenBLAS picked slow kernels for this CPU; restarting with better ones",
+                    metadata: ["detected": "\(running)", "using": "\(next.coreType ?? "")"])
             case .userChoice:
                 break
             case .wrongResults(let failure):
-                logger?.warning("OpenBLAS's kernels compute wrong results on this CPU; restarting with the next family",
-                                metadata: ["kernel": "\(running)", "failure": "\(failure)", "using": "\(next.coreType ?? "")"])
+                logger?.warning(
+                    "OpenBLAS's kernels compute wrong results on this CPU; restarting with the next family",
+                    metadata: ["kernel": "\(running)", "failure": "\(failure)", "using": "\(next.coreType ?? "")"])
             }
             apply(next)
             restart(arguments, logger: logger)
@@ -281,8 +296,9 @@ public enum BLASRuntime {
             case .slowKernel: return .detected
             case .userChoice: return env.coreType.map { .user($0) } ?? .detected
             case .wrongResults(let failure):
-                throw BLASKernelError(description: "OpenBLAS's \(running) kernels compute wrong results on this CPU (\(failure)) "
-                    + "and the process could not restart with others; set OPENBLAS_CORETYPE=\(next.coreType ?? "")")
+                throw BLASKernelError(
+                    description: "OpenBLAS's \(running) kernels compute wrong results on this CPU (\(failure)) "
+                        + "and the process could not restart with others; set OPENBLAS_CORETYPE=\(next.coreType ?? "")")
             }
         }
     }
@@ -321,7 +337,8 @@ public enum BLASRuntime {
         case .user(let name): return "\(coreName) (OPENBLAS_CORETYPE=\(name) set by the user)"
         case .corrected(let from): return "\(coreName) (OpenBLAS detected \(from); corrected by DogDoor)"
         case .fallback(let rejected, let detected):
-            return "\(coreName) (OpenBLAS detected \(detected); \(rejected.joined(separator: ", ")) failed DogDoor's GEMM check)"
+            return
+                "\(coreName) (OpenBLAS detected \(detected); \(rejected.joined(separator: ", ")) failed DogDoor's GEMM check)"
         }
     }
 }

@@ -110,27 +110,33 @@ public final class ConvKernel: @unchecked Sendable {
         let target = prepared.pointer
         let (cin, cout, m) = (self.cin, self.cout, Int32(algorithm.tile))
         threads.forEach((cin + step - 1) / step) { slice, _ in
-            dd_wino_transform_weights_range(m, hwio, Int32(cin), Int32(cout), Int32(slice * step),
-                                            Int32(min(cin, (slice + 1) * step)), target)
+            dd_wino_transform_weights_range(
+                m, hwio, Int32(cin), Int32(cout), Int32(slice * step),
+                Int32(min(cin, (slice + 1) * step)), target)
         }
     }
 
     /// Prepares the kernel whose convolution of an output gradient gives the input gradient
     /// (weights rotated by 180 degrees, input and output channels swapped).
-    public static func inputGradient(ofHWIO hwio: UnsafePointer<Float>, cin: Int, cout: Int,
-                                     algorithm: ConvAlgorithm, scratch: FloatBuffer) -> ConvKernel {
+    public static func inputGradient(
+        ofHWIO hwio: UnsafePointer<Float>, cin: Int, cout: Int,
+        algorithm: ConvAlgorithm, scratch: FloatBuffer
+    ) -> ConvKernel {
         precondition(scratch.count >= 9 * cin * cout)
         dd_flip_transpose_weights(hwio, Int32(cin), Int32(cout), scratch.pointer)
         return ConvKernel(hwio: scratch.pointer, cin: cout, cout: cin, algorithm: algorithm)
     }
 
     /// Re-prepares an input-gradient kernel (see `inputGradient`) from updated forward weights.
-    public func updateAsInputGradient(ofHWIO hwio: UnsafePointer<Float>, scratch: FloatBuffer,
-                                      threads: ComputeThreads = ComputeThreads(1)) {
+    public func updateAsInputGradient(
+        ofHWIO hwio: UnsafePointer<Float>, scratch: FloatBuffer,
+        threads: ComputeThreads = ComputeThreads(1)
+    ) {
         let (forwardCin, forwardCout) = (cout, cin)
         let out = scratch.pointer
         threads.forEach(9) { tap, _ in
-            dd_flip_transpose_weights_range(hwio, Int32(forwardCin), Int32(forwardCout), Int32(tap), Int32(tap + 1), out)
+            dd_flip_transpose_weights_range(
+                hwio, Int32(forwardCin), Int32(forwardCout), Int32(tap), Int32(tap + 1), out)
         }
         update(hwio: scratch.pointer, threads: threads)
     }
@@ -163,7 +169,8 @@ public final class ConvKernel: @unchecked Sendable {
         precondition(shape.channels == cin, "input has \(shape.channels) channels, kernel expects \(cin)")
         precondition(output != nil || pooled != nil, "nowhere to write")
         precondition(pooled == nil || (shape.height % 2 == 0 && shape.width % 2 == 0), "pooling needs even sizes")
-        let s = dd_conv_shape(height: Int32(shape.height), width: Int32(shape.width), cin: Int32(cin), cout: Int32(cout))
+        let s = dd_conv_shape(
+            height: Int32(shape.height), width: Int32(shape.width), cin: Int32(cin), cout: Int32(cout))
         let threads = workspace.threads.count
         let m = algorithm.tile
         let rowsPerImage = m == 0 ? shape.height : (shape.height + m - 1) / m
@@ -178,7 +185,8 @@ public final class ConvKernel: @unchecked Sendable {
         }
         let gemmRowsPerRow = m == 0 ? shape.width : (shape.width + m - 1) / m
         let needsBand = output == nil
-        let floatsPerRow = m == 0
+        let floatsPerRow =
+            m == 0
             ? dd_conv3x3_im2col_scratch(s, 1, needsBand ? 1 : 0)
             : dd_conv3x3_winograd_scratch(Int32(m), s, 1)
         let evenRows = m == 0 && pooled != nil  // pooling windows must not straddle im2col bands
@@ -195,9 +203,10 @@ public final class ConvKernel: @unchecked Sendable {
         if threads == 1 || rows * gemmRowsPerRow >= cout {
             // Row-parallel: every thread runs the whole pipeline on its own chunks.
             let chunks = (totalRows - firstRow + rows - 1) / rows
-            workspace.reserve(m == 0
-                ? dd_conv3x3_im2col_scratch(s, Int32(rows), needsBand ? 1 : 0)
-                : dd_conv3x3_winograd_scratch(Int32(m), s, Int32(rows)))
+            workspace.reserve(
+                m == 0
+                    ? dd_conv3x3_im2col_scratch(s, Int32(rows), needsBand ? 1 : 0)
+                    : dd_conv3x3_winograd_scratch(Int32(m), s, Int32(rows)))
             workspace.threads.forEach(chunks) { chunk, thread in
                 let g0 = Int32(firstRow + chunk * rows), g1 = Int32(min(totalRows, firstRow + (chunk + 1) * rows))
                 if m == 0 {
@@ -211,9 +220,10 @@ public final class ConvKernel: @unchecked Sendable {
 
         // Column-parallel: one big chunk at a time; split rows for the transforms, columns for the products.
         let bigRows = chunkRows(workspace.chunking.sharedBytes, parts: 1)
-        let scratch = workspace.shared(m == 0
-            ? dd_conv3x3_im2col_scratch(s, Int32(bigRows), needsBand ? 1 : 0)
-            : dd_conv3x3_winograd_scratch(Int32(m), s, Int32(bigRows)))
+        let scratch = workspace.shared(
+            m == 0
+                ? dd_conv3x3_im2col_scratch(s, Int32(bigRows), needsBand ? 1 : 0)
+                : dd_conv3x3_winograd_scratch(Int32(m), s, Int32(bigRows)))
         let pooledWidth = shape.width / 2
         var g0 = firstRow
         while g0 < totalRows {
@@ -221,7 +231,8 @@ public final class ConvKernel: @unchecked Sendable {
             let chunkRows = g1 - g0
             let gemmRows = chunkRows * gemmRowsPerRow
             let a = scratch  // im2col rows or V
-            let c = m == 0
+            let c =
+                m == 0
                 ? (output.map { $0 + g0 * shape.width * cout } ?? scratch + gemmRows * 9 * cin)
                 : scratch + (m + 2) * (m + 2) * gemmRows * cin  // M
             // Row slices for the transforms; even for pooled im2col epilogues.
@@ -231,11 +242,13 @@ public final class ConvKernel: @unchecked Sendable {
             workspace.threads.forEach(slices) { slice, _ in
                 let r0 = g0 + slice * step, r1 = min(g1, r0 + step)
                 if m == 0 {
-                    dd_im2col3x3_batch(input, s.height, s.width, s.cin, Int32(r0), Int32(r1),
-                                       a + (r0 - g0) * shape.width * 9 * cin)
+                    dd_im2col3x3_batch(
+                        input, s.height, s.width, s.cin, Int32(r0), Int32(r1),
+                        a + (r0 - g0) * shape.width * 9 * cin)
                 } else {
-                    dd_wino_input(Int32(m), input, s.height, s.width, s.cin, Int32(r0), Int32(r1), a,
-                                  gemmRows, (r0 - g0) * gemmRowsPerRow)
+                    dd_wino_input(
+                        Int32(m), input, s.height, s.width, s.cin, Int32(r0), Int32(r1), a,
+                        gemmRows, (r0 - g0) * gemmRowsPerRow)
                 }
             }
             // im2col: column slices of the weights (multiples of 16 floats); Winograd: slices of the points.
@@ -245,21 +258,25 @@ public final class ConvKernel: @unchecked Sendable {
             workspace.threads.forEach(partSlices) { slice, _ in
                 let p0 = slice * partStep, p1 = min(parts, p0 + partStep)
                 if m == 0 {
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(gemmRows), Int32(p1 - p0), Int32(9 * cin),
-                                1, a, Int32(9 * cin), weights + p0, Int32(cout), 0, c + p0, Int32(cout))
+                    cblas_sgemm(
+                        CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(gemmRows), Int32(p1 - p0), Int32(9 * cin),
+                        1, a, Int32(9 * cin), weights + p0, Int32(cout), 0, c + p0, Int32(cout))
                 } else {
-                    dd_wino_gemms(Int32(m), a, Int32(gemmRows), Int32(cin), weights, Int32(cout), Int32(p0), Int32(p1), c)
+                    dd_wino_gemms(
+                        Int32(m), a, Int32(gemmRows), Int32(cin), weights, Int32(cout), Int32(p0), Int32(p1), c)
                 }
             }
             workspace.threads.forEach(slices) { slice, _ in
                 let r0 = g0 + slice * step, r1 = min(g1, r0 + step)
                 if m == 0 {
-                    dd_epilogue_rows(c + (r0 - g0) * shape.width * cout, Int32(r1 - r0), s.width, s.cout, bias, relu ? 1 : 0,
-                                     pooled.map { $0 + (r0 / 2) * pooledWidth * cout },
-                                     mask.map { $0 + r0 * shape.width * cout })
+                    dd_epilogue_rows(
+                        c + (r0 - g0) * shape.width * cout, Int32(r1 - r0), s.width, s.cout, bias, relu ? 1 : 0,
+                        pooled.map { $0 + (r0 / 2) * pooledWidth * cout },
+                        mask.map { $0 + r0 * shape.width * cout })
                 } else {
-                    dd_wino_output(Int32(m), c, gemmRows, (r0 - g0) * gemmRowsPerRow, s.height, s.width, s.cout,
-                                   Int32(r0), Int32(r1), epilogue)
+                    dd_wino_output(
+                        Int32(m), c, gemmRows, (r0 - g0) * gemmRowsPerRow, s.height, s.width, s.cout,
+                        Int32(r0), Int32(r1), epilogue)
                 }
             }
             g0 = g1

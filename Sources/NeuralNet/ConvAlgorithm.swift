@@ -47,18 +47,20 @@ public struct ExecutionPlan: Sendable, Equatable, CustomStringConvertible {
     /// The daemon's plan: fast where activations are large and weights small (blocks 1-3, Winograd),
     /// weight-frugal where weights dominate (blocks 4-5, im2col), so that batch-1 inference with weights
     /// stays under 100 MiB resident and within im2col's rounding error.
-    public static let inference = ExecutionPlan(VGG16.convLayers.map { layer in
-        if layer.cin < 16 { return .im2col }
-        return layer.block <= 3 ? .winograd2 : .im2col
-    })
+    public static let inference = ExecutionPlan(
+        VGG16.convLayers.map { layer in
+            if layer.cin < 16 { return .im2col }
+            return layer.block <= 3 ? .winograd2 : .im2col
+        })
 
     /// The daemon's fast plan, for boards with memory to spare: Winograd F(4x4) where it wins (blocks 1-4),
     /// F(2x2) in block 5, whose 14x14 maps leave F(4x4) too few tiles. About a third faster than `inference`
     /// at batch 1 and about twice its memory (~200 MiB resident with weights).
-    public static let fast = ExecutionPlan(VGG16.convLayers.map { layer in
-        if layer.cin < 16 { return .im2col }
-        return layer.block <= 4 ? .winograd4 : .winograd2
-    })
+    public static let fast = ExecutionPlan(
+        VGG16.convLayers.map { layer in
+            if layer.cin < 16 { return .im2col }
+            return layer.block <= 4 ? .winograd4 : .winograd2
+        })
 
     /// The trainer's plan: fastest everywhere; memory is plentiful and F(4x4)'s extra rounding (~1e-6
     /// relative per layer) is far below the noise of stochastic gradient descent.
@@ -107,7 +109,9 @@ public struct ExecutionPlan: Sendable, Equatable, CustomStringConvertible {
         var plan = ExecutionPlan.inference
         for part in text.split(separator: ",") {
             let kv = part.split(separator: "=", maxSplits: 1).map(String.init)
-            guard kv.count == 2, let i = VGG16.index(of: kv[0]), let a = ConvAlgorithm(rawValue: kv[1]) else { return nil }
+            guard kv.count == 2, let i = VGG16.index(of: kv[0]), let a = ConvAlgorithm(rawValue: kv[1]) else {
+                return nil
+            }
             plan.algorithms[i] = a
         }
         self = plan

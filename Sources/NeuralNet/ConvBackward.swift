@@ -19,7 +19,8 @@ public enum ConvBackward {
     ) {
         let cin = shape.channels
         let threads = workspace.threads
-        let s = dd_conv_shape(height: Int32(shape.height), width: Int32(shape.width), cin: Int32(cin), cout: Int32(cout))
+        let s = dd_conv_shape(
+            height: Int32(shape.height), width: Int32(shape.width), cin: Int32(cin), cout: Int32(cout))
         let totalPixels = shape.batch * shape.height * shape.width
 
         // Bias: per-thread double sums over contiguous pixel ranges, combined in thread order.
@@ -42,18 +43,22 @@ public enum ConvBackward {
             // im2col: per-thread partial dW over its own bands, summed in thread order.
             let totalRows = shape.batch * shape.height
             let rowFloats = shape.width * 9 * cin
-            let rows = max(1, min(workspace.chunking.privateBytes / (rowFloats * 4), (totalRows + threads.count - 1) / threads.count))
+            let rows = max(
+                1,
+                min(workspace.chunking.privateBytes / (rowFloats * 4), (totalRows + threads.count - 1) / threads.count))
             let kernelFloats = 9 * cin * cout
             workspace.reserve(rows * rowFloats + kernelFloats)
             let chunks = (totalRows + rows - 1) / rows
             for t in 0..<threads.count { memset(workspace.scratch(t) + rows * rowFloats, 0, kernelFloats * 4) }
             threads.forEach(chunks) { chunk, thread in
                 let scratch = workspace.scratch(thread)
-                dd_conv3x3_weight_grad_rows(input, s, gradOut, Int32(chunk * rows), Int32(min(totalRows, (chunk + 1) * rows)),
-                                            scratch, scratch + rows * rowFloats, nil)
+                dd_conv3x3_weight_grad_rows(
+                    input, s, gradOut, Int32(chunk * rows), Int32(min(totalRows, (chunk + 1) * rows)),
+                    scratch, scratch + rows * rowFloats, nil)
             }
-            sumInThreadOrder((0..<min(threads.count, chunks)).map { workspace.scratch($0) + rows * rowFloats },
-                             count: kernelFloats, into: kernelGradient, threads: threads)
+            sumInThreadOrder(
+                (0..<min(threads.count, chunks)).map { workspace.scratch($0) + rows * rowFloats },
+                count: kernelFloats, into: kernelGradient, threads: threads)
             return
         }
 
@@ -72,8 +77,11 @@ public enum ConvBackward {
         // Few channels (block 1): each thread transforms and multiplies its own small chunks of rows, which
         // stay in its cache, into its own partial dU; the partials are then summed in thread order. (With
         // shared chunks the threads split the Winograd points, so each reads every tile from memory.)
-        let privateRows = max(1, min(workspace.chunking.privateBytes / (floatsPerRow * 4),
-                                     (totalRows + threads.count - 1) / threads.count))
+        let privateRows = max(
+            1,
+            min(
+                workspace.chunking.privateBytes / (floatsPerRow * 4),
+                (totalRows + threads.count - 1) / threads.count))
         if threads.count > 1 && privateRows * tilesAcross >= max(cin, cout) {
             let chunkFloats = privateRows * floatsPerRow
             workspace.reserve(chunkFloats + planeFloats)
@@ -86,14 +94,17 @@ public enum ConvBackward {
                 dd_wino_input(Int32(m), input, s.height, s.width, s.cin, Int32(r0), Int32(r1), V, T, 0)
                 dd_wino_output_grad(Int32(m), gradOut, s.height, s.width, s.cout, Int32(r0), Int32(r1), dM, T, 0)
                 // A thread's first chunk (chunk == thread) writes its partial, later ones add to it.
-                dd_wino_weight_grad_gemms(Int32(m), V, Int32(T), s.cin, dM, s.cout, 0, Int32(points),
-                                          chunk >= threads.count ? 1 : 0, V + chunkFloats)
+                dd_wino_weight_grad_gemms(
+                    Int32(m), V, Int32(T), s.cin, dM, s.cout, 0, Int32(points),
+                    chunk >= threads.count ? 1 : 0, V + chunkFloats)
             }
-            sumInThreadOrder((0..<min(threads.count, chunks)).map { workspace.scratch($0) + chunkFloats },
-                             count: planeFloats, into: dU, threads: threads)
+            sumInThreadOrder(
+                (0..<min(threads.count, chunks)).map { workspace.scratch($0) + chunkFloats },
+                count: planeFloats, into: dU, threads: threads)
         } else {
-            sharedChunks(m: m, input: input, s: s, gradOut: gradOut, totalRows: totalRows, rows: rows,
-                         tilesAcross: tilesAcross, floatsPerRow: floatsPerRow, dU: dU, workspace: workspace)
+            sharedChunks(
+                m: m, input: input, s: s, gradOut: gradOut, totalRows: totalRows, rows: rows,
+                tilesAcross: tilesAcross, floatsPerRow: floatsPerRow, dU: dU, workspace: workspace)
         }
         let channelStep = (cin + threads.count - 1) / threads.count
         threads.forEach((cin + channelStep - 1) / channelStep) { slice, _ in
@@ -104,8 +115,10 @@ public enum ConvBackward {
 
     /// `destination = partials[0] + partials[1] + ...`, added in that order (so the result depends on the
     /// thread count only), element ranges spread over the threads.
-    private static func sumInThreadOrder(_ partials: [UnsafeMutablePointer<Float>], count: Int,
-                                         into destination: UnsafeMutablePointer<Float>, threads: ComputeThreads) {
+    private static func sumInThreadOrder(
+        _ partials: [UnsafeMutablePointer<Float>], count: Int,
+        into destination: UnsafeMutablePointer<Float>, threads: ComputeThreads
+    ) {
         let sliceFloats = (count + threads.count - 1) / threads.count
         threads.forEach(threads.count) { slice, _ in
             let k0 = slice * sliceFloats, k1 = min(count, k0 + sliceFloats)
@@ -138,15 +151,18 @@ public enum ConvBackward {
             let step = (chunkRows + threads.count - 1) / threads.count
             threads.forEach((chunkRows + step - 1) / step) { slice, _ in
                 let r0 = g0 + slice * step, r1 = min(g1, r0 + step)
-                dd_wino_input(Int32(m), input, s.height, s.width, s.cin, Int32(r0), Int32(r1), V, T, (r0 - g0) * tilesAcross)
-                dd_wino_output_grad(Int32(m), gradOut, s.height, s.width, s.cout, Int32(r0), Int32(r1), dM, T, (r0 - g0) * tilesAcross)
+                dd_wino_input(
+                    Int32(m), input, s.height, s.width, s.cin, Int32(r0), Int32(r1), V, T, (r0 - g0) * tilesAcross)
+                dd_wino_output_grad(
+                    Int32(m), gradOut, s.height, s.width, s.cout, Int32(r0), Int32(r1), dM, T, (r0 - g0) * tilesAcross)
             }
             let points = a * a
             let pointStep = (points + threads.count - 1) / threads.count
             threads.forEach((points + pointStep - 1) / pointStep) { slice, _ in
                 let x0 = slice * pointStep, x1 = min(points, x0 + pointStep)
                 // The first chunk writes dU, later ones add to it: no separate pass to clear it.
-                dd_wino_weight_grad_gemms(Int32(m), V, Int32(T), s.cin, dM, s.cout, Int32(x0), Int32(x1), accumulate, dU)
+                dd_wino_weight_grad_gemms(
+                    Int32(m), V, Int32(T), s.cin, dM, s.cout, Int32(x0), Int32(x1), accumulate, dU)
             }
             g0 = g1
         }

@@ -4,7 +4,9 @@ import Support
 /// Gives access to HWIO kernels and biases of the 13 convolutions, wherever they are stored.
 public protocol ConvWeightSource {
     /// Calls `body` with the layer's kernel `[3, 3, cin, cout]` and bias `[cout]`.
-    func withConvWeights<R>(_ layer: ConvSpec, _ body: (_ kernel: UnsafePointer<Float>, _ bias: UnsafePointer<Float>) throws -> R) throws -> R
+    func withConvWeights<R>(
+        _ layer: ConvSpec, _ body: (_ kernel: UnsafePointer<Float>, _ bias: UnsafePointer<Float>) throws -> R
+    ) throws -> R
 }
 
 /// The VGG16 conv base followed by global average pooling: NHWC images in, 512 features per image out.
@@ -24,8 +26,10 @@ public final class VGG16FeatureExtractor: @unchecked Sendable {
     public var layerSeconds: [Double]?
 
     /// Prepares the weights from `source` for `plan`, to run on `threads` with work cut into `chunking`'s sizes.
-    public init(weights source: some ConvWeightSource, plan: ExecutionPlan, threads: ComputeThreads,
-                chunking: Chunking = .inference) throws {
+    public init(
+        weights source: some ConvWeightSource, plan: ExecutionPlan, threads: ComputeThreads,
+        chunking: Chunking = .inference
+    ) throws {
         self.plan = plan
         workspace = Workspace(threads: threads, chunking: chunking)
         var kernels: [ConvKernel] = []
@@ -54,7 +58,8 @@ public final class VGG16FeatureExtractor: @unchecked Sendable {
 
     /// Bytes held by prepared weights, biases, activations and scratch.
     public var memoryBytes: Int {
-        let floats = kernels.reduce(0) { $0 + $1.prepared.count } + biases.reduce(0) { $0 + $1.count }
+        let floats =
+            kernels.reduce(0) { $0 + $1.prepared.count } + biases.reduce(0) { $0 + $1.count }
             + ping.count + pong.count + workspace.floatCount
         return floats * MemoryLayout<Float>.stride
     }
@@ -88,8 +93,10 @@ public final class VGG16FeatureExtractor: @unchecked Sendable {
     /// strip reads (recomputing a few halo rows, about 0.1% of the network's work), and block1_conv2 pools
     /// straight into `pooled` (`[batch][side/2][side/2][64]`). The strip lives in `strip`, at least
     /// `stripFloats(side:)` long and disjoint from `pooled`.
-    private func block1(_ images: UnsafePointer<Float>, batch: Int, side: Int, pooled: UnsafeMutablePointer<Float>,
-                        strip: UnsafeMutablePointer<Float>) {
+    private func block1(
+        _ images: UnsafePointer<Float>, batch: Int, side: Int, pooled: UnsafeMutablePointer<Float>,
+        strip: UnsafeMutablePointer<Float>
+    ) {
         let halo = stripHalo
         let width = side * 64
         let first = VGG16.convLayers[0], second = VGG16.convLayers[1]
@@ -100,18 +107,20 @@ public final class VGG16FeatureExtractor: @unchecked Sendable {
             while y0 < side {
                 let y1 = min(side, y0 + Self.stripRows)
                 let a = max(0, y0 - halo), b = min(side, y1 + halo)  // block1_conv1 rows this strip needs
-                let s0 = max(0, a - 1), s1 = min(side, b + 1)        // input rows those need
+                let s0 = max(0, a - 1), s1 = min(side, b + 1)  // input rows those need
                 // block1_conv1 rows [a, b) land in the strip from its second row on (its first row is spare).
                 let start = strip + (1 - (a - s0)) * width
-                kernels[0].forward(image + s0 * side * 3,
-                                   shape: ActivationShape(batch: 1, height: s1 - s0, width: side, channels: first.cin),
-                                   bias: biases[0].pointer, relu: true, output: start, pooled: nil, workspace: workspace,
-                                   rows: (a - s0)..<(b - s0))
-                kernels[1].forward(strip + width,
-                                   shape: ActivationShape(batch: 1, height: b - a, width: side, channels: second.cin),
-                                   bias: biases[1].pointer, relu: true, output: nil,
-                                   pooled: output + (a / 2) * (side / 2) * second.cout, workspace: workspace,
-                                   rows: (y0 - a)..<(y1 - a))
+                kernels[0].forward(
+                    image + s0 * side * 3,
+                    shape: ActivationShape(batch: 1, height: s1 - s0, width: side, channels: first.cin),
+                    bias: biases[0].pointer, relu: true, output: start, pooled: nil, workspace: workspace,
+                    rows: (a - s0)..<(b - s0))
+                kernels[1].forward(
+                    strip + width,
+                    shape: ActivationShape(batch: 1, height: b - a, width: side, channels: second.cin),
+                    bias: biases[1].pointer, relu: true, output: nil,
+                    pooled: output + (a / 2) * (side / 2) * second.cout, workspace: workspace,
+                    rows: (y0 - a)..<(y1 - a))
                 y0 = y1
             }
         }
@@ -119,9 +128,12 @@ public final class VGG16FeatureExtractor: @unchecked Sendable {
 
     /// Computes features for `batch` images `[batch][side][side][3]` (side divisible by 32) into
     /// `features` `[batch][512]`.
-    public func extract(_ images: UnsafePointer<Float>, batch: Int, side: Int = VGG16.inputSize,
-                        features: UnsafeMutablePointer<Float>) {
-        precondition(batch >= 1 && side >= 32 && side % 32 == 0, "input must be a batch of images with sides divisible by 32")
+    public func extract(
+        _ images: UnsafePointer<Float>, batch: Int, side: Int = VGG16.inputSize,
+        features: UnsafeMutablePointer<Float>
+    ) {
+        precondition(
+            batch >= 1 && side >= 32 && side % 32 == 0, "input must be a batch of images with sides divisible by 32")
         let need = Self.activationFloats(side: side)
         if ping.count < need.ping * batch { ping = FloatBuffer(count: need.ping * batch) }
         // Block 1 writes only `ping`; its strip borrows `pong`, which block2_conv1 fills afterwards.
@@ -137,9 +149,10 @@ public final class VGG16FeatureExtractor: @unchecked Sendable {
             let destination = buffers[(i + 1) % 2].pointer
             let start = layerSeconds == nil ? 0 : MonotonicClock.now()
             defer { if layerSeconds != nil { layerSeconds![i] += MonotonicClock.now() - start } }
-            kernels[i].forward(source, shape: shape, bias: biases[i].pointer, relu: true,
-                               output: layer.poolAfter ? nil : destination,
-                               pooled: layer.poolAfter ? destination : nil, workspace: workspace)
+            kernels[i].forward(
+                source, shape: shape, bias: biases[i].pointer, relu: true,
+                output: layer.poolAfter ? nil : destination,
+                pooled: layer.poolAfter ? destination : nil, workspace: workspace)
             if layer.poolAfter {
                 shape.height /= 2
                 shape.width /= 2
@@ -150,8 +163,9 @@ public final class VGG16FeatureExtractor: @unchecked Sendable {
         buffers.removeAll()
         let pixels = shape.height * shape.width
         for n in 0..<batch {
-            dd_global_average_pool(source + n * shape.imageFloats, pixels, Int32(shape.channels),
-                                   features + n * VGG16.featureCount)
+            dd_global_average_pool(
+                source + n * shape.imageFloats, pixels, Int32(shape.channels),
+                features + n * VGG16.featureCount)
         }
     }
 
@@ -166,8 +180,9 @@ public final class VGG16FeatureExtractor: @unchecked Sendable {
             var out = [Float](repeating: 0, count: shape.height * shape.width * layer.cout)
             current.withUnsafeBufferPointer { src in
                 out.withUnsafeMutableBufferPointer { dst in
-                    kernels[i].forward(src.baseAddress!, shape: shape, bias: biases[i].pointer, relu: true,
-                                       output: dst.baseAddress!, pooled: nil, workspace: workspace)
+                    kernels[i].forward(
+                        src.baseAddress!, shape: shape, bias: biases[i].pointer, relu: true,
+                        output: dst.baseAddress!, pooled: nil, workspace: workspace)
                 }
             }
             results.append(out)
@@ -176,7 +191,9 @@ public final class VGG16FeatureExtractor: @unchecked Sendable {
                 var pooled = [Float](repeating: 0, count: out.count / 4)
                 out.withUnsafeBufferPointer { src in
                     pooled.withUnsafeMutableBufferPointer { dst in
-                        dd_maxpool2x2(src.baseAddress!, Int32(shape.height), Int32(shape.width), Int32(layer.cout), dst.baseAddress!)
+                        dd_maxpool2x2(
+                            src.baseAddress!, Int32(shape.height), Int32(shape.width), Int32(layer.cout),
+                            dst.baseAddress!)
                     }
                 }
                 shape.height /= 2
@@ -232,4 +249,3 @@ public struct DenseHead: Sendable, Equatable {
 public func sigmoid(_ x: Float) -> Float {
     x >= 0 ? 1 / (1 + expf(-x)) : expf(x) / (1 + expf(x))
 }
-

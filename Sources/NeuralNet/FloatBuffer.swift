@@ -25,7 +25,9 @@ public final class FloatBuffer: @unchecked Sendable {
             pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
         } else {
             var raw: UnsafeMutableRawPointer?
-            guard posix_memalign(&raw, 64, bytes) == 0, let raw else { fatalError("out of memory allocating \(bytes) bytes") }
+            guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
+                fatalError("out of memory allocating \(bytes) bytes")
+            }
             memset(raw, 0, bytes)
             mappedBytes = 0
             pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))

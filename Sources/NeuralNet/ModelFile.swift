@@ -35,9 +35,11 @@ public struct ModelError: Error, CustomStringConvertible, Equatable {
         case .wrongShape(let n, let e, let a): return "\(file): tensor \"\(n)\" has shape \(a), expected \(e)"
         case .wrongDType(let n, let a): return "\(file): tensor \"\(n)\" is \(a), expected F32"
         case .checksumMismatch(let e, let a):
-            return "\(file): tensor checksum mismatch (manifest says \(e), tensors hash to \(a)); the file is corrupt or was altered"
+            return
+                "\(file): tensor checksum mismatch (manifest says \(e), tensors hash to \(a)); the file is corrupt or was altered"
         case .selfTestFailed(let e, let a, let allowed):
-            return "\(file): self-test failed: logit \(a), recorded \(e) (allowed difference \(allowed)); this build computes a different network than the one that wrote the file"
+            return
+                "\(file): self-test failed: logit \(a), recorded \(e) (allowed difference \(allowed)); this build computes a different network than the one that wrote the file"
         case .nonFinite(let n): return "\(file): tensor \"\(n)\" contains NaN or infinity"
         case .untrusted(let reason): return "\(file): not trusted: \(reason)"
         }
@@ -85,14 +87,21 @@ public enum ModelFile {
         }
         for (name, shape) in layout {
             guard let info = file.info(name) else { throw ModelError(file: file.path, problem: .missingTensor(name)) }
-            guard info.dtype == .f32 else { throw ModelError(file: file.path, problem: .wrongDType(tensor: name, actual: info.dtype.rawValue)) }
-            guard info.shape == shape else { throw ModelError(file: file.path, problem: .wrongShape(tensor: name, expected: shape, actual: info.shape)) }
+            guard info.dtype == .f32 else {
+                throw ModelError(file: file.path, problem: .wrongDType(tensor: name, actual: info.dtype.rawValue))
+            }
+            guard info.shape == shape else {
+                throw ModelError(
+                    file: file.path, problem: .wrongShape(tensor: name, expected: shape, actual: info.shape))
+            }
         }
     }
 
     /// Checks that every value of the layout's tensors is finite and returns the tensor digest, reading each
     /// tensor once and dropping its pages afterwards so that verification adds nothing to resident memory.
-    static func scanTensors(_ file: SafetensorsFile, layout: [(name: String, shape: [Int])]) throws(ModelError) -> String {
+    static func scanTensors(
+        _ file: SafetensorsFile, layout: [(name: String, shape: [Int])]
+    ) throws(ModelError) -> String {
         var h = SHA256()
         for (name, shape) in layout {
             let info = file.info(name)!
@@ -119,9 +128,11 @@ public enum ModelFile {
     /// (the one the daemon runs) and records both in the manifest.
     /// With `signingKey`, the manifest carries an Ed25519 signature of the tensors and itself.
     @discardableResult
-    public static func write(_ parameters: VGG16Parameters, manifest: ModelManifest, to path: String,
-                             threads: ComputeThreads = ComputeThreads(BLASRuntime.defaultThreads),
-                             signingKey: Ed25519.PrivateKey? = nil) throws -> ModelManifest {
+    public static func write(
+        _ parameters: VGG16Parameters, manifest: ModelManifest, to path: String,
+        threads: ComputeThreads = ComputeThreads(BLASRuntime.defaultThreads),
+        signingKey: Ed25519.PrivateKey? = nil
+    ) throws -> ModelManifest {
         var manifest = manifest
         let headKernel = FloatBuffer(parameters.head.kernel)
         let headBias = FloatBuffer([parameters.head.bias])
@@ -132,10 +143,14 @@ public enum ModelFile {
         }
         manifest.tensorsSHA256 = tensorDigest { name in UnsafeRawBufferPointer(buffers[name]!.buffer) }
         let extractor = try VGG16FeatureExtractor(weights: parameters, plan: .inference, threads: threads)
-        let features = extractor.extract(SelfTestInput.make(side: manifest.inputSize), batch: 1, side: manifest.inputSize)[0]
-        manifest.selfTest = SelfTestRecord(expectedLogit: Double(parameters.head.logit(features)),
-                                           magnitude: parameters.head.magnitude(features))
-        manifest.signature = signingKey.map { ModelSignature(publicKey: $0.publicKey, value: $0.signature(for: manifest.signedMessage)) }
+        let features = extractor.extract(
+            SelfTestInput.make(side: manifest.inputSize), batch: 1, side: manifest.inputSize)[0]
+        manifest.selfTest = SelfTestRecord(
+            expectedLogit: Double(parameters.head.logit(features)),
+            magnitude: parameters.head.magnitude(features))
+        manifest.signature = signingKey.map {
+            ModelSignature(publicKey: $0.publicKey, value: $0.signature(for: manifest.signedMessage))
+        }
         let tensors = tensorLayout.map { name, shape in
             SafetensorsWriter.Tensor(name: name, shape: shape, data: UnsafeBufferPointer(buffers[name]!.buffer))
         }
@@ -151,9 +166,11 @@ extension ModelFile {
     /// same tensors: how `dogdoor model upgrade` adds the manifest checksum and `dogdoor model sign` a
     /// signature. Returns the manifest written.
     @discardableResult
-    public static func rewrite(_ path: String, to output: String, acceptingFormat1: Bool = false,
-                               threads: ComputeThreads = ComputeThreads(BLASRuntime.defaultThreads),
-                               change: (inout ModelManifest) throws -> Void) throws -> ModelManifest {
+    public static func rewrite(
+        _ path: String, to output: String, acceptingFormat1: Bool = false,
+        threads: ComputeThreads = ComputeThreads(BLASRuntime.defaultThreads),
+        change: (inout ModelManifest) throws -> Void
+    ) throws -> ModelManifest {
         let model = try DogDoorModel(path: path, threads: threads, acceptingFormat1: acceptingFormat1)
         var manifest = model.manifest
         try change(&manifest)
@@ -161,8 +178,11 @@ extension ModelFile {
         do { file = try SafetensorsFile(path: path) } catch { throw ModelError(file: path, problem: .container(error)) }
         let arrays = try tensorLayout.map { name, _ in try file.floats(name) }
         return try arrays.withUnsafeBufferPointers { buffers in
-            let tensors = zip(tensorLayout, buffers).map { SafetensorsWriter.Tensor(name: $0.0.name, shape: $0.0.shape, data: $0.1) }
-            try SafetensorsWriter.write(tensors, metadata: [manifestKey: manifest.json.serialized(), formatKey: formatValue], to: output)
+            let tensors = zip(tensorLayout, buffers).map {
+                SafetensorsWriter.Tensor(name: $0.0.name, shape: $0.0.shape, data: $0.1)
+            }
+            try SafetensorsWriter.write(
+                tensors, metadata: [manifestKey: manifest.json.serialized(), formatKey: formatValue], to: output)
             return manifest
         }
     }
@@ -185,7 +205,9 @@ extension Array where Element == [Float] {
 struct SafetensorsWeights: ConvWeightSource {
     let file: SafetensorsFile
 
-    func withConvWeights<R>(_ layer: ConvSpec, _ body: (UnsafePointer<Float>, UnsafePointer<Float>) throws -> R) throws -> R {
+    func withConvWeights<R>(
+        _ layer: ConvSpec, _ body: (UnsafePointer<Float>, UnsafePointer<Float>) throws -> R
+    ) throws -> R {
         let kernelInfo = file.info("\(layer.name).kernel")!
         let biasInfo = file.info("\(layer.name).bias")!
         defer {
@@ -194,11 +216,13 @@ struct SafetensorsWeights: ConvWeightSource {
         }
         let kernelBytes = file.bytes(of: kernelInfo)
         let biasBytes = file.bytes(of: biasInfo)
-        let aligned = Int(bitPattern: kernelBytes.baseAddress) % MemoryLayout<Float>.alignment == 0
+        let aligned =
+            Int(bitPattern: kernelBytes.baseAddress) % MemoryLayout<Float>.alignment == 0
             && Int(bitPattern: biasBytes.baseAddress) % MemoryLayout<Float>.alignment == 0
         if aligned {
-            return try body(kernelBytes.baseAddress!.assumingMemoryBound(to: Float.self),
-                            biasBytes.baseAddress!.assumingMemoryBound(to: Float.self))
+            return try body(
+                kernelBytes.baseAddress!.assumingMemoryBound(to: Float.self),
+                biasBytes.baseAddress!.assumingMemoryBound(to: Float.self))
         }
         let kernel = FloatBuffer(count: 9 * layer.cin * layer.cout)
         let bias = FloatBuffer(count: layer.cout)
@@ -235,14 +259,17 @@ public struct ModelTrust: Sendable, Equatable {
             return "its decision threshold \(manifest.threshold) is below [model] minimum_threshold \(minimumThreshold)"
         }
         if let signature = manifest.signature, !signature.isValid(for: manifest) {
-            return "its signature (key \(signature.publicKey.fingerprint)) is not valid: the file was altered after signing"
+            return
+                "its signature (key \(signature.publicKey.fingerprint)) is not valid: the file was altered after signing"
         }
         if !trustedKeys.isEmpty {
             guard let signature = manifest.signature else {
-                return "it is not signed, and [model] public_key requires a signature by key \(trustedKeys.map(\.fingerprint).joined(separator: " or "))"
+                return
+                    "it is not signed, and [model] public_key requires a signature by key \(trustedKeys.map(\.fingerprint).joined(separator: " or "))"
             }
             guard trustedKeys.contains(signature.publicKey) else {
-                return "it is signed by key \(signature.publicKey.fingerprint), not by the trusted key \(trustedKeys.map(\.fingerprint).joined(separator: " or "))"
+                return
+                    "it is signed by key \(signature.publicKey.fingerprint), not by the trusted key \(trustedKeys.map(\.fingerprint).joined(separator: " or "))"
             }
         }
         if let pinned = fileSHA256 {
@@ -267,13 +294,17 @@ public final class DogDoorModel: @unchecked Sendable {
     /// Opens `path` and verifies it completely before returning: container structure, manifest and its
     /// checksum, `trust` (threshold floor, signature, pinned digest), tensor names, shapes and dtypes, finite
     /// values, the tensor checksum, and the self-test run on this build's engine.
-    public init(path: String, plan: ExecutionPlan = .inference,
-                threads: ComputeThreads = ComputeThreads(BLASRuntime.defaultThreads), trust: ModelTrust = .none,
-                acceptingFormat1: Bool = false) throws(ModelError) {
+    public init(
+        path: String, plan: ExecutionPlan = .inference,
+        threads: ComputeThreads = ComputeThreads(BLASRuntime.defaultThreads), trust: ModelTrust = .none,
+        acceptingFormat1: Bool = false
+    ) throws(ModelError) {
         self.path = path
         let file: SafetensorsFile
         do { file = try SafetensorsFile(path: path) } catch { throw ModelError(file: path, problem: .container(error)) }
-        guard let manifestText = file.metadata[ModelFile.manifestKey] else { throw ModelError(file: path, problem: .notAModel) }
+        guard let manifestText = file.metadata[ModelFile.manifestKey] else {
+            throw ModelError(file: path, problem: .notAModel)
+        }
         do {
             manifest = try ModelManifest(json: try JSONValue.parse(manifestText), acceptingFormat1: acceptingFormat1)
         } catch let e as ManifestError {
@@ -300,12 +331,16 @@ public final class DogDoorModel: @unchecked Sendable {
             throw ModelError(file: path, problem: .container(SafetensorsError(file: path, problem: .io("\(error)"))))
         }
         file.releasePages()
-        let features = extractor.extract(SelfTestInput.make(side: manifest.inputSize), batch: 1, side: manifest.inputSize)[0]
+        let features = extractor.extract(
+            SelfTestInput.make(side: manifest.inputSize), batch: 1, side: manifest.inputSize)[0]
         selfTestLogit = Double(head.logit(features))
         let allowed = manifest.selfTest.allowedDifference
         guard abs(selfTestLogit - manifest.selfTest.expectedLogit) <= allowed else {
-            throw ModelError(file: path, problem: .selfTestFailed(expected: manifest.selfTest.expectedLogit,
-                                                                  actual: selfTestLogit, allowed: allowed))
+            throw ModelError(
+                file: path,
+                problem: .selfTestFailed(
+                    expected: manifest.selfTest.expectedLogit,
+                    actual: selfTestLogit, allowed: allowed))
         }
     }
 

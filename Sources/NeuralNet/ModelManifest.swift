@@ -33,8 +33,10 @@ public struct ModelManifest: Sendable, Equatable {
     /// The signature over the tensors and the manifest, when the model was signed.
     public var signature: ModelSignature?
 
-    public init(resize: String, centering: String, positiveClass: String, negativeClass: String, threshold: Double,
-                training: JSONObject, tensorsSHA256: String = "", selfTest: SelfTestRecord = SelfTestRecord()) {
+    public init(
+        resize: String, centering: String, positiveClass: String, negativeClass: String, threshold: Double,
+        training: JSONObject, tensorsSHA256: String = "", selfTest: SelfTestRecord = SelfTestRecord()
+    ) {
         self.resize = resize
         self.centering = centering
         self.positiveClass = positiveClass
@@ -101,27 +103,38 @@ public struct ModelManifest: Sendable, Equatable {
         guard json.objectValue != nil else { throw ManifestError(field: "(manifest)", reason: "not a JSON object") }
         formatVersion = try field("format_version", json["format_version"]?.intValue)
         if formatVersion == 1 && !acceptingFormat1 {
-            throw ManifestError(field: "format_version", reason: "version 1 has no manifest checksum; `dogdoor model upgrade FILE` verifies the file and writes version 2")
+            throw ManifestError(
+                field: "format_version",
+                reason:
+                    "version 1 has no manifest checksum; `dogdoor model upgrade FILE` verifies the file and writes version 2"
+            )
         }
         guard formatVersion == Self.currentFormatVersion || (formatVersion == 1 && acceptingFormat1) else {
-            throw ManifestError(field: "format_version", reason: "version \(formatVersion) is not supported (this build reads \(Self.currentFormatVersion))")
+            throw ManifestError(
+                field: "format_version",
+                reason: "version \(formatVersion) is not supported (this build reads \(Self.currentFormatVersion))")
         }
         if formatVersion >= 2 {
             // The written manifest must say exactly this: an unknown field would be a field nobody checks.
-            let known: Set<String> = ["format_version", "architecture", "input", "preprocessing", "classes", "decision",
-                                      "training", "tensors_sha256", "self_test", "integrity"]
+            let known: Set<String> = [
+                "format_version", "architecture", "input", "preprocessing", "classes", "decision",
+                "training", "tensors_sha256", "self_test", "integrity",
+            ]
             if let extra = json.objectValue?.keys.first(where: { !known.contains($0) }) {
                 throw ManifestError(field: extra, reason: "unknown field")
             }
         }
         architecture = try field("architecture", json["architecture"]?.stringValue)
         guard architecture == Self.architectureName else {
-            throw ManifestError(field: "architecture", reason: "\"\(architecture)\" is not \"\(Self.architectureName)\"")
+            throw ManifestError(
+                field: "architecture", reason: "\"\(architecture)\" is not \"\(Self.architectureName)\"")
         }
         let height = try field("input.height", json["input"]?["height"]?.intValue)
         let width = try field("input.width", json["input"]?["width"]?.intValue)
         guard height == width, VGG16.supports(inputSize: height) else {
-            throw ManifestError(field: "input", reason: "\(height)x\(width) is not a supported input size (square, a multiple of 32 from 32 to 512)")
+            throw ManifestError(
+                field: "input",
+                reason: "\(height)x\(width) is not a supported input size (square, a multiple of 32 from 32 to 512)")
         }
         inputSize = height
         if let channels = json["input"]?["channels"]?.intValue, channels != 3 {
@@ -133,7 +146,8 @@ public struct ModelManifest: Sendable, Equatable {
         negativeClass = try field("classes.negative", json["classes"]?["negative"]?.stringValue)
         threshold = try field("decision.threshold", json["decision"]?["threshold"]?.doubleValue)
         guard threshold > 0, threshold < 1 else {
-            throw ManifestError(field: "decision.threshold", reason: "\(threshold) is not a probability strictly between 0 and 1")
+            throw ManifestError(
+                field: "decision.threshold", reason: "\(threshold) is not a probability strictly between 0 and 1")
         }
         training = json["training"]?.objectValue ?? JSONObject()
         tensorsSHA256 = try field("tensors_sha256", json["tensors_sha256"]?.stringValue)
@@ -145,11 +159,16 @@ public struct ModelManifest: Sendable, Equatable {
             formatVersion = Self.currentFormatVersion  // written back as version 2
             return
         }
-        guard let integrity = json["integrity"]?.objectValue else { throw ManifestError(field: "integrity", reason: "missing") }
+        guard let integrity = json["integrity"]?.objectValue else {
+            throw ManifestError(field: "integrity", reason: "missing")
+        }
         let recorded = try field("integrity.manifest_sha256", integrity["manifest_sha256"]?.stringValue)
         guard recorded == contentSHA256 else {
-            throw ManifestError(field: "integrity.manifest_sha256",
-                                reason: "the manifest does not match its checksum (recorded \(recorded.prefix(16)), computed \(contentSHA256.prefix(16))): it was edited or is corrupt")
+            throw ManifestError(
+                field: "integrity.manifest_sha256",
+                reason:
+                    "the manifest does not match its checksum (recorded \(recorded.prefix(16)), computed \(contentSHA256.prefix(16))): it was edited or is corrupt"
+            )
         }
         if let value = integrity["signature"] { signature = try ModelSignature(json: value) }
     }
@@ -166,15 +185,21 @@ public struct ModelSignature: Sendable, Equatable {
     }
 
     var json: JSONValue {
-        ["algorithm": "ed25519", "public_key": .string(Base64.encode(publicKey.rawValue)), "value": .string(Base64.encode(value))]
+        [
+            "algorithm": "ed25519", "public_key": .string(Base64.encode(publicKey.rawValue)),
+            "value": .string(Base64.encode(value)),
+        ]
     }
 
     init(json: JSONValue) throws(ManifestError) {
         guard json["algorithm"]?.stringValue == "ed25519" else {
             throw ManifestError(field: "integrity.signature.algorithm", reason: "must be \"ed25519\"")
         }
-        guard let key = json["public_key"]?.stringValue.flatMap(Base64.decode).flatMap(Ed25519.PublicKey.init(rawValue:)) else {
-            throw ManifestError(field: "integrity.signature.public_key", reason: "not a base64 Ed25519 public key (32 bytes)")
+        guard
+            let key = json["public_key"]?.stringValue.flatMap(Base64.decode).flatMap(Ed25519.PublicKey.init(rawValue:))
+        else {
+            throw ManifestError(
+                field: "integrity.signature.public_key", reason: "not a base64 Ed25519 public key (32 bytes)")
         }
         guard let value = json["value"]?.stringValue.flatMap(Base64.decode), value.count == 64 else {
             throw ManifestError(field: "integrity.signature.value", reason: "not a base64 Ed25519 signature (64 bytes)")
@@ -230,13 +255,19 @@ public struct SelfTestRecord: Sendable, Equatable {
     }
 
     init(json: JSONValue) throws(ManifestError) {
-        guard let input = json["input"]?.stringValue else { throw ManifestError(field: "self_test.input", reason: "missing") }
+        guard let input = json["input"]?.stringValue else {
+            throw ManifestError(field: "self_test.input", reason: "missing")
+        }
         guard input == SelfTestInput.name else {
             throw ManifestError(field: "self_test.input", reason: "unknown self-test input \"\(input)\"")
         }
         guard let expected = json["expected_logit"]?.doubleValue, let magnitude = json["magnitude"]?.doubleValue,
-              let tolerance = json["relative_tolerance"]?.doubleValue, magnitude >= 0, tolerance > 0, tolerance < 0.1
-        else { throw ManifestError(field: "self_test", reason: "expected_logit, magnitude and relative_tolerance must be numbers (tolerance below 0.1)") }
+            let tolerance = json["relative_tolerance"]?.doubleValue, magnitude >= 0, tolerance > 0, tolerance < 0.1
+        else {
+            throw ManifestError(
+                field: "self_test",
+                reason: "expected_logit, magnitude and relative_tolerance must be numbers (tolerance below 0.1)")
+        }
         self.input = input
         expectedLogit = expected
         self.magnitude = magnitude
@@ -269,4 +300,3 @@ public enum SelfTestInput {
         return out
     }
 }
-

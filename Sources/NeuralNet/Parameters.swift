@@ -25,8 +25,12 @@ public final class VGG16Parameters: ConvWeightSource, @unchecked Sendable {
         head = DenseHead(kernel: [Float](repeating: 0, count: VGG16.featureCount), bias: 0)
     }
 
-    public func withConvWeights<R>(_ layer: ConvSpec, _ body: (UnsafePointer<Float>, UnsafePointer<Float>) throws -> R) throws -> R {
-        guard let p = conv.first(where: { $0.spec == layer }) else { preconditionFailure("unknown layer \(layer.name)") }
+    public func withConvWeights<R>(
+        _ layer: ConvSpec, _ body: (UnsafePointer<Float>, UnsafePointer<Float>) throws -> R
+    ) throws -> R {
+        guard let p = conv.first(where: { $0.spec == layer }) else {
+            preconditionFailure("unknown layer \(layer.name)")
+        }
         return try body(p.kernel.pointer, p.bias.pointer)
     }
 

@@ -127,7 +127,9 @@ public final class SafetensorsFile: @unchecked Sendable {
     }
 
     /// Validates the header of an in-memory safetensors image (exposed for tests and fuzzing).
-    public static func parseHeader(_ bytes: UnsafeRawBufferPointer, path: String) throws(SafetensorsError)
+    public static func parseHeader(
+        _ bytes: UnsafeRawBufferPointer, path: String
+    ) throws(SafetensorsError)
         -> (tensors: [TensorInfo], metadata: [String: String], dataOffset: Int)
     {
         func fail(_ p: SafetensorsError.Problem) -> SafetensorsError { SafetensorsError(file: path, problem: p) }
@@ -139,7 +141,9 @@ public final class SafetensorsFile: @unchecked Sendable {
             if length > UInt64(1) << 40 { throw fail(.notSafetensors(firstBytes: Array(bytes.prefix(8)))) }
             throw fail(.headerTooLarge(headerLength: length))
         }
-        guard length <= UInt64(bytes.count - 8) else { throw fail(.headerBeyondFile(headerLength: length, fileSize: bytes.count)) }
+        guard length <= UInt64(bytes.count - 8) else {
+            throw fail(.headerBeyondFile(headerLength: length, fileSize: bytes.count))
+        }
         let headerEnd = 8 + Int(length)
         let json: JSONValue
         do {
@@ -155,32 +159,52 @@ public final class SafetensorsFile: @unchecked Sendable {
             if name == "__metadata__" {
                 guard let meta = value.objectValue else { throw fail(.invalidMetadata("not an object")) }
                 for (key, v) in meta.members {
-                    guard let s = v.stringValue else { throw fail(.invalidMetadata("value of \"\(key)\" is not a string")) }
+                    guard let s = v.stringValue else {
+                        throw fail(.invalidMetadata("value of \"\(key)\" is not a string"))
+                    }
                     metadata[key] = s
                 }
                 continue
             }
-            guard let entry = value.objectValue else { throw fail(.invalidEntry(tensor: name, reason: "entry is not an object")) }
+            guard let entry = value.objectValue else {
+                throw fail(.invalidEntry(tensor: name, reason: "entry is not an object"))
+            }
             for key in entry.keys where !["dtype", "shape", "data_offsets"].contains(key) {
                 throw fail(.invalidEntry(tensor: name, reason: "unexpected key \"\(key)\""))
             }
-            guard let dtypeName = entry["dtype"]?.stringValue else { throw fail(.invalidEntry(tensor: name, reason: "dtype missing or not a string")) }
-            guard let dtype = SafetensorsDType(rawValue: dtypeName) else { throw fail(.unknownDType(tensor: name, dtype: dtypeName)) }
-            guard let shapeValues = entry["shape"]?.arrayValue else { throw fail(.invalidEntry(tensor: name, reason: "shape missing or not an array")) }
+            guard let dtypeName = entry["dtype"]?.stringValue else {
+                throw fail(.invalidEntry(tensor: name, reason: "dtype missing or not a string"))
+            }
+            guard let dtype = SafetensorsDType(rawValue: dtypeName) else {
+                throw fail(.unknownDType(tensor: name, dtype: dtypeName))
+            }
+            guard let shapeValues = entry["shape"]?.arrayValue else {
+                throw fail(.invalidEntry(tensor: name, reason: "shape missing or not an array"))
+            }
             var shape: [Int] = []
             var elements = 1
             for v in shapeValues {
-                guard let d = v.intValue, d >= 0 else { throw fail(.invalidEntry(tensor: name, reason: "shape has a dimension that is not a non-negative integer")) }
+                guard let d = v.intValue, d >= 0 else {
+                    throw fail(
+                        .invalidEntry(tensor: name, reason: "shape has a dimension that is not a non-negative integer"))
+                }
                 let (product, overflow) = elements.multipliedReportingOverflow(by: d)
-                guard !overflow, product <= Int(Int32.max) * 64 else { throw fail(.invalidEntry(tensor: name, reason: "shape is too large")) }
+                guard !overflow, product <= Int(Int32.max) * 64 else {
+                    throw fail(.invalidEntry(tensor: name, reason: "shape is too large"))
+                }
                 elements = product
                 shape.append(d)
             }
             guard let offsets = entry["data_offsets"]?.arrayValue, offsets.count == 2,
-                  let begin = offsets[0].intValue, let end = offsets[1].intValue, begin >= 0, end >= begin
-            else { throw fail(.invalidEntry(tensor: name, reason: "data_offsets must be [begin, end] with 0 <= begin <= end")) }
+                let begin = offsets[0].intValue, let end = offsets[1].intValue, begin >= 0, end >= begin
+            else {
+                throw fail(
+                    .invalidEntry(tensor: name, reason: "data_offsets must be [begin, end] with 0 <= begin <= end"))
+            }
             let expected = elements * dtype.size
-            guard end - begin == expected else { throw fail(.sizeMismatch(tensor: name, expected: expected, actual: end - begin)) }
+            guard end - begin == expected else {
+                throw fail(.sizeMismatch(tensor: name, expected: expected, actual: end - begin))
+            }
             guard end <= dataSize else { throw fail(.outOfBounds(tensor: name, end: end, dataSize: dataSize)) }
             tensors.append(TensorInfo(name: name, dtype: dtype, shape: shape, range: begin..<end))
         }
@@ -202,7 +226,8 @@ public final class SafetensorsFile: @unchecked Sendable {
 
     /// The raw bytes of a tensor.
     public func bytes(of info: TensorInfo) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(rebasing: file.bytes[(dataOffset + info.range.lowerBound)..<(dataOffset + info.range.upperBound)])
+        UnsafeRawBufferPointer(
+            rebasing: file.bytes[(dataOffset + info.range.lowerBound)..<(dataOffset + info.range.upperBound)])
     }
 
     /// The whole data area (what model files hash).
@@ -214,7 +239,9 @@ public final class SafetensorsFile: @unchecked Sendable {
     /// Safe for any alignment of the data in the file.
     public func copyFloats(_ name: String, into destination: UnsafeMutablePointer<Float>) throws(SafetensorsError) {
         guard let info = info(name) else { throw SafetensorsError(file: path, problem: .missingTensor(name)) }
-        guard info.dtype == .f32 else { throw SafetensorsError(file: path, problem: .wrongDType(tensor: name, expected: .f32, actual: info.dtype)) }
+        guard info.dtype == .f32 else {
+            throw SafetensorsError(file: path, problem: .wrongDType(tensor: name, expected: .f32, actual: info.dtype))
+        }
         let src = bytes(of: info)
         UnsafeMutableRawPointer(destination).copyMemory(from: src.baseAddress!, byteCount: src.count)
     }
@@ -232,7 +259,9 @@ public final class SafetensorsFile: @unchecked Sendable {
     /// A float64 tensor as an array.
     public func doubles(_ name: String) throws(SafetensorsError) -> [Double] {
         guard let info = info(name) else { throw SafetensorsError(file: path, problem: .missingTensor(name)) }
-        guard info.dtype == .f64 else { throw SafetensorsError(file: path, problem: .wrongDType(tensor: name, expected: .f64, actual: info.dtype)) }
+        guard info.dtype == .f64 else {
+            throw SafetensorsError(file: path, problem: .wrongDType(tensor: name, expected: .f64, actual: info.dtype))
+        }
         let src = bytes(of: info)
         return (0..<info.elementCount).map { src.loadUnaligned(fromByteOffset: $0 * 8, as: Double.self) }
     }
@@ -269,7 +298,8 @@ public struct SafetensorsWriter {
         public var data: UnsafeBufferPointer<Float>
 
         public init(name: String, shape: [Int], data: UnsafeBufferPointer<Float>) {
-            precondition(shape.reduce(1, *) == data.count, "\(name): shape \(shape) does not match \(data.count) values")
+            precondition(
+                shape.reduce(1, *) == data.count, "\(name): shape \(shape) does not match \(data.count) values")
             self.name = name
             self.shape = shape
             self.data = data
@@ -280,7 +310,8 @@ public struct SafetensorsWriter {
     public static func header(for tensors: [Tensor], metadata: [String: String]) -> [UInt8] {
         var object = JSONObject()
         if !metadata.isEmpty {
-            object["__metadata__"] = .object(JSONObject(metadata.sorted { $0.key < $1.key }.map { (key: $0.key, value: .string($0.value)) }))
+            object["__metadata__"] = .object(
+                JSONObject(metadata.sorted { $0.key < $1.key }.map { (key: $0.key, value: .string($0.value)) }))
         }
         var offset = 0
         for t in tensors {

@@ -63,8 +63,10 @@ public final class TrainableNetwork: @unchecked Sendable {
         return result
     }
 
-    public init(parameters: VGG16Parameters, firstTrainable: Int?, plan: ExecutionPlan, maxBatch: Int,
-                side: Int = VGG16.inputSize, threads: ComputeThreads) {
+    public init(
+        parameters: VGG16Parameters, firstTrainable: Int?, plan: ExecutionPlan, maxBatch: Int,
+        side: Int = VGG16.inputSize, threads: ComputeThreads
+    ) {
         precondition(maxBatch >= 1 && side % 32 == 0)
         precondition(firstTrainable.map { (0..<VGG16.convLayers.count).contains($0) } ?? true)
         self.parameters = parameters
@@ -80,8 +82,9 @@ public final class TrainableNetwork: @unchecked Sendable {
         let scratch = flipScratch
         backKernels = VGG16.convLayers.indices.map { i in
             guard let first = firstTrainable, i > first else { return nil }
-            return ConvKernel.inputGradient(ofHWIO: parameters.conv[i].kernel.pointer, cin: parameters.conv[i].spec.cin,
-                                            cout: parameters.conv[i].spec.cout, algorithm: plan.algorithms[i], scratch: scratch)
+            return ConvKernel.inputGradient(
+                ofHWIO: parameters.conv[i].kernel.pointer, cin: parameters.conv[i].spec.cin,
+                cout: parameters.conv[i].spec.cout, algorithm: plan.algorithms[i], scratch: scratch)
         }
         var outputs: [FloatBuffer?] = []
         var pooled: [FloatBuffer?] = []
@@ -113,8 +116,9 @@ public final class TrainableNetwork: @unchecked Sendable {
     private func prepareWeights() {
         for i in VGG16.convLayers.indices where firstTrainable.map({ i >= $0 }) ?? false {
             kernels[i].update(hwio: parameters.conv[i].kernel.pointer, threads: workspace.threads)
-            backKernels[i]?.updateAsInputGradient(ofHWIO: parameters.conv[i].kernel.pointer, scratch: flipScratch,
-                                                  threads: workspace.threads)
+            backKernels[i]?.updateAsInputGradient(
+                ofHWIO: parameters.conv[i].kernel.pointer, scratch: flipScratch,
+                threads: workspace.threads)
         }
     }
 
@@ -122,7 +126,8 @@ public final class TrainableNetwork: @unchecked Sendable {
     public var memoryBytes: Int {
         var floats = firstInput.count + gradA.count + gradB.count + workspace.floatCount + winogradGradient.count
         floats += outputs.reduce(0) { $0 + ($1?.count ?? 0) } + pooledOutputs.reduce(0) { $0 + ($1?.count ?? 0) }
-        floats += kernels.reduce(0) { $0 + $1.prepared.count } + backKernels.reduce(0) { $0 + ($1?.prepared.count ?? 0) }
+        floats +=
+            kernels.reduce(0) { $0 + $1.prepared.count } + backKernels.reduce(0) { $0 + ($1?.prepared.count ?? 0) }
         floats += gradients.conv.reduce(0) { $0 + ($1.map { $0.kernel.count + $0.bias.count } ?? 0) }
         return floats * MemoryLayout<Float>.stride
     }
@@ -159,13 +164,15 @@ public final class TrainableNetwork: @unchecked Sendable {
             let destination: UnsafeMutablePointer<Float>
             if trainable {
                 destination = outputs[i]!.pointer
-                kernels[i].forward(source, shape: shape, bias: parameters.conv[i].bias.pointer, relu: true,
-                                   output: destination, pooled: pooledOutputs[i]?.pointer, workspace: workspace)
+                kernels[i].forward(
+                    source, shape: shape, bias: parameters.conv[i].bias.pointer, relu: true,
+                    output: destination, pooled: pooledOutputs[i]?.pointer, workspace: workspace)
             } else {
                 destination = feedsFirst ? firstInput.pointer : temporaries[i % 2].pointer
-                kernels[i].forward(source, shape: shape, bias: parameters.conv[i].bias.pointer, relu: true,
-                                   output: layer.poolAfter ? nil : destination,
-                                   pooled: layer.poolAfter ? destination : nil, workspace: workspace)
+                kernels[i].forward(
+                    source, shape: shape, bias: parameters.conv[i].bias.pointer, relu: true,
+                    output: layer.poolAfter ? nil : destination,
+                    pooled: layer.poolAfter ? destination : nil, workspace: workspace)
             }
             if layer.poolAfter {
                 shape.height = pooledSide
@@ -179,9 +186,11 @@ public final class TrainableNetwork: @unchecked Sendable {
         let head = parameters.head
         return features.withUnsafeMutableBufferPointer { f in
             (0..<count).map { n in
-                dd_global_average_pool(source + n * shape.imageFloats, pixels, Int32(shape.channels),
-                                       f.baseAddress! + n * VGG16.featureCount)
-                return head.logit(UnsafeBufferPointer(rebasing: f[(n * VGG16.featureCount)..<((n + 1) * VGG16.featureCount)]))
+                dd_global_average_pool(
+                    source + n * shape.imageFloats, pixels, Int32(shape.channels),
+                    f.baseAddress! + n * VGG16.featureCount)
+                return head.logit(
+                    UnsafeBufferPointer(rebasing: f[(n * VGG16.featureCount)..<((n + 1) * VGG16.featureCount)]))
             }
         }
     }
@@ -245,17 +254,23 @@ public final class TrainableNetwork: @unchecked Sendable {
                 let imageFloats = fullSide * fullSide * layer.cout
                 let pooledFloats = imageFloats / 4
                 let (src, dst) = (current, other)
-                timed("pool backward") { workspace.threads.forEach(batch) { n, _ in
-                    dd_maxpool2x2_backward(output.pointer + n * imageFloats, src.pointer + n * pooledFloats,
-                                           Int32(fullSide), Int32(fullSide), Int32(layer.cout), dst.pointer + n * imageFloats)
-                } }
+                timed("pool backward") {
+                    workspace.threads.forEach(batch) { n, _ in
+                        dd_maxpool2x2_backward(
+                            output.pointer + n * imageFloats, src.pointer + n * pooledFloats,
+                            Int32(fullSide), Int32(fullSide), Int32(layer.cout), dst.pointer + n * imageFloats)
+                    }
+                }
                 swap(&current, &other)
                 h = fullSide
             }
             // The ReLU derivative is already in `current`: folded into the pooling backward above, or
             // applied as a mask by the input-gradient convolution of the layer above.
-            let input: UnsafePointer<Float> = i == first ? UnsafePointer(firstInput.pointer)
-                : UnsafePointer(VGG16.convLayers[i - 1].poolAfter ? pooledOutputs[i - 1]!.pointer : outputs[i - 1]!.pointer)
+            let input: UnsafePointer<Float> =
+                i == first
+                ? UnsafePointer(firstInput.pointer)
+                : UnsafePointer(
+                    VGG16.convLayers[i - 1].poolAfter ? pooledOutputs[i - 1]!.pointer : outputs[i - 1]!.pointer)
             let inputShape = ActivationShape(batch: batch, height: h, width: h, channels: layer.cin)
             timed("weight gradient \(layer.name)") {
                 weightGradient(layer: i, input: input, shape: inputShape, gradOut: UnsafePointer(current.pointer))
@@ -267,9 +282,10 @@ public final class TrainableNetwork: @unchecked Sendable {
                 let below = VGG16.convLayers[i - 1]
                 let mask = below.poolAfter ? nil : UnsafePointer(outputs[i - 1]!.pointer)
                 timed("input gradient \(layer.name)") {
-                    back.forward(source.pointer, shape: ActivationShape(batch: batch, height: h, width: h, channels: layer.cout),
-                                 bias: nil, relu: false, output: destination.pointer, pooled: nil, workspace: workspace,
-                                 mask: mask)
+                    back.forward(
+                        source.pointer, shape: ActivationShape(batch: batch, height: h, width: h, channels: layer.cout),
+                        bias: nil, relu: false, output: destination.pointer, pooled: nil, workspace: workspace,
+                        mask: mask)
                 }
                 swap(&current, &other)
             }
@@ -277,17 +293,19 @@ public final class TrainableNetwork: @unchecked Sendable {
     }
 
     /// dW and dB of layer `i` from its input and its (ReLU-masked) output gradient.
-    private func weightGradient(layer i: Int, input: UnsafePointer<Float>, shape: ActivationShape,
-                                gradOut: UnsafePointer<Float>) {
+    private func weightGradient(
+        layer i: Int, input: UnsafePointer<Float>, shape: ActivationShape,
+        gradOut: UnsafePointer<Float>
+    ) {
         let grad = gradients.conv[i]!
         let spec = VGG16.convLayers[i]
         let a = plan.algorithms[i].tile + 2
         if plan.algorithms[i] != .im2col, winogradGradient.count < a * a * spec.cin * spec.cout {
             winogradGradient = FloatBuffer(count: a * a * spec.cin * spec.cout)
         }
-        ConvBackward.weightGradient(algorithm: plan.algorithms[i], input: input, shape: shape, cout: spec.cout,
-                                    gradOut: gradOut, kernelGradient: grad.kernel.pointer, biasGradient: grad.bias.pointer,
-                                    winogradScratch: winogradGradient, workspace: workspace)
+        ConvBackward.weightGradient(
+            algorithm: plan.algorithms[i], input: input, shape: shape, cout: spec.cout,
+            gradOut: gradOut, kernelGradient: grad.kernel.pointer, biasGradient: grad.bias.pointer,
+            winogradScratch: winogradGradient, workspace: workspace)
     }
 }
-

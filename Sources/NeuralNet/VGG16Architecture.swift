@@ -29,8 +29,10 @@ public enum VGG16 {
         var cin = 3
         for (b, block) in blocks.enumerated() {
             for c in 0..<block.convs {
-                layers.append(ConvSpec(name: "block\(b + 1)_conv\(c + 1)", cin: cin, cout: block.channels,
-                                       block: b + 1, poolAfter: c == block.convs - 1))
+                layers.append(
+                    ConvSpec(
+                        name: "block\(b + 1)_conv\(c + 1)", cin: cin, cout: block.channels,
+                        block: b + 1, poolAfter: c == block.convs - 1))
                 cin = block.channels
             }
         }

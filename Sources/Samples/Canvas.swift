@@ -38,8 +38,10 @@ struct RGB: Sendable, Equatable {
     /// A random variation of this colour: brightness by up to `brightness`, each channel by up to `hue`.
     func jittered(_ rng: inout SeededRandom, brightness: Double, hue: Double) -> RGB {
         let k = 1 + rng.uniform(-brightness, brightness)
-        return RGB(r * k * (1 + rng.uniform(-hue, hue)), g * k * (1 + rng.uniform(-hue, hue)),
-                   b * k * (1 + rng.uniform(-hue, hue))).clamped
+        return RGB(
+            r * k * (1 + rng.uniform(-hue, hue)), g * k * (1 + rng.uniform(-hue, hue)),
+            b * k * (1 + rng.uniform(-hue, hue))
+        ).clamped
     }
 }
 
@@ -166,7 +168,8 @@ final class Canvas {
             for y in top..<bottom {
                 var index = y * w * 3
                 for x in 0..<w {
-                    let c = color(x, y, RGB(Double(buffer[index]), Double(buffer[index + 1]), Double(buffer[index + 2])))
+                    let c = color(
+                        x, y, RGB(Double(buffer[index]), Double(buffer[index + 1]), Double(buffer[index + 2])))
                     buffer[index] = Float(c.r)
                     buffer[index + 1] = Float(c.g)
                     buffer[index + 2] = Float(c.b)
@@ -291,7 +294,9 @@ struct ValueNoise: Sendable {
 
     @inline(__always)
     private func lattice(_ ix: Int, _ iy: Int) -> Double {
-        var z = seed &+ UInt64(bitPattern: Int64(ix)) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(bitPattern: Int64(iy)) &* 0xC2B2_AE3D_27D4_EB4F
+        var z =
+            seed &+ UInt64(bitPattern: Int64(ix)) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(bitPattern: Int64(iy))
+            &* 0xC2B2_AE3D_27D4_EB4F
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         z ^= z >> 31

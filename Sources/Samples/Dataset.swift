@@ -35,7 +35,9 @@ extension SampleGenerator {
         let mix = Self.negativeMix
         let exact = mix.map { $0.weight * Double(count) }
         var counts = exact.map { Int($0) }
-        let order = exact.indices.sorted { (exact[$0] - Double(counts[$0]), -$0) > (exact[$1] - Double(counts[$1]), -$1) }
+        let order = exact.indices.sorted {
+            (exact[$0] - Double(counts[$0]), -$0) > (exact[$1] - Double(counts[$1]), -$1)
+        }
         var missing = count - counts.reduce(0, +)
         for i in order where missing > 0 {
             counts[i] += 1
@@ -54,7 +56,9 @@ extension SampleGenerator {
     /// Files are written atomically; the same arguments always produce the same bytes. Training and
     /// validation images come from independent random streams.
     @discardableResult
-    public static func writeDataset(to directory: String, trainPerClass: Int, validPerClass: Int, seed: UInt64) throws -> [DatasetEntry] {
+    public static func writeDataset(
+        to directory: String, trainPerClass: Int, validPerClass: Int, seed: UInt64
+    ) throws -> [DatasetEntry] {
         guard trainPerClass >= 0, validPerClass >= 0, trainPerClass + validPerClass > 0 else {
             throw SamplesError("trainPerClass and validPerClass must not be negative, and not both zero")
         }
@@ -69,24 +73,32 @@ extension SampleGenerator {
                 for index in 0..<count {
                     let subject = sampleClass == .bo ? Subject.bo : negatives[index]
                     var rng = generator.stream(10 + UInt64(splitIndex) * 2 + (sampleClass == .bo ? 0 : 1), index)
-                    let (width, height) = pick(from: datasetSizes.map { ($0.width, $0.height) }, weights: datasetSizes.map(\.weight),
-                                               using: &rng)
+                    let (width, height) = pick(
+                        from: datasetSizes.map { ($0.width, $0.height) }, weights: datasetSizes.map(\.weight),
+                        using: &rng)
                     let variation = randomVariation(of: subject, width: width, height: height, using: &rng)
                     let sample = render(variation)
                     let name = "\(folder)/\(pad(index, 4))-\(subject.rawValue).jpg"
                     try AtomicFile.write(try generator.jpeg(sample), to: directory + "/" + name)
-                    entries.append(DatasetEntry(file: name, split: split, sampleClass: sampleClass, subject: subject,
-                                                pose: variation.pose, scene: variation.scene, width: width, height: height))
+                    entries.append(
+                        DatasetEntry(
+                            file: name, split: split, sampleClass: sampleClass, subject: subject,
+                            pose: variation.pose, scene: variation.scene, width: width, height: height))
                 }
             }
         }
         let list: [JSONValue] = entries.map { e in
-            .object(["file": .string(e.file), "split": .string(e.split), "class": .string(e.sampleClass.rawValue),
-                     "subject": .string(e.subject.rawValue), "pose": .string(e.pose.rawValue),
-                     "scene": .string(e.scene.rawValue), "width": .number(Double(e.width)), "height": .number(Double(e.height))])
+            .object([
+                "file": .string(e.file), "split": .string(e.split), "class": .string(e.sampleClass.rawValue),
+                "subject": .string(e.subject.rawValue), "pose": .string(e.pose.rawValue),
+                "scene": .string(e.scene.rawValue), "width": .number(Double(e.width)),
+                "height": .number(Double(e.height)),
+            ])
         }
-        let manifest: JSONValue = .object(["format": "dogdoor-samples", "version": 1, "seed": .string(String(seed)),
-                                           "positive_class": .string(SampleClass.bo.rawValue), "images": .array(list)])
+        let manifest: JSONValue = .object([
+            "format": "dogdoor-samples", "version": 1, "seed": .string(String(seed)),
+            "positive_class": .string(SampleClass.bo.rawValue), "images": .array(list),
+        ])
         try AtomicFile.write(manifest.serialized() + "\n", to: directory + "/samples.json")
         return entries
     }
@@ -124,7 +136,8 @@ func requireNewOrEmpty(_ directory: String) throws {
         throw SamplesError("\(directory): \(error.failure)")
     }
     guard entries.isEmpty else {
-        throw SamplesError("\(directory) is not empty: samples are written into a new or empty folder only "
-                           + "(earlier files would mix with the new ones)")
+        throw SamplesError(
+            "\(directory) is not empty: samples are written into a new or empty folder only "
+                + "(earlier files would mix with the new ones)")
     }
 }

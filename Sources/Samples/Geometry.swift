@@ -26,7 +26,9 @@ struct Point: Sendable, Equatable {
     }
 
     /// A unit vector at `angle` radians.
-    static func polar(_ angle: Double, _ radius: Double = 1) -> Point { Point(cos(angle) * radius, sin(angle) * radius) }
+    static func polar(_ angle: Double, _ radius: Double = 1) -> Point {
+        Point(cos(angle) * radius, sin(angle) * radius)
+    }
 }
 
 /// An axis-aligned rectangle with real coordinates.
@@ -61,13 +63,16 @@ struct Box: Sendable, Equatable {
     var area: Double { max(0, width) * max(0, height) }
 
     func union(_ other: Box) -> Box {
-        Box(minX: min(minX, other.minX), minY: min(minY, other.minY), maxX: max(maxX, other.maxX), maxY: max(maxY, other.maxY))
+        Box(
+            minX: min(minX, other.minX), minY: min(minY, other.minY), maxX: max(maxX, other.maxX),
+            maxY: max(maxY, other.maxY))
     }
 
     /// The overlap of both boxes, or nil when they do not overlap.
     func intersection(_ other: Box) -> Box? {
-        let box = Box(minX: max(minX, other.minX), minY: max(minY, other.minY),
-                      maxX: min(maxX, other.maxX), maxY: min(maxY, other.maxY))
+        let box = Box(
+            minX: max(minX, other.minX), minY: max(minY, other.minY),
+            maxX: min(maxX, other.maxX), maxY: min(maxY, other.maxY))
         return box.minX < box.maxX && box.minY < box.maxY ? box : nil
     }
 

@@ -27,10 +27,13 @@ final class Painter {
     }
 
     /// A filled ellipse; `angle` rotates the x radius counter-clockwise in the local frame.
-    func ellipse(_ center: Point, _ rx: Double, _ ry: Double, angle: Double = 0, _ paint: Paint,
-                 opacity: Double = 1, feather: Double = 0) {
+    func ellipse(
+        _ center: Point, _ rx: Double, _ ry: Double, angle: Double = 0, _ paint: Paint,
+        opacity: Double = 1, feather: Double = 0
+    ) {
         let s = transform.scale
-        let shape = EllipseShape(center: transform.apply(center), rx: rx * s, ry: ry * s, angle: transform.mapAngle(angle))
+        let shape = EllipseShape(
+            center: transform.apply(center), rx: rx * s, ry: ry * s, angle: transform.mapAngle(angle))
         draw(shape, paint, opacity: opacity, feather: feather)
     }
 
@@ -39,8 +42,10 @@ final class Painter {
     }
 
     /// A thick segment with round ends, radius `ra` at `a` tapering to `rb` at `b`.
-    func capsule(_ a: Point, _ b: Point, _ ra: Double, _ rb: Double? = nil, _ paint: Paint,
-                 opacity: Double = 1, feather: Double = 0) {
+    func capsule(
+        _ a: Point, _ b: Point, _ ra: Double, _ rb: Double? = nil, _ paint: Paint,
+        opacity: Double = 1, feather: Double = 0
+    ) {
         let s = transform.scale
         let shape = CapsuleShape(a: transform.apply(a), b: transform.apply(b), ra: ra * s, rb: (rb ?? ra) * s)
         draw(shape, paint, opacity: opacity, feather: feather)
@@ -51,13 +56,16 @@ final class Painter {
     }
 
     /// A stroked circular arc from angle `start` (local frame, counter-clockwise) sweeping `sweep` radians.
-    func arc(_ center: Point, radius: Double, width: Double, start: Double, sweep: Double, _ paint: Paint,
-             opacity: Double = 1) {
+    func arc(
+        _ center: Point, radius: Double, width: Double, start: Double, sweep: Double, _ paint: Paint,
+        opacity: Double = 1
+    ) {
         let s = transform.scale
         let a0 = transform.mapAngle(start), a1 = transform.mapAngle(start + sweep)
         // Pixel frame angles grow clockwise on screen; the local frame's grow counter-clockwise unless mirrored.
         let first = transform.reversesOrientation ? a1 : a0
-        let shape = ArcShape(center: transform.apply(center), radius: radius * s, width: width * s, start: first, sweep: sweep)
+        let shape = ArcShape(
+            center: transform.apply(center), radius: radius * s, width: width * s, start: first, sweep: sweep)
         draw(shape, paint, opacity: opacity, feather: 0)
     }
 }

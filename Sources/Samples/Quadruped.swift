@@ -39,8 +39,9 @@ struct QuadrupedFigure {
     private func body(_ color: RGB, _ center: Point, _ rx: Double, _ ry: Double) -> Paint {
         let dark = color.luma < 0.2
         let r = max(rx, ry)
-        return .radial(center: center + Point(rx * 0.25, ry * 0.45), radius: r * 1.35,
-                       inner: color.shaded(dark ? 0.1 : 0.05), outer: color.shaded(dark ? -0.45 : -0.25))
+        return .radial(
+            center: center + Point(rx * 0.25, ry * 0.45), radius: r * 1.35,
+            inner: color.shaded(dark ? 0.1 : 0.05), outer: color.shaded(dark ? -0.45 : -0.25))
     }
 
     /// A limb lit from above-front: a gradient across its width, so consecutive segments join seamlessly.
@@ -51,11 +52,14 @@ struct QuadrupedFigure {
         if normal.x + normal.y < 0 { normal = normal * -1 }
         let mid = p0.lerp(p1, 0.5)
         let dark = color.luma < 0.2
-        return .linear(mid + normal * r, color.shaded(dark ? 0.08 : 0.04), mid - normal * r, color.shaded(dark ? -0.4 : -0.22))
+        return .linear(
+            mid + normal * r, color.shaded(dark ? 0.08 : 0.04), mid - normal * r, color.shaded(dark ? -0.4 : -0.22))
     }
 
     /// An ellipse of coat with its fur texture.
-    private mutating func part(_ c: Point, _ rx: Double, _ ry: Double, angle: Double = 0, _ color: RGB, fur: Bool = true) {
+    private mutating func part(
+        _ c: Point, _ rx: Double, _ ry: Double, angle: Double = 0, _ color: RGB, fur: Bool = true
+    ) {
         painter.ellipse(c, rx, ry, angle: angle, body(color, c, rx, ry))
         if fur { furEllipse(c, rx, ry, angle: angle, color) }
         if fur, color == coat.base { spots(c, rx, ry, angle: angle) }
@@ -83,7 +87,8 @@ struct QuadrupedFigure {
             let r = rng.nextDouble().squareRoot() * 0.9, t = rng.uniform(0, 2 * Double.pi)
             let p = c + Point(rx * r * cos(t), ry * r * sin(t)).rotated(angle)
             let size = rng.uniform(0.012, 0.028)
-            painter.ellipse(p, size * rng.uniform(0.8, 1.3), size, angle: rng.uniform(0, 3), .solid(spots), opacity: 0.95)
+            painter.ellipse(
+                p, size * rng.uniform(0.8, 1.3), size, angle: rng.uniform(0, 3), .solid(spots), opacity: 0.95)
         }
     }
 
@@ -123,20 +128,24 @@ struct QuadrupedFigure {
             let dark = color.luma < 0.35
             if rng.nextDouble() < 0.5 {
                 // The shadowed hollow of a curl.
-                painter.circle(p + Point(radius * 0.15, -radius * 0.25), radius * 0.6,
-                               .solid(color.shaded(dark ? -0.6 : -0.12)), opacity: 0.55)
+                painter.circle(
+                    p + Point(radius * 0.15, -radius * 0.25), radius * 0.6,
+                    .solid(color.shaded(dark ? -0.6 : -0.12)), opacity: 0.55)
             }
-            painter.arc(p, radius: radius, width: radius * rng.uniform(0.3, 0.45), start: rng.uniform(0, 2 * Double.pi),
-                        sweep: rng.uniform(2.8, 4.8), .solid(highlight(color)), opacity: rng.uniform(0.3, 0.7))
+            painter.arc(
+                p, radius: radius, width: radius * rng.uniform(0.3, 0.45), start: rng.uniform(0, 2 * Double.pi),
+                sweep: rng.uniform(2.8, 4.8), .solid(highlight(color)), opacity: rng.uniform(0.3, 0.7))
         case .fluffy:
             let angle = -Double.pi / 2 + rng.uniform(-0.9, 0.9) + (rng.nextDouble() < 0.5 ? 0 : axis * 0.3)
             let length = rng.uniform(0.025, 0.05)
-            let tone = rng.nextDouble() < 0.5 ? color.shaded(rng.uniform(0.05, 0.18)) : color.shaded(-rng.uniform(0.08, 0.25))
+            let tone =
+                rng.nextDouble() < 0.5 ? color.shaded(rng.uniform(0.05, 0.18)) : color.shaded(-rng.uniform(0.08, 0.25))
             painter.capsule(p, p + Point.polar(angle, length), 0.006, 0.002, .solid(tone), opacity: 0.55)
         case .smooth:
             let angle = axis + Double.pi + rng.uniform(-0.25, 0.25)
             let tone = color.shaded(rng.nextDouble() < 0.5 ? 0.07 : -0.08)
-            painter.capsule(p, p + Point.polar(angle, rng.uniform(0.04, 0.07)), 0.004, 0.002, .solid(tone), opacity: 0.35)
+            painter.capsule(
+                p, p + Point.polar(angle, rng.uniform(0.04, 0.07)), 0.004, 0.002, .solid(tone), opacity: 0.35)
         }
     }
 
@@ -186,7 +195,9 @@ struct QuadrupedFigure {
             limb(paw, upTo, widths[widths.count - 1] * 1.04, widths[widths.count - 2] * 1.02, socks.shaded(shade))
             if coat.pawHeight >= 1, joints.count >= 3 {
                 let knee = joints[joints.count - 3]
-                limb(last, last.lerp(knee, 0.4), widths[widths.count - 2] * 1.02, widths[widths.count - 3] * 0.95, socks.shaded(shade))
+                limb(
+                    last, last.lerp(knee, 0.4), widths[widths.count - 2] * 1.02, widths[widths.count - 3] * 0.95,
+                    socks.shaded(shade))
             }
         }
         let pawLength = w * 1.05
@@ -203,8 +214,12 @@ struct QuadrupedFigure {
         // Far legs, darker, slightly offset.
         let legTopFront = Point(shoulder.x - 0.05, ty - 0.04)
         let legTopHind = Point(hip.x - 0.05, ty - 0.03 + a.hindRise)
-        drawLeg(legSegments(top: legTopFront, swing: frontSwing(Double.pi), bend: bend(Double.pi), hind: false), far: true, hind: false)
-        drawLeg(legSegments(top: legTopHind, swing: frontSwing(0) * 0.8, bend: hindBend(0), hind: true), far: true, hind: true)
+        drawLeg(
+            legSegments(top: legTopFront, swing: frontSwing(Double.pi), bend: bend(Double.pi), hind: false), far: true,
+            hind: false)
+        drawLeg(
+            legSegments(top: legTopHind, swing: frontSwing(0) * 0.8, bend: hindBend(0), hind: true), far: true,
+            hind: true)
 
         let tailBase = Point(hip.x - a.rumpSize * 0.8, hip.y + a.rumpSize * 0.5)
         if a.tail != .curledOverBack { drawTail(from: tailBase, phase: phase, sitting: false) }
@@ -217,8 +232,9 @@ struct QuadrupedFigure {
         let chest = Point(shoulder.x + 0.03, ty - 0.02)
         part(chest, 0.2, a.chestDepth / 2, angle: 0.15, coat.base)
         if let under = coat.underside {
-            painter.ellipse(Point(torsoCenter.x + 0.05, ty - a.torsoDepth * 0.3), 0.28, a.torsoDepth * 0.15,
-                            angle: torsoAngle, .solid(under), opacity: 0.45, feather: 0.05)
+            painter.ellipse(
+                Point(torsoCenter.x + 0.05, ty - a.torsoDepth * 0.3), 0.28, a.torsoDepth * 0.15,
+                angle: torsoAngle, .solid(under), opacity: 0.45, feather: 0.05)
         }
         markings(torsoCenter, 0.42, a.torsoDepth / 2, angle: torsoAngle)
         markings(hip, a.rumpSize, a.rumpSize)
@@ -233,10 +249,13 @@ struct QuadrupedFigure {
         if a.tail == .curledOverBack { drawTail(from: tailBase + Point(0.04, 0.04), phase: phase, sitting: false) }
 
         // Near legs.
-        drawLeg(legSegments(top: Point(hip.x + 0.02, ty - 0.02 + a.hindRise), swing: frontSwing(Double.pi) * 0.8,
-                            bend: hindBend(Double.pi), hind: true), far: false, hind: true)
-        drawLeg(legSegments(top: Point(shoulder.x + 0.02, ty - 0.05), swing: frontSwing(0), bend: bend(0), hind: false),
-                far: false, hind: false)
+        drawLeg(
+            legSegments(
+                top: Point(hip.x + 0.02, ty - 0.02 + a.hindRise), swing: frontSwing(Double.pi) * 0.8,
+                bend: hindBend(Double.pi), hind: true), far: false, hind: true)
+        drawLeg(
+            legSegments(top: Point(shoulder.x + 0.02, ty - 0.05), swing: frontSwing(0), bend: bend(0), hind: false),
+            far: false, hind: false)
 
         drawSideHead(at: head, tilt: walking ? -0.12 : 0)
     }
@@ -244,7 +263,8 @@ struct QuadrupedFigure {
     private mutating func drawSideBib(_ bib: RGB, chest: Point, head: Point) {
         let s = coat.bibScale
         let front = chest + Point(0.1, -0.01)
-        painter.ellipse(front, 0.1 * s, a.chestDepth * 0.42 * s, angle: 0.25, body(bib, front, 0.1 * s, a.chestDepth * 0.42 * s))
+        painter.ellipse(
+            front, 0.1 * s, a.chestDepth * 0.42 * s, angle: 0.25, body(bib, front, 0.1 * s, a.chestDepth * 0.42 * s))
         let throatTop = head + Point(0.05, -a.headHeight * 0.7)
         painter.capsule(front + Point(0.02, 0.05), throatTop, 0.075 * s, 0.05 * s, .solid(bib.shaded(-0.04)))
         if coat.texture == .curly {
@@ -258,10 +278,13 @@ struct QuadrupedFigure {
         // Far ear first (upright ears show both).
         switch a.ears {
         case .pricked(let height, let width), .folded(let height, let width):
-            drawPrickedEar(base: head + Point(-hl * 0.05, hh * 0.65), height: height * 0.95, width: width * 0.9,
-                           lean: 0.15, far: true)
+            drawPrickedEar(
+                base: head + Point(-hl * 0.05, hh * 0.65), height: height * 0.95, width: width * 0.9,
+                lean: 0.15, far: true)
         case .round(let radius):
-            part(head + Point(-hl * 0.05, hh * 0.9), radius, radius, (coat.earColor ?? coat.base).shaded(-0.2), fur: false)
+            part(
+                head + Point(-hl * 0.05, hh * 0.9), radius, radius, (coat.earColor ?? coat.base).shaded(-0.2),
+                fur: false)
         case .floppy:
             break
         }
@@ -275,19 +298,25 @@ struct QuadrupedFigure {
         let snoutTip = head + Point(hl * 0.6 + a.snoutLength, -hh * 0.45).rotated(tilt * 0.5)
         let muzzleColor = coat.muzzle ?? coat.base
         if let chin = coat.chin {
-            painter.ellipse(snoutStart.lerp(snoutTip, 0.45) + Point(0, -a.snoutWidth * 0.85), a.snoutWidth * 1.3, a.snoutWidth * 0.55,
-                            angle: -0.1, .solid(chin))
+            painter.ellipse(
+                snoutStart.lerp(snoutTip, 0.45) + Point(0, -a.snoutWidth * 0.85), a.snoutWidth * 1.3,
+                a.snoutWidth * 0.55,
+                angle: -0.1, .solid(chin))
         }
         limb(snoutStart, snoutTip, a.snoutWidth * 1.2, a.snoutWidth * 0.85, muzzleColor)
         if let mask = coat.mask {
-            painter.ellipse(head + Point(hl * 0.35, hh * 0.1), hl * 0.5, hh * 0.32, angle: -0.2, .solid(mask), opacity: 0.95)
-            painter.ellipse(head + Point(hl * 0.3, hh * 0.55), hl * 0.4, hh * 0.16, angle: -0.1, .solid(RGB(0.9, 0.89, 0.86)))
+            painter.ellipse(
+                head + Point(hl * 0.35, hh * 0.1), hl * 0.5, hh * 0.32, angle: -0.2, .solid(mask), opacity: 0.95)
+            painter.ellipse(
+                head + Point(hl * 0.3, hh * 0.55), hl * 0.4, hh * 0.16, angle: -0.1, .solid(RGB(0.9, 0.89, 0.86)))
         }
         // Nose and mouth.
-        painter.ellipse(snoutTip + Point(a.snoutWidth * 0.3, a.snoutWidth * 0.25), a.snoutWidth * 0.5, a.snoutWidth * 0.42,
-                        .solid(coat.nose))
-        painter.capsule(snoutTip + Point(-a.snoutWidth * 0.2, -a.snoutWidth * 0.55), snoutStart + Point(0, -a.snoutWidth * 0.75),
-                        0.006, 0.006, .solid(RGB(0.05, 0.03, 0.03)), opacity: 0.7)
+        painter.ellipse(
+            snoutTip + Point(a.snoutWidth * 0.3, a.snoutWidth * 0.25), a.snoutWidth * 0.5, a.snoutWidth * 0.42,
+            .solid(coat.nose))
+        painter.capsule(
+            snoutTip + Point(-a.snoutWidth * 0.2, -a.snoutWidth * 0.55), snoutStart + Point(0, -a.snoutWidth * 0.75),
+            0.006, 0.006, .solid(RGB(0.05, 0.03, 0.03)), opacity: 0.7)
         drawEye(head + Point(hl * 0.4, hh * 0.25), size: hh * 0.16)
         if a.whiskers { drawWhiskers(at: snoutTip + Point(-a.snoutWidth * 0.2, 0), mirrored: false) }
 
@@ -298,7 +327,8 @@ struct QuadrupedFigure {
             let earColor = coat.earColor ?? coat.base
             drawFloppyEar(center, width, length / 2, angle: -0.2, earColor)
         case .pricked(let height, let width):
-            drawPrickedEar(base: head + Point(-hl * 0.35, hh * 0.7), height: height, width: width, lean: 0.1, far: false)
+            drawPrickedEar(
+                base: head + Point(-hl * 0.35, hh * 0.7), height: height, width: width, lean: 0.1, far: false)
         case .folded(let height, let width):
             drawFoldedEar(base: head + Point(-hl * 0.35, hh * 0.7), height: height, width: width)
         case .round(let radius):
@@ -311,7 +341,8 @@ struct QuadrupedFigure {
     /// A hanging ear: a darker rim, then the lobe (slightly lighter on dark coats so it reads against the head).
     private mutating func drawFloppyEar(_ c: Point, _ rx: Double, _ ry: Double, angle: Double, _ color: RGB) {
         let dark = color.luma < 0.2
-        painter.ellipse(c, rx * 1.12, ry * 1.05, angle: angle, .solid(color.shaded(dark ? -0.7 : -0.25)), opacity: dark ? 0.9 : 0.6)
+        painter.ellipse(
+            c, rx * 1.12, ry * 1.05, angle: angle, .solid(color.shaded(dark ? -0.7 : -0.25)), opacity: dark ? 0.9 : 0.6)
         part(c, rx, ry, angle: angle, dark ? color.shaded(0.05) : color)
     }
 
@@ -322,8 +353,11 @@ struct QuadrupedFigure {
         painter.polygon([left, right, tip], body(color, base + Point(0, height / 2), width / 2, height / 2))
         if !far {
             let inner = RGB(0.75, 0.55, 0.5).mixed(with: coat.base, 0.35)
-            painter.polygon([left.lerp(tip, 0.18) + Point(width * 0.15, 0), right.lerp(tip, 0.18) + Point(-width * 0.15, 0),
-                             tip.lerp(base, 0.2)], .solid(inner), opacity: 0.8)
+            painter.polygon(
+                [
+                    left.lerp(tip, 0.18) + Point(width * 0.15, 0), right.lerp(tip, 0.18) + Point(-width * 0.15, 0),
+                    tip.lerp(base, 0.2),
+                ], .solid(inner), opacity: 0.8)
         }
     }
 
@@ -331,9 +365,12 @@ struct QuadrupedFigure {
         let color = coat.earColor ?? coat.base
         let left = base + Point(-width / 2, 0), right = base + Point(width / 2, 0)
         let fold = base + Point(-0.01, height * 0.65)
-        painter.polygon([left, right, fold + Point(width * 0.25, 0), fold + Point(-width * 0.3, 0)], body(color, base, width / 2, height / 2))
-        painter.polygon([fold + Point(-width * 0.3, 0), fold + Point(width * 0.25, 0), fold + Point(width * 0.35, -height * 0.35)],
-                        .solid(color.shaded(-0.2)))
+        painter.polygon(
+            [left, right, fold + Point(width * 0.25, 0), fold + Point(-width * 0.3, 0)],
+            body(color, base, width / 2, height / 2))
+        painter.polygon(
+            [fold + Point(-width * 0.3, 0), fold + Point(width * 0.25, 0), fold + Point(width * 0.35, -height * 0.35)],
+            .solid(color.shaded(-0.2)))
     }
 
     private func drawEye(_ p: Point, size: Double) {
@@ -387,7 +424,8 @@ struct QuadrupedFigure {
                 for _ in 0..<6 {
                     let root = path[i].lerp(path[i + 1], rng.nextDouble())
                     let end = root + Point(rng.uniform(-0.06, 0.0), -rng.uniform(0.05, 0.1))
-                    painter.capsule(root, end, 0.014, 0.003, .solid(coat.base.shaded(rng.uniform(-0.1, 0.15))), opacity: 0.8)
+                    painter.capsule(
+                        root, end, 0.014, 0.003, .solid(coat.base.shaded(rng.uniform(-0.1, 0.15))), opacity: 0.8)
                 }
             }
         case .curledOverBack:
@@ -417,8 +455,12 @@ struct QuadrupedFigure {
         let torsoHalf = (shoulder - hip).length / 2 + 0.12
 
         // Far front leg and far hind paw.
-        drawLeg([Point(shoulder.x - 0.03, shoulder.y - 0.08), Point(shoulder.x + 0.0, shoulder.y * 0.5), Point(shoulder.x + 0.02, a.legWidth * 0.45)],
-                far: true, hind: false)
+        drawLeg(
+            [
+                Point(shoulder.x - 0.03, shoulder.y - 0.08), Point(shoulder.x + 0.0, shoulder.y * 0.5),
+                Point(shoulder.x + 0.02, a.legWidth * 0.45),
+            ],
+            far: true, hind: false)
         // The tail rests on the ground behind the haunch.
         var restHeight = a.legWidth
         if case .bushy(_, let width) = a.tail { restHeight = width * 1.15 }
@@ -440,8 +482,12 @@ struct QuadrupedFigure {
         limb(shoulder + Point(0.04, 0.04), head + Point(-0.03, -0.03), a.neckWidth * 1.4, a.neckWidth, coat.base)
         if let bib = coat.bib { drawSideBib(bib, chest: chest + Point(-0.02, 0.02), head: head) }
         // Near front leg, straight.
-        drawLeg([Point(shoulder.x + 0.04, shoulder.y - 0.1), Point(shoulder.x + 0.07, shoulder.y * 0.5), Point(shoulder.x + 0.08, a.legWidth * 0.45)],
-                far: false, hind: false)
+        drawLeg(
+            [
+                Point(shoulder.x + 0.04, shoulder.y - 0.1), Point(shoulder.x + 0.07, shoulder.y * 0.5),
+                Point(shoulder.x + 0.08, a.legWidth * 0.45),
+            ],
+            far: false, hind: false)
         drawSideHead(at: head, tilt: 0.05 * sin(phase))
     }
 
@@ -459,8 +505,9 @@ struct QuadrupedFigure {
         }
         // Hind legs behind, partly hidden.
         for side in [-1.0, 1.0] {
-            drawLeg([Point(side * 0.2, ty - 0.05), Point(side * 0.22, ty * 0.45), Point(side * 0.22, a.legWidth * 0.45)],
-                    far: true, hind: false)
+            drawLeg(
+                [Point(side * 0.2, ty - 0.05), Point(side * 0.22, ty * 0.45), Point(side * 0.22, a.legWidth * 0.45)],
+                far: true, hind: false)
         }
         let chestRX = a.chestDepth * 0.58, chestRY = a.chestDepth * 0.62
         let chest = Point(0, ty + 0.02)
@@ -473,16 +520,19 @@ struct QuadrupedFigure {
         if let bib = coat.bib {
             let s = coat.bibScale
             let c = Point(0, ty + 0.0)
-            painter.ellipse(c, chestRX * 0.5 * s, chestRY * 0.78 * s, body(bib, c, chestRX * 0.5 * s, chestRY * 0.78 * s))
+            painter.ellipse(
+                c, chestRX * 0.5 * s, chestRY * 0.78 * s, body(bib, c, chestRX * 0.5 * s, chestRY * 0.78 * s))
             painter.capsule(c, head + Point(0, -a.headHeight * 0.6), 0.07 * s, 0.06 * s, .solid(bib.shaded(-0.03)))
             if coat.texture == .curly { furEllipse(c, chestRX * 0.45 * s, chestRY * 0.7 * s, angle: 0, bib) }
         }
         if let under = coat.underside, coat.bib == nil {
-            painter.ellipse(Point(0, ty - 0.02), chestRX * 0.45, chestRY * 0.6, .solid(under), opacity: 0.7, feather: 0.03)
+            painter.ellipse(
+                Point(0, ty - 0.02), chestRX * 0.45, chestRY * 0.6, .solid(under), opacity: 0.7, feather: 0.03)
         }
         for side in [-1.0, 1.0] {
-            drawLeg([Point(side * 0.1, ty - 0.02), Point(side * 0.11, ty * 0.5), Point(side * 0.11, a.legWidth * 0.45)],
-                    far: false, hind: false)
+            drawLeg(
+                [Point(side * 0.1, ty - 0.02), Point(side * 0.11, ty * 0.5), Point(side * 0.11, a.legWidth * 0.45)],
+                far: false, hind: false)
         }
         drawFrontHead(at: head)
     }
@@ -494,11 +544,16 @@ struct QuadrupedFigure {
         case .pricked(let height, let width), .folded(let height, let width):
             for side in [-1.0, 1.0] {
                 let base = head + Point(side * r * 0.55, r * 0.6)
-                let tip = base + Point(side * width * 0.35, height * (a.ears == .folded(height: height, width: width) ? 0.7 : 1))
-                painter.polygon([base + Point(-width / 2, 0), base + Point(width / 2, 0), tip], body(earColor, base, width / 2, height))
+                let tip =
+                    base
+                    + Point(side * width * 0.35, height * (a.ears == .folded(height: height, width: width) ? 0.7 : 1))
+                painter.polygon(
+                    [base + Point(-width / 2, 0), base + Point(width / 2, 0), tip],
+                    body(earColor, base, width / 2, height))
                 let inner = RGB(0.75, 0.55, 0.5).mixed(with: coat.base, 0.35)
-                painter.polygon([base + Point(-width * 0.3, 0.01), base + Point(width * 0.3, 0.01), base.lerp(tip, 0.8)],
-                                .solid(inner), opacity: 0.8)
+                painter.polygon(
+                    [base + Point(-width * 0.3, 0.01), base + Point(width * 0.3, 0.01), base.lerp(tip, 0.8)],
+                    .solid(inner), opacity: 0.8)
             }
         case .round(let radius):
             for side in [-1.0, 1.0] {
@@ -523,11 +578,14 @@ struct QuadrupedFigure {
         let muzzleHeight = a.snoutWidth * 1.0 + a.snoutLength * 0.18
         part(muzzle, a.snoutWidth * 1.35, muzzleHeight, muzzleColor)
         if let chin = coat.chin {
-            painter.ellipse(muzzle + Point(0, -muzzleHeight * 0.55), a.snoutWidth * 0.9, muzzleHeight * 0.5, .solid(chin))
+            painter.ellipse(
+                muzzle + Point(0, -muzzleHeight * 0.55), a.snoutWidth * 0.9, muzzleHeight * 0.5, .solid(chin))
         }
-        painter.ellipse(muzzle + Point(0, muzzleHeight * 0.45), a.snoutWidth * 0.6, a.snoutWidth * 0.42, .solid(coat.nose))
-        painter.capsule(muzzle + Point(0, muzzleHeight * 0.1), muzzle + Point(0, -muzzleHeight * 0.3), 0.005, 0.005,
-                        .solid(RGB(0.05, 0.03, 0.03)), opacity: 0.6)
+        painter.ellipse(
+            muzzle + Point(0, muzzleHeight * 0.45), a.snoutWidth * 0.6, a.snoutWidth * 0.42, .solid(coat.nose))
+        painter.capsule(
+            muzzle + Point(0, muzzleHeight * 0.1), muzzle + Point(0, -muzzleHeight * 0.3), 0.005, 0.005,
+            .solid(RGB(0.05, 0.03, 0.03)), opacity: 0.6)
         for side in [-1.0, 1.0] {
             drawEye(head + Point(side * r * 0.42, r * 0.18), size: a.headHeight * 0.15)
             if a.whiskers { drawWhiskers(at: muzzle + Point(side * a.snoutWidth * 0.8, 0), mirrored: side < 0) }

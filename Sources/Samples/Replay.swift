@@ -82,10 +82,14 @@ public struct ReplayManifest: Sendable, Equatable {
     /// The manifest as JSON.
     public var json: JSONValue {
         let frameList: [JSONValue] = frames.map { f in
-            var object: JSONObject = ["index": .number(Double(f.index)), "file": .string(f.file), "subject": .string(f.subject.rawValue),
-                                      "class": .string(f.subject.sampleClass.rawValue), "bo": .bool(f.showsBo)]
+            var object: JSONObject = [
+                "index": .number(Double(f.index)), "file": .string(f.file), "subject": .string(f.subject.rawValue),
+                "class": .string(f.subject.sampleClass.rawValue), "bo": .bool(f.showsBo),
+            ]
             if let b = f.bounds {
-                object["box"] = .array([.number(Double(b.x0)), .number(Double(b.y0)), .number(Double(b.x1)), .number(Double(b.y1))])
+                object["box"] = .array([
+                    .number(Double(b.x0)), .number(Double(b.y0)), .number(Double(b.x1)), .number(Double(b.y1)),
+                ])
                 object["visible"] = .number(f.visibleFraction)
             } else {
                 object["box"] = .null
@@ -94,14 +98,18 @@ public struct ReplayManifest: Sendable, Equatable {
             return .object(object)
         }
         let segmentList: [JSONValue] = segments.map {
-            .object(["subject": .string($0.subject.rawValue), "class": .string($0.subject.sampleClass.rawValue),
-                     "first": .number(Double($0.first)), "last": .number(Double($0.last))])
+            .object([
+                "subject": .string($0.subject.rawValue), "class": .string($0.subject.sampleClass.rawValue),
+                "first": .number(Double($0.first)), "last": .number(Double($0.last)),
+            ])
         }
-        return .object(["format": "dogdoor-replay", "version": 1, "seed": .string(String(seed)), "fps": .number(fps),
-                        "width": .number(Double(width)), "height": .number(Double(height)),
-                        "positive_class": .string(SampleClass.bo.rawValue),
-                        "bo_frames": .array(boFrames.map { .number(Double($0)) }),
-                        "segments": .array(segmentList), "frames": .array(frameList)])
+        return .object([
+            "format": "dogdoor-replay", "version": 1, "seed": .string(String(seed)), "fps": .number(fps),
+            "width": .number(Double(width)), "height": .number(Double(height)),
+            "positive_class": .string(SampleClass.bo.rawValue),
+            "bo_frames": .array(boFrames.map { .number(Double($0)) }),
+            "segments": .array(segmentList), "frames": .array(frameList),
+        ])
     }
 
     /// Reads a manifest from its JSON (as written by `json`).
@@ -110,30 +118,35 @@ public struct ReplayManifest: Sendable, Equatable {
         guard json["format"]?.stringValue == "dogdoor-replay", json["version"]?.intValue == 1 else {
             throw fail("not a version 1 dogdoor-replay manifest")
         }
-        guard let seedText = json["seed"]?.stringValue, let seed = UInt64(seedText), let fps = json["fps"]?.doubleValue, fps > 0,
-              let width = json["width"]?.intValue, let height = json["height"]?.intValue, width > 0, height > 0,
-              let list = json["frames"]?.arrayValue
+        guard let seedText = json["seed"]?.stringValue, let seed = UInt64(seedText), let fps = json["fps"]?.doubleValue,
+            fps > 0,
+            let width = json["width"]?.intValue, let height = json["height"]?.intValue, width > 0, height > 0,
+            let list = json["frames"]?.arrayValue
         else { throw fail("missing or invalid seed, fps, width, height or frames") }
         var frames: [ReplayFrame] = []
         for (position, item) in list.enumerated() {
             guard let index = item["index"]?.intValue, index == position, let file = item["file"]?.stringValue,
-                  !file.isEmpty, !file.contains("/"), file != "." && file != "..",
-                  let subjectName = item["subject"]?.stringValue, let subject = Subject(rawValue: subjectName)
+                !file.isEmpty, !file.contains("/"), file != "." && file != "..",
+                let subjectName = item["subject"]?.stringValue, let subject = Subject(rawValue: subjectName)
             else { throw fail("frame \(position) is invalid") }
             // As written: a box (or null when nothing is visible) and the visible fraction of the animal, 0 without a box.
             var bounds: PixelBox?
             switch item["box"] {
             case .array(let box)?:
                 let values = box.compactMap(\.intValue)
-                guard values.count == 4, values[0] < values[2], values[1] < values[3] else { throw fail("frame \(position): invalid box") }
+                guard values.count == 4, values[0] < values[2], values[1] < values[3] else {
+                    throw fail("frame \(position): invalid box")
+                }
                 bounds = PixelBox(x0: values[0], y0: values[1], x1: values[2], y1: values[3])
             case .null?: bounds = nil
             default: throw fail("frame \(position): \"box\" must be four whole numbers or null")
             }
-            guard let visible = item["visible"]?.doubleValue, (0...1).contains(visible), bounds != nil || visible == 0 else {
+            guard let visible = item["visible"]?.doubleValue, (0...1).contains(visible), bounds != nil || visible == 0
+            else {
                 throw fail("frame \(position): \"visible\" must be a fraction from 0 to 1, and 0 without a box")
             }
-            frames.append(ReplayFrame(index: index, file: file, subject: subject, bounds: bounds, visibleFraction: visible))
+            frames.append(
+                ReplayFrame(index: index, file: file, subject: subject, bounds: bounds, visibleFraction: visible))
         }
         self.init(seed: seed, fps: fps, width: width, height: height, frames: frames)
     }
@@ -171,19 +184,25 @@ extension SampleGenerator {
         var plan: [FramePlan] = []
         func empty(_ n: Int) { plan += Array(repeating: FramePlan(subject: .nothing), count: n) }
         /// `n` walking frames from `x0` to `x1` (fractions of the width), size and ground line interpolated.
-        func walk(_ subject: Subject, actor: Int, _ n: Int, x0: Double, x1: Double, size0: Double, size1: Double,
-                  ground0: Double, ground1: Double, phase0: Double = 0) {
+        func walk(
+            _ subject: Subject, actor: Int, _ n: Int, x0: Double, x1: Double, size0: Double, size1: Double,
+            ground0: Double, ground1: Double, phase0: Double = 0
+        ) {
             for i in 0..<n {
                 let t = n > 1 ? Double(i) / Double(n - 1) : 0
-                plan.append(FramePlan(subject: subject, pose: .walking, facing: x1 >= x0 ? .right : .left, x: mix(x0, x1, t),
-                                      groundY: mix(ground0, ground1, t), size: mix(size0, size1, t),
-                                      phase: phase0 + 1.3 * Double(i), actor: actor))
+                plan.append(
+                    FramePlan(
+                        subject: subject, pose: .walking, facing: x1 >= x0 ? .right : .left, x: mix(x0, x1, t),
+                        groundY: mix(ground0, ground1, t), size: mix(size0, size1, t),
+                        phase: phase0 + 1.3 * Double(i), actor: actor))
             }
         }
         func stand(_ subject: Subject, actor: Int, _ n: Int, x: Double, ground: Double, size: Double) {
             for i in 0..<n {
-                plan.append(FramePlan(subject: subject, pose: .facingCamera, facing: .right, x: x + 0.004 * Double(i % 3 - 1),
-                                      groundY: ground, size: size, phase: 0.7 * Double(i), actor: actor))
+                plan.append(
+                    FramePlan(
+                        subject: subject, pose: .facingCamera, facing: .right, x: x + 0.004 * Double(i % 3 - 1),
+                        groundY: ground, size: size, phase: 0.7 * Double(i), actor: actor))
             }
         }
         empty(10)
@@ -243,8 +262,9 @@ struct ReplayRenderer {
         lighting.shadowBands = 0
         lighting.dapple = 0
         lighting.vignette = min(lighting.vignette, 0.2)
-        template = SampleVariation(width: width, height: height, subject: .nothing, scene: .porch, horizon: rng.uniform(0.36, 0.44),
-                                   lighting: lighting, blurSigma: 0.5, noiseSigma: 0.012, jpegQuality: 88, detailSeed: rng.next())
+        template = SampleVariation(
+            width: width, height: height, subject: .nothing, scene: .porch, horizon: rng.uniform(0.36, 0.44),
+            lighting: lighting, blurSigma: 0.5, noiseSigma: 0.012, jpegQuality: 88, detailSeed: rng.next())
         sceneSeeds = SampleGenerator.PictureSeeds(template.detailSeed)
         background = SampleGenerator.background(template, seed: sceneSeeds.scene)
         let actors = (script.map(\.actor).max() ?? 0) + 1
@@ -271,9 +291,10 @@ struct ReplayRenderer {
         seeds.subject = actorSeeds[plan.actor]
         seeds.camera = frameRng.next()
         let sample = SampleGenerator.compose(v, background: background, seeds: seeds)
-        let info = ReplayFrame(index: index, file: "frame-\(pad(index, 4)).jpg",
-                               subject: sample.subjectBounds == nil ? .nothing : plan.subject,
-                               bounds: sample.subjectBounds, visibleFraction: (sample.visibleFraction * 1000).rounded() / 1000)
+        let info = ReplayFrame(
+            index: index, file: "frame-\(pad(index, 4)).jpg",
+            subject: sample.subjectBounds == nil ? .nothing : plan.subject,
+            bounds: sample.subjectBounds, visibleFraction: (sample.visibleFraction * 1000).rounded() / 1000)
         return (sample, info)
     }
 }

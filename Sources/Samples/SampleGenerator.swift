@@ -32,14 +32,21 @@ public struct SampleGenerator: Sendable {
     }
 
     /// A random variation showing a subject of `sampleClass` (for `notBo`, drawn from `negativeMix`).
-    public func randomVariation(of sampleClass: SampleClass, index: Int, width: Int = 320, height: Int = 240) -> SampleVariation {
+    public func randomVariation(
+        of sampleClass: SampleClass, index: Int, width: Int = 320, height: Int = 240
+    ) -> SampleVariation {
         var rng = stream(sampleClass == .bo ? 1 : 2, index)
-        let subject = sampleClass == .bo ? Subject.bo : Self.pick(from: Self.negativeMix.map(\.subject), weights: Self.negativeMix.map(\.weight), using: &rng)
+        let subject =
+            sampleClass == .bo
+            ? Subject.bo
+            : Self.pick(from: Self.negativeMix.map(\.subject), weights: Self.negativeMix.map(\.weight), using: &rng)
         return Self.randomVariation(of: subject, width: width, height: height, using: &rng)
     }
 
     /// A random variation showing `subject`.
-    public func randomVariation(showing subject: Subject, index: Int, width: Int = 320, height: Int = 240) -> SampleVariation {
+    public func randomVariation(
+        showing subject: Subject, index: Int, width: Int = 320, height: Int = 240
+    ) -> SampleVariation {
         var rng = stream(3 &+ UInt64(Subject.allCases.firstIndex(of: subject)!), index)
         return Self.randomVariation(of: subject, width: width, height: height, using: &rng)
     }
@@ -103,7 +110,8 @@ public struct SampleGenerator: Sendable {
         precondition(background.canvas.width == v.width && background.canvas.height == v.height)
         let canvas = Canvas(copying: background.canvas)
         let drawn = drawSubject(v, on: canvas, using: SeededRandom(seed: seeds.subject))
-        var foreground = SceneRenderer(canvas: canvas, kind: v.scene, horizon: v.horizon, rng: SeededRandom(seed: seeds.foreground))
+        var foreground = SceneRenderer(
+            canvas: canvas, kind: v.scene, horizon: v.horizon, rng: SeededRandom(seed: seeds.foreground))
         if drawn != nil {
             let feet = v.groundY * Double(v.height)
             for prop in background.props where prop.base.y > feet + 2 { foreground.drawProp(prop, shadow: false) }
@@ -122,14 +130,17 @@ public struct SampleGenerator: Sendable {
         guard let bounds, bounds.area > 0 else { return (nil, 0) }
         let frame = Box(minX: 0, minY: 0, maxX: Double(width), maxY: Double(height))
         guard let inside = bounds.intersection(frame) else { return (nil, 0) }
-        let box = PixelBox(x0: max(0, Int(floor(inside.minX))), y0: max(0, Int(floor(inside.minY))),
-                           x1: min(width, Int(ceil(inside.maxX))), y1: min(height, Int(ceil(inside.maxY))))
+        let box = PixelBox(
+            x0: max(0, Int(floor(inside.minX))), y0: max(0, Int(floor(inside.minY))),
+            x1: min(width, Int(ceil(inside.maxX))), y1: min(height, Int(ceil(inside.maxY))))
         guard box.width > 0, box.height > 0 else { return (nil, 0) }
         return (box, inside.area / bounds.area)
     }
 
     /// Size factor and horizontal extent (local units) of `subject` in `pose`.
-    static func figureMetrics(_ subject: Subject, _ pose: Pose) -> (factor: Double, minX: Double, maxX: Double, height: Double) {
+    static func figureMetrics(
+        _ subject: Subject, _ pose: Pose
+    ) -> (factor: Double, minX: Double, maxX: Double, height: Double) {
         if subject == .squirrel {
             let e = SquirrelFigure.extent(pose)
             return (SquirrelFigure.size, e.minX, e.maxX, e.height)
@@ -159,8 +170,10 @@ public struct SampleGenerator: Sendable {
         let scale = v.subjectSize * Double(v.height) * factor
         let mirrored = v.facing == .left
         let mid = (metrics.minX + metrics.maxX) / 2
-        let origin = Point(v.subjectX * Double(v.width) - (mirrored ? -1 : 1) * mid * scale, v.groundY * Double(v.height))
-        let painter = Painter(canvas: canvas, transform: .figure(origin: origin, scale: scale, mirrored: mirrored, tilt: v.tilt))
+        let origin = Point(
+            v.subjectX * Double(v.width) - (mirrored ? -1 : 1) * mid * scale, v.groundY * Double(v.height))
+        let painter = Painter(
+            canvas: canvas, transform: .figure(origin: origin, scale: scale, mirrored: mirrored, tilt: v.tilt))
 
         // Soft shadow on the ground, then the figure with bounds tracking.
         let halfWidth = (metrics.maxX - metrics.minX) / 2
@@ -196,8 +209,12 @@ public struct SampleGenerator: Sendable {
 
     /// Draws every random parameter of a sample of `subject`. Scene, light and camera come from the same
     /// distribution whatever the subject.
-    static func randomVariation(of subject: Subject, width: Int, height: Int, using rng: inout SeededRandom) -> SampleVariation {
-        let scene = pick(from: [SceneKind.lawn, .floor, .porch, .doorway, .clutter], weights: [0.25, 0.2, 0.25, 0.15, 0.15], using: &rng)
+    static func randomVariation(
+        of subject: Subject, width: Int, height: Int, using rng: inout SeededRandom
+    ) -> SampleVariation {
+        let scene = pick(
+            from: [SceneKind.lawn, .floor, .porch, .doorway, .clutter], weights: [0.25, 0.2, 0.25, 0.15, 0.15],
+            using: &rng)
         let horizon = rng.uniform(0.25, 0.6)
         let lighting = Lighting.random(using: &rng)
         let blur = rng.nextDouble() < 0.4 ? 0 : rng.uniform(0.3, 1.1)
@@ -210,11 +227,13 @@ public struct SampleGenerator: Sendable {
 
         var pose: Pose
         if subject.isBird {
-            pose = pick(from: [Pose.standing, .walking, .sitting, .facingCamera], weights: [0.35, 0.3, 0.2, 0.15], using: &rng)
+            pose = pick(
+                from: [Pose.standing, .walking, .sitting, .facingCamera], weights: [0.35, 0.3, 0.2, 0.15], using: &rng)
         } else if subject == .squirrel {
             pose = pick(from: [Pose.sitting, .standing, .walking], weights: [0.5, 0.25, 0.25], using: &rng)
         } else {
-            pose = pick(from: [Pose.standing, .walking, .sitting, .facingCamera], weights: [0.3, 0.3, 0.2, 0.2], using: &rng)
+            pose = pick(
+                from: [Pose.standing, .walking, .sitting, .facingCamera], weights: [0.3, 0.3, 0.2, 0.2], using: &rng)
         }
         if subject == .nothing { pose = .standing }
 
@@ -254,8 +273,9 @@ public struct SampleGenerator: Sendable {
         }
         if subject == .nothing { x = 0.5 }
 
-        return SampleVariation(width: width, height: height, subject: subject, pose: pose, facing: facing, stridePhase: phase,
-                               subjectX: x, groundY: groundY, subjectSize: size, tilt: tilt, scene: scene, horizon: horizon,
-                               lighting: lighting, blurSigma: blur, noiseSigma: noise, jpegQuality: quality, detailSeed: detailSeed)
+        return SampleVariation(
+            width: width, height: height, subject: subject, pose: pose, facing: facing, stridePhase: phase,
+            subjectX: x, groundY: groundY, subjectSize: size, tilt: tilt, scene: scene, horizon: horizon,
+            lighting: lighting, blurSigma: blur, noiseSigma: noise, jpegQuality: quality, detailSeed: detailSeed)
     }
 }

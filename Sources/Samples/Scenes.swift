@@ -47,7 +47,9 @@ struct SceneRenderer {
         for _ in 0..<count {
             let y = rng.uniform(horizonY + 0.05 * (h - horizonY), h + 5)
             let near = clamp01((y - horizonY) / max(1, h - horizonY))
-            let prop = Prop(base: Point(rng.uniform(-0.05, 1.05) * w, y), size: (8 + 28 * near) * unit * rng.uniform(0.7, 1.3), seed: rng.next())
+            let prop = Prop(
+                base: Point(rng.uniform(-0.05, 1.05) * w, y), size: (8 + 28 * near) * unit * rng.uniform(0.7, 1.3),
+                seed: rng.next())
             drawProp(prop, shadow: true)
             props.append(prop)
         }
@@ -68,8 +70,11 @@ struct SceneRenderer {
                 let x = rng.nextDouble() < 0.5 ? rng.uniform(-10, 0.12 * w) : rng.uniform(0.88 * w, w + 10)
                 let postWidth = rng.uniform(10, 20) * unit
                 let color = rng.nextDouble() < 0.6 ? RGB(0.9, 0.89, 0.85) : RGB(0.45, 0.3, 0.2)
-                canvas.fill(PolygonShape([Point(x, h * 0.35), Point(x + postWidth, h * 0.35), Point(x + postWidth, h), Point(x, h)]),
-                            .linear(Point(x, 0), color, Point(x + postWidth, 0), color.shaded(-0.3)))
+                canvas.fill(
+                    PolygonShape([
+                        Point(x, h * 0.35), Point(x + postWidth, h * 0.35), Point(x + postWidth, h), Point(x, h),
+                    ]),
+                    .linear(Point(x, 0), color, Point(x + postWidth, 0), color.shaded(-0.3)))
             }
         case .floor, .doorway, .clutter:
             break
@@ -105,25 +110,32 @@ struct SceneRenderer {
         let backdrop = rng.nextInt(below: 4)
         switch backdrop {
         case 0:  // sky and distant trees
-            verticalGradient(pick([RGB(0.45, 0.65, 0.9), RGB(0.7, 0.78, 0.88), RGB(0.85, 0.85, 0.85)]),
-                             RGB(0.85, 0.9, 0.95), from: 0, to: horizonY)
+            verticalGradient(
+                pick([RGB(0.45, 0.65, 0.9), RGB(0.7, 0.78, 0.88), RGB(0.85, 0.85, 0.85)]),
+                RGB(0.85, 0.9, 0.95), from: 0, to: horizonY)
             for _ in 0..<rng.nextInt(below: 5) {
-                canvas.fill(EllipseShape(center: Point(rng.uniform(0, w), rng.uniform(0, horizonY * 0.6)),
-                                         rx: rng.uniform(20, 60) * unit, ry: rng.uniform(8, 20) * unit),
-                            .solid(RGB(0.97, 0.97, 0.98)), opacity: 0.8, feather: 6 * unit)
+                canvas.fill(
+                    EllipseShape(
+                        center: Point(rng.uniform(0, w), rng.uniform(0, horizonY * 0.6)),
+                        rx: rng.uniform(20, 60) * unit, ry: rng.uniform(8, 20) * unit),
+                    .solid(RGB(0.97, 0.97, 0.98)), opacity: 0.8, feather: 6 * unit)
             }
             for _ in 0..<(4 + rng.nextInt(below: 8)) {
                 let x = rng.uniform(0, w), r = rng.uniform(15, 50) * unit
-                canvas.fill(EllipseShape(center: Point(x, horizonY - r * 0.5), rx: r, ry: r * 0.9),
-                            .solid(pick([RGB(0.2, 0.35, 0.15), RGB(0.25, 0.4, 0.2), RGB(0.15, 0.28, 0.12)])))
+                canvas.fill(
+                    EllipseShape(center: Point(x, horizonY - r * 0.5), rx: r, ry: r * 0.9),
+                    .solid(pick([RGB(0.2, 0.35, 0.15), RGB(0.25, 0.4, 0.2), RGB(0.15, 0.28, 0.12)])))
             }
         case 1:  // hedge
             verticalGradient(RGB(0.12, 0.25, 0.1), RGB(0.18, 0.32, 0.12), from: 0, to: horizonY)
             let leaves = Int(w * horizonY / (60 * unit * unit))
             for _ in 0..<leaves {
                 let c = Point(rng.uniform(0, w), rng.uniform(0, horizonY))
-                canvas.fill(EllipseShape(center: c, rx: rng.uniform(2, 6) * unit, ry: rng.uniform(1.5, 4) * unit, angle: rng.uniform(0, 3)),
-                            .solid(pick([RGB(0.2, 0.4, 0.15), RGB(0.3, 0.5, 0.2), RGB(0.1, 0.22, 0.08)], jitter: 0.2)))
+                canvas.fill(
+                    EllipseShape(
+                        center: c, rx: rng.uniform(2, 6) * unit, ry: rng.uniform(1.5, 4) * unit,
+                        angle: rng.uniform(0, 3)),
+                    .solid(pick([RGB(0.2, 0.4, 0.15), RGB(0.3, 0.5, 0.2), RGB(0.1, 0.22, 0.08)], jitter: 0.2)))
             }
         case 2:  // wooden fence
             let wood = pick([RGB(0.55, 0.4, 0.28), RGB(0.65, 0.6, 0.55), RGB(0.4, 0.28, 0.18), RGB(0.85, 0.84, 0.8)])
@@ -167,16 +179,20 @@ struct SceneRenderer {
         for _ in 0..<flowers {
             let y = rng.uniform(hy, h)
             let near = (y - hy) / max(1, h - hy)
-            canvas.fill(EllipseShape(center: Point(rng.uniform(0, w), y), rx: (1 + 2.5 * near) * unit, ry: (1 + 2 * near) * unit),
-                        .solid(pick([RGB(0.95, 0.95, 0.9), RGB(0.95, 0.85, 0.2), RGB(0.6, 0.4, 0.8)])))
+            canvas.fill(
+                EllipseShape(
+                    center: Point(rng.uniform(0, w), y), rx: (1 + 2.5 * near) * unit, ry: (1 + 2 * near) * unit),
+                .solid(pick([RGB(0.95, 0.95, 0.9), RGB(0.95, 0.85, 0.2), RGB(0.6, 0.4, 0.8)])))
         }
     }
 
     // MARK: - Indoor floor
 
     private mutating func drawIndoor() {
-        let wall = pick([RGB(0.85, 0.8, 0.7), RGB(0.75, 0.78, 0.8), RGB(0.6, 0.7, 0.78), RGB(0.9, 0.9, 0.88),
-                         RGB(0.55, 0.6, 0.5), RGB(0.35, 0.33, 0.35), RGB(0.8, 0.65, 0.55)])
+        let wall = pick([
+            RGB(0.85, 0.8, 0.7), RGB(0.75, 0.78, 0.8), RGB(0.6, 0.7, 0.78), RGB(0.9, 0.9, 0.88),
+            RGB(0.55, 0.6, 0.5), RGB(0.35, 0.33, 0.35), RGB(0.8, 0.65, 0.55),
+        ])
         let wallNoise = ValueNoise(seed: rng.next())
         canvas.shadeRows(0, Int(ceil(horizonY))) { x, y, _ in
             wall.scaled(0.92 + 0.1 * wallNoise.value(Double(x) / 50, Double(y) / 50))
@@ -186,17 +202,27 @@ struct SceneRenderer {
             let fw = rng.uniform(0.12, 0.3) * w, fh = rng.uniform(0.2, 0.6) * horizonY
             let x0 = rng.uniform(-0.1 * w, w), y0 = rng.uniform(0, max(1, horizonY - fh))
             let frame = pick([RGB(0.1, 0.1, 0.1), RGB(0.9, 0.9, 0.88), RGB(0.5, 0.35, 0.2)])
-            canvas.fill(PolygonShape([Point(x0, y0), Point(x0 + fw, y0), Point(x0 + fw, y0 + fh), Point(x0, y0 + fh)]), .solid(frame))
+            canvas.fill(
+                PolygonShape([Point(x0, y0), Point(x0 + fw, y0), Point(x0 + fw, y0 + fh), Point(x0, y0 + fh)]),
+                .solid(frame))
             let m = min(fw, fh) * 0.1
-            canvas.fill(PolygonShape([Point(x0 + m, y0 + m), Point(x0 + fw - m, y0 + m), Point(x0 + fw - m, y0 + fh - m), Point(x0 + m, y0 + fh - m)]),
-                        .linear(Point(x0, y0), pick([RGB(0.4, 0.6, 0.8), RGB(0.8, 0.5, 0.3), RGB(0.3, 0.5, 0.3)], jitter: 0.3),
-                                Point(x0 + fw, y0 + fh), pick([RGB(0.9, 0.85, 0.6), RGB(0.2, 0.25, 0.4)], jitter: 0.3)))
+            canvas.fill(
+                PolygonShape([
+                    Point(x0 + m, y0 + m), Point(x0 + fw - m, y0 + m), Point(x0 + fw - m, y0 + fh - m),
+                    Point(x0 + m, y0 + fh - m),
+                ]),
+                .linear(
+                    Point(x0, y0), pick([RGB(0.4, 0.6, 0.8), RGB(0.8, 0.5, 0.3), RGB(0.3, 0.5, 0.3)], jitter: 0.3),
+                    Point(x0 + fw, y0 + fh), pick([RGB(0.9, 0.85, 0.6), RGB(0.2, 0.25, 0.4)], jitter: 0.3)))
         }
         // Skirting board.
         let skirting = pick([RGB(0.93, 0.92, 0.9), RGB(0.5, 0.35, 0.22), RGB(0.3, 0.3, 0.3)])
         let sk = rng.uniform(5, 10) * unit
-        canvas.fill(PolygonShape([Point(-1, horizonY - sk), Point(w + 1, horizonY - sk), Point(w + 1, horizonY), Point(-1, horizonY)]),
-                    .linear(Point(0, horizonY - sk), skirting, Point(0, horizonY), skirting.shaded(-0.2)))
+        canvas.fill(
+            PolygonShape([
+                Point(-1, horizonY - sk), Point(w + 1, horizonY - sk), Point(w + 1, horizonY), Point(-1, horizonY),
+            ]),
+            .linear(Point(0, horizonY - sk), skirting, Point(0, horizonY), skirting.shaded(-0.2)))
         // Floor: planks, tiles or carpet.
         let style = rng.nextInt(below: 3)
         let noise = ValueNoise(seed: rng.next())
@@ -241,8 +267,13 @@ struct SceneRenderer {
         let y0 = rng.uniform(horizonY + 0.1 * (h - horizonY), horizonY + 0.5 * (h - horizonY))
         let y1 = rng.uniform(y0 + 0.2 * (h - horizonY), h * 1.1)
         let cx = rng.uniform(0.2, 0.8) * w, half0 = rng.uniform(0.15, 0.3) * w, spread = rng.uniform(1.2, 1.6)
-        let corners = [Point(cx - half0, y0), Point(cx + half0, y0), Point(cx + half0 * spread, y1), Point(cx - half0 * spread, y1)]
-        let outer = pick([RGB(0.6, 0.15, 0.15), RGB(0.2, 0.3, 0.5), RGB(0.85, 0.8, 0.65), RGB(0.15, 0.15, 0.15), RGB(0.3, 0.5, 0.4)])
+        let corners = [
+            Point(cx - half0, y0), Point(cx + half0, y0), Point(cx + half0 * spread, y1),
+            Point(cx - half0 * spread, y1),
+        ]
+        let outer = pick([
+            RGB(0.6, 0.15, 0.15), RGB(0.2, 0.3, 0.5), RGB(0.85, 0.8, 0.65), RGB(0.15, 0.15, 0.15), RGB(0.3, 0.5, 0.4),
+        ])
         canvas.fill(PolygonShape(corners), .solid(outer))
         let inner = corners.map { $0.lerp(Point(cx, (y0 + y1) / 2), 0.15) }
         canvas.fill(PolygonShape(inner), .solid(pick([RGB(0.9, 0.85, 0.7), RGB(0.7, 0.3, 0.2), RGB(0.3, 0.3, 0.35)])))
@@ -251,8 +282,10 @@ struct SceneRenderer {
     // MARK: - Porch and doorway
 
     private mutating func drawSiding() {
-        let color = pick([RGB(0.92, 0.92, 0.9), RGB(0.6, 0.68, 0.75), RGB(0.75, 0.7, 0.55), RGB(0.55, 0.25, 0.2),
-                          RGB(0.45, 0.5, 0.45), RGB(0.3, 0.32, 0.36)])
+        let color = pick([
+            RGB(0.92, 0.92, 0.9), RGB(0.6, 0.68, 0.75), RGB(0.75, 0.7, 0.55), RGB(0.55, 0.25, 0.2),
+            RGB(0.45, 0.5, 0.45), RGB(0.3, 0.32, 0.36),
+        ])
         let board = rng.uniform(7, 12) * unit
         let noise = ValueNoise(seed: rng.next())
         canvas.shadeRows(0, Int(ceil(horizonY))) { x, y, _ in
@@ -266,36 +299,56 @@ struct SceneRenderer {
     private mutating func drawDoor(x0: Double, width: Double, top: Double, bottom: Double, withFlap: Bool) {
         let trim = pick([RGB(0.95, 0.95, 0.93), RGB(0.2, 0.2, 0.2), RGB(0.5, 0.35, 0.22)])
         let t = width * 0.09
-        canvas.fill(PolygonShape([Point(x0 - t, top - t), Point(x0 + width + t, top - t), Point(x0 + width + t, bottom), Point(x0 - t, bottom)]),
-                    .linear(Point(x0 - t, 0), trim, Point(x0 + width + t, 0), trim.shaded(-0.15)))
-        let doorColor = pick([RGB(0.15, 0.3, 0.2), RGB(0.6, 0.12, 0.1), RGB(0.45, 0.3, 0.18), RGB(0.9, 0.9, 0.88),
-                              RGB(0.08, 0.08, 0.09), RGB(0.2, 0.3, 0.5), RGB(0.6, 0.5, 0.35)])
-        canvas.fill(PolygonShape([Point(x0, top), Point(x0 + width, top), Point(x0 + width, bottom), Point(x0, bottom)]),
-                    .linear(Point(x0, top), doorColor.shaded(0.05), Point(x0 + width, bottom), doorColor.shaded(-0.15)))
+        canvas.fill(
+            PolygonShape([
+                Point(x0 - t, top - t), Point(x0 + width + t, top - t), Point(x0 + width + t, bottom),
+                Point(x0 - t, bottom),
+            ]),
+            .linear(Point(x0 - t, 0), trim, Point(x0 + width + t, 0), trim.shaded(-0.15)))
+        let doorColor = pick([
+            RGB(0.15, 0.3, 0.2), RGB(0.6, 0.12, 0.1), RGB(0.45, 0.3, 0.18), RGB(0.9, 0.9, 0.88),
+            RGB(0.08, 0.08, 0.09), RGB(0.2, 0.3, 0.5), RGB(0.6, 0.5, 0.35),
+        ])
+        canvas.fill(
+            PolygonShape([Point(x0, top), Point(x0 + width, top), Point(x0 + width, bottom), Point(x0, bottom)]),
+            .linear(Point(x0, top), doorColor.shaded(0.05), Point(x0 + width, bottom), doorColor.shaded(-0.15)))
         // Raised panels.
         let panelW = width * 0.34, gap = width * 0.11
         var y = top + width * 0.12
         while y + width * 0.3 < bottom - width * 0.1 {
             let ph = min(width * 0.55, bottom - width * 0.1 - y)
             for px in [x0 + gap, x0 + 2 * gap + panelW] {
-                canvas.fill(PolygonShape([Point(px, y), Point(px + panelW, y), Point(px + panelW, y + ph), Point(px, y + ph)]),
-                            .solid(doorColor.shaded(-0.18)))
-                canvas.fill(PolygonShape([Point(px + 2, y + 2), Point(px + panelW - 1, y + 2), Point(px + panelW - 1, y + ph - 1), Point(px + 2, y + ph - 1)]),
-                            .solid(doorColor.shaded(0.04)))
+                canvas.fill(
+                    PolygonShape([Point(px, y), Point(px + panelW, y), Point(px + panelW, y + ph), Point(px, y + ph)]),
+                    .solid(doorColor.shaded(-0.18)))
+                canvas.fill(
+                    PolygonShape([
+                        Point(px + 2, y + 2), Point(px + panelW - 1, y + 2), Point(px + panelW - 1, y + ph - 1),
+                        Point(px + 2, y + ph - 1),
+                    ]),
+                    .solid(doorColor.shaded(0.04)))
             }
             y += ph + width * 0.1
         }
         // Knob.
         let knob = Point(x0 + width * 0.86, top + (bottom - top) * 0.55)
-        canvas.fill(EllipseShape(center: knob, rx: width * 0.035, ry: width * 0.035),
-                    .radial(center: knob + Point(-1, -1), radius: width * 0.04, inner: RGB(0.95, 0.85, 0.5), outer: RGB(0.45, 0.35, 0.15)))
+        canvas.fill(
+            EllipseShape(center: knob, rx: width * 0.035, ry: width * 0.035),
+            .radial(
+                center: knob + Point(-1, -1), radius: width * 0.04, inner: RGB(0.95, 0.85, 0.5),
+                outer: RGB(0.45, 0.35, 0.15)))
         if withFlap {
             let fw = width * rng.uniform(0.3, 0.45), fh = fw * 1.2
             let fx = x0 + (width - fw) / 2, fy = bottom - fh - width * 0.05
-            canvas.fill(PolygonShape([Point(fx - 3, fy - 3), Point(fx + fw + 3, fy - 3), Point(fx + fw + 3, fy + fh + 3), Point(fx - 3, fy + fh + 3)]),
-                        .solid(RGB(0.85, 0.85, 0.83)))
-            canvas.fill(PolygonShape([Point(fx, fy), Point(fx + fw, fy), Point(fx + fw, fy + fh), Point(fx, fy + fh)]),
-                        .linear(Point(fx, fy), RGB(0.35, 0.35, 0.38), Point(fx, fy + fh), RGB(0.2, 0.2, 0.22)), opacity: 0.92)
+            canvas.fill(
+                PolygonShape([
+                    Point(fx - 3, fy - 3), Point(fx + fw + 3, fy - 3), Point(fx + fw + 3, fy + fh + 3),
+                    Point(fx - 3, fy + fh + 3),
+                ]),
+                .solid(RGB(0.85, 0.85, 0.83)))
+            canvas.fill(
+                PolygonShape([Point(fx, fy), Point(fx + fw, fy), Point(fx + fw, fy + fh), Point(fx, fy + fh)]),
+                .linear(Point(fx, fy), RGB(0.35, 0.35, 0.38), Point(fx, fy + fh), RGB(0.2, 0.2, 0.22)), opacity: 0.92)
         }
     }
 
@@ -318,17 +371,28 @@ struct SceneRenderer {
         drawSiding()
         let dw = rng.uniform(0.22, 0.36) * w
         let dx = rng.uniform(-0.1 * w, w - dw * 0.8)
-        drawDoor(x0: dx, width: dw, top: rng.uniform(-0.2, 0.25) * horizonY, bottom: horizonY, withFlap: rng.nextDouble() < 0.4)
+        drawDoor(
+            x0: dx, width: dw, top: rng.uniform(-0.2, 0.25) * horizonY, bottom: horizonY,
+            withFlap: rng.nextDouble() < 0.4)
         if rng.nextDouble() < 0.5 {
             // A window beside the door.
             let ww = rng.uniform(0.15, 0.25) * w, wh = ww * rng.uniform(0.8, 1.2)
             let wx = dx + dw + rng.uniform(0.05, 0.2) * w, wy = rng.uniform(0.05, 0.3) * horizonY
-            canvas.fill(PolygonShape([Point(wx - 4, wy - 4), Point(wx + ww + 4, wy - 4), Point(wx + ww + 4, wy + wh + 4), Point(wx - 4, wy + wh + 4)]),
-                        .solid(RGB(0.93, 0.93, 0.9)))
-            canvas.fill(PolygonShape([Point(wx, wy), Point(wx + ww, wy), Point(wx + ww, wy + wh), Point(wx, wy + wh)]),
-                        .linear(Point(wx, wy), RGB(0.55, 0.65, 0.75), Point(wx + ww, wy + wh), RGB(0.2, 0.25, 0.3)))
-            canvas.fill(CapsuleShape(a: Point(wx + ww / 2, wy), b: Point(wx + ww / 2, wy + wh), ra: 2 * unit, rb: 2 * unit), .solid(RGB(0.93, 0.93, 0.9)))
-            canvas.fill(CapsuleShape(a: Point(wx, wy + wh / 2), b: Point(wx + ww, wy + wh / 2), ra: 2 * unit, rb: 2 * unit), .solid(RGB(0.93, 0.93, 0.9)))
+            canvas.fill(
+                PolygonShape([
+                    Point(wx - 4, wy - 4), Point(wx + ww + 4, wy - 4), Point(wx + ww + 4, wy + wh + 4),
+                    Point(wx - 4, wy + wh + 4),
+                ]),
+                .solid(RGB(0.93, 0.93, 0.9)))
+            canvas.fill(
+                PolygonShape([Point(wx, wy), Point(wx + ww, wy), Point(wx + ww, wy + wh), Point(wx, wy + wh)]),
+                .linear(Point(wx, wy), RGB(0.55, 0.65, 0.75), Point(wx + ww, wy + wh), RGB(0.2, 0.25, 0.3)))
+            canvas.fill(
+                CapsuleShape(a: Point(wx + ww / 2, wy), b: Point(wx + ww / 2, wy + wh), ra: 2 * unit, rb: 2 * unit),
+                .solid(RGB(0.93, 0.93, 0.9)))
+            canvas.fill(
+                CapsuleShape(a: Point(wx, wy + wh / 2), b: Point(wx + ww, wy + wh / 2), ra: 2 * unit, rb: 2 * unit),
+                .solid(RGB(0.93, 0.93, 0.9)))
         }
         drawDeck()
         if rng.nextDouble() < 0.6 {
@@ -337,8 +401,12 @@ struct SceneRenderer {
             let mh = rng.uniform(0.1, 0.2) * (h - horizonY)
             let mat = pick([RGB(0.55, 0.42, 0.25), RGB(0.15, 0.15, 0.15), RGB(0.5, 0.15, 0.15), RGB(0.3, 0.35, 0.3)])
             let mx = dx + dw * 0.5
-            canvas.fill(PolygonShape([Point(mx - dw * 0.45, my), Point(mx + dw * 0.45, my), Point(mx + dw * 0.55, my + mh), Point(mx - dw * 0.55, my + mh)]),
-                        .solid(mat))
+            canvas.fill(
+                PolygonShape([
+                    Point(mx - dw * 0.45, my), Point(mx + dw * 0.45, my), Point(mx + dw * 0.55, my + mh),
+                    Point(mx - dw * 0.55, my + mh),
+                ]),
+                .solid(mat))
         }
     }
 
@@ -346,12 +414,20 @@ struct SceneRenderer {
         drawSiding()
         let dw = rng.uniform(0.5, 0.8) * w
         let dx = rng.uniform(0.05, 0.95) * w - dw / 2
-        drawDoor(x0: dx, width: dw, top: rng.uniform(-0.6, -0.1) * horizonY, bottom: horizonY, withFlap: rng.nextDouble() < 0.6)
+        drawDoor(
+            x0: dx, width: dw, top: rng.uniform(-0.6, -0.1) * horizonY, bottom: horizonY,
+            withFlap: rng.nextDouble() < 0.6)
         // Threshold strip.
         let th = rng.uniform(3, 7) * unit
-        canvas.fill(PolygonShape([Point(dx - dw * 0.12, horizonY), Point(dx + dw * 1.12, horizonY), Point(dx + dw * 1.14, horizonY + th), Point(dx - dw * 0.14, horizonY + th)]),
-                    .linear(Point(0, horizonY), RGB(0.8, 0.75, 0.6), Point(0, horizonY + th), RGB(0.45, 0.4, 0.3)))
-        if rng.nextDouble() < 0.5 { drawDeck() } else {
+        canvas.fill(
+            PolygonShape([
+                Point(dx - dw * 0.12, horizonY), Point(dx + dw * 1.12, horizonY), Point(dx + dw * 1.14, horizonY + th),
+                Point(dx - dw * 0.14, horizonY + th),
+            ]),
+            .linear(Point(0, horizonY), RGB(0.8, 0.75, 0.6), Point(0, horizonY + th), RGB(0.45, 0.4, 0.3)))
+        if rng.nextDouble() < 0.5 {
+            drawDeck()
+        } else {
             let stone = pick([RGB(0.6, 0.58, 0.55), RGB(0.5, 0.45, 0.4), RGB(0.7, 0.68, 0.62)])
             let noise = ValueNoise(seed: rng.next())
             canvas.shadeRows(Int(horizonY + th), canvas.height) { x, y, _ in
@@ -373,31 +449,46 @@ struct SceneRenderer {
         }
         // Floor line with a darker floor.
         let floorColor = pick([RGB(0.45, 0.4, 0.35), RGB(0.6, 0.6, 0.6), RGB(0.35, 0.3, 0.25)], jitter: 0.2)
-        canvas.fill(PolygonShape([Point(-2, horizonY), Point(w + 2, horizonY + rng.uniform(-10, 10) * unit), Point(w + 2, h + 2), Point(-2, h + 2)]),
-                    .linear(Point(0, horizonY), floorColor, Point(0, h), floorColor.shaded(-0.2)), opacity: 0.85)
+        canvas.fill(
+            PolygonShape([
+                Point(-2, horizonY), Point(w + 2, horizonY + rng.uniform(-10, 10) * unit), Point(w + 2, h + 2),
+                Point(-2, h + 2),
+            ]),
+            .linear(Point(0, horizonY), floorColor, Point(0, h), floorColor.shaded(-0.2)), opacity: 0.85)
         let blobs = 15 + rng.nextInt(below: 40)
         for _ in 0..<blobs {
             let c = Point(rng.uniform(-0.05, 1.05) * w, rng.uniform(-0.05, 1.05) * h)
             let size = rng.uniform(4, 40) * unit
-            let color = RGB(rng.nextDouble(), rng.nextDouble(), rng.nextDouble()).mixed(with: rng.nextDouble() < 0.5 ? .black : .white,
-                                                                                     rng.uniform(0, 0.8))
+            let color = RGB(rng.nextDouble(), rng.nextDouble(), rng.nextDouble()).mixed(
+                with: rng.nextDouble() < 0.5 ? .black : .white,
+                rng.uniform(0, 0.8))
             let opacity = rng.uniform(0.4, 1)
             switch rng.nextInt(below: 4) {
             case 0:
-                canvas.fill(EllipseShape(center: c, rx: size, ry: size * rng.uniform(0.3, 1), angle: rng.uniform(0, 3.2)), .solid(color),
-                            opacity: opacity, feather: rng.nextDouble() < 0.3 ? size * 0.3 : 0)
+                canvas.fill(
+                    EllipseShape(center: c, rx: size, ry: size * rng.uniform(0.3, 1), angle: rng.uniform(0, 3.2)),
+                    .solid(color),
+                    opacity: opacity, feather: rng.nextDouble() < 0.3 ? size * 0.3 : 0)
             case 1:
                 let n = 3 + rng.nextInt(below: 4)
                 let start = rng.uniform(0, 6.3)
                 var points: [Point] = []
-                for i in 0..<n { points.append(c + Point.polar(start + Double(i) * 2 * Double.pi / Double(n), size * rng.uniform(0.5, 1.2))) }
+                for i in 0..<n {
+                    points.append(
+                        c + Point.polar(start + Double(i) * 2 * Double.pi / Double(n), size * rng.uniform(0.5, 1.2)))
+                }
                 canvas.fill(PolygonShape(points), .solid(color), opacity: opacity)
             case 2:
                 let end = c + Point.polar(rng.uniform(0, 6.3), size * 2)
-                canvas.fill(CapsuleShape(a: c, b: end, ra: size * rng.uniform(0.05, 0.2), rb: size * rng.uniform(0.05, 0.2)), .solid(color), opacity: opacity)
+                canvas.fill(
+                    CapsuleShape(a: c, b: end, ra: size * rng.uniform(0.05, 0.2), rb: size * rng.uniform(0.05, 0.2)),
+                    .solid(color), opacity: opacity)
             default:
-                canvas.fill(ArcShape(center: c, radius: size, width: size * rng.uniform(0.1, 0.4), start: rng.uniform(0, 6.3), sweep: rng.uniform(1, 6)),
-                            .solid(color), opacity: opacity)
+                canvas.fill(
+                    ArcShape(
+                        center: c, radius: size, width: size * rng.uniform(0.1, 0.4), start: rng.uniform(0, 6.3),
+                        sweep: rng.uniform(1, 6)),
+                    .solid(color), opacity: opacity)
             }
         }
     }
@@ -412,61 +503,93 @@ struct SceneRenderer {
         }
         let s = prop.size, base = prop.base, x = base.x, y = base.y
         if shadow {
-            canvas.fill(EllipseShape(center: base, rx: s * 0.9, ry: s * 0.2), .solid(.black), opacity: 0.3, feather: s * 0.15)
+            canvas.fill(
+                EllipseShape(center: base, rx: s * 0.9, ry: s * 0.2), .solid(.black), opacity: 0.3, feather: s * 0.15)
         }
         switch rng.nextInt(below: 7) {
         case 0:  // ball
             let c = base + Point(0, -s * 0.5)
-            let color = pick([RGB(0.9, 0.2, 0.15), RGB(0.95, 0.85, 0.2), RGB(0.2, 0.4, 0.85), RGB(0.8, 0.95, 0.3), RGB(0.95, 0.95, 0.95)])
-            canvas.fill(EllipseShape(center: c, rx: s * 0.5, ry: s * 0.5),
-                        .radial(center: c + Point(-s * 0.15, -s * 0.18), radius: s * 0.6, inner: color.shaded(0.3), outer: color.shaded(-0.35)))
-            canvas.fill(ArcShape(center: c + Point(s * 0.3, 0), radius: s * 0.45, width: s * 0.06, start: 2.2, sweep: 1.8), .solid(.white), opacity: 0.7)
+            let color = pick([
+                RGB(0.9, 0.2, 0.15), RGB(0.95, 0.85, 0.2), RGB(0.2, 0.4, 0.85), RGB(0.8, 0.95, 0.3),
+                RGB(0.95, 0.95, 0.95),
+            ])
+            canvas.fill(
+                EllipseShape(center: c, rx: s * 0.5, ry: s * 0.5),
+                .radial(
+                    center: c + Point(-s * 0.15, -s * 0.18), radius: s * 0.6, inner: color.shaded(0.3),
+                    outer: color.shaded(-0.35)))
+            canvas.fill(
+                ArcShape(center: c + Point(s * 0.3, 0), radius: s * 0.45, width: s * 0.06, start: 2.2, sweep: 1.8),
+                .solid(.white), opacity: 0.7)
         case 1:  // flower pot with leaves
             let pot = pick([RGB(0.75, 0.4, 0.25), RGB(0.2, 0.2, 0.22), RGB(0.92, 0.92, 0.9), RGB(0.3, 0.45, 0.6)])
             let top = y - s * 1.1
-            canvas.fill(PolygonShape([Point(x - s * 0.5, top), Point(x + s * 0.5, top), Point(x + s * 0.38, y), Point(x - s * 0.38, y)]),
-                        .linear(Point(x - s * 0.5, 0), pot.shaded(0.1), Point(x + s * 0.5, 0), pot.shaded(-0.3)))
+            canvas.fill(
+                PolygonShape([
+                    Point(x - s * 0.5, top), Point(x + s * 0.5, top), Point(x + s * 0.38, y), Point(x - s * 0.38, y),
+                ]),
+                .linear(Point(x - s * 0.5, 0), pot.shaded(0.1), Point(x + s * 0.5, 0), pot.shaded(-0.3)))
             for _ in 0..<9 {
                 let tip = Point(x + rng.uniform(-1, 1) * s * 0.9, top - rng.uniform(0.3, 1.3) * s)
                 let leaf = Point(x + rng.uniform(-0.2, 0.2) * s, top).lerp(tip, 0.5)
-                canvas.fill(EllipseShape(center: leaf, rx: s * 0.35, ry: s * 0.12, angle: atan2(tip.y - top, tip.x - x)),
-                            .solid(pick([RGB(0.2, 0.5, 0.2), RGB(0.3, 0.6, 0.25), RGB(0.15, 0.35, 0.15)])))
+                canvas.fill(
+                    EllipseShape(center: leaf, rx: s * 0.35, ry: s * 0.12, angle: atan2(tip.y - top, tip.x - x)),
+                    .solid(pick([RGB(0.2, 0.5, 0.2), RGB(0.3, 0.6, 0.25), RGB(0.15, 0.35, 0.15)])))
             }
         case 2:  // boot or shoe
             let color = pick([RGB(0.06, 0.06, 0.06), RGB(0.93, 0.93, 0.92), RGB(0.45, 0.3, 0.18), RGB(0.2, 0.3, 0.55)])
             let dir = rng.nextDouble() < 0.5 ? 1.0 : -1.0
             let tall = rng.nextDouble() < 0.5 ? s * 0.9 : s * 0.35
-            canvas.fill(PolygonShape([Point(x - dir * s * 0.5, y), Point(x + dir * s * 0.7, y), Point(x + dir * s * 0.65, y - s * 0.28),
-                                      Point(x + dir * s * 0.1, y - s * 0.35), Point(x - dir * s * 0.05, y - tall), Point(x - dir * s * 0.5, y - tall)]),
-                        .linear(Point(0, y - tall), color.shaded(0.12), Point(0, y), color.shaded(-0.2)))
-            canvas.fill(CapsuleShape(a: Point(x - dir * s * 0.5, y - s * 0.03), b: Point(x + dir * s * 0.7, y - s * 0.03), ra: s * 0.05, rb: s * 0.05),
-                        .solid(color.luma > 0.5 ? RGB(0.3, 0.3, 0.3) : RGB(0.85, 0.85, 0.82)))
+            canvas.fill(
+                PolygonShape([
+                    Point(x - dir * s * 0.5, y), Point(x + dir * s * 0.7, y), Point(x + dir * s * 0.65, y - s * 0.28),
+                    Point(x + dir * s * 0.1, y - s * 0.35), Point(x - dir * s * 0.05, y - tall),
+                    Point(x - dir * s * 0.5, y - tall),
+                ]),
+                .linear(Point(0, y - tall), color.shaded(0.12), Point(0, y), color.shaded(-0.2)))
+            canvas.fill(
+                CapsuleShape(
+                    a: Point(x - dir * s * 0.5, y - s * 0.03), b: Point(x + dir * s * 0.7, y - s * 0.03), ra: s * 0.05,
+                    rb: s * 0.05),
+                .solid(color.luma > 0.5 ? RGB(0.3, 0.3, 0.3) : RGB(0.85, 0.85, 0.82)))
         case 3:  // stone
             let c = base + Point(0, -s * 0.25)
             let grey = pick([RGB(0.55, 0.55, 0.53), RGB(0.45, 0.42, 0.4), RGB(0.7, 0.68, 0.65)])
-            canvas.fill(EllipseShape(center: c, rx: s * 0.6, ry: s * 0.32, angle: rng.uniform(-0.2, 0.2)),
-                        .radial(center: c + Point(-s * 0.2, -s * 0.15), radius: s * 0.7, inner: grey.shaded(0.15), outer: grey.shaded(-0.35)))
+            canvas.fill(
+                EllipseShape(center: c, rx: s * 0.6, ry: s * 0.32, angle: rng.uniform(-0.2, 0.2)),
+                .radial(
+                    center: c + Point(-s * 0.2, -s * 0.15), radius: s * 0.7, inner: grey.shaded(0.15),
+                    outer: grey.shaded(-0.35)))
         case 4:  // bucket
             let color = pick([RGB(0.7, 0.72, 0.75), RGB(0.85, 0.3, 0.2), RGB(0.2, 0.5, 0.3)])
             let top = y - s
-            canvas.fill(PolygonShape([Point(x - s * 0.45, top), Point(x + s * 0.45, top), Point(x + s * 0.35, y), Point(x - s * 0.35, y)]),
-                        .linear(Point(x - s * 0.45, 0), color.shaded(0.2), Point(x + s * 0.45, 0), color.shaded(-0.3)))
+            canvas.fill(
+                PolygonShape([
+                    Point(x - s * 0.45, top), Point(x + s * 0.45, top), Point(x + s * 0.35, y), Point(x - s * 0.35, y),
+                ]),
+                .linear(Point(x - s * 0.45, 0), color.shaded(0.2), Point(x + s * 0.45, 0), color.shaded(-0.3)))
             canvas.fill(EllipseShape(center: Point(x, top), rx: s * 0.45, ry: s * 0.1), .solid(color.shaded(-0.5)))
-            canvas.fill(ArcShape(center: Point(x, top), radius: s * 0.4, width: s * 0.04, start: Double.pi, sweep: Double.pi), .solid(RGB(0.3, 0.3, 0.3)))
+            canvas.fill(
+                ArcShape(center: Point(x, top), radius: s * 0.4, width: s * 0.04, start: Double.pi, sweep: Double.pi),
+                .solid(RGB(0.3, 0.3, 0.3)))
         case 5:  // toy bone
             let color = pick([RGB(0.95, 0.94, 0.9), RGB(0.8, 0.3, 0.5), RGB(0.3, 0.6, 0.9)])
             let half = s * 0.5, c = base + Point(0, -s * 0.15)
-            canvas.fill(CapsuleShape(a: c + Point(-half, 0), b: c + Point(half, 0), ra: s * 0.09, rb: s * 0.09), .solid(color))
+            canvas.fill(
+                CapsuleShape(a: c + Point(-half, 0), b: c + Point(half, 0), ra: s * 0.09, rb: s * 0.09), .solid(color))
             for dx in [-half, half] {
                 for dy in [-s * 0.09, s * 0.09] {
-                    canvas.fill(EllipseShape(center: c + Point(dx, dy), rx: s * 0.11, ry: s * 0.11), .solid(color.shaded(-0.05)))
+                    canvas.fill(
+                        EllipseShape(center: c + Point(dx, dy), rx: s * 0.11, ry: s * 0.11), .solid(color.shaded(-0.05))
+                    )
                 }
             }
         default:  // fallen leaves
             for _ in 0..<(3 + rng.nextInt(below: 6)) {
                 let c = base + Point(rng.uniform(-s, s), rng.uniform(-s * 0.3, s * 0.3))
-                canvas.fill(EllipseShape(center: c, rx: s * 0.2, ry: s * 0.08, angle: rng.uniform(0, 3.2)),
-                            .solid(pick([RGB(0.8, 0.45, 0.1), RGB(0.6, 0.3, 0.1), RGB(0.85, 0.7, 0.2)], jitter: 0.2)))
+                canvas.fill(
+                    EllipseShape(center: c, rx: s * 0.2, ry: s * 0.08, angle: rng.uniform(0, 3.2)),
+                    .solid(pick([RGB(0.8, 0.45, 0.1), RGB(0.6, 0.3, 0.1), RGB(0.85, 0.7, 0.2)], jitter: 0.2)))
             }
         }
     }

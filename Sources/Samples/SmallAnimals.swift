@@ -11,7 +11,9 @@ struct SquirrelFigure {
     init(painter: Painter, rng: SeededRandom) {
         self.painter = painter
         self.rng = rng
-        base = self.rng.nextDouble() < 0.6 ? RGB(0.5, 0.47, 0.44).jittered(&self.rng, brightness: 0.15, hue: 0.05)
+        base =
+            self.rng.nextDouble() < 0.6
+            ? RGB(0.5, 0.47, 0.44).jittered(&self.rng, brightness: 0.15, hue: 0.05)
             : RGB(0.68, 0.34, 0.14).jittered(&self.rng, brightness: 0.12, hue: 0.05)
         belly = RGB(0.9, 0.87, 0.8)
     }
@@ -34,7 +36,9 @@ struct SquirrelFigure {
             let r = rng.nextDouble().squareRoot(), t = rng.uniform(0, 2 * Double.pi)
             let p = c + Point(rx * r * cos(t), ry * r * sin(t)).rotated(angle)
             let tone = color.shaded(rng.nextDouble() < 0.5 ? rng.uniform(0.05, 0.2) : -rng.uniform(0.1, 0.3))
-            painter.capsule(p, p + Point.polar(rng.uniform(0, 2 * Double.pi), rng.uniform(0.03, 0.07)), 0.008, 0.002, .solid(tone), opacity: 0.6)
+            painter.capsule(
+                p, p + Point.polar(rng.uniform(0, 2 * Double.pi), rng.uniform(0.03, 0.07)), 0.008, 0.002, .solid(tone),
+                opacity: 0.6)
         }
     }
 
@@ -82,7 +86,8 @@ struct SquirrelFigure {
 
     private mutating func head(at c: Point, tilt: Double) {
         // Ear (with a tuft), head, snout, eye, nose.
-        painter.polygon([c + Point(-0.1, 0.08), c + Point(-0.02, 0.1), c + Point(-0.08, 0.22)], .solid(base.shaded(-0.1)))
+        painter.polygon(
+            [c + Point(-0.1, 0.08), c + Point(-0.02, 0.1), c + Point(-0.08, 0.22)], .solid(base.shaded(-0.1)))
         painter.ellipse(c, 0.15, 0.12, angle: tilt, paint(base, c, 0.12))
         fluff(c, 0.13, 0.1, angle: tilt, base, count: 12)
         painter.ellipse(c + Point(0.12, -0.03), 0.08, 0.065, angle: tilt - 0.2, .solid(base.shaded(0.08)))
@@ -126,25 +131,29 @@ struct BirdFigure {
         switch subject {
         case .pigeon:
             let grey = RGB(0.56, 0.58, 0.64)
-            return Plumage(body: grey, back: grey.shaded(-0.05), head: grey.shaded(-0.12), breast: RGB(0.55, 0.5, 0.58),
-                           belly: grey.shaded(0.05), wing: grey.shaded(0.05), wingPatch: RGB(0.15, 0.15, 0.18),
-                           tail: grey.shaded(-0.25), beak: RGB(0.25, 0.22, 0.22), legs: RGB(0.8, 0.4, 0.45),
-                           neckSheen: RGB(0.3, 0.55, 0.45), tailLength: 0.3)
+            return Plumage(
+                body: grey, back: grey.shaded(-0.05), head: grey.shaded(-0.12), breast: RGB(0.55, 0.5, 0.58),
+                belly: grey.shaded(0.05), wing: grey.shaded(0.05), wingPatch: RGB(0.15, 0.15, 0.18),
+                tail: grey.shaded(-0.25), beak: RGB(0.25, 0.22, 0.22), legs: RGB(0.8, 0.4, 0.45),
+                neckSheen: RGB(0.3, 0.55, 0.45), tailLength: 0.3)
         case .robin:
             let brown = RGB(0.45, 0.38, 0.28)
-            return Plumage(body: brown, back: brown, head: brown.shaded(-0.05), breast: RGB(0.9, 0.45, 0.18),
-                           belly: RGB(0.92, 0.9, 0.85), wing: brown.shaded(-0.1), wingPatch: nil, tail: brown.shaded(-0.15),
-                           beak: RGB(0.15, 0.12, 0.1), legs: RGB(0.5, 0.4, 0.35), neckSheen: nil, tailLength: 0.28)
+            return Plumage(
+                body: brown, back: brown, head: brown.shaded(-0.05), breast: RGB(0.9, 0.45, 0.18),
+                belly: RGB(0.92, 0.9, 0.85), wing: brown.shaded(-0.1), wingPatch: nil, tail: brown.shaded(-0.15),
+                beak: RGB(0.15, 0.12, 0.1), legs: RGB(0.5, 0.4, 0.35), neckSheen: nil, tailLength: 0.28)
         case .crow:
             let black = RGB(0.06, 0.06, 0.08)
-            return Plumage(body: black, back: black, head: black, breast: black, belly: black.shaded(0.04),
-                           wing: RGB(0.08, 0.09, 0.14), wingPatch: nil, tail: black, beak: RGB(0.04, 0.04, 0.04),
-                           legs: RGB(0.08, 0.08, 0.08), neckSheen: RGB(0.12, 0.14, 0.25), tailLength: 0.34)
+            return Plumage(
+                body: black, back: black, head: black, breast: black, belly: black.shaded(0.04),
+                wing: RGB(0.08, 0.09, 0.14), wingPatch: nil, tail: black, beak: RGB(0.04, 0.04, 0.04),
+                legs: RGB(0.08, 0.08, 0.08), neckSheen: RGB(0.12, 0.14, 0.25), tailLength: 0.34)
         default:  // magpie
             let black = RGB(0.05, 0.05, 0.07)
-            return Plumage(body: black, back: black, head: black, breast: black, belly: RGB(0.95, 0.95, 0.93),
-                           wing: RGB(0.07, 0.1, 0.16), wingPatch: RGB(0.95, 0.95, 0.93), tail: RGB(0.06, 0.1, 0.12),
-                           beak: RGB(0.04, 0.04, 0.04), legs: RGB(0.06, 0.06, 0.06), neckSheen: nil, tailLength: 0.6)
+            return Plumage(
+                body: black, back: black, head: black, breast: black, belly: RGB(0.95, 0.95, 0.93),
+                wing: RGB(0.07, 0.1, 0.16), wingPatch: RGB(0.95, 0.95, 0.93), tail: RGB(0.06, 0.1, 0.12),
+                beak: RGB(0.04, 0.04, 0.04), legs: RGB(0.06, 0.06, 0.06), neckSheen: nil, tailLength: 0.6)
         }
     }
 
@@ -174,7 +183,9 @@ struct BirdFigure {
         // Tail, body, breast, wing.
         let bodyCenter = Point(0, lift + 0.16)
         let tailEnd = Point(-0.3 - p.tailLength, lift + 0.1 - p.tailLength * 0.25)
-        painter.polygon([Point(-0.2, lift + 0.2), Point(-0.18, lift + 0.1), tailEnd, tailEnd + Point(0.02, 0.07)], shaded(p.tail, tailEnd, 0.1))
+        painter.polygon(
+            [Point(-0.2, lift + 0.2), Point(-0.18, lift + 0.1), tailEnd, tailEnd + Point(0.02, 0.07)],
+            shaded(p.tail, tailEnd, 0.1))
         painter.ellipse(bodyCenter, 0.3, 0.16, angle: 0.22, shaded(p.body, bodyCenter, 0.16))
         painter.ellipse(bodyCenter + Point(0.1, -0.05), 0.18, 0.1, angle: 0.4, .solid(p.belly))
         painter.ellipse(bodyCenter + Point(0.15, 0.03), 0.13, 0.11, angle: 0.6, .solid(p.breast))
@@ -184,8 +195,10 @@ struct BirdFigure {
             if subject == .magpie {
                 painter.ellipse(wingCenter + Point(0.04, 0.02), 0.13, 0.045, angle: 0.15, .solid(patch))
             } else {
-                painter.capsule(wingCenter + Point(-0.1, -0.02), wingCenter + Point(0.05, -0.01), 0.015, 0.012, .solid(patch))
-                painter.capsule(wingCenter + Point(-0.12, -0.05), wingCenter + Point(0.02, -0.045), 0.015, 0.012, .solid(patch))
+                painter.capsule(
+                    wingCenter + Point(-0.1, -0.02), wingCenter + Point(0.05, -0.01), 0.015, 0.012, .solid(patch))
+                painter.capsule(
+                    wingCenter + Point(-0.12, -0.05), wingCenter + Point(0.02, -0.045), 0.015, 0.012, .solid(patch))
             }
         }
         for _ in 0..<14 {
@@ -194,11 +207,16 @@ struct BirdFigure {
         }
         // Head.
         let head = Point(0.28, lift + 0.34 - peck)
-        if let sheen = p.neckSheen { painter.ellipse(Point(0.22, lift + 0.27 - peck / 2), 0.09, 0.1, .solid(sheen), opacity: 0.8) }
+        if let sheen = p.neckSheen {
+            painter.ellipse(Point(0.22, lift + 0.27 - peck / 2), 0.09, 0.1, .solid(sheen), opacity: 0.8)
+        }
         painter.circle(head, 0.11, shaded(p.head, head, 0.11))
         let beakLength = subject == .crow ? 0.16 : 0.11
-        painter.polygon([head + Point(0.08, 0.03), head + Point(0.08, -0.035), head + Point(0.08 + beakLength, -0.01)], .solid(p.beak))
-        painter.circle(head + Point(0.04, 0.03), 0.022, .solid(subject == .pigeon ? RGB(0.85, 0.45, 0.1) : RGB(0.02, 0.02, 0.02)))
+        painter.polygon(
+            [head + Point(0.08, 0.03), head + Point(0.08, -0.035), head + Point(0.08 + beakLength, -0.01)],
+            .solid(p.beak))
+        painter.circle(
+            head + Point(0.04, 0.03), 0.022, .solid(subject == .pigeon ? RGB(0.85, 0.45, 0.1) : RGB(0.02, 0.02, 0.02)))
         painter.circle(head + Point(0.045, 0.035), 0.01, .solid(RGB(0.05, 0.03, 0.02)))
         painter.circle(head + Point(0.05, 0.042), 0.006, .solid(.white), opacity: 0.8)
     }
@@ -211,7 +229,9 @@ struct BirdFigure {
             painter.capsule(foot, foot + Point(side * 0.04, -0.005), 0.01, 0.008, .solid(p.legs))
         }
         let c = Point(0, lift + 0.2)
-        painter.polygon([Point(-0.08, lift + 0.05), Point(0.08, lift + 0.05), Point(0.05, 0.02), Point(-0.05, 0.02)], .solid(p.tail))
+        painter.polygon(
+            [Point(-0.08, lift + 0.05), Point(0.08, lift + 0.05), Point(0.05, 0.02), Point(-0.05, 0.02)], .solid(p.tail)
+        )
         painter.ellipse(c, 0.17, 0.22, shaded(p.wing, c, 0.22))
         painter.ellipse(c + Point(0, -0.02), 0.12, 0.19, .solid(p.breast))
         painter.ellipse(c + Point(0, -0.09), 0.1, 0.11, .solid(p.belly))
@@ -221,7 +241,8 @@ struct BirdFigure {
         let head = Point(0.01 * sin(phase), lift + 0.46)
         if let sheen = p.neckSheen { painter.ellipse(Point(0, lift + 0.37), 0.1, 0.06, .solid(sheen), opacity: 0.8) }
         painter.circle(head, 0.11, shaded(p.head, head, 0.11))
-        painter.polygon([head + Point(-0.025, -0.01), head + Point(0.025, -0.01), head + Point(0, -0.09)], .solid(p.beak))
+        painter.polygon(
+            [head + Point(-0.025, -0.01), head + Point(0.025, -0.01), head + Point(0, -0.09)], .solid(p.beak))
         for side in [-1.0, 1.0] {
             painter.circle(head + Point(side * 0.055, 0.025), 0.02, .solid(RGB(0.02, 0.02, 0.02)))
             painter.circle(head + Point(side * 0.055 + 0.006, 0.032), 0.007, .solid(.white), opacity: 0.8)

@@ -119,11 +119,14 @@ public struct Lighting: Sendable, Equatable {
     public var dapple: Double
 
     /// Neutral light: no change.
-    public static let neutral = Lighting(exposure: 1, warmth: 0, rampAngle: 0, rampStrength: 0, vignette: 0,
-                                         saturation: 1, gamma: 1, shadowBands: 0, shadowAngle: 0, dapple: 0)
+    public static let neutral = Lighting(
+        exposure: 1, warmth: 0, rampAngle: 0, rampStrength: 0, vignette: 0,
+        saturation: 1, gamma: 1, shadowBands: 0, shadowAngle: 0, dapple: 0)
 
-    public init(exposure: Double, warmth: Double, rampAngle: Double, rampStrength: Double, vignette: Double,
-                saturation: Double, gamma: Double, shadowBands: Int, shadowAngle: Double, dapple: Double) {
+    public init(
+        exposure: Double, warmth: Double, rampAngle: Double, rampStrength: Double, vignette: Double,
+        saturation: Double, gamma: Double, shadowBands: Int, shadowAngle: Double, dapple: Double
+    ) {
         self.exposure = exposure
         self.warmth = warmth
         self.rampAngle = rampAngle
@@ -139,11 +142,12 @@ public struct Lighting: Sendable, Equatable {
     /// A random light, from dim and cool to bright and warm, the same distribution for every class.
     public static func random(using rng: inout SeededRandom) -> Lighting {
         let bands = rng.nextDouble() < 0.22 ? 2 + rng.nextInt(below: 5) : 0
-        return Lighting(exposure: rng.uniform(0.72, 1.22), warmth: rng.uniform(-1, 1),
-                        rampAngle: rng.uniform(0, 2 * Double.pi), rampStrength: rng.uniform(0, 0.28),
-                        vignette: rng.uniform(0, 0.35), saturation: rng.uniform(0.75, 1.15), gamma: rng.uniform(0.88, 1.15),
-                        shadowBands: bands, shadowAngle: rng.uniform(-1.2, 1.2),
-                        dapple: rng.nextDouble() < 0.18 ? rng.uniform(0.15, 0.4) : 0)
+        return Lighting(
+            exposure: rng.uniform(0.72, 1.22), warmth: rng.uniform(-1, 1),
+            rampAngle: rng.uniform(0, 2 * Double.pi), rampStrength: rng.uniform(0, 0.28),
+            vignette: rng.uniform(0, 0.35), saturation: rng.uniform(0.75, 1.15), gamma: rng.uniform(0.88, 1.15),
+            shadowBands: bands, shadowAngle: rng.uniform(-1.2, 1.2),
+            dapple: rng.nextDouble() < 0.18 ? rng.uniform(0.15, 0.4) : 0)
     }
 }
 
@@ -185,10 +189,12 @@ public struct SampleVariation: Sendable, Equatable {
     /// Seeds the details: background layout, props, fur texture, individual markings.
     public var detailSeed: UInt64
 
-    public init(width: Int = 320, height: Int = 240, subject: Subject, pose: Pose = .standing, facing: Facing = .right,
-                stridePhase: Double = 0, subjectX: Double = 0.5, groundY: Double = 0.85, subjectSize: Double = 0.6,
-                tilt: Double = 0, scene: SceneKind = .porch, horizon: Double = 0.45, lighting: Lighting = .neutral,
-                blurSigma: Double = 0, noiseSigma: Double = 0, jpegQuality: Int = 90, detailSeed: UInt64 = 0) {
+    public init(
+        width: Int = 320, height: Int = 240, subject: Subject, pose: Pose = .standing, facing: Facing = .right,
+        stridePhase: Double = 0, subjectX: Double = 0.5, groundY: Double = 0.85, subjectSize: Double = 0.6,
+        tilt: Double = 0, scene: SceneKind = .porch, horizon: Double = 0.45, lighting: Lighting = .neutral,
+        blurSigma: Double = 0, noiseSigma: Double = 0, jpegQuality: Int = 90, detailSeed: UInt64 = 0
+    ) {
         precondition(width >= 16 && height >= 16, "samples must be at least 16x16 pixels")
         self.width = width
         self.height = height
@@ -244,4 +250,3 @@ public struct PixelBox: Sendable, Equatable {
     public var width: Int { x1 - x0 }
     public var height: Int { y1 - y0 }
 }
-

@@ -37,7 +37,9 @@ public struct ProcessMemory: Sendable {
 
     /// Reads the current figures (zeros where /proc is unavailable).
     public static func current() -> ProcessMemory {
-        guard let bytes = try? readFile("/proc/self/status", limit: 1 << 20) else { return ProcessMemory(resident: 0, peak: 0) }
+        guard let bytes = try? readFile("/proc/self/status", limit: 1 << 20) else {
+            return ProcessMemory(resident: 0, peak: 0)
+        }
         var memory = ProcessMemory(resident: 0, peak: 0)
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
             let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" })

@@ -61,8 +61,10 @@ public enum DurationText {
     public static func format(_ duration: Duration) -> String {
         let ns = nanoseconds(duration)
         if ns == 0 { return "0s" }
-        let units: [(Int64, String)] = [(3_600_000_000_000, "h"), (60_000_000_000, "m"), (1_000_000_000, "s"),
-                                        (1_000_000, "ms")]
+        let units: [(Int64, String)] = [
+            (3_600_000_000_000, "h"), (60_000_000_000, "m"), (1_000_000_000, "s"),
+            (1_000_000, "ms"),
+        ]
         for (size, name) in units where ns % size == 0 { return "\(ns / size)\(name)" }
         return formatDecimal(Double(ns) / 1e9, minimumDecimals: 1, maximumDecimals: 9) + "s"
     }

@@ -91,20 +91,28 @@ public enum KeyFile {
         public var description: String { "\(file)\(line.map { ":\($0)" } ?? ""): \(message)" }
     }
 
-    public static func privateKeyText(_ key: Ed25519.PrivateKey) -> String { privateHeader + "\n" + Base64.encode(key.rawValue) + "\n" }
-    public static func publicKeyText(_ key: Ed25519.PublicKey) -> String { publicHeader + "\n" + Base64.encode(key.rawValue) + "\n" }
+    public static func privateKeyText(_ key: Ed25519.PrivateKey) -> String {
+        privateHeader + "\n" + Base64.encode(key.rawValue) + "\n"
+    }
+    public static func publicKeyText(_ key: Ed25519.PublicKey) -> String {
+        publicHeader + "\n" + Base64.encode(key.rawValue) + "\n"
+    }
 
     /// Reads a private key file.
     public static func readPrivateKey(_ path: String) throws(Error) -> Ed25519.PrivateKey {
         let bytes = try read(path, header: privateHeader, other: publicHeader, kind: "private")
-        guard let key = Ed25519.PrivateKey(rawValue: bytes) else { throw Error(file: path, line: 2, message: "not a key of 32 bytes") }
+        guard let key = Ed25519.PrivateKey(rawValue: bytes) else {
+            throw Error(file: path, line: 2, message: "not a key of 32 bytes")
+        }
         return key
     }
 
     /// Reads a public key file.
     public static func readPublicKey(_ path: String) throws(Error) -> Ed25519.PublicKey {
         let bytes = try read(path, header: publicHeader, other: privateHeader, kind: "public")
-        guard let key = Ed25519.PublicKey(rawValue: bytes) else { throw Error(file: path, line: 2, message: "not a key of 32 bytes") }
+        guard let key = Ed25519.PublicKey(rawValue: bytes) else {
+            throw Error(file: path, line: 2, message: "not a key of 32 bytes")
+        }
         return key
     }
 
@@ -119,14 +127,21 @@ public enum KeyFile {
             .map { $0.hasSuffix("\r") ? String($0.dropLast()) : String($0) }
         guard let first = lines.first, first == header else {
             if lines.first == other {
-                throw Error(file: path, line: 1, message: "this is a \(kind == "public" ? "private" : "public") key file; a \(kind) one is needed here")
+                throw Error(
+                    file: path, line: 1,
+                    message:
+                        "this is a \(kind == "public" ? "private" : "public") key file; a \(kind) one is needed here")
             }
-            throw Error(file: path, line: 1, message: "not a DogDoor \(kind) key file (its first line should read \"\(header)\")")
+            throw Error(
+                file: path, line: 1,
+                message: "not a DogDoor \(kind) key file (its first line should read \"\(header)\")")
         }
         guard lines.count >= 2, let key = Base64.decode(lines[1]) else {
             throw Error(file: path, line: 2, message: "not base64")
         }
-        guard lines.dropFirst(2).allSatisfy({ $0.isEmpty }) else { throw Error(file: path, line: 3, message: "unexpected text after the key") }
+        guard lines.dropFirst(2).allSatisfy({ $0.isEmpty }) else {
+            throw Error(file: path, line: 3, message: "unexpected text after the key")
+        }
         return key
     }
 }

@@ -7,8 +7,10 @@ import Musl
 /// Writes all of `bytes` to `fd`, retrying short writes and EINTR. Sockets are written with
 /// `MSG_NOSIGNAL`, so a peer that went away is an EPIPE error rather than a SIGPIPE that kills the process.
 /// `operation` and `path` name the failure in the thrown error.
-public func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, what operation: String = "write",
-                     path: String? = nil) throws(SystemError) {
+public func writeAll(
+    _ fd: Int32, _ bytes: UnsafeRawBufferPointer, what operation: String = "write",
+    path: String? = nil
+) throws(SystemError) {
     var offset = 0
     var useSend = true
     while offset < bytes.count {
@@ -30,7 +32,9 @@ public func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, what operatio
 }
 
 /// Writes all of `bytes` to `fd` (see the buffer form).
-public func writeAll(_ fd: Int32, _ bytes: [UInt8], what operation: String = "write", path: String? = nil) throws(SystemError) {
+public func writeAll(
+    _ fd: Int32, _ bytes: [UInt8], what operation: String = "write", path: String? = nil
+) throws(SystemError) {
     let result = bytes.withUnsafeBytes { raw in
         Result { () throws(SystemError) in try writeAll(fd, raw, what: operation, path: path) }
     }

@@ -8,7 +8,8 @@ import Musl
 public func formatNumber(_ value: Double, _ format: String) -> String {
     var buffer = [CChar](repeating: 0, count: 128)
     let n = withVaList([value]) { vsnprintf(&buffer, buffer.count, format, $0) }
-    return String(decoding: buffer.prefix(max(0, min(Int(n), buffer.count - 1))).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    return String(
+        decoding: buffer.prefix(max(0, min(Int(n), buffer.count - 1))).map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
 /// `value` with `decimals` digits after the point.

@@ -164,7 +164,9 @@ private struct NodeEncoder: Encoder {
         return UnkeyedNodeEncoder(node: node, codingPath: codingPath)
     }
 
-    func singleValueContainer() -> any SingleValueEncodingContainer { SingleNodeEncoder(node: node, codingPath: codingPath) }
+    func singleValueContainer() -> any SingleValueEncodingContainer {
+        SingleNodeEncoder(node: node, codingPath: codingPath)
+    }
 }
 
 /// Puts one encoded value into a node: JSON's own types directly, `JSONValue` as it is, others through their
@@ -178,7 +180,8 @@ private func store(_ value: some Encodable, in node: Node, path: [any CodingKey]
     case let number as Float: node.content = .value(.number(Double(number)))
     case let number as any BinaryInteger:
         guard let exact = Double(exactly: number) else {
-            throw EncodingError.invalidValue(value, .init(codingPath: path, debugDescription: "\(number) is not exact in JSON"))
+            throw EncodingError.invalidValue(
+                value, .init(codingPath: path, debugDescription: "\(number) is not exact in JSON"))
         }
         node.content = .value(.number(exact))
     default:
@@ -196,8 +199,11 @@ private struct KeyedNodeEncoder<Key: CodingKey>: KeyedEncodingContainerProtocol 
         try store(value, in: node.member(key.stringValue), path: codingPath + [key])
     }
 
-    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key)
-        -> KeyedEncodingContainer<NestedKey> {
+    mutating func nestedContainer<NestedKey: CodingKey>(
+        keyedBy keyType: NestedKey.Type, forKey key: Key
+    )
+        -> KeyedEncodingContainer<NestedKey>
+    {
         let child = node.member(key.stringValue)
         child.content = .object([])
         return KeyedEncodingContainer(KeyedNodeEncoder<NestedKey>(node: child, codingPath: codingPath + [key]))
@@ -210,7 +216,9 @@ private struct KeyedNodeEncoder<Key: CodingKey>: KeyedEncodingContainerProtocol 
     }
 
     mutating func superEncoder() -> any Encoder { NodeEncoder(node: node.member("super"), path: codingPath) }
-    mutating func superEncoder(forKey key: Key) -> any Encoder { NodeEncoder(node: node.member(key.stringValue), path: codingPath + [key]) }
+    mutating func superEncoder(forKey key: Key) -> any Encoder {
+        NodeEncoder(node: node.member(key.stringValue), path: codingPath + [key])
+    }
 }
 
 private struct UnkeyedNodeEncoder: UnkeyedEncodingContainer {
@@ -227,7 +235,9 @@ private struct UnkeyedNodeEncoder: UnkeyedEncodingContainer {
         try store(value, in: node.element(), path: path)
     }
 
-    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
+    mutating func nestedContainer<NestedKey: CodingKey>(
+        keyedBy keyType: NestedKey.Type
+    ) -> KeyedEncodingContainer<NestedKey> {
         let path = codingPath + [IndexKey(count)]
         let child = node.element()
         child.content = .object([])
@@ -270,7 +280,9 @@ private struct ValueDecoder: Decoder {
         return UnkeyedValueDecoder(elements: elements, codingPath: path)
     }
 
-    func singleValueContainer() throws -> any SingleValueDecodingContainer { SingleValueDecoder(value: value, codingPath: path) }
+    func singleValueContainer() throws -> any SingleValueDecodingContainer {
+        SingleValueDecoder(value: value, codingPath: path)
+    }
 }
 
 /// Reads one value of type `T` from `value`: JSON's own types directly (integers only when whole and in
@@ -327,8 +339,11 @@ private struct KeyedValueDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol
         return try load(type, from: value, path: codingPath + [key])
     }
 
-    func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws
-        -> KeyedDecodingContainer<NestedKey> {
+    func nestedContainer<NestedKey: CodingKey>(
+        keyedBy type: NestedKey.Type, forKey key: Key
+    ) throws
+        -> KeyedDecodingContainer<NestedKey>
+    {
         try ValueDecoder(value: try member(key), path: codingPath + [key]).container(keyedBy: type)
     }
 
@@ -337,7 +352,9 @@ private struct KeyedValueDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol
     }
 
     func superDecoder() throws -> any Decoder { ValueDecoder(value: object["super"] ?? .null, path: codingPath) }
-    func superDecoder(forKey key: Key) throws -> any Decoder { ValueDecoder(value: try member(key), path: codingPath + [key]) }
+    func superDecoder(forKey key: Key) throws -> any Decoder {
+        ValueDecoder(value: try member(key), path: codingPath + [key])
+    }
 }
 
 private struct UnkeyedValueDecoder: UnkeyedDecodingContainer {
@@ -354,7 +371,9 @@ private struct UnkeyedValueDecoder: UnkeyedDecodingContainer {
 
     private mutating func next() throws -> (JSONValue, [any CodingKey]) {
         let path = codingPath + [IndexKey(currentIndex)]
-        guard !isAtEnd else { throw JSONDecodingError(path: pathText(path), reason: "missing (the array is too short)") }
+        guard !isAtEnd else {
+            throw JSONDecodingError(path: pathText(path), reason: "missing (the array is too short)")
+        }
         defer { currentIndex += 1 }
         return (elements[currentIndex], path)
     }
@@ -370,7 +389,9 @@ private struct UnkeyedValueDecoder: UnkeyedDecodingContainer {
         return try load(type, from: value, path: path)
     }
 
-    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<NestedKey> {
+    mutating func nestedContainer<NestedKey: CodingKey>(
+        keyedBy type: NestedKey.Type
+    ) throws -> KeyedDecodingContainer<NestedKey> {
         let (value, path) = try next()
         return try ValueDecoder(value: value, path: path).container(keyedBy: type)
     }

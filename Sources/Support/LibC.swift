@@ -15,11 +15,15 @@ public enum LibC {
         platformOpen(path, flags, mode)
     }
 
-    @inlinable @discardableResult public static func send(_ fd: Int32, _ buffer: UnsafeRawPointer?, _ count: Int, _ flags: Int32) -> Int {
+    @inlinable @discardableResult public static func send(
+        _ fd: Int32, _ buffer: UnsafeRawPointer?, _ count: Int, _ flags: Int32
+    ) -> Int {
         platformSend(fd, buffer, count, flags)
     }
 
-    @inlinable @discardableResult public static func write(_ fd: Int32, _ buffer: UnsafeRawPointer?, _ count: Int) -> Int {
+    @inlinable @discardableResult public static func write(
+        _ fd: Int32, _ buffer: UnsafeRawPointer?, _ count: Int
+    ) -> Int {
         platformWrite(fd, buffer, count)
     }
 
@@ -27,11 +31,15 @@ public enum LibC {
         platformSocket(domain, type, proto)
     }
 
-    @inlinable @discardableResult public static func bind(_ fd: Int32, _ address: UnsafePointer<sockaddr>, _ length: socklen_t) -> Int32 {
+    @inlinable @discardableResult public static func bind(
+        _ fd: Int32, _ address: UnsafePointer<sockaddr>, _ length: socklen_t
+    ) -> Int32 {
         platformBind(fd, address, length)
     }
 
-    @inlinable @discardableResult public static func connect(_ fd: Int32, _ address: UnsafePointer<sockaddr>, _ length: socklen_t) -> Int32 {
+    @inlinable @discardableResult public static func connect(
+        _ fd: Int32, _ address: UnsafePointer<sockaddr>, _ length: socklen_t
+    ) -> Int32 {
         platformConnect(fd, address, length)
     }
 }
@@ -42,8 +50,12 @@ public enum LibC {
 @usableFromInline func platformSend(_ fd: Int32, _ buffer: UnsafeRawPointer?, _ count: Int, _ flags: Int32) -> Int {
     send(fd, buffer, count, flags)
 }
-@usableFromInline func platformWrite(_ fd: Int32, _ buffer: UnsafeRawPointer?, _ count: Int) -> Int { write(fd, buffer, count) }
-@usableFromInline func platformSocket(_ domain: Int32, _ type: Int32, _ proto: Int32) -> Int32 { socket(domain, type, proto) }
+@usableFromInline func platformWrite(_ fd: Int32, _ buffer: UnsafeRawPointer?, _ count: Int) -> Int {
+    write(fd, buffer, count)
+}
+@usableFromInline func platformSocket(_ domain: Int32, _ type: Int32, _ proto: Int32) -> Int32 {
+    socket(domain, type, proto)
+}
 @usableFromInline func platformBind(_ fd: Int32, _ address: UnsafePointer<sockaddr>, _ length: socklen_t) -> Int32 {
     bind(fd, address, length)
 }

@@ -39,7 +39,9 @@ public struct LineLogHandler: LogHandler {
         }
         line += "\(event.message)"
         if !merged.isEmpty {
-            line += " " + merged.sorted { $0.key < $1.key }.map { "\($0.key)=\(Self.logfmtValue("\($0.value)"))" }
+            line +=
+                " "
+                + merged.sorted { $0.key < $1.key }.map { "\($0.key)=\(Self.logfmtValue("\($0.value)"))" }
                 .joined(separator: " ")
         }
         line += "\n"
@@ -64,9 +66,11 @@ public struct LineLogHandler: LogHandler {
     /// A metadata value in logfmt: as it is when it is a plain word, else as a quoted string with JSON's escapes
     /// (quotes, backslashes, control characters), so that every line splits back into its pairs.
     static func logfmtValue(_ value: String) -> String {
-        let plain = !value.isEmpty && value.unicodeScalars.allSatisfy { scalar in
-            scalar.value > 0x20 && scalar.value != 0x7F && scalar != "\"" && scalar != "=" && scalar != "\\"
-        }
+        let plain =
+            !value.isEmpty
+            && value.unicodeScalars.allSatisfy { scalar in
+                scalar.value > 0x20 && scalar.value != 0x7F && scalar != "\"" && scalar != "=" && scalar != "\\"
+            }
         return plain ? value : JSONValue.string(value).serialized()
     }
 }

@@ -20,7 +20,9 @@ public final class MappedFile: @unchecked Sendable {
         defer { close(fd) }
         var st = stat()
         try retryingOnInterrupt("fstat", path: path) { fstat(fd, &st) }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw SystemError("map (not a regular file)", path: path, code: EINVAL) }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw SystemError("map (not a regular file)", path: path, code: EINVAL)
+        }
         count = Int(st.st_size)
         if count == 0 {
             base = nil

@@ -35,8 +35,10 @@ extension NamedChoice where Self: RawRepresentable, RawValue == String, Self: De
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let value = Self(rawValue: text) else {
             let accepted = Self.allCases.map(\.rawValue).joined(separator: ", ")
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
-                                                    debugDescription: "is \"\(text)\", not one of \(accepted)"))
+            throw DecodingError.dataCorrupted(
+                .init(
+                    codingPath: decoder.codingPath,
+                    debugDescription: "is \"\(text)\", not one of \(accepted)"))
         }
         self = value
     }

@@ -72,4 +72,3 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-

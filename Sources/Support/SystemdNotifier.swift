@@ -80,18 +80,21 @@ public struct SystemdNotifier: Sendable {
         guard let socket else { return }
         let message = Array(assignments.joined(separator: "\n").utf8)
         var address = try UnixSocketAddress(notifySocket: socket)
-        let fd = try retryingOnInterrupt("socket", path: socket) { LibC.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        let fd = try retryingOnInterrupt("socket", path: socket) {
+            LibC.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        }
         defer { close(fd) }
         let sent = try retryingOnInterrupt("send notification", path: socket) {
             message.withUnsafeBytes { bytes in
                 address.withSockaddr { sendto(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL), $0, $1) }
             }
         }
-        guard sent == message.count else { throw SystemError("send notification (truncated)", path: socket, code: EMSGSIZE) }
+        guard sent == message.count else {
+            throw SystemError("send notification (truncated)", path: socket, code: EMSGSIZE)
+        }
     }
 
     static func singleLine(_ text: String) -> String {
         String(text.map { $0 == "\n" || $0 == "\r" ? " " : $0 })
     }
 }
-

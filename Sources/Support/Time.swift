@@ -1,10 +1,10 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-
-import Synchronization
 
 /// A point on the daemon's monotonic clock, as the time elapsed since the clock's (arbitrary) origin.
 ///
@@ -28,7 +28,9 @@ public struct MonotonicInstant: Comparable, Hashable, Sendable, CustomStringConv
     public static func - (lhs: MonotonicInstant, rhs: Duration) -> MonotonicInstant {
         MonotonicInstant(sinceOrigin: lhs.sinceOrigin - rhs)
     }
-    public static func - (lhs: MonotonicInstant, rhs: MonotonicInstant) -> Duration { lhs.sinceOrigin - rhs.sinceOrigin }
+    public static func - (lhs: MonotonicInstant, rhs: MonotonicInstant) -> Duration {
+        lhs.sinceOrigin - rhs.sinceOrigin
+    }
 
     public var description: String { "t+" + formatSeconds(sinceOrigin) }
 }
@@ -60,7 +62,8 @@ public struct WallTime: Hashable, Sendable {
         let offset = utcOffsetSeconds
         let sign = offset < 0 ? "-" : "+"
         let offsetMinutes = abs(offset) / 60
-        return local.isoDateTime + "." + pad(millis, 3) + sign + pad(offsetMinutes / 60, 2) + ":" + pad(offsetMinutes % 60, 2)
+        return local.isoDateTime + "." + pad(millis, 3) + sign + pad(offsetMinutes / 60, 2) + ":"
+            + pad(offsetMinutes % 60, 2)
     }
 
     /// UTC in a compact form that sorts chronologically and is safe in file names,
@@ -107,8 +110,9 @@ public struct SystemClock: DoorClock {
         let offset = localtime_r(&seconds, &local) != nil ? Int(local.tm_gmtoff) : 0
         return Timestamp(
             monotonic: MonotonicInstant(sinceOrigin: .seconds(Int64(boot.tv_sec)) + .nanoseconds(Int64(boot.tv_nsec))),
-            wall: WallTime(unixNanoseconds: Int64(real.tv_sec) * 1_000_000_000 + Int64(real.tv_nsec),
-                           utcOffsetSeconds: offset))
+            wall: WallTime(
+                unixNanoseconds: Int64(real.tv_sec) * 1_000_000_000 + Int64(real.tv_nsec),
+                utcOffsetSeconds: offset))
     }
 }
 
@@ -120,13 +124,16 @@ public final class ManualClock: DoorClock {
     public init(start: Timestamp) { current = Mutex(start) }
 
     /// Starts at monotonic zero and the given local wall time (UTC offset in seconds).
-    public convenience init(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int = 0,
-                            utcOffsetSeconds: Int = 0) {
+    public convenience init(
+        year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int = 0,
+        utcOffsetSeconds: Int = 0
+    ) {
         let local = CivilDateTime(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
         let unix = local.unixSeconds - Int64(utcOffsetSeconds)
-        self.init(start: Timestamp(
-            monotonic: MonotonicInstant(sinceOrigin: .zero),
-            wall: WallTime(unixNanoseconds: unix * 1_000_000_000, utcOffsetSeconds: utcOffsetSeconds)))
+        self.init(
+            start: Timestamp(
+                monotonic: MonotonicInstant(sinceOrigin: .zero),
+                wall: WallTime(unixNanoseconds: unix * 1_000_000_000, utcOffsetSeconds: utcOffsetSeconds)))
     }
 
     public func now() -> Timestamp { current.withLock { $0 } }
@@ -155,7 +162,9 @@ struct CivilDateTime: Equatable {
     var year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int
 
     init(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int) {
-        (self.year, self.month, self.day, self.hour, self.minute, self.second) = (year, month, day, hour, minute, second)
+        (self.year, self.month, self.day, self.hour, self.minute, self.second) = (
+            year, month, day, hour, minute, second
+        )
     }
 
     /// Splits seconds since 1970-01-01T00:00:00 (in whatever zone they are counted) into fields.
@@ -172,8 +181,9 @@ struct CivilDateTime: Equatable {
         let day = Int(dayOfYear - (153 * monthIndex + 2) / 5 + 1)
         let month = Int(monthIndex < 10 ? monthIndex + 3 : monthIndex - 9)
         let year = Int(yearOfEra + era * 400) + (month <= 2 ? 1 : 0)
-        self.init(year: year, month: month, day: day, hour: secondOfDay / 3_600, minute: secondOfDay / 60 % 60,
-                  second: secondOfDay % 60)
+        self.init(
+            year: year, month: month, day: day, hour: secondOfDay / 3_600, minute: secondOfDay / 60 % 60,
+            second: secondOfDay % 60)
     }
 
     /// Seconds since 1970-01-01T00:00:00 in the same zone as the fields.

@@ -1,10 +1,10 @@
+import CSystem
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-
-import CSystem
 
 /// A `sockaddr_un` for a filesystem path, or for an abstract-namespace name written `@name`.
 public struct UnixSocketAddress: Sendable {
@@ -96,13 +96,19 @@ public enum UnixListener {
     /// regular file, or a socket someone still listens on), sets mode `permissions` and, if given, the group.
     /// Returns the descriptor and the file's identity (device, inode), so that `remove` later deletes the
     /// file only if it is still this one.
-    public static func bind(path: String, kind: Kind, permissions: mode_t = 0o660, group: gid_t? = nil,
-                            backlog: Int32 = 16) throws(SystemError) -> (fd: Int32, identity: FileIdentity) {
+    public static func bind(
+        path: String, kind: Kind, permissions: mode_t = 0o660, group: gid_t? = nil,
+        backlog: Int32 = 16
+    ) throws(SystemError) -> (fd: Int32, identity: FileIdentity) {
         try makeDirectories(parentDirectory(of: path), permissions: 0o750)
         var st = stat()
         if lstat(path, &st) == 0 {
-            guard (st.st_mode & S_IFMT) == S_IFSOCK else { throw SystemError("listen (the path exists and is not a socket)", path: path, code: EEXIST) }
-            if someoneListens(on: path, kind: kind) { throw SystemError("listen (another process listens on it)", path: path, code: EADDRINUSE) }
+            guard (st.st_mode & S_IFMT) == S_IFSOCK else {
+                throw SystemError("listen (the path exists and is not a socket)", path: path, code: EEXIST)
+            }
+            if someoneListens(on: path, kind: kind) {
+                throw SystemError("listen (another process listens on it)", path: path, code: EADDRINUSE)
+            }
             guard unlink(path) == 0 else { throw SystemError("remove stale socket", path: path) }
         }
         var address = try UnixSocketAddress(path: path)
@@ -113,7 +119,9 @@ public enum UnixListener {
             guard address.withSockaddr({ LibC.bind(fd, $0, $1) }) == 0 else { throw SystemError("bind", path: path) }
             bound = true
             guard chmod(path, permissions) == 0 else { throw SystemError("chmod", path: path) }
-            if let group, chown(path, uid_t.max, group) != 0 { throw SystemError("chown to group \(group)", path: path) }
+            if let group, chown(path, uid_t.max, group) != 0 {
+                throw SystemError("chown to group \(group)", path: path)
+            }
             guard listen(fd, backlog) == 0 else { throw SystemError("listen", path: path) }
             guard lstat(path, &st) == 0 else { throw SystemError("stat", path: path) }
         } catch {
@@ -172,7 +180,8 @@ public func connectUnixSocket(path: String, kind: UnixListener.Kind, timeout: Du
     var address = try UnixSocketAddress(path: path)
     let fd = socket(AF_UNIX, kind.rawValue | Int32(SOCK_CLOEXEC.rawValue), 0)
     guard fd >= 0 else { throw SystemError("socket", path: path) }
-    var tv = timeval(tv_sec: Int(timeout.components.seconds), tv_usec: Int(timeout.components.attoseconds / 1_000_000_000_000))
+    var tv = timeval(
+        tv_sec: Int(timeout.components.seconds), tv_usec: Int(timeout.components.attoseconds / 1_000_000_000_000))
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     while address.withSockaddr({ connect(fd, $0, $1) }) != 0 {
@@ -207,7 +216,9 @@ public func userID(named name: String) -> uid_t? {
 public func makeDirectories(_ path: String, permissions: mode_t) throws(SystemError) {
     var st = stat()
     if stat(path, &st) == 0 {
-        guard (st.st_mode & S_IFMT) == S_IFDIR else { throw SystemError("create directory (not a directory)", path: path, code: ENOTDIR) }
+        guard (st.st_mode & S_IFMT) == S_IFDIR else {
+            throw SystemError("create directory (not a directory)", path: path, code: ENOTDIR)
+        }
         return
     }
     let parent = parentDirectory(of: path)

@@ -82,7 +82,9 @@ public struct Calibration: Sendable, Equatable {
     ///
     /// - Throws: `CalibrationError` if the rate is not in [0, 1], a class is missing from `scores`, or
     ///   negatives score probability 1 (the strictest threshold still admits too many).
-    public static func calibrate(scores: [ScoredImage], maxFalseAcceptRate: Double) throws(CalibrationError)
+    public static func calibrate(
+        scores: [ScoredImage], maxFalseAcceptRate: Double
+    ) throws(CalibrationError)
         -> Calibration
     {
         guard maxFalseAcceptRate >= 0, maxFalseAcceptRate <= 1 else { throw .invalidRate(maxFalseAcceptRate) }
@@ -101,8 +103,11 @@ public struct Calibration: Sendable, Equatable {
                 trueAccepts += groups[j - 1].positives
                 falseAccepts += groups[j - 1].negatives
             }
-            guard let threshold = placeThreshold(above: j < groups.count ? groups[j] : nil,
-                                                 atOrBelow: j > 0 ? groups[j - 1] : nil) else { continue }
+            guard
+                let threshold = placeThreshold(
+                    above: j < groups.count ? groups[j] : nil,
+                    atOrBelow: j > 0 ? groups[j - 1] : nil)
+            else { continue }
             if strictestFalseAccepts == nil { strictestFalseAccepts = falseAccepts }
             guard Double(falseAccepts) / Double(negatives) <= maxFalseAcceptRate else { continue }
             // Strictly more true accepts only: on a tie the earlier (higher) threshold stays.
@@ -112,11 +117,13 @@ public struct Calibration: Sendable, Equatable {
         }
         guard let best else {
             let allowed = Int((maxFalseAcceptRate * Double(negatives)).rounded(.down))
-            throw .unattainable(acceptedNegatives: strictestFalseAccepts ?? negatives, allowedNegatives: allowed,
-                                negatives: negatives)
+            throw .unattainable(
+                acceptedNegatives: strictestFalseAccepts ?? negatives, allowedNegatives: allowed,
+                negatives: negatives)
         }
-        let calibration = Calibration(maxFalseAcceptRate: maxFalseAcceptRate, threshold: best.threshold,
-                                      scores: scores)
+        let calibration = Calibration(
+            maxFalseAcceptRate: maxFalseAcceptRate, threshold: best.threshold,
+            scores: scores)
         assert(calibration.confusion.trueAccepts == best.trueAccepts, "threshold placed outside its gap")
         return calibration
     }
@@ -134,15 +141,16 @@ public struct Calibration: Sendable, Equatable {
         self.falseRejectRate = confusion.falseRejectRate
         self.falseRejectRateUpperBound = ClopperPearson.upperBound(
             events: confusion.falseRejects, trials: confusion.positives, confidence: Self.confidence)
-        self.caveat = Self.caveat(confusion: confusion, upperBound: falseAcceptRateUpperBound,
-                                  target: maxFalseAcceptRate)
+        self.caveat = Self.caveat(
+            confusion: confusion, upperBound: falseAcceptRateUpperBound,
+            target: maxFalseAcceptRate)
         self.warnings = Self.warnings(confusion: confusion)
     }
 
     /// The summary for the model manifest's `training` object.
     public var json: JSONValue {
         var object: JSONObject = [
-            "method": .string(isCalibrated ? "calibrated" : "fixed"),
+            "method": .string(isCalibrated ? "calibrated" : "fixed")
         ]
         if let maxFalseAcceptRate { object["max_false_accept_rate"] = .number(maxFalseAcceptRate) }
         object["threshold"] = .number(threshold)
@@ -175,7 +183,11 @@ public struct Calibration: Sendable, Equatable {
             for image in scores.sorted(by: { $0.decisionScore > $1.decisionScore }) {
                 if groups.last?.score != image.decisionScore { groups.append(ScoreGroup(score: image.decisionScore)) }
                 let logit = image.logit.isNaN ? -Double.infinity : image.logit
-                if image.isPositive { groups[groups.count - 1].positives += 1 } else { groups[groups.count - 1].negatives += 1 }
+                if image.isPositive {
+                    groups[groups.count - 1].positives += 1
+                } else {
+                    groups[groups.count - 1].negatives += 1
+                }
                 groups[groups.count - 1].lowestLogit = min(groups[groups.count - 1].lowestLogit, logit)
                 groups[groups.count - 1].highestLogit = max(groups[groups.count - 1].highestLogit, logit)
             }
@@ -191,8 +203,10 @@ public struct Calibration: Sendable, Equatable {
         var candidates: [Double] = []
         switch (refused, admitted) {
         case let (refused?, admitted?):
-            candidates = [Metrics.sigmoid((admitted.lowestLogit + refused.highestLogit) / 2),
-                          (admitted.score + refused.score) / 2, admitted.score]
+            candidates = [
+                Metrics.sigmoid((admitted.lowestLogit + refused.highestLogit) / 2),
+                (admitted.score + refused.score) / 2, admitted.score,
+            ]
         case let (refused?, nil):
             candidates = [Metrics.sigmoid(refused.highestLogit + 1), (refused.score + 1) / 2]
         case let (nil, admitted?):
@@ -217,16 +231,19 @@ public struct Calibration: Sendable, Equatable {
         let noun = n == 1 ? "negative" : "negatives"
         var text: String
         if k == 0 {
-            text = "0 of \(n) \(noun) accepted: with \(n) \(noun) this only shows the false-accept rate is below "
+            text =
+                "0 of \(n) \(noun) accepted: with \(n) \(noun) this only shows the false-accept rate is below "
                 + "\(PercentText.roundedUp(upperBound)) (\(level) confidence)."
         } else {
-            text = "\(k) of \(n) \(noun) accepted (\(PercentText.plain(Double(k) / Double(n)))): the true "
+            text =
+                "\(k) of \(n) \(noun) accepted (\(PercentText.plain(Double(k) / Double(n)))): the true "
                 + "false-accept rate could be as high as \(PercentText.roundedUp(upperBound)) (\(level) confidence)."
         }
         if let target, target > 0, target < 1, upperBound > target {
             // Zero false accepts in m negatives bounds the rate by 1 - (1 - confidence)^(1/m).
             let needed = Int((log1p(-confidence) / log1p(-target)).rounded(.up))
-            text += " Showing it is below \(PercentText.plain(target)) would take at least \(needed) negatives "
+            text +=
+                " Showing it is below \(PercentText.plain(target)) would take at least \(needed) negatives "
                 + "with none accepted."
         }
         return text
@@ -237,7 +254,8 @@ public struct Calibration: Sendable, Equatable {
         if confusion.positives == 0 {
             warnings.append("No images of the dog were validated, so nothing is known about the false-reject rate.")
         } else if confusion.trueAccepts == 0 {
-            warnings.append("No validation image of the dog is admitted at this threshold: the door would not open for it.")
+            warnings.append(
+                "No validation image of the dog is admitted at this threshold: the door would not open for it.")
         }
         return warnings
     }

@@ -38,8 +38,10 @@ public struct DatasetLayout: Sendable, Equatable {
     /// and devices, FIFOs and sockets (which a reader could hang on or read without end).
     public var skipped: [SkippedFile] = []
 
-    public init(positiveClass: String, negativeClass: String, training: [LabelledFile], validation: [LabelledFile],
-                skipped: [SkippedFile] = []) {
+    public init(
+        positiveClass: String, negativeClass: String, training: [LabelledFile], validation: [LabelledFile],
+        skipped: [SkippedFile] = []
+    ) {
         self.positiveClass = positiveClass
         self.negativeClass = negativeClass
         self.training = training
@@ -48,7 +50,9 @@ public struct DatasetLayout: Sendable, Equatable {
     }
 
     /// Finds the files under `directory`. `positive` names the class to admit.
-    public static func discover(directory: String, positive: String, validationSplit: Double? = nil) throws(DatasetError) -> DatasetLayout {
+    public static func discover(
+        directory: String, positive: String, validationSplit: Double? = nil
+    ) throws(DatasetError) -> DatasetLayout {
         guard isDirectory(directory) else { throw DatasetError("\(directory): not a directory") }
         let trainDir = directory + "/train"
         let validDir = ["valid", "validation", "val"].map { directory + "/" + $0 }.first(where: isDirectory)
@@ -69,16 +73,21 @@ public struct DatasetLayout: Sendable, Equatable {
                 validation += labelled[..<cut]
                 training += labelled[cut...]
             }
-            return DatasetLayout(positiveClass: pos, negativeClass: neg, training: training, validation: validation, skipped: skipped)
+            return DatasetLayout(
+                positiveClass: pos, negativeClass: neg, training: training, validation: validation, skipped: skipped)
         }
         guard isDirectory(trainDir) else {
-            throw DatasetError("\(directory): expected train/<class>/ and valid/<class>/ folders (or use --validation-split with <class>/ folders)")
+            throw DatasetError(
+                "\(directory): expected train/<class>/ and valid/<class>/ folders (or use --validation-split with <class>/ folders)"
+            )
         }
         guard let validDir else { throw DatasetError("\(directory): has train/ but no valid/ (or validation/) folder") }
         let trainClasses = try classFolders(trainDir)
         let validClasses = try classFolders(validDir)
         guard trainClasses == validClasses else {
-            throw DatasetError("class folders differ: \(trainDir) has \(trainClasses.joined(separator: ", ")); \(validDir) has \(validClasses.joined(separator: ", "))")
+            throw DatasetError(
+                "class folders differ: \(trainDir) has \(trainClasses.joined(separator: ", ")); \(validDir) has \(validClasses.joined(separator: ", "))"
+            )
         }
         let (pos, neg) = try pick(positive, from: trainClasses, in: trainDir)
         var skipped: [SkippedFile] = []
@@ -92,15 +101,22 @@ public struct DatasetLayout: Sendable, Equatable {
             return out
         }
         let training = try files(trainDir), validation = try files(validDir)
-        return DatasetLayout(positiveClass: pos, negativeClass: neg, training: training, validation: validation, skipped: skipped)
+        return DatasetLayout(
+            positiveClass: pos, negativeClass: neg, training: training, validation: validation, skipped: skipped)
     }
 
-    private static func pick(_ positive: String, from classes: [String], in directory: String) throws(DatasetError) -> (String, String) {
+    private static func pick(
+        _ positive: String, from classes: [String], in directory: String
+    ) throws(DatasetError) -> (String, String) {
         guard classes.count == 2 else {
-            throw DatasetError("\(directory): found \(classes.count) class folders (\(classes.joined(separator: ", "))); exactly two are needed: the dog to admit and everything else")
+            throw DatasetError(
+                "\(directory): found \(classes.count) class folders (\(classes.joined(separator: ", "))); exactly two are needed: the dog to admit and everything else"
+            )
         }
         guard classes.contains(positive) else {
-            throw DatasetError("--positive \(positive) is not one of the class folders in \(directory) (\(classes.joined(separator: ", ")))")
+            throw DatasetError(
+                "--positive \(positive) is not one of the class folders in \(directory) (\(classes.joined(separator: ", ")))"
+            )
         }
         return (positive, classes.first { $0 != positive }!)
     }
@@ -119,7 +135,9 @@ public struct DatasetLayout: Sendable, Equatable {
     /// The same, with what was left out and why. A symbolic link is followed only when it leads to a place
     /// inside `boundary` (the data folder): a photo set must not be able to make the trainer read
     /// `/etc/shadow` or `/dev/zero`. Devices, FIFOs and sockets are left out too.
-    public static func imageFiles(under root: String, within boundary: String) throws(DatasetError)
+    public static func imageFiles(
+        under root: String, within boundary: String
+    ) throws(DatasetError)
         -> (files: [String], skipped: [SkippedFile])
     {
         var result: [String] = []
@@ -134,7 +152,8 @@ public struct DatasetLayout: Sendable, Equatable {
                 let path = dir + "/" + name
                 var link = stat()
                 guard lstat(path, &link) == 0 else {
-                    skipped.append(SkippedFile(path: path, reason: "cannot be examined: \(SystemError("lstat").reason)"))
+                    skipped.append(
+                        SkippedFile(path: path, reason: "cannot be examined: \(SystemError("lstat").reason)"))
                     continue
                 }
                 if (link.st_mode & S_IFMT) == S_IFLNK {
@@ -143,7 +162,8 @@ public struct DatasetLayout: Sendable, Equatable {
                         continue
                     }
                     guard let inside, target.hasPrefix(inside) else {
-                        skipped.append(SkippedFile(path: path, reason: "a symbolic link to \(target), outside the data folder"))
+                        skipped.append(
+                            SkippedFile(path: path, reason: "a symbolic link to \(target), outside the data folder"))
                         continue
                     }
                 }

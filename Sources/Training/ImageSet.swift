@@ -36,8 +36,9 @@ public final class ImageSet: @unchecked Sendable {
             threads.forEach(candidates.count) { i, _ in
                 do {
                     let image = try ImageDecoder.decode(file: candidates[i].path, options: preprocessor.decodeOptions)
-                    preprocessor.resize.resize(image, width: preprocessor.side, height: preprocessor.side,
-                                               into: staging.pointer + i * floats)
+                    preprocessor.resize.resize(
+                        image, width: preprocessor.side, height: preprocessor.side,
+                        into: staging.pointer + i * floats)
                 } catch {
                     slots.value[i] = "\(error)"
                 }
@@ -75,8 +76,10 @@ public final class ImageSet: @unchecked Sendable {
 
     /// Writes the network input for image `index` into `output`: augmented with `augmentation` (if any),
     /// then centred.
-    public func writeInput(_ index: Int, augmentation: AugmentationParameters?, centering: Centering,
-                           into output: UnsafeMutablePointer<Float>) {
+    public func writeInput(
+        _ index: Int, augmentation: AugmentationParameters?, centering: Centering,
+        into output: UnsafeMutablePointer<Float>
+    ) {
         let floats = side * side * 3
         if let augmentation, augmentation != .identity {
             augmentation.apply(to: image(index), height: side, width: side, channels: 3, into: output)

@@ -69,8 +69,10 @@ public struct ConfusionMatrix: Sendable, Equatable {
 
     /// `{"true_accepts": .., "false_rejects": .., "false_accepts": .., "true_rejects": ..}`.
     public var json: JSONValue {
-        ["true_accepts": .number(Double(trueAccepts)), "false_rejects": .number(Double(falseRejects)),
-         "false_accepts": .number(Double(falseAccepts)), "true_rejects": .number(Double(trueRejects))]
+        [
+            "true_accepts": .number(Double(trueAccepts)), "false_rejects": .number(Double(falseRejects)),
+            "false_accepts": .number(Double(falseAccepts)), "true_rejects": .number(Double(trueRejects)),
+        ]
     }
 }
 
@@ -119,8 +121,10 @@ public enum Metrics {
                 if sorted[index].isPositive { truePositives += 1 } else { falsePositives += 1 }
                 index += 1
             }
-            points.append(ROCPoint(threshold: score, falsePositiveRate: Double(falsePositives) / Double(negatives),
-                                   truePositiveRate: Double(truePositives) / Double(positives)))
+            points.append(
+                ROCPoint(
+                    threshold: score, falsePositiveRate: Double(falsePositives) / Double(negatives),
+                    truePositiveRate: Double(truePositives) / Double(positives)))
         }
         return points
     }

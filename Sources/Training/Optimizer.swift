@@ -16,7 +16,9 @@ public final class RMSprop: @unchecked Sendable {
     /// Steps taken.
     public private(set) var iterations = 0
 
-    public init(learningRate: Float, rho: Float = 0.9, epsilon: Float = 1e-7, threads: ComputeThreads = ComputeThreads(1)) {
+    public init(
+        learningRate: Float, rho: Float = 0.9, epsilon: Float = 1e-7, threads: ComputeThreads = ComputeThreads(1)
+    ) {
         self.learningRate = learningRate
         self.rho = rho
         self.epsilon = epsilon
@@ -49,7 +51,8 @@ public final class RMSprop: @unchecked Sendable {
         head.kernel.withUnsafeMutableBufferPointer { w in
             kernelGradient.withUnsafeBufferPointer { g in
                 headVelocity.withUnsafeMutableBufferPointer { v in
-                    dd_rmsprop_update(w.baseAddress!, g.baseAddress!, v.baseAddress!, w.count, learningRate, rho, epsilon)
+                    dd_rmsprop_update(
+                        w.baseAddress!, g.baseAddress!, v.baseAddress!, w.count, learningRate, rho, epsilon)
                 }
             }
         }
@@ -86,4 +89,3 @@ public enum BinaryCrossEntropy {
         Double(zip(logits, labels).filter { ($0 > 0) == ($1 > 0.5) }.count) / Double(logits.count)
     }
 }
-

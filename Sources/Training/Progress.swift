@@ -21,8 +21,10 @@ public final class ConsoleProgress: TrainingObserver {
     public func phaseStarted(_ phase: String, epochs: Int) {
         self.phase = phase
         self.epochs = epochs
-        emit(phase == "frozen" ? "Phase 1: training the new head on the frozen VGG16 base (\(epochs) epochs)"
-                               : "Phase 2: fine-tuning the unfrozen base (\(epochs) epochs)")
+        emit(
+            phase == "frozen"
+                ? "Phase 1: training the new head on the frozen VGG16 base (\(epochs) epochs)"
+                : "Phase 2: fine-tuning the unfrozen base (\(epochs) epochs)")
     }
 
     public func epochStarted(phase: String, epoch: Int, of epochs: Int) {
@@ -39,12 +41,17 @@ public final class ConsoleProgress: TrainingObserver {
         let done = step * width / steps
         let bar = String(repeating: "━", count: done) + String(repeating: "─", count: width - done)
         let eta = elapsed / Double(step) * Double(steps - step)
-        let time = step == steps ? "\(Int(elapsed.rounded()))s \(Self.perStep(elapsed / Double(step)))" : "ETA \(Int(eta.rounded()))s"
-        write("\r\(pad(step, steps))/\(steps) \(bar) \(time) - accuracy: \(fixed(accuracy, 4)) - loss: \(fixed(loss, 4))\u{1B}[K")
+        let time =
+            step == steps
+            ? "\(Int(elapsed.rounded()))s \(Self.perStep(elapsed / Double(step)))" : "ETA \(Int(eta.rounded()))s"
+        write(
+            "\r\(pad(step, steps))/\(steps) \(bar) \(time) - accuracy: \(fixed(accuracy, 4)) - loss: \(fixed(loss, 4))\u{1B}[K"
+        )
     }
 
     public func epochFinished(_ r: EpochRecord) {
-        let line = "accuracy: \(fixed(r.accuracy, 4)) - loss: \(fixed(r.loss, 4)) - val_accuracy: \(fixed(r.validationAccuracy, 4)) - val_loss: \(fixed(r.validationLoss, 4))"
+        let line =
+            "accuracy: \(fixed(r.accuracy, 4)) - loss: \(fixed(r.loss, 4)) - val_accuracy: \(fixed(r.validationAccuracy, 4)) - val_loss: \(fixed(r.validationLoss, 4))"
         if interactive {
             write(" - val_accuracy: \(fixed(r.validationAccuracy, 4)) - val_loss: \(fixed(r.validationLoss, 4))\n")
         } else {

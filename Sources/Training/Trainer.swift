@@ -30,12 +30,22 @@ public struct TrainingRecipe: Sendable, Equatable {
 
     /// The settings as ordered key/value pairs, for the manifest and the report.
     public var summary: [(String, String)] {
-        [("batch size", "\(batchSize)"), ("steps per epoch", "\(stepsPerEpoch)"),
-         ("phase 1", "\(epochs) epochs, RMSprop lr \(learningRate), rho \(rho), epsilon \(epsilon), base frozen"),
-         ("phase 2", fineTuneEpochs == 0 ? "skipped" : "\(fineTuneEpochs) epochs from \(fineTuneFrom), RMSprop lr \(fineTuneLearningRate)"),
-         ("augmentation", augmentation == .none ? "none" :
-            "rotation \(augmentation.rotationRange) deg, zoom \(augmentation.zoomRange), shifts \(augmentation.widthShiftRange)/\(augmentation.heightShiftRange), horizontal flip \(augmentation.horizontalFlip ? "on" : "off")"),
-         ("seed", "\(seed)")]
+        [
+            ("batch size", "\(batchSize)"), ("steps per epoch", "\(stepsPerEpoch)"),
+            ("phase 1", "\(epochs) epochs, RMSprop lr \(learningRate), rho \(rho), epsilon \(epsilon), base frozen"),
+            (
+                "phase 2",
+                fineTuneEpochs == 0
+                    ? "skipped" : "\(fineTuneEpochs) epochs from \(fineTuneFrom), RMSprop lr \(fineTuneLearningRate)"
+            ),
+            (
+                "augmentation",
+                augmentation == .none
+                    ? "none"
+                    : "rotation \(augmentation.rotationRange) deg, zoom \(augmentation.zoomRange), shifts \(augmentation.widthShiftRange)/\(augmentation.heightShiftRange), horizontal flip \(augmentation.horizontalFlip ? "on" : "off")"
+            ),
+            ("seed", "\(seed)"),
+        ]
     }
 }
 
@@ -73,8 +83,10 @@ public final class Trainer {
 
     /// - Parameters:
     ///   - base: the pretrained conv base (its head is replaced by a freshly initialised one).
-    public init(recipe: TrainingRecipe, preprocessor: Preprocessor, training: ImageSet, validation: ImageSet,
-                base: VGG16Parameters, threads: ComputeThreads, logger: Logger = Logger(label: "dogdoor-train")) {
+    public init(
+        recipe: TrainingRecipe, preprocessor: Preprocessor, training: ImageSet, validation: ImageSet,
+        base: VGG16Parameters, threads: ComputeThreads, logger: Logger = Logger(label: "dogdoor-train")
+    ) {
         self.recipe = recipe
         self.preprocessor = preprocessor
         self.training = training
@@ -85,7 +97,8 @@ public final class Trainer {
         var rng = SeededRandom(seed: recipe.seed)
         // Keras's Dense default: Glorot-uniform kernel, zero bias.
         let limit = (6.0 / Double(VGG16.featureCount + 1)).squareRoot()
-        parameters.head = DenseHead(kernel: (0..<VGG16.featureCount).map { _ in Float(rng.uniform(-limit, limit)) }, bias: 0)
+        parameters.head = DenseHead(
+            kernel: (0..<VGG16.featureCount).map { _ in Float(rng.uniform(-limit, limit)) }, bias: 0)
         stream = BatchStream(count: training.count, batchSize: recipe.batchSize, random: rng.split())
     }
 
@@ -98,9 +111,11 @@ public final class Trainer {
         // Phase 1: frozen base. Validation features never change, so they are computed once.
         var start = MonotonicClock.now()
         observer?.phaseStarted("frozen", epochs: recipe.epochs)
-        let extractor = try VGG16FeatureExtractor(weights: parameters, plan: .training, threads: threads, chunking: .training)
+        let extractor = try VGG16FeatureExtractor(
+            weights: parameters, plan: .training, threads: threads, chunking: .training)
         let validationFeatures = features(of: validation, extractor: extractor)
-        let headOptimizer = RMSprop(learningRate: Float(recipe.learningRate), rho: Float(recipe.rho), epsilon: Float(recipe.epsilon))
+        let headOptimizer = RMSprop(
+            learningRate: Float(recipe.learningRate), rho: Float(recipe.rho), epsilon: Float(recipe.epsilon))
         let batch = FloatBuffer(count: recipe.batchSize * preprocessor.valueCount)
         var featureBuffer = [Float](repeating: 0, count: recipe.batchSize * VGG16.featureCount)
         for epoch in 1...max(1, recipe.epochs) where recipe.epochs > 0 {
@@ -110,7 +125,8 @@ public final class Trainer {
             for step in 1...recipe.stepsPerEpoch {
                 let (indices, targets) = nextBatch(into: batch)
                 featureBuffer.withUnsafeMutableBufferPointer { f in
-                    extractor.extract(batch.pointer, batch: indices.count, side: preprocessor.side, features: f.baseAddress!)
+                    extractor.extract(
+                        batch.pointer, batch: indices.count, side: preprocessor.side, features: f.baseAddress!)
                 }
                 let rows = (0..<indices.count).map { Array(featureBuffer[($0 * 512)..<(($0 + 1) * 512)]) }
                 let logits = rows.map { parameters.head.logit($0) }
@@ -126,15 +142,17 @@ public final class Trainer {
                 lossSum += BinaryCrossEntropy.loss(logits: logits, labels: targets)
                 correct += BinaryCrossEntropy.accuracy(logits: logits, labels: targets) * Double(indices.count)
                 seen += indices.count
-                observer?.stepFinished(step: step, of: recipe.stepsPerEpoch, loss: lossSum / Double(step),
-                                       accuracy: correct / Double(seen), elapsed: MonotonicClock.now() - epochStart)
+                observer?.stepFinished(
+                    step: step, of: recipe.stepsPerEpoch, loss: lossSum / Double(step),
+                    accuracy: correct / Double(seen), elapsed: MonotonicClock.now() - epochStart)
             }
             let logits = validationFeatures.map { parameters.head.logit($0) }
-            let record = EpochRecord(phase: "frozen", epoch: epoch, loss: lossSum / Double(recipe.stepsPerEpoch),
-                                     accuracy: correct / Double(seen),
-                                     validationLoss: BinaryCrossEntropy.loss(logits: logits, labels: labels),
-                                     validationAccuracy: BinaryCrossEntropy.accuracy(logits: logits, labels: labels),
-                                     seconds: MonotonicClock.now() - epochStart)
+            let record = EpochRecord(
+                phase: "frozen", epoch: epoch, loss: lossSum / Double(recipe.stepsPerEpoch),
+                accuracy: correct / Double(seen),
+                validationLoss: BinaryCrossEntropy.loss(logits: logits, labels: labels),
+                validationAccuracy: BinaryCrossEntropy.accuracy(logits: logits, labels: labels),
+                seconds: MonotonicClock.now() - epochStart)
             records.append(record)
             observer?.epochFinished(record)
         }
@@ -148,11 +166,13 @@ public final class Trainer {
             }
             start = MonotonicClock.now()
             observer?.phaseStarted("fine-tune", epochs: recipe.fineTuneEpochs)
-            let network = TrainableNetwork(parameters: parameters, firstTrainable: first, plan: .training,
-                                           maxBatch: recipe.batchSize, side: preprocessor.side, threads: threads)
+            let network = TrainableNetwork(
+                parameters: parameters, firstTrainable: first, plan: .training,
+                maxBatch: recipe.batchSize, side: preprocessor.side, threads: threads)
             logger.debug("fine-tuning network memory", metadata: ["MiB": "\(network.memoryBytes >> 20)"])
-            let optimizer = RMSprop(learningRate: Float(recipe.fineTuneLearningRate), rho: Float(recipe.rho),
-                                    epsilon: Float(recipe.epsilon), threads: threads)
+            let optimizer = RMSprop(
+                learningRate: Float(recipe.fineTuneLearningRate), rho: Float(recipe.rho),
+                epsilon: Float(recipe.epsilon), threads: threads)
             for epoch in 1...recipe.fineTuneEpochs {
                 let epochStart = MonotonicClock.now()
                 observer?.epochStarted(phase: "fine-tune", epoch: epoch, of: recipe.fineTuneEpochs)
@@ -166,23 +186,26 @@ public final class Trainer {
                         optimizer.update(parameters.conv[i].kernel, gradient: gradient.kernel)
                         optimizer.update(parameters.conv[i].bias, gradient: gradient.bias)
                     }
-                    optimizer.update(&parameters.head, kernelGradient: network.gradients.headKernel,
-                                     biasGradient: network.gradients.headBias)
+                    optimizer.update(
+                        &parameters.head, kernelGradient: network.gradients.headKernel,
+                        biasGradient: network.gradients.headBias)
                     optimizer.step()
                     network.parametersDidChange()
                     lossSum += BinaryCrossEntropy.loss(logits: logits, labels: targets)
                     correct += BinaryCrossEntropy.accuracy(logits: logits, labels: targets) * Double(indices.count)
                     seen += indices.count
-                    observer?.stepFinished(step: step, of: recipe.stepsPerEpoch, loss: lossSum / Double(step),
-                                           accuracy: correct / Double(seen), elapsed: MonotonicClock.now() - epochStart)
+                    observer?.stepFinished(
+                        step: step, of: recipe.stepsPerEpoch, loss: lossSum / Double(step),
+                        accuracy: correct / Double(seen), elapsed: MonotonicClock.now() - epochStart)
                 }
                 let logits = self.logits(of: validation, network: network, buffer: batch)
                 validationLogits = logits.map(Double.init)
-                let record = EpochRecord(phase: "fine-tune", epoch: epoch, loss: lossSum / Double(recipe.stepsPerEpoch),
-                                         accuracy: correct / Double(seen),
-                                         validationLoss: BinaryCrossEntropy.loss(logits: logits, labels: labels),
-                                         validationAccuracy: BinaryCrossEntropy.accuracy(logits: logits, labels: labels),
-                                         seconds: MonotonicClock.now() - epochStart)
+                let record = EpochRecord(
+                    phase: "fine-tune", epoch: epoch, loss: lossSum / Double(recipe.stepsPerEpoch),
+                    accuracy: correct / Double(seen),
+                    validationLoss: BinaryCrossEntropy.loss(logits: logits, labels: labels),
+                    validationAccuracy: BinaryCrossEntropy.accuracy(logits: logits, labels: labels),
+                    seconds: MonotonicClock.now() - epochStart)
                 records.append(record)
                 observer?.epochFinished(record)
             }
@@ -209,8 +232,10 @@ public final class Trainer {
         let images = training
         threads.forEach(indices.count) { slot, _ in
             var rng = SeededRandom(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ first &+ UInt64(slot))
-            let parameters = augmentation == .none ? nil : augmentation.randomParameters(height: side, width: side, using: &rng)
-            images.writeInput(indices[slot], augmentation: parameters, centering: centering, into: buffer.pointer + slot * floats)
+            let parameters =
+                augmentation == .none ? nil : augmentation.randomParameters(height: side, width: side, using: &rng)
+            images.writeInput(
+                indices[slot], augmentation: parameters, centering: centering, into: buffer.pointer + slot * floats)
         }
         return (indices, indices.map { training.files[$0].isPositive ? 1 : 0 })
     }
@@ -223,9 +248,14 @@ public final class Trainer {
         var start = 0
         while start < set.count {
             let n = min(recipe.batchSize, set.count - start)
-            for i in 0..<n { set.writeInput(start + i, augmentation: nil, centering: preprocessor.centering, into: buffer.pointer + i * floats) }
+            for i in 0..<n {
+                set.writeInput(
+                    start + i, augmentation: nil, centering: preprocessor.centering, into: buffer.pointer + i * floats)
+            }
             var f = [Float](repeating: 0, count: n * VGG16.featureCount)
-            f.withUnsafeMutableBufferPointer { extractor.extract(buffer.pointer, batch: n, side: preprocessor.side, features: $0.baseAddress!) }
+            f.withUnsafeMutableBufferPointer {
+                extractor.extract(buffer.pointer, batch: n, side: preprocessor.side, features: $0.baseAddress!)
+            }
             result += (0..<n).map { Array(f[($0 * 512)..<(($0 + 1) * 512)]) }
             start += n
         }
@@ -239,7 +269,10 @@ public final class Trainer {
         var start = 0
         while start < set.count {
             let n = min(recipe.batchSize, set.count - start)
-            for i in 0..<n { set.writeInput(start + i, augmentation: nil, centering: preprocessor.centering, into: buffer.pointer + i * floats) }
+            for i in 0..<n {
+                set.writeInput(
+                    start + i, augmentation: nil, centering: preprocessor.centering, into: buffer.pointer + i * floats)
+            }
             result += network.infer(buffer.pointer, count: n)
             start += n
         }

@@ -30,13 +30,17 @@ public enum TrainingJob {
     /// Finds the classes under `directory` (see `DatasetLayout.discover`), decodes every photo, and refuses
     /// a set that cannot train a door: fewer than `minimumTrainingImagesPerClass` usable training photos of
     /// a class, or no validation photo of one.
-    public static func loadPhotos(directory: String, positive: String, validationSplit: Double?, preprocessor: Preprocessor,
-                                  threads: ComputeThreads) throws -> Photos {
-        let layout = try DatasetLayout.discover(directory: directory, positive: positive, validationSplit: validationSplit)
+    public static func loadPhotos(
+        directory: String, positive: String, validationSplit: Double?, preprocessor: Preprocessor,
+        threads: ComputeThreads
+    ) throws -> Photos {
+        let layout = try DatasetLayout.discover(
+            directory: directory, positive: positive, validationSplit: validationSplit)
         let training = ImageSet(layout.training, preprocessor: preprocessor, threads: threads)
         let validation = ImageSet(layout.validation, preprocessor: preprocessor, threads: threads)
-        let photos = Photos(layout: layout, training: training, validation: validation,
-                            skipped: layout.skipped + training.skipped + validation.skipped)
+        let photos = Photos(
+            layout: layout, training: training, validation: validation,
+            skipped: layout.skipped + training.skipped + validation.skipped)
         try check(photos)
         return photos
     }
@@ -45,17 +49,21 @@ public enum TrainingJob {
         let train = photos.training.classCounts, valid = photos.validation.classCounts
         for (count, name) in [(train.positive, photos.positiveClass), (train.negative, photos.negativeClass)]
         where count < minimumTrainingImagesPerClass {
-            throw Refusal("only \(count) usable training images of \(name); at least \(minimumTrainingImagesPerClass) "
-                          + "per class are needed")
+            throw Refusal(
+                "only \(count) usable training images of \(name); at least \(minimumTrainingImagesPerClass) "
+                    + "per class are needed")
         }
-        for (count, name) in [(valid.positive, photos.positiveClass), (valid.negative, photos.negativeClass)] where count < 1 {
+        for (count, name) in [(valid.positive, photos.positiveClass), (valid.negative, photos.negativeClass)]
+        where count < 1 {
             throw Refusal("no usable validation images of \(name); validation needs both classes")
         }
     }
 
     /// The decision threshold: calibrated on the validation scores when `maxFalseAccept` is given (most dog
     /// images admitted with at most that fraction of others), else the given probability.
-    public static func chooseThreshold(scores: [ScoredImage], threshold: Double, maxFalseAccept: Double?) throws -> Calibration {
+    public static func chooseThreshold(
+        scores: [ScoredImage], threshold: Double, maxFalseAccept: Double?
+    ) throws -> Calibration {
         guard let maxFalseAccept else { return Calibration.fixed(threshold: threshold, scores: scores) }
         do {
             return try Calibration.calibrate(scores: scores, maxFalseAcceptRate: maxFalseAccept)
@@ -66,23 +74,30 @@ public enum TrainingJob {
 
     /// The manifest of the trained model: its preprocessing, classes and threshold, and under `training` the
     /// recipe, the photos counted, the phase times, the final validation accuracy and the calibration.
-    public static func manifest(result: TrainingResult, photos: Photos, recipe: TrainingRecipe, preprocessor: Preprocessor,
-                                calibration: Calibration) -> ModelManifest {
+    public static func manifest(
+        result: TrainingResult, photos: Photos, recipe: TrainingRecipe, preprocessor: Preprocessor,
+        calibration: Calibration
+    ) -> ModelManifest {
         let train = photos.training.classCounts, valid = photos.validation.classCounts
         var summary = JSONObject()
         for (key, value) in recipe.summary { summary[key] = .string(value) }
         summary["resize"] = .string(preprocessor.resize.rawValue)
         summary["centering"] = .string(preprocessor.centering.rawValue)
         summary["final_val_accuracy"] = .number(result.finalValidationAccuracy)
-        summary["phase_seconds"] = .object(JSONObject(result.phaseSeconds.sorted { $0.key > $1.key }
-            .map { (key: $0.key, value: .number($0.value)) }))
-        summary["images"] = ["train_positive": .number(Double(train.positive)), "train_negative": .number(Double(train.negative)),
-                             "valid_positive": .number(Double(valid.positive)), "valid_negative": .number(Double(valid.negative)),
-                             "skipped": .number(Double(photos.skipped.count))]
+        summary["phase_seconds"] = .object(
+            JSONObject(
+                result.phaseSeconds.sorted { $0.key > $1.key }
+                    .map { (key: $0.key, value: .number($0.value)) }))
+        summary["images"] = [
+            "train_positive": .number(Double(train.positive)), "train_negative": .number(Double(train.negative)),
+            "valid_positive": .number(Double(valid.positive)), "valid_negative": .number(Double(valid.negative)),
+            "skipped": .number(Double(photos.skipped.count)),
+        ]
         summary["calibration"] = calibration.json
-        var manifest = ModelManifest(resize: preprocessor.resize.rawValue, centering: preprocessor.centering.rawValue,
-                                     positiveClass: photos.positiveClass, negativeClass: photos.negativeClass,
-                                     threshold: calibration.threshold, training: summary)
+        var manifest = ModelManifest(
+            resize: preprocessor.resize.rawValue, centering: preprocessor.centering.rawValue,
+            positiveClass: photos.positiveClass, negativeClass: photos.negativeClass,
+            threshold: calibration.threshold, training: summary)
         manifest.inputSize = preprocessor.side
         return manifest
     }
@@ -90,10 +105,15 @@ public enum TrainingJob {
     /// The VGG16 base weights: `explicit` if given, else `$DOGDOOR_WEIGHTS`, then the project's and the
     /// installation's copies; the first readable one.
     public static func locateWeights(explicit: String?, environment: String?) throws(Refusal) -> String {
-        let candidates = explicit.map { [$0] }
-            ?? (environment.map { [$0] } ?? []) + ["var/weights/vgg16-notop.safetensors", "/var/lib/dogdoor/vgg16-notop.safetensors"]
+        let candidates =
+            explicit.map { [$0] }
+            ?? (environment.map { [$0] } ?? []) + [
+                "var/weights/vgg16-notop.safetensors", "/var/lib/dogdoor/vgg16-notop.safetensors",
+            ]
         if let found = candidates.first(where: { access($0, R_OK) == 0 }) { return found }
-        throw Refusal("VGG16 weights not found (tried \(candidates.joined(separator: ", "))); run Scripts/setup.sh or pass --weights")
+        throw Refusal(
+            "VGG16 weights not found (tried \(candidates.joined(separator: ", "))); run Scripts/setup.sh or pass --weights"
+        )
     }
 }
 

@@ -15,8 +15,10 @@ public struct EpochRecord: Sendable, Equatable {
     /// Wall time of the epoch including validation, in seconds.
     public var seconds: Double
 
-    public init(phase: String, epoch: Int, loss: Double, accuracy: Double, validationLoss: Double,
-                validationAccuracy: Double, seconds: Double) {
+    public init(
+        phase: String, epoch: Int, loss: Double, accuracy: Double, validationLoss: Double,
+        validationAccuracy: Double, seconds: Double
+    ) {
         self.phase = phase
         self.epoch = epoch
         self.loss = loss
@@ -27,8 +29,12 @@ public struct EpochRecord: Sendable, Equatable {
     }
 
     public var json: JSONValue {
-        ["phase": .string(phase), "epoch": .number(Double(epoch)), "loss": .number(loss), "accuracy": .number(accuracy),
-         "val_loss": .number(validationLoss), "val_accuracy": .number(validationAccuracy), "seconds": .number(seconds)]
+        [
+            "phase": .string(phase), "epoch": .number(Double(epoch)), "loss": .number(loss),
+            "accuracy": .number(accuracy),
+            "val_loss": .number(validationLoss), "val_accuracy": .number(validationAccuracy),
+            "seconds": .number(seconds),
+        ]
     }
 }
 
@@ -49,4 +55,3 @@ public struct ScoredImage: Sendable, Equatable {
     /// sigmoid(logit).
     public var probability: Double { logit >= 0 ? 1 / (1 + exp(-logit)) : exp(logit) / (1 + exp(logit)) }
 }
-

@@ -22,9 +22,10 @@ struct ReportSVGPlot {
     private var marks = ""
     private var overlay = ""
 
-    init(width: Double = 480, height: Double = 300, left: Double = 68, right: Double = 16, top: Double = 28,
-         bottom: Double = 48, x: (Double, Double), y: (Double, Double))
-    {
+    init(
+        width: Double = 480, height: Double = 300, left: Double = 68, right: Double = 16, top: Double = 28,
+        bottom: Double = 48, x: (Double, Double), y: (Double, Double)
+    ) {
         self.width = width
         self.height = height
         self.left = left
@@ -53,9 +54,10 @@ struct ReportSVGPlot {
     // MARK: Axes
 
     /// Grid lines, ticks and labels on both axes, and the axis titles.
-    mutating func axes(xTicks: [(value: Double, label: String)], yTicks: [(value: Double, label: String)],
-                       xTitle: String, yTitle: String)
-    {
+    mutating func axes(
+        xTicks: [(value: Double, label: String)], yTicks: [(value: Double, label: String)],
+        xTitle: String, yTitle: String
+    ) {
         for tick in xTicks {
             let px = x(tick.value)
             guard px.isFinite else { continue }
@@ -74,7 +76,8 @@ struct ReportSVGPlot {
         grid += line(plotLeft, plotTop, plotLeft, plotBottom, class: "axis")
         grid += text(xTitle, (plotLeft + plotRight) / 2, height - 8, class: "axis-title", anchor: "middle")
         let cy = (plotTop + plotBottom) / 2
-        grid += "<text class=\"axis-title\" text-anchor=\"middle\" transform=\"translate(\(n(13)) \(n(cy))) rotate(-90)\">"
+        grid +=
+            "<text class=\"axis-title\" text-anchor=\"middle\" transform=\"translate(\(n(13)) \(n(cy))) rotate(-90)\">"
             + ReportText.escape(yTitle) + "</text>"
     }
 
@@ -92,9 +95,10 @@ struct ReportSVGPlot {
     // MARK: Marks
 
     /// A polyline through the finite points; a non-finite value breaks the line into separate pieces.
-    mutating func series(_ points: [(x: Double, y: Double)], class className: String, tooltips: [String]? = nil,
-                         dots: Bool)
-    {
+    mutating func series(
+        _ points: [(x: Double, y: Double)], class className: String, tooltips: [String]? = nil,
+        dots: Bool
+    ) {
         var piece: [String] = []
         func flush() {
             if piece.count > 1 {
@@ -131,7 +135,8 @@ struct ReportSVGPlot {
         let ax = x(x0), bx = x(x1), ay = y(y0), by = y(y1)
         guard ax.isFinite, bx.isFinite, ay.isFinite, by.isFinite else { return }
         let tip = tooltip.map { "<title>" + ReportText.escape($0) + "</title>" } ?? ""
-        marks += "<rect class=\"\(className)\" x=\"\(n(min(ax, bx)))\" y=\"\(n(min(ay, by)))\" "
+        marks +=
+            "<rect class=\"\(className)\" x=\"\(n(min(ax, bx)))\" y=\"\(n(min(ay, by)))\" "
             + "width=\"\(n(abs(bx - ax)))\" height=\"\(n(abs(by - ay)))\">\(tip)</rect>"
     }
 
@@ -139,7 +144,8 @@ struct ReportSVGPlot {
     mutating func band(x0: Double, x1: Double, class className: String) {
         let ax = max(plotLeft, x(x0)), bx = min(plotRight, x(x1))
         guard ax.isFinite, bx.isFinite, bx > ax else { return }
-        background += "<rect class=\"\(className)\" x=\"\(n(ax))\" y=\"\(n(plotTop))\" width=\"\(n(bx - ax))\" "
+        background +=
+            "<rect class=\"\(className)\" x=\"\(n(ax))\" y=\"\(n(plotTop))\" width=\"\(n(bx - ax))\" "
             + "height=\"\(n(plotBottom - plotTop))\"/>"
     }
 
@@ -150,7 +156,8 @@ struct ReportSVGPlot {
         overlay += line(px, plotTop, px, plotBottom, class: className)
         if let label {
             let dx = labelSide == .right ? 4.0 : -4.0
-            overlay += text(label, px + dx, plotTop + 12, class: "mark-label", anchor: labelSide == .right ? "start" : "end")
+            overlay += text(
+                label, px + dx, plotTop + 12, class: "mark-label", anchor: labelSide == .right ? "start" : "end")
         }
     }
 
@@ -165,7 +172,8 @@ struct ReportSVGPlot {
     mutating func point(at p: (x: Double, y: Double), class className: String, label: String, tooltip: String) {
         let px = x(p.x), py = y(p.y)
         guard px.isFinite, py.isFinite else { return }
-        overlay += "<circle class=\"\(className)\" cx=\"\(n(px))\" cy=\"\(n(py))\" r=\"5.5\"><title>"
+        overlay +=
+            "<circle class=\"\(className)\" cx=\"\(n(px))\" cy=\"\(n(py))\" r=\"5.5\"><title>"
             + ReportText.escape(tooltip) + "</title></circle>"
         let onRight = px < (plotLeft + plotRight) / 2
         let ly = min(max(py + 18, plotTop + 12), plotBottom - 6)
@@ -173,18 +181,20 @@ struct ReportSVGPlot {
     }
 
     /// Text at data coordinates offset by screen pixels.
-    mutating func label(_ content: String, atX v: Double, screenY: Double, class className: String,
-                        anchor: String = "start", dx: Double = 0)
-    {
+    mutating func label(
+        _ content: String, atX v: Double, screenY: Double, class className: String,
+        anchor: String = "start", dx: Double = 0
+    ) {
         let px = x(v)
         guard px.isFinite else { return }
         overlay += text(content, px + dx, screenY, class: className, anchor: anchor)
     }
 
     /// Text at screen coordinates.
-    mutating func screenLabel(_ content: String, x px: Double, y py: Double, class className: String,
-                              anchor: String = "start")
-    {
+    mutating func screenLabel(
+        _ content: String, x px: Double, y py: Double, class className: String,
+        anchor: String = "start"
+    ) {
         overlay += text(content, px, py, class: className, anchor: anchor)
     }
 
@@ -203,7 +213,8 @@ struct ReportSVGPlot {
         "<line class=\"\(className)\" x1=\"\(n(x1))\" y1=\"\(n(y1))\" x2=\"\(n(x2))\" y2=\"\(n(y2))\"/>"
     }
 
-    private func text(_ content: String, _ px: Double, _ py: Double, class className: String, anchor: String) -> String {
+    private func text(_ content: String, _ px: Double, _ py: Double, class className: String, anchor: String) -> String
+    {
         "<text class=\"\(className)\" x=\"\(n(px))\" y=\"\(n(py))\" text-anchor=\"\(anchor)\">"
             + ReportText.escape(content) + "</text>"
     }
@@ -260,7 +271,9 @@ enum ReportTicks {
     static func label(_ value: Double, decimals: Int) -> String {
         let text = fixed(value, decimals)
         // Negative zero from rounding a tiny negative value.
-        if text.hasPrefix("-"), text.dropFirst().allSatisfy({ $0 == "0" || $0 == "." }) { return String(text.dropFirst()) }
+        if text.hasPrefix("-"), text.dropFirst().allSatisfy({ $0 == "0" || $0 == "." }) {
+            return String(text.dropFirst())
+        }
         return text
     }
 }

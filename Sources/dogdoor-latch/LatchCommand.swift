@@ -23,19 +23,31 @@ struct LatchCommand: DogDoorProgram {
         version: dogDoorVersion
     )
 
-    @Option(name: .long, help: "Configuration file (default: /etc/dogdoor/dogdoord.toml if it exists, else the built-in defaults).")
+    @Option(
+        name: .long,
+        help: "Configuration file (default: /etc/dogdoor/dogdoord.toml if it exists, else the built-in defaults).")
     var config: String?
 
-    @Option(name: .customLong("set"), help: ArgumentHelp("Override a [latch] key: latch.key=value (repeatable).", valueName: "key=value"))
+    @Option(
+        name: .customLong("set"),
+        help: ArgumentHelp("Override a [latch] key: latch.key=value (repeatable).", valueName: "key=value"))
     var overrides: [String] = []
 
-    @Flag(name: .customLong("lock-line"), help: "Drive the line to locked, release it and exit (for boot and systemd's ExecStopPost=).")
+    @Flag(
+        name: .customLong("lock-line"),
+        help: "Drive the line to locked, release it and exit (for boot and systemd's ExecStopPost=).")
     var lockLine = false
 
-    @Flag(name: .customLong("check-config"), help: "Validate the configuration, open the latch (locked) to prove it can, and exit.")
+    @Flag(
+        name: .customLong("check-config"),
+        help: "Validate the configuration, open the latch (locked) to prove it can, and exit.")
     var checkConfig = false
 
-    @Flag(name: .customLong("chip-device"), help: "Print the kernel name of the configured GPIO chip (gpiochipN) and exit; the install script writes its udev rule for that chip only.")
+    @Flag(
+        name: .customLong("chip-device"),
+        help:
+            "Print the kernel name of the configured GPIO chip (gpiochipN) and exit; the install script writes its udev rule for that chip only."
+    )
     var chipDevice = false
 
     @Option(name: .customLong("log-level"), help: "How much to log.")
@@ -51,7 +63,8 @@ struct LatchCommand: DogDoorProgram {
         bootstrapLogging(level: logLevel)
         NamedThread.nameCurrent("dogdoor-latch")
         let logger = Logger(label: "dogdoor-latch")
-        let path: String? = config ?? (access(DaemonConfiguration.defaultPath, F_OK) == 0 ? DaemonConfiguration.defaultPath : nil)
+        let path: String? =
+            config ?? (access(DaemonConfiguration.defaultPath, F_OK) == 0 ? DaemonConfiguration.defaultPath : nil)
         let settings: DaemonConfiguration.LatchSettings
         var configuration = try path.map { try DaemonConfiguration.load(path: $0) } ?? .defaults
         for o in overrides {
@@ -73,7 +86,9 @@ struct LatchCommand: DogDoorProgram {
             let level = try latch.readBack()
             try latch.close()
             if checkConfig {
-                print("configuration: \(path ?? "built-in defaults") is valid; latch \(latch.name) opened, read \(level.rawValue), left locked")
+                print(
+                    "configuration: \(path ?? "built-in defaults") is valid; latch \(latch.name) opened, read \(level.rawValue), left locked"
+                )
             } else {
                 logger.notice("line driven locked and released", metadata: ["latch": "\(latch.name)"])
             }
@@ -84,15 +99,17 @@ struct LatchCommand: DogDoorProgram {
         if let client = userID(named: settings.clientUser) {
             allowed.insert(client)
         } else {
-            logger.warning("latch.client_user does not exist; only root and this process's user may command the latch",
-                           metadata: ["client_user": "\(settings.clientUser)"])
+            logger.warning(
+                "latch.client_user does not exist; only root and this process's user may command the latch",
+                metadata: ["client_user": "\(settings.clientUser)"])
         }
         let server: LatchOwnerServer
         do {
             server = try LatchOwnerServer(
                 latch: latch,
-                settings: LatchSupervisor.Settings(minimumGap: settings.minGap, maximumUnlocked: settings.maxUnlocked,
-                                                   heartbeatTimeout: settings.heartbeatTimeout),
+                settings: LatchSupervisor.Settings(
+                    minimumGap: settings.minGap, maximumUnlocked: settings.maxUnlocked,
+                    heartbeatTimeout: settings.heartbeatTimeout),
                 options: LatchOwnerServer.Options(socketPath: settings.socket, allowedUsers: allowed), logger: logger)
         } catch {
             try? latch.close()

@@ -22,15 +22,20 @@ struct SamplesCommand: DogDoorProgram {
         @Option(help: "Seed (the same seed gives the same files).") var seed: UInt64 = 1
 
         func run() throws {
-            guard trainPerClass >= 1, validPerClass >= 1 else { throw ValidationError("need at least one image per class and split") }
-            let entries = try SampleGenerator.writeDataset(to: output, trainPerClass: trainPerClass, validPerClass: validPerClass, seed: seed)
+            guard trainPerClass >= 1, validPerClass >= 1 else {
+                throw ValidationError("need at least one image per class and split")
+            }
+            let entries = try SampleGenerator.writeDataset(
+                to: output, trainPerClass: trainPerClass, validPerClass: validPerClass, seed: seed)
             print("wrote \(entries.count) images to \(output) (train and valid, classes bo and not_bo)")
         }
     }
 
     struct Replay: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "A replay sequence for the daemon's replay camera: 640x480 frames of a porch at 5 fps where other animals pass, then Bo comes to the door.")
+            abstract:
+                "A replay sequence for the daemon's replay camera: 640x480 frames of a porch at 5 fps where other animals pass, then Bo comes to the door."
+        )
         @Option(help: "Output directory.") var output: String
         @Option(help: "Seed.") var seed: UInt64 = 2
 

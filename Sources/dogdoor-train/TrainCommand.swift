@@ -32,45 +32,71 @@ struct TrainCommand: DogDoorProgram {
     @Option(name: .customLong("output"), help: "Model file to write (.safetensors).")
     var output: String
 
-    @Option(name: .customLong("validation-split"), help: "Use DATA/<class>/ folders and validate on this first fraction of each class.")
+    @Option(
+        name: .customLong("validation-split"),
+        help: "Use DATA/<class>/ folders and validate on this first fraction of each class.")
     var validationSplit: Double?
 
-    @Option(help: "VGG16 base weights (default: $DOGDOOR_WEIGHTS, ./var/weights/vgg16-notop.safetensors, /var/lib/dogdoor/vgg16-notop.safetensors).")
+    @Option(
+        help:
+            "VGG16 base weights (default: $DOGDOOR_WEIGHTS, ./var/weights/vgg16-notop.safetensors, /var/lib/dogdoor/vgg16-notop.safetensors)."
+    )
     var weights: String?
 
     @Option(help: "Epochs with the base frozen.") var epochs = 20
     @Option(name: .customLong("steps-per-epoch"), help: "Steps per epoch.") var stepsPerEpoch = 12
     @Option(name: .customLong("batch-size"), help: "Images per step.") var batchSize = 8
     @Option(name: .customLong("learning-rate"), help: "RMSprop learning rate, phase 1.") var learningRate = 1e-3
-    @Option(name: .customLong("fine-tune-epochs"), help: "Epochs with the base unfrozen (0 skips fine-tuning).") var fineTuneEpochs = 10
-    @Option(name: .customLong("fine-tune-learning-rate"), help: "RMSprop learning rate, phase 2.") var fineTuneLearningRate = 1e-5
-    @Option(name: .customLong("fine-tune-from"), help: "First layer to unfreeze in phase 2, e.g. block5_conv1.") var fineTuneFrom = "block1_conv1"
+    @Option(name: .customLong("fine-tune-epochs"), help: "Epochs with the base unfrozen (0 skips fine-tuning).")
+    var fineTuneEpochs = 10
+    @Option(name: .customLong("fine-tune-learning-rate"), help: "RMSprop learning rate, phase 2.")
+    var fineTuneLearningRate = 1e-5
+    @Option(name: .customLong("fine-tune-from"), help: "First layer to unfreeze in phase 2, e.g. block5_conv1.")
+    var fineTuneFrom = "block1_conv1"
     @Option(help: "Seed for initialisation, shuffling and augmentation.") var seed: UInt64 = 1
     @Flag(name: .customLong("no-augmentation"), help: "Train on the images as they are.") var noAugmentation = false
     @Option(help: "Resize method (nearest is Keras's default).") var resize = ResizeMethod.default
     @Option(help: "Centering: samplewise, or caffe (BGR minus ImageNet means).") var centering = Centering.samplewise
-    @Option(name: .customLong("input-size"), help: "Side of the square network input in pixels, a multiple of 32 (smaller is faster and coarser).")
+    @Option(
+        name: .customLong("input-size"),
+        help: "Side of the square network input in pixels, a multiple of 32 (smaller is faster and coarser).")
     var inputSize = VGG16.inputSize
-    @Option(help: "Decision threshold on the probability, unless --max-false-accept calibrates one.") var threshold = 0.5
-    @Option(name: .customLong("max-false-accept"), help: "Calibrate the threshold on the validation set: most dog images admitted with at most this fraction of other images admitted (e.g. 0).")
+    @Option(help: "Decision threshold on the probability, unless --max-false-accept calibrates one.") var threshold =
+        0.5
+    @Option(
+        name: .customLong("max-false-accept"),
+        help:
+            "Calibrate the threshold on the validation set: most dog images admitted with at most this fraction of other images admitted (e.g. 0)."
+    )
     var maxFalseAccept: Double?
     @Option(help: "HTML report to write (default: next to the model, MODEL.report.html).") var report: String?
     @Option(name: .customLong("log-json"), help: "Append one JSON object per epoch to this file.") var logJSON: String?
-    @Option(name: .customLong("signing-key"), help: "Sign the model with this private key (`dogdoor model keygen`).") var signingKey: String?
+    @Option(name: .customLong("signing-key"), help: "Sign the model with this private key (`dogdoor model keygen`).")
+    var signingKey: String?
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
         guard epochs >= 0, stepsPerEpoch >= 1, batchSize >= 1, batchSize <= 64, fineTuneEpochs >= 0 else {
             throw ValidationError("epochs must be >= 0, steps and batch size >= 1 (batch at most 64)")
         }
-        guard epochs + fineTuneEpochs > 0 else { throw ValidationError("nothing to train: --epochs and --fine-tune-epochs are both 0") }
-        guard learningRate > 0, fineTuneLearningRate > 0 else { throw ValidationError("learning rates must be positive") }
-        guard threshold > 0, threshold < 1 else { throw ValidationError("--threshold must be a probability strictly between 0 and 1") }
-        if let maxFalseAccept, !(0...1).contains(maxFalseAccept) { throw ValidationError("--max-false-accept must be between 0 and 1") }
+        guard epochs + fineTuneEpochs > 0 else {
+            throw ValidationError("nothing to train: --epochs and --fine-tune-epochs are both 0")
+        }
+        guard learningRate > 0, fineTuneLearningRate > 0 else {
+            throw ValidationError("learning rates must be positive")
+        }
+        guard threshold > 0, threshold < 1 else {
+            throw ValidationError("--threshold must be a probability strictly between 0 and 1")
+        }
+        if let maxFalseAccept, !(0...1).contains(maxFalseAccept) {
+            throw ValidationError("--max-false-accept must be between 0 and 1")
+        }
         guard VGG16.supports(inputSize: inputSize) else {
             throw ValidationError("--input-size must be a multiple of 32 between 32 and 512, got \(inputSize)")
         }
-        guard VGG16.index(of: fineTuneFrom) != nil else { throw ValidationError("--fine-tune-from \(fineTuneFrom) is not a VGG16 conv layer") }
+        guard VGG16.index(of: fineTuneFrom) != nil else {
+            throw ValidationError("--fine-tune-from \(fineTuneFrom) is not a VGG16 conv layer")
+        }
     }
 
     func run() throws {
@@ -78,14 +104,17 @@ struct TrainCommand: DogDoorProgram {
         let (threads, kernel) = try compute.setUp(&logger)
         // Read the key and find the weights before hours of training, not after.
         let key = try signingKey.map { path throws in try KeyFile.readPrivateKey(path) }
-        let weightsPath = try TrainingJob.locateWeights(explicit: weights, environment: getenv("DOGDOOR_WEIGHTS").map { String(cString: $0) })
+        let weightsPath = try TrainingJob.locateWeights(
+            explicit: weights, environment: getenv("DOGDOOR_WEIGHTS").map { String(cString: $0) })
         let preprocessor = Preprocessor(resize: resize, centering: centering, side: inputSize)
-        let photos = try TrainingJob.loadPhotos(directory: data, positive: positive, validationSplit: validationSplit,
-                                                preprocessor: preprocessor, threads: threads)
+        let photos = try TrainingJob.loadPhotos(
+            directory: data, positive: positive, validationSplit: validationSplit,
+            preprocessor: preprocessor, threads: threads)
         for skipped in photos.skipped { printError("dogdoor-train: skipped \(skipped.path): \(skipped.reason)") }
         let train = photos.training.classCounts, valid = photos.validation.classCounts
-        print("images: train \(train.positive) \(photos.positiveClass) / \(train.negative) \(photos.negativeClass), "
-              + "valid \(valid.positive) / \(valid.negative); skipped \(photos.skipped.count)")
+        print(
+            "images: train \(train.positive) \(photos.positiveClass) / \(train.negative) \(photos.negativeClass), "
+                + "valid \(valid.positive) / \(valid.negative); skipped \(photos.skipped.count)")
         let base = try loadBaseWeights(path: weightsPath)
         var recipe = TrainingRecipe()
         recipe.epochs = epochs
@@ -98,35 +127,45 @@ struct TrainCommand: DogDoorProgram {
         recipe.seed = seed
         if noAugmentation { recipe.augmentation = .none }
         print("OpenBLAS kernel: \(kernel); \(threads.count) threads")
-        let trainer = Trainer(recipe: recipe, preprocessor: preprocessor, training: photos.training, validation: photos.validation,
-                              base: base, threads: threads, logger: logger)
+        let trainer = Trainer(
+            recipe: recipe, preprocessor: preprocessor, training: photos.training, validation: photos.validation,
+            base: base, threads: threads, logger: logger)
         let result = try trainer.run(observer: try ConsoleProgress(jsonLog: logJSON))
         for (phase, name) in [("frozen", "phase 1 (frozen base)"), ("fine-tune", "phase 2 (fine-tuning)")] {
             if let seconds = result.phaseSeconds[phase] { print("\(name): \(fixed(seconds, 1)) s") }
         }
         print("final validation accuracy: \(fixed(result.finalValidationAccuracy, 4))")
 
-        let calibration = try TrainingJob.chooseThreshold(scores: result.validation, threshold: threshold,
-                                                          maxFalseAccept: maxFalseAccept)
+        let calibration = try TrainingJob.chooseThreshold(
+            scores: result.validation, threshold: threshold,
+            maxFalseAccept: maxFalseAccept)
         let c = calibration.confusion
-        print("threshold \(fixed(calibration.threshold, 4))\(calibration.isCalibrated ? " (calibrated)" : ""): "
-              + "\(c.trueAccepts) of \(c.trueAccepts + c.falseRejects) \(photos.positiveClass) admitted, "
-              + "\(c.falseAccepts) of \(c.falseAccepts + c.trueRejects) others admitted")
+        print(
+            "threshold \(fixed(calibration.threshold, 4))\(calibration.isCalibrated ? " (calibrated)" : ""): "
+                + "\(c.trueAccepts) of \(c.trueAccepts + c.falseRejects) \(photos.positiveClass) admitted, "
+                + "\(c.falseAccepts) of \(c.falseAccepts + c.trueRejects) others admitted")
         print(calibration.caveat)
         for warning in calibration.warnings { printError("dogdoor-train: warning: \(warning)") }
 
-        let manifest = TrainingJob.manifest(result: result, photos: photos, recipe: recipe, preprocessor: preprocessor,
-                                            calibration: calibration)
-        let written = try ModelFile.write(result.parameters, manifest: manifest, to: output, threads: threads, signingKey: key)
-        print("wrote \(output) (tensors sha256 \(written.tensorsSHA256.prefix(16))...\(key.map { ", signed by key \($0.publicKey.fingerprint)" } ?? ""))")
+        let manifest = TrainingJob.manifest(
+            result: result, photos: photos, recipe: recipe, preprocessor: preprocessor,
+            calibration: calibration)
+        let written = try ModelFile.write(
+            result.parameters, manifest: manifest, to: output, threads: threads, signingKey: key)
+        print(
+            "wrote \(output) (tensors sha256 \(written.tensorsSHA256.prefix(16))...\(key.map { ", signed by key \($0.publicKey.fingerprint)" } ?? ""))"
+        )
 
-        let reportPath = report ?? (output.hasSuffix(".safetensors") ? String(output.dropLast(12)) : output) + ".report.html"
+        let reportPath =
+            report ?? (output.hasSuffix(".safetensors") ? String(output.dropLast(12)) : output) + ".report.html"
         let settings: [(key: String, value: String)] = [
             ("data", data), ("weights", weightsPath), ("OpenBLAS kernel", kernel), ("threads", "\(threads.count)"),
             ("resize", resize.rawValue), ("centering", centering.rawValue),
         ]
-        try TrainingReport(run: result, photos: photos, recipe: recipe, calibration: calibration, settings: settings,
-                           modelPath: output, modelSHA256: written.tensorsSHA256).write(to: reportPath)
+        try TrainingReport(
+            run: result, photos: photos, recipe: recipe, calibration: calibration, settings: settings,
+            modelPath: output, modelSHA256: written.tensorsSHA256
+        ).write(to: reportPath)
         print("report: \(reportPath)")
     }
 }

@@ -17,7 +17,10 @@ struct BLASCommand: ParsableCommand {
             """
     )
 
-    @Flag(help: "Print only the kernel families worth testing on this CPU, one per line (the detected one, the one DogDoor picks, every AVX-512/AVX2 family the CPU runs).")
+    @Flag(
+        help:
+            "Print only the kernel families worth testing on this CPU, one per line (the detected one, the one DogDoor picks, every AVX-512/AVX2 family the CPU runs)."
+    )
     var tested = false
 
     @OptionGroup var compute: ComputeOptions
@@ -26,7 +29,8 @@ struct BLASCommand: ParsableCommand {
         if tested {
             // What OpenBLAS detects by itself is known only without OPENBLAS_CORETYPE.
             if let set = getenv("OPENBLAS_CORETYPE").map({ String(cString: $0) }), !set.isEmpty {
-                throw ValidationError("--tested needs OpenBLAS's own detection: run it without OPENBLAS_CORETYPE (set to \(set))")
+                throw ValidationError(
+                    "--tested needs OpenBLAS's own detection: run it without OPENBLAS_CORETYPE (set to \(set))")
             }
             let detected = BLASRuntime.coreName
             for name in KernelAdvisor.testedCores(detected: detected, features: .current) { print(name) }

@@ -18,10 +18,14 @@ struct BenchCommand: ParsableCommand {
     struct Engine: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Per-frame latency of the VGG16 classifier, model load time and memory.",
-            discussion: "Loads and verifies the model (timed), then runs warm-up and timed iterations on a synthetic input. Run a release build; this machine's timings vary from run to run, compare runs made side by side."
+            discussion:
+                "Loads and verifies the model (timed), then runs warm-up and timed iterations on a synthetic input. Run a release build; this machine's timings vary from run to run, compare runs made side by side."
         )
 
-        @Option(help: "Model file to load (verified, timed). Without it, seeded random weights are used and load time is not measured.")
+        @Option(
+            help:
+                "Model file to load (verified, timed). Without it, seeded random weights are used and load time is not measured."
+        )
         var model: String?
 
         @Option(help: "Images per forward pass.")
@@ -33,7 +37,10 @@ struct BenchCommand: ParsableCommand {
         @Option(help: "Untimed warm-up iterations.")
         var warmup: Int = 2
 
-        @Option(help: "Execution plan: inference, fast, training, reference, im2col, winograd2, winograd4, or layer=algorithm,...")
+        @Option(
+            help:
+                "Execution plan: inference, fast, training, reference, im2col, winograd2, winograd4, or layer=algorithm,..."
+        )
         var plan: String = "inference"
 
         @Flag(help: "Print one JSON object instead of text.")
@@ -73,7 +80,9 @@ struct BenchCommand: ParsableCommand {
                 let head = parameters.head
                 var features = [Float](repeating: 0, count: batch * VGG16.featureCount)
                 run = { input in
-                    features.withUnsafeMutableBufferPointer { random.extract(input, batch: batch, features: $0.baseAddress!) }
+                    features.withUnsafeMutableBufferPointer {
+                        random.extract(input, batch: batch, features: $0.baseAddress!)
+                    }
                     return (0..<batch).map { n in head.logit(Array(features[(n * 512)..<((n + 1) * 512)])) }
                 }
             }
@@ -101,7 +110,8 @@ struct BenchCommand: ParsableCommand {
                 var h = side
                 for (i, layer) in VGG16.convLayers.enumerated() {
                     let per = seconds[i] / Double(iterations)
-                    layerReport.append((layer.name, per * 1000, layer.flops(height: h, width: h) * Double(batch) / per / 1e9))
+                    layerReport.append(
+                        (layer.name, per * 1000, layer.flops(height: h, width: h) * Double(batch) / per / 1e9))
                     if layer.poolAfter { h /= 2 }
                 }
             }
@@ -118,7 +128,10 @@ struct BenchCommand: ParsableCommand {
                     "rss_anonymous_mib": .number(Double(rssAfter.anonymous) / 1_048_576),
                     "rss_file_mib": .number(Double(rssAfter.fileBacked) / 1_048_576),
                     "logit": .number(Double(logits.first ?? .nan)),
-                    "layers": .array(layerReport.map { ["name": .string($0.name), "ms": .number($0.ms), "gflops": .number($0.gflops)] }),
+                    "layers": .array(
+                        layerReport.map {
+                            ["name": .string($0.name), "ms": .number($0.ms), "gflops": .number($0.gflops)]
+                        }),
                 ]
                 print(result.serialized())
                 return
@@ -129,11 +142,18 @@ struct BenchCommand: ParsableCommand {
             print("plan:            \(plan)")
             if let loadSeconds { print("model load:      \(fixed(loadSeconds, 3)) s (verified, self-test included)") }
             print("batch:           \(batch)")
-            print("per frame:       \(fixed(perFrameMS, 1)) ms median of \(iterations) (min \(fixed(sorted[0] * 1000 / Double(batch), 1)) ms)")
-            print("throughput:      \(fixed(gflops, 0)) GFLOP/s (\(fixed(VGG16.flopsPerImage / 1e9, 2)) GFLOP per frame)")
-            print("memory:          \(fixed(rssAfter.residentMiB, 1)) MiB resident, peak \(fixed(rssAfter.peakMiB, 1)) MiB")
+            print(
+                "per frame:       \(fixed(perFrameMS, 1)) ms median of \(iterations) (min \(fixed(sorted[0] * 1000 / Double(batch), 1)) ms)"
+            )
+            print(
+                "throughput:      \(fixed(gflops, 0)) GFLOP/s (\(fixed(VGG16.flopsPerImage / 1e9, 2)) GFLOP per frame)")
+            print(
+                "memory:          \(fixed(rssAfter.residentMiB, 1)) MiB resident, peak \(fixed(rssAfter.peakMiB, 1)) MiB"
+            )
             for (i, l) in layerReport.enumerated() {
-                print("  \(l.name)  \(executionPlan.algorithms[i].rawValue)  \(fixed(l.ms, 2)) ms  \(fixed(l.gflops, 0)) GFLOP/s")
+                print(
+                    "  \(l.name)  \(executionPlan.algorithms[i].rawValue)  \(fixed(l.ms, 2)) ms  \(fixed(l.gflops, 0)) GFLOP/s"
+                )
             }
         }
     }
@@ -142,13 +162,15 @@ struct BenchCommand: ParsableCommand {
 extension BenchCommand {
     struct Train: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Time training steps: phase 1 (frozen base, features only) and phase 2 (fine-tuning) at a batch size.",
+            abstract:
+                "Time training steps: phase 1 (frozen base, features only) and phase 2 (fine-tuning) at a batch size.",
             discussion: "Uses seeded random weights and inputs; the work per step is the same as with real data."
         )
 
         @Option(help: "Images per step.") var batch: Int = 8
         @Option(help: "Timed steps per phase.") var steps: Int = 3
-        @Option(name: .customLong("fine-tune-from"), help: "First trainable layer in phase 2.") var fineTuneFrom = "block1_conv1"
+        @Option(name: .customLong("fine-tune-from"), help: "First trainable layer in phase 2.") var fineTuneFrom =
+            "block1_conv1"
         @Option(help: "Execution plan (see bench engine).") var plan: String = "training"
         @Flag(help: "Print one JSON object instead of text.") var json = false
         @Flag(help: "Break the backward stages down by layer.") var layers = false
@@ -167,18 +189,24 @@ extension BenchCommand {
             let labels = (0..<batch).map { Float($0 % 2) }
 
             // Phase 1: features of a batch through the frozen base.
-            let extractor = try VGG16FeatureExtractor(weights: parameters, plan: executionPlan, threads: threads, chunking: .training)
+            let extractor = try VGG16FeatureExtractor(
+                weights: parameters, plan: executionPlan, threads: threads, chunking: .training)
             var features = [Float](repeating: 0, count: batch * VGG16.featureCount)
-            features.withUnsafeMutableBufferPointer { extractor.extract(input.pointer, batch: batch, features: $0.baseAddress!) }
+            features.withUnsafeMutableBufferPointer {
+                extractor.extract(input.pointer, batch: batch, features: $0.baseAddress!)
+            }
             var frozen: [Double] = []
             for _ in 0..<steps {
                 let t = MonotonicClock.now()
-                features.withUnsafeMutableBufferPointer { extractor.extract(input.pointer, batch: batch, features: $0.baseAddress!) }
+                features.withUnsafeMutableBufferPointer {
+                    extractor.extract(input.pointer, batch: batch, features: $0.baseAddress!)
+                }
                 frozen.append(MonotonicClock.now() - t)
             }
 
             // Phase 2: forward, backward, optimizer, re-preparation of the weights.
-            let network = TrainableNetwork(parameters: parameters, firstTrainable: first, plan: executionPlan, maxBatch: batch, threads: threads)
+            let network = TrainableNetwork(
+                parameters: parameters, firstTrainable: first, plan: executionPlan, maxBatch: batch, threads: threads)
             let optimizer = RMSprop(learningRate: 1e-5, threads: threads)
             var fineTune: [Double] = []
             var optimizerSeconds = 0.0
@@ -193,7 +221,9 @@ extension BenchCommand {
                     optimizer.update(parameters.conv[i].kernel, gradient: g.kernel)
                     optimizer.update(parameters.conv[i].bias, gradient: g.bias)
                 }
-                optimizer.update(&parameters.head, kernelGradient: network.gradients.headKernel, biasGradient: network.gradients.headBias)
+                optimizer.update(
+                    &parameters.head, kernelGradient: network.gradients.headKernel,
+                    biasGradient: network.gradients.headBias)
                 if s > 0 { optimizerSeconds += MonotonicClock.now() - o }
                 network.parametersDidChange()
                 if s > 0 { fineTune.append(MonotonicClock.now() - t) }
@@ -203,29 +233,44 @@ extension BenchCommand {
             var stages: [String: Double] = ["optimizer": optimizerSeconds]
             for (key, value) in network.stageSeconds ?? [:] {
                 // Per-layer keys ("weight gradient block3_conv2") are summed per stage; --layers keeps them.
-                let stage = layers ? key : key.split(separator: " ").filter { !$0.hasPrefix("block") }.joined(separator: " ")
+                let stage =
+                    layers ? key : key.split(separator: " ").filter { !$0.hasPrefix("block") }.joined(separator: " ")
                 stages[stage, default: 0] += value
             }
             if json {
                 var stageObject = JSONObject()
-                for (k, v) in stages.sorted(by: { $0.key < $1.key }) { stageObject[k] = .number(v * 1000 / Double(steps * batch)) }
-                let out: JSONValue = ["openblas_kernel": .string(kernel), "engine_loops": .string(EngineLoops.description), "threads": .number(Double(threads.count)),
-                                      "batch": .number(Double(batch)), "frozen_ms_per_image": .number(perImage(frozen)),
-                                      "fine_tune_ms_per_image": .number(perImage(fineTune)),
-                                      "frozen_fastest_ms_per_image": .number(fastest(frozen)),
-                                      "fine_tune_fastest_ms_per_image": .number(fastest(fineTune)), "fine_tune_stages_ms_per_image": .object(stageObject),
-                                      "network_mib": .number(Double(network.memoryBytes) / 1_048_576),
-                                      "peak_rss_mib": .number(ProcessMemory.current().peakMiB)]
+                for (k, v) in stages.sorted(by: { $0.key < $1.key }) {
+                    stageObject[k] = .number(v * 1000 / Double(steps * batch))
+                }
+                let out: JSONValue = [
+                    "openblas_kernel": .string(kernel), "engine_loops": .string(EngineLoops.description),
+                    "threads": .number(Double(threads.count)),
+                    "batch": .number(Double(batch)), "frozen_ms_per_image": .number(perImage(frozen)),
+                    "fine_tune_ms_per_image": .number(perImage(fineTune)),
+                    "frozen_fastest_ms_per_image": .number(fastest(frozen)),
+                    "fine_tune_fastest_ms_per_image": .number(fastest(fineTune)),
+                    "fine_tune_stages_ms_per_image": .object(stageObject),
+                    "network_mib": .number(Double(network.memoryBytes) / 1_048_576),
+                    "peak_rss_mib": .number(ProcessMemory.current().peakMiB),
+                ]
                 print(out.serialized())
                 return
             }
-            print("openblas kernel: \(kernel); engine loops \(EngineLoops.description); threads \(threads.count); batch \(batch); plan \(plan)")
-            print("phase 1 (frozen base):  \(fixed(perImage(frozen), 1)) ms per image (median of \(steps) steps; fastest \(fixed(fastest(frozen), 1)))")
-            print("phase 2 (fine-tuning):  \(fixed(perImage(fineTune), 1)) ms per image (median; fastest \(fixed(fastest(fineTune), 1))), from \(fineTuneFrom)")
+            print(
+                "openblas kernel: \(kernel); engine loops \(EngineLoops.description); threads \(threads.count); batch \(batch); plan \(plan)"
+            )
+            print(
+                "phase 1 (frozen base):  \(fixed(perImage(frozen), 1)) ms per image (median of \(steps) steps; fastest \(fixed(fastest(frozen), 1)))"
+            )
+            print(
+                "phase 2 (fine-tuning):  \(fixed(perImage(fineTune), 1)) ms per image (median; fastest \(fixed(fastest(fineTune), 1))), from \(fineTuneFrom)"
+            )
             for (k, v) in stages.sorted(by: { $0.value > $1.value }) {
                 print("  \(k): \(fixed(v * 1000 / Double(steps * batch), 1)) ms per image")
             }
-            print("memory: network \(fixed(Double(network.memoryBytes) / 1_048_576, 0)) MiB, peak resident \(fixed(ProcessMemory.current().peakMiB, 0)) MiB")
+            print(
+                "memory: network \(fixed(Double(network.memoryBytes) / 1_048_576, 0)) MiB, peak resident \(fixed(ProcessMemory.current().peakMiB, 0)) MiB"
+            )
         }
     }
 }
@@ -234,7 +279,9 @@ extension BenchCommand {
     struct ImagingBench: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "imaging",
-            abstract: "Time preprocessing: a 640x480 MJPEG frame, a 640x480 YUYV frame and a 2000x2000 JPEG photo to a centred 224x224 input.")
+            abstract:
+                "Time preprocessing: a 640x480 MJPEG frame, a 640x480 YUYV frame and a 2000x2000 JPEG photo to a centred 224x224 input."
+        )
 
         @Option(help: "Timed iterations per case.") var iterations = 50
         @Option(help: "Resize method.") var resize = ResizeMethod.default
@@ -243,15 +290,24 @@ extension BenchCommand {
         func run() throws {
             let cases = try ImagingBenchmark.run(iterations: iterations, preprocessor: Preprocessor(resize: resize))
             if json {
-                print(JSONValue.array(cases.map {
-                    ["case": .string($0.name), "median_ms": .number($0.medianMilliseconds), "min_ms": .number($0.minimumMilliseconds),
-                     "target_ms": .number($0.targetMilliseconds), "iterations": .number(Double($0.iterations))]
-                }).serialized())
+                print(
+                    JSONValue.array(
+                        cases.map {
+                            [
+                                "case": .string($0.name), "median_ms": .number($0.medianMilliseconds),
+                                "min_ms": .number($0.minimumMilliseconds),
+                                "target_ms": .number($0.targetMilliseconds),
+                                "iterations": .number(Double($0.iterations)),
+                            ]
+                        }
+                    ).serialized())
                 return
             }
             for c in cases {
                 let verdict = c.medianMilliseconds <= c.targetMilliseconds ? "within" : "OVER"
-                print("\(c.name): median \(fixed(c.medianMilliseconds, 2)) ms, min \(fixed(c.minimumMilliseconds, 2)) ms (target \(fixed(c.targetMilliseconds, 0)) ms: \(verdict))")
+                print(
+                    "\(c.name): median \(fixed(c.medianMilliseconds, 2)) ms, min \(fixed(c.minimumMilliseconds, 2)) ms (target \(fixed(c.targetMilliseconds, 0)) ms: \(verdict))"
+                )
             }
         }
     }

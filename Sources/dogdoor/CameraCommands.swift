@@ -9,7 +9,8 @@ struct CameraCommand: ParsableCommand {
         subcommands: [List.self, Snapshot.self])
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List V4L2 capture devices with their formats and sizes.")
+        static let configuration = CommandConfiguration(
+            abstract: "List V4L2 capture devices with their formats and sizes.")
         func run() throws {
             let devices = V4L2Source.listDevices()
             if devices.isEmpty {
@@ -34,7 +35,8 @@ struct CameraCommand: ParsableCommand {
     }
 
     struct Snapshot: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Capture one frame from a camera and save it as JPEG.")
+        static let configuration = CommandConfiguration(
+            abstract: "Capture one frame from a camera and save it as JPEG.")
 
         @Option(help: "The camera device.") var device = "/dev/video0"
         @Option(help: "Pixel format.") var format = PixelFormat.mjpeg

@@ -19,15 +19,21 @@ struct ClassifyCommand: ParsableCommand {
             """)
 
     @Option(help: "Model file.") var model: String
-    @Option(help: "Daemon configuration whose [decision] threshold applies (default: /etc/dogdoor/dogdoord.toml if it exists).")
+    @Option(
+        help:
+            "Daemon configuration whose [decision] threshold applies (default: /etc/dogdoor/dogdoord.toml if it exists)."
+    )
     var config: String?
-    @Option(help: "Decision threshold (probability), instead of the configuration's or the model's.") var threshold: Double?
+    @Option(help: "Decision threshold (probability), instead of the configuration's or the model's.") var threshold:
+        Double?
     @Flag(help: "One JSON object per image.") var json = false
     @Argument(help: "Image files.") var images: [String]
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
-        if let threshold, !(threshold > 0 && threshold < 1) { throw ValidationError("--threshold must be between 0 and 1") }
+        if let threshold, !(threshold > 0 && threshold < 1) {
+            throw ValidationError("--threshold must be between 0 and 1")
+        }
     }
 
     func run() throws {
@@ -43,14 +49,17 @@ struct ClassifyCommand: ParsableCommand {
                 let admit = result.probability >= threshold
                 let label = admit ? manifest.positiveClass : manifest.negativeClass
                 if json {
-                    let line: JSONValue = ["file": .string(path), "logit": .number(Double(result.logit)),
-                                           "probability": .number(result.probability), "admit": .bool(admit),
-                                           "class": .string(label), "threshold": .number(threshold),
-                                           "threshold_from": .string(source)]
+                    let line: JSONValue = [
+                        "file": .string(path), "logit": .number(Double(result.logit)),
+                        "probability": .number(result.probability), "admit": .bool(admit),
+                        "class": .string(label), "threshold": .number(threshold),
+                        "threshold_from": .string(source),
+                    ]
                     print(line.serialized())
                 } else {
-                    print("\(path): \(label) (p=\(fixed(result.probability, 4)), logit \(fixed(Double(result.logit), 3)), "
-                          + "\(admit ? "admit" : "keep out") at threshold \(threshold) from \(source))")
+                    print(
+                        "\(path): \(label) (p=\(fixed(result.probability, 4)), logit \(fixed(Double(result.logit), 3)), "
+                            + "\(admit ? "admit" : "keep out") at threshold \(threshold) from \(source))")
                 }
             } catch {
                 failed += 1

@@ -6,7 +6,10 @@ import Support
 
 /// Where the daemon's control socket is: --socket, else the configuration's [control] socket.
 struct SocketOption: ParsableArguments {
-    @Option(help: "The daemon's control socket (default: [control] socket of /etc/dogdoor/dogdoord.toml, else /run/dogdoor/control.sock).")
+    @Option(
+        help:
+            "The daemon's control socket (default: [control] socket of /etc/dogdoor/dogdoord.toml, else /run/dogdoor/control.sock)."
+    )
     var socket: String?
 
     @Flag(help: "Print the daemon's answer as JSON.")
@@ -14,7 +17,9 @@ struct SocketOption: ParsableArguments {
 
     var path: String {
         if let socket { return socket }
-        if let configuration = try? DaemonConfiguration.load(path: DaemonConfiguration.defaultPath) { return configuration.control.socket }
+        if let configuration = try? DaemonConfiguration.load(path: DaemonConfiguration.defaultPath) {
+            return configuration.control.socket
+        }
         return DaemonConfiguration.defaults.control.socket
     }
 
@@ -41,16 +46,23 @@ enum StatusText {
         lines.append("mode:       \(mode)")
         lines.append("door:       \(s.latch.rawValue)")
         lines.append("camera:     \(s.camera.rawValue)")
-        lines.append("frames:     \(fixed(s.framesPerSecond, 1)) per second, inference \(fixed(s.inferenceMilliseconds, 0)) ms")
+        lines.append(
+            "frames:     \(fixed(s.framesPerSecond, 1)) per second, inference \(fixed(s.inferenceMilliseconds, 0)) ms")
         if let f = s.frames {
-            lines.append("            \(f.seen) seen, \(f.evaluated) evaluated, \(f.still) still (no motion), \(f.corrupt) corrupt, \(f.dropped) dropped (newer frame arrived first)")
+            lines.append(
+                "            \(f.seen) seen, \(f.evaluated) evaluated, \(f.still) still (no motion), \(f.corrupt) corrupt, \(f.dropped) dropped (newer frame arrived first)"
+            )
         }
         if let curfew = s.curfew { lines.append("curfew:     \(curfew) (in force)") }
         if let d = s.lastDecision {
             lines.append("last:       \(d.kind) at \(d.time): \(d.rule)")
-            if !d.scores.isEmpty { lines.append("            scores \(d.scores.map { fixed($0, 2) }.joined(separator: " "))") }
+            if !d.scores.isEmpty {
+                lines.append("            scores \(d.scores.map { fixed($0, 2) }.joined(separator: " "))")
+            }
         }
-        if let m = s.model { lines.append("model:      \(m.path) (sha256 \(m.sha256.prefix(16))..., threshold \(m.threshold))") }
+        if let m = s.model {
+            lines.append("model:      \(m.path) (sha256 \(m.sha256.prefix(16))..., threshold \(m.threshold))")
+        }
         return lines.joined(separator: "\n")
     }
 }
@@ -62,13 +74,15 @@ struct StatusCommand: ParsableCommand {
 }
 
 struct LockCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "lock", abstract: "Lock the door and keep it locked until `dogdoor auto`.")
+    static let configuration = CommandConfiguration(
+        commandName: "lock", abstract: "Lock the door and keep it locked until `dogdoor auto`.")
     @OptionGroup var socket: SocketOption
     func run() throws { try socket.send(.lock) }
 }
 
 struct AutoCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "auto", abstract: "Let the camera decide again (ends lock or a manual unlock).")
+    static let configuration = CommandConfiguration(
+        commandName: "auto", abstract: "Let the camera decide again (ends lock or a manual unlock).")
     @OptionGroup var socket: SocketOption
     func run() throws { try socket.send(.auto) }
 }
@@ -84,7 +98,9 @@ struct UnlockCommand: ParsableCommand {
     @OptionGroup var socket: SocketOption
 
     func run() throws {
-        guard let seconds = parseDurationSeconds(duration), seconds >= 1, seconds <= Double(ControlCommand.maximumUnlockSeconds) else {
+        guard let seconds = parseDurationSeconds(duration), seconds >= 1,
+            seconds <= Double(ControlCommand.maximumUnlockSeconds)
+        else {
             throw ValidationError("--for \(duration): expected a duration between 1s and 24h, e.g. 90s, 10m or 1h")
         }
         try socket.send(.unlock(seconds: Int(seconds.rounded())))
@@ -106,11 +122,17 @@ func parseDurationSeconds(_ text: String) -> Double? {
         }
         guard let value = Double(number) else { return nil }
         let unit: Double
-        if rest.hasPrefix("ms") { unit = 0.001; rest = rest.dropFirst(2) }
-        else if rest.hasPrefix("s") { unit = 1; rest = rest.dropFirst() }
-        else if rest.hasPrefix("m") { unit = 60; rest = rest.dropFirst() }
-        else if rest.hasPrefix("h") { unit = 3600; rest = rest.dropFirst() }
-        else { return nil }
+        if rest.hasPrefix("ms") {
+            unit = 0.001; rest = rest.dropFirst(2)
+        } else if rest.hasPrefix("s") {
+            unit = 1; rest = rest.dropFirst()
+        } else if rest.hasPrefix("m") {
+            unit = 60; rest = rest.dropFirst()
+        } else if rest.hasPrefix("h") {
+            unit = 3600; rest = rest.dropFirst()
+        } else {
+            return nil
+        }
         total += value * unit
         number = ""
     }

@@ -10,8 +10,10 @@ struct DogDoorCommand: DogDoorProgram {
         commandName: "dogdoor",
         abstract: "DogDoor tools: inspect models, classify images, benchmark, and control the door daemon.",
         version: dogDoorVersion,
-        subcommands: [StatusCommand.self, LockCommand.self, UnlockCommand.self, AutoCommand.self, ClassifyCommand.self, EvaluateCommand.self,
-                      ModelCommand.self, CameraCommand.self, SamplesCommand.self, BenchCommand.self, BLASCommand.self]
+        subcommands: [
+            StatusCommand.self, LockCommand.self, UnlockCommand.self, AutoCommand.self, ClassifyCommand.self,
+            EvaluateCommand.self,
+            ModelCommand.self, CameraCommand.self, SamplesCommand.self, BenchCommand.self, BLASCommand.self,
+        ]
     )
 }
-

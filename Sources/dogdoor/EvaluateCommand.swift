@@ -35,9 +35,13 @@ struct EvaluateCommand: ParsableCommand {
         for (name, positive) in [(manifest.positiveClass, true), (manifest.negativeClass, false)] {
             let folder = root + "/" + name
             guard isDirectoryPath(folder) else {
-                throw CommandFailure("\(folder): missing (the model's classes are \(manifest.positiveClass) and \(manifest.negativeClass))")
+                throw CommandFailure(
+                    "\(folder): missing (the model's classes are \(manifest.positiveClass) and \(manifest.negativeClass))"
+                )
             }
-            files += try DatasetLayout.imageFiles(under: folder).map { LabelledFile(path: $0, className: name, isPositive: positive) }
+            files += try DatasetLayout.imageFiles(under: folder).map {
+                LabelledFile(path: $0, className: name, isPositive: positive)
+            }
         }
         let images = ImageSet(files, preprocessor: active.preprocessor, threads: threads)
         for skipped in images.skipped { printError("dogdoor: skipped \(skipped.path): \(skipped.reason)") }
@@ -63,26 +67,34 @@ struct EvaluateCommand: ParsableCommand {
             object["confusion"] = c.json
             object["calibration"] = calibration.json
             // Per image: its true class (the folder it came from), the score, and the decision at the threshold.
-            object["scores"] = .array(scores.map { score in
-                let probability = Double(sigmoid(Float(score.logit)))
-                return ["file": .string(score.path),
+            object["scores"] = .array(
+                scores.map { score in
+                    let probability = Double(sigmoid(Float(score.logit)))
+                    return [
+                        "file": .string(score.path),
                         "class": .string(score.isPositive ? manifest.positiveClass : manifest.negativeClass),
                         "logit": .number(score.logit), "probability": .number(probability),
-                        "admitted": .bool(probability >= limit)]
-            })
+                        "admitted": .bool(probability >= limit),
+                    ]
+                })
             print(JSONValue.object(object).serialized())
         } else {
             print("model:        \(model) (admits \"\(manifest.positiveClass)\")")
-            print("images:       \(c.positives) \(manifest.positiveClass), \(c.negatives) \(manifest.negativeClass), \(images.skipped.count) skipped")
+            print(
+                "images:       \(c.positives) \(manifest.positiveClass), \(c.negatives) \(manifest.negativeClass), \(images.skipped.count) skipped"
+            )
             print("threshold:    \(fixed(limit, 4))")
             print("accuracy:     \(c.accuracy.map { fixed($0, 4) } ?? "n/a")")
             print("ROC AUC:      \(auc.map { fixed($0, 4) } ?? "n/a (needs both classes)")")
-            print("confusion:    \(c.trueAccepts) true accepts, \(c.falseRejects) false rejects, \(c.falseAccepts) false accepts, \(c.trueRejects) true rejects")
+            print(
+                "confusion:    \(c.trueAccepts) true accepts, \(c.falseRejects) false rejects, \(c.falseAccepts) false accepts, \(c.trueRejects) true rejects"
+            )
             print("false accepts: \(c.falseAccepts) of \(c.negatives) (the door opened for the wrong animal)")
             print("false rejects: \(c.falseRejects) of \(c.positives) (the dog had to wait)")
             print(calibration.caveat)
             for wrong in TrainingReport.misclassified(scores, threshold: limit) {
-                print("  \(wrong.isPositive ? "rejected" : "ACCEPTED") \(wrong.path) (p=\(fixed(wrong.probability, 3)))")
+                print(
+                    "  \(wrong.isPositive ? "rejected" : "ACCEPTED") \(wrong.path) (p=\(fixed(wrong.probability, 3)))")
             }
         }
         if !images.skipped.isEmpty { throw ExitCode(1) }
@@ -93,4 +105,3 @@ func isDirectoryPath(_ path: String) -> Bool {
     var st = stat()
     return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
 }
-

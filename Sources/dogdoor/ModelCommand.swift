@@ -15,7 +15,8 @@ struct ModelCommand: ParsableCommand {
     struct Info: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Verify a model file completely and print its manifest.",
-            discussion: "Checks the container, the manifest, every tensor's name, shape and dtype, the tensor checksum and the self-test. Exit status 1 if anything is wrong."
+            discussion:
+                "Checks the container, the manifest, every tensor's name, shape and dtype, the tensor checksum and the self-test. Exit status 1 if anything is wrong."
         )
 
         @Argument(help: "The model file (.safetensors).")
@@ -57,7 +58,9 @@ struct ModelCommand: ParsableCommand {
             print("tensors sha256: \(m.tensorsSHA256)")
             print("manifest:       sha256 \(m.contentSHA256) (checked)")
             print("signature:      \(m.signature.map { "Ed25519, key \($0.publicKey.fingerprint), valid" } ?? "none")")
-            print("self-test:      logit \(model.selfTestLogit), recorded \(m.selfTest.expectedLogit) (allowed +-\(formatNumber(m.selfTest.allowedDifference, "%.2g")))")
+            print(
+                "self-test:      logit \(model.selfTestLogit), recorded \(m.selfTest.expectedLogit) (allowed +-\(formatNumber(m.selfTest.allowedDifference, "%.2g")))"
+            )
             print("openblas:       \(kernel)")
             if !m.training.members.isEmpty {
                 print("training:")
@@ -68,7 +71,8 @@ struct ModelCommand: ParsableCommand {
 
     struct Package: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Package conv-base weights with a seeded random head into a model file (for benchmarks and tests; train a real model with dogdoor-train).",
+            abstract:
+                "Package conv-base weights with a seeded random head into a model file (for benchmarks and tests; train a real model with dogdoor-train).",
             shouldDisplay: true
         )
 
@@ -90,10 +94,12 @@ struct ModelCommand: ParsableCommand {
             parameters = try loadBaseWeights(path: weights)
             var rng = SeededRandom(seed: seed)
             let limit = (6.0 / Double(VGG16.featureCount + 1)).squareRoot()
-            parameters.head = DenseHead(kernel: (0..<VGG16.featureCount).map { _ in Float(rng.uniform(-limit, limit)) }, bias: 0.25)
-            let manifest = ModelManifest(resize: "area", centering: "samplewise", positiveClass: "positive",
-                                         negativeClass: "negative", threshold: 0.5,
-                                         training: ["note": "untrained random head (dogdoor model package)", "seed": .number(Double(seed))])
+            parameters.head = DenseHead(
+                kernel: (0..<VGG16.featureCount).map { _ in Float(rng.uniform(-limit, limit)) }, bias: 0.25)
+            let manifest = ModelManifest(
+                resize: "area", centering: "samplewise", positiveClass: "positive",
+                negativeClass: "negative", threshold: 0.5,
+                training: ["note": "untrained random head (dogdoor model package)", "seed": .number(Double(seed))])
             try ModelFile.write(parameters, manifest: manifest, to: output, threads: threads)
             print("wrote \(output)")
         }

@@ -55,9 +55,12 @@ extension ModelCommand {
             let (threads, _) = try compute.setUp(&logger)
             let privateKey = try KeyFile.readPrivateKey(key)
             let manifest = try ModelFile.rewrite(file, to: output ?? file, threads: threads) { manifest in
-                manifest.signature = ModelSignature(publicKey: privateKey.publicKey, value: privateKey.signature(for: manifest.signedMessage))
+                manifest.signature = ModelSignature(
+                    publicKey: privateKey.publicKey, value: privateKey.signature(for: manifest.signedMessage))
             }
-            print("signed \(output ?? file) with key \(privateKey.publicKey.fingerprint) (manifest \(manifest.contentSHA256.prefix(16)))")
+            print(
+                "signed \(output ?? file) with key \(privateKey.publicKey.fingerprint) (manifest \(manifest.contentSHA256.prefix(16)))"
+            )
         }
     }
 
@@ -78,14 +81,19 @@ extension ModelCommand {
         func run() throws {
             var logger = Logger(label: "dogdoor")
             let (threads, _) = try compute.setUp(&logger)
-            let manifest = try ModelFile.rewrite(file, to: output ?? file, acceptingFormat1: true, threads: threads) { _ in }
-            print("wrote \(output ?? file): format \(manifest.formatVersion), manifest \(manifest.contentSHA256.prefix(16))")
+            let manifest = try ModelFile.rewrite(file, to: output ?? file, acceptingFormat1: true, threads: threads) {
+                _ in
+            }
+            print(
+                "wrote \(output ?? file): format \(manifest.formatVersion), manifest \(manifest.contentSHA256.prefix(16))"
+            )
         }
     }
 
     struct Install: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Verify a model against the door's trust policy and install it root-owned, read-only to the daemon.",
+            abstract:
+                "Verify a model against the door's trust policy and install it root-owned, read-only to the daemon.",
             discussion: """
                 Checks the file as dogdoord will ([model] minimum_threshold, public_key and sha256 of the \
                 configuration, then checksums and the self-test), and copies it atomically to the configured \
@@ -97,7 +105,10 @@ extension ModelCommand {
         @Argument(help: "The new model file.")
         var file: String
 
-        @Option(help: "The daemon's configuration (default: /etc/dogdoor/dogdoord.toml if it exists, else the built-in defaults).")
+        @Option(
+            help:
+                "The daemon's configuration (default: /etc/dogdoor/dogdoord.toml if it exists, else the built-in defaults)."
+        )
         var config: String?
 
         @OptionGroup var compute: ComputeOptions
@@ -105,7 +116,8 @@ extension ModelCommand {
         func run() throws {
             var logger = Logger(label: "dogdoor")
             let (threads, _) = try compute.setUp(&logger)
-            let path = config ?? (access(DaemonConfiguration.defaultPath, F_OK) == 0 ? DaemonConfiguration.defaultPath : nil)
+            let path =
+                config ?? (access(DaemonConfiguration.defaultPath, F_OK) == 0 ? DaemonConfiguration.defaultPath : nil)
             let configuration = try path.map { try DaemonConfiguration.load(path: $0) } ?? .defaults
             let trust = try configuration.model.trust()
             let model = try DogDoorModel(path: file, threads: threads, trust: trust)
@@ -114,10 +126,14 @@ extension ModelCommand {
             try AtomicFile.write(try readFile(file), to: destination, permissions: 0o640)
             let group = groupID(named: "dogdoor")
             if chown(destination, 0, group ?? 0) != 0 {
-                printError("warning: could not give \(destination) to root\(group == nil ? "" : ":dogdoor") (\(SystemError("chown").reason)); run as root")
+                printError(
+                    "warning: could not give \(destination) to root\(group == nil ? "" : ":dogdoor") (\(SystemError("chown").reason)); run as root"
+                )
             }
             let signature = model.manifest.signature.map { "signed by key \($0.publicKey.fingerprint)" } ?? "unsigned"
-            print("installed \(destination) (admits \"\(model.manifest.positiveClass)\", threshold \(model.manifest.threshold), \(signature))")
+            print(
+                "installed \(destination) (admits \"\(model.manifest.positiveClass)\", threshold \(model.manifest.threshold), \(signature))"
+            )
             print("now: sudo systemctl reload dogdoord")
         }
     }

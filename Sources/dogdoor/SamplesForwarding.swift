@@ -7,7 +7,8 @@ import Support
 struct SamplesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "samples",
-        abstract: "Generate sample photos of Bo and of other animals (runs dogdoor-samples; see `dogdoor-samples --help`).")
+        abstract:
+            "Generate sample photos of Bo and of other animals (runs dogdoor-samples; see `dogdoor-samples --help`).")
 
     @Argument(parsing: .captureForPassthrough, help: "Arguments for dogdoor-samples, e.g. `dataset --output DIR`.")
     var arguments: [String] = []
@@ -15,7 +16,8 @@ struct SamplesCommand: ParsableCommand {
     func run() throws {
         let program = parentDirectory(of: executablePath()) + "/dogdoor-samples"
         guard access(program, X_OK) == 0 else {
-            throw CommandFailure("\(program) is missing: build it with `swift build -c release --product dogdoor-samples`")
+            throw CommandFailure(
+                "\(program) is missing: build it with `swift build -c release --product dogdoor-samples`")
         }
         let argv = ([program] + arguments).map { strdup($0) } + [nil]
         execv(program, argv)

@@ -22,7 +22,9 @@ struct DaemonCommand: DogDoorProgram {
         version: dogDoorVersion
     )
 
-    @Option(name: .long, help: "Configuration file (default: /etc/dogdoor/dogdoord.toml when it exists, else built-in defaults).")
+    @Option(
+        name: .long,
+        help: "Configuration file (default: /etc/dogdoor/dogdoord.toml when it exists, else built-in defaults).")
     var config: String?
 
     @Option(name: .customLong("set"), help: "Override a configuration key, e.g. --set decision.hold=20s (repeatable).")
@@ -31,7 +33,9 @@ struct DaemonCommand: DogDoorProgram {
     @Option(help: "Model file (shortcut for --set model.path=PATH).")
     var model: String?
 
-    @Flag(name: .customLong("check-config"), help: "Validate the configuration and verify the model, print the result, and exit.")
+    @Flag(
+        name: .customLong("check-config"),
+        help: "Validate the configuration and verify the model, print the result, and exit.")
     var checkConfig = false
 
     @Option(name: .customLong("log-level"), help: "How much to log.")
@@ -49,18 +53,25 @@ struct DaemonCommand: DogDoorProgram {
             return (parts[0], parts.count > 1 ? parts[1] : "")
         }
         if let model { pairs.append(("model.path", model)) }
-        let path: String? = config ?? (access(DaemonConfiguration.defaultPath, F_OK) == 0 ? DaemonConfiguration.defaultPath : nil)
+        let path: String? =
+            config ?? (access(DaemonConfiguration.defaultPath, F_OK) == 0 ? DaemonConfiguration.defaultPath : nil)
         var problems: [ConfigurationError] = []
         let configuration = DaemonConfiguration.check(path: path, overrides: pairs, problems: &problems)
         // Running stops at the first problem; --check-config goes on and reports every one.
         if !checkConfig, let first = problems.first { throw first }
         // OpenBLAS's kernel is fixed when the library loads: this may restart the process, before any device is opened.
-        let choice = try BLASRuntime.ensureBestKernel(coreOverride: configuration.compute.openblasCoretype, logger: logger)
+        let choice = try BLASRuntime.ensureBestKernel(
+            coreOverride: configuration.compute.openblasCoretype, logger: logger)
         BLASRuntime.configureForEngineThreads()
-        let threads = ComputeThreads(configuration.compute.threads > 0 ? configuration.compute.threads : BLASRuntime.defaultThreads)
-        logger.info("starting", metadata: ["config": "\(path ?? "built-in defaults")", "openblas": "\(BLASRuntime.describe(choice))",
-                                           "loops": "\(EngineLoops.description)",
-                                           "threads": "\(threads.count)", "plan": "\(configuration.compute.plan.rawValue)"])
+        let threads = ComputeThreads(
+            configuration.compute.threads > 0 ? configuration.compute.threads : BLASRuntime.defaultThreads)
+        logger.info(
+            "starting",
+            metadata: [
+                "config": "\(path ?? "built-in defaults")", "openblas": "\(BLASRuntime.describe(choice))",
+                "loops": "\(EngineLoops.description)",
+                "threads": "\(threads.count)", "plan": "\(configuration.compute.plan.rawValue)",
+            ])
 
         if checkConfig {
             let findings = ConfigurationCheck.run(configuration, problems: problems, path: path, threads: threads)
@@ -70,8 +81,9 @@ struct DaemonCommand: DogDoorProgram {
             return
         }
 
-        let daemon = DoorDaemon(configuration: configuration, configurationPath: path, overrides: pairs, threads: threads,
-                                logger: logger)
+        let daemon = DoorDaemon(
+            configuration: configuration, configurationPath: path, overrides: pairs, threads: threads,
+            logger: logger)
         _ = SignalWatcher(handlers: [
             SIGTERM: { daemon.requestStop("SIGTERM") },
             SIGINT: { daemon.requestStop("SIGINT") },

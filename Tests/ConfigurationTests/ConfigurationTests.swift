@@ -1,8 +1,9 @@
-@testable import Configuration
 import DecisionCore
 import Support
-import Testing
 import TestSupport
+import Testing
+
+@testable import Configuration
 
 /// The repository root, found from this file's path (Tests/DoorTests/ConfigurationTests.swift).
 let repositoryRoot: String = {
@@ -118,41 +119,103 @@ struct ConfigurationTests {
         #expect(parameters.nearMissPositives == 1)
     }
 
-    @Test("invalid files are rejected naming file, line and key", arguments: [
-        ("[decision]\nhold = \"0s\"", "c.toml:2: decision.hold: must be between 1s and 5m, got 0s"),
-        ("[decision]\n\nhold = 5", "c.toml:3: decision.hold: must be a duration string such as \"3s\", \"250ms\" or \"2m\", got integer 5"),
-        ("[decision]\nhold = \"5 s\"", "c.toml:2: decision.hold: \"5 s\" is not a duration (use a number and a unit: ms, s, m or h, e.g. \"3s\")"),
-        ("[decision]\nn = 1", "c.toml:2: decision.n: must be between 2 and 20, got 1"),
-        ("[decision]\nn = 6", "c.toml:2: decision.m: must be between n (6) and 50, got 5 (the default; set decision.m as well)"),
-        ("[decision]\nm = 2\nn = 3", "c.toml:2: decision.m: must be between n (3) and 50, got 2"),
-        ("[decision]\nhold = \"2m\"", "c.toml:2: decision.max_open: must be between 2m and 30m, got 1m (the default; set decision.max_open as well)"),
-        ("[decision]\nthreshold = 1.5", "c.toml:2: decision.threshold: must be greater than 0 and less than 1, got 1.5"),
-        ("[decision]\nthreshold = \"high\"", "c.toml:2: decision.threshold: must be a number between 0 and 1 (exclusive) or \"model\", got string \"high\""),
-        ("[decision]\nnear_miss = 3", "c.toml:2: decision.near_miss: must be between 1 and n - 1 (2), got 3"),
-        ("[decision]\nmax_open = \"20m\"\n[latch]\nmax_unlocked = \"10m\"", "c.toml:2: decision.max_open: must not exceed latch.max_unlocked (10m), got 20m"),
-        ("[decision]\nspeed = 1", "c.toml:2: decision.speed: unknown key (known keys: n, m, window, hold, max_open, cooldown, threshold, near_miss)"),
-        ("[door]\nx = 1", "c.toml:1: unknown section [door] (known: [model], [camera], [latch], [decision], [curfew], [events], [control], [motion], [compute])"),
-        ("x = 1", "c.toml:1: x: keys must be inside a section such as [decision]"),
-        ("[model]\npath = \"model.safetensors\"", "c.toml:2: model.path: must be an absolute path, got \"model.safetensors\""),
-        ("[camera]\nkind = \"usb\"", "c.toml:2: camera.kind: must be one of \"replay\", \"v4l2\", got \"usb\""),
-        ("[camera]\nwidth = 641", "c.toml:2: camera.width: must be even, got 641"),
-        ("[camera]\nfps = 0.5", "c.toml:2: camera.fps: must be between 1 and 120, got 0.5"),
-        ("[camera]\nreplay_loop = \"yes\"", "c.toml:2: camera.replay_loop: must be true or false, got string \"yes\""),
-        ("[camera]\nreplay_files = [1]", "c.toml:2: camera.replay_files: must be an array of strings, got an element of type integer: 1"),
-        ("[latch]\nline = 70000", "c.toml:2: latch.line: must be between 0 and 65535, got 70000"),
-        ("[latch]\nline = true", "c.toml:2: latch.line: must be a line offset (integer) or a line name (string), got boolean true"),
-        ("[latch]\nchip = \"\"", "c.toml:2: latch.chip: must not be empty"),
-        ("[latch]\nmax_unlocked = \"30s\"", "c.toml:2: decision.max_open: must not exceed latch.max_unlocked (30s), got 1m (the default; set decision.max_open as well)"),
-        ("[curfew]\nwindows = [\"22:00-22:00\"]", "c.toml:2: curfew.windows: invalid curfew window \"22:00-22:00\": start and end are the same time"),
-        ("[curfew]\nwindows = \"22:00-06:00\"", "c.toml:2: curfew.windows: must be an array of strings, got string \"22:00-06:00\""),
-        ("[events]\nmax_snapshots = 0", "c.toml:2: events.max_snapshots: must be between 1 and 100000, got 0"),
-        ("[control]\nsocket = \"/\(String(repeating: "s", count: 120))\"", "c.toml:2: control.socket: must be shorter than 108 bytes (a Unix socket path limit)"),
-        ("[control]\ngroup = \"dog door\"", "c.toml:2: control.group: must be a group name (letters, digits, '_', '-', '.'), got \"dog door\""),
-        ("[compute]\nthreads = -1", "c.toml:2: compute.threads: must be between 0 and 256, got -1"),
-        ("[compute]\nplan = \"turbo\"", "c.toml:2: compute.plan: must be one of \"frugal\", \"fast\", got \"turbo\""),
-        ("[compute]\nopenblas_coretype = \"Has well\"", "c.toml:2: compute.openblas_coretype: must be an OpenBLAS core name such as \"Haswell\" (letters and digits), got \"Has well\""),
-        ("[decision]\nn = 3\nn = 4", "c.toml:3: duplicate key \"n\" in [decision] (first defined on line 2)"),
-    ])
+    @Test(
+        "invalid files are rejected naming file, line and key",
+        arguments: [
+            ("[decision]\nhold = \"0s\"", "c.toml:2: decision.hold: must be between 1s and 5m, got 0s"),
+            (
+                "[decision]\n\nhold = 5",
+                "c.toml:3: decision.hold: must be a duration string such as \"3s\", \"250ms\" or \"2m\", got integer 5"
+            ),
+            (
+                "[decision]\nhold = \"5 s\"",
+                "c.toml:2: decision.hold: \"5 s\" is not a duration (use a number and a unit: ms, s, m or h, e.g. \"3s\")"
+            ),
+            ("[decision]\nn = 1", "c.toml:2: decision.n: must be between 2 and 20, got 1"),
+            (
+                "[decision]\nn = 6",
+                "c.toml:2: decision.m: must be between n (6) and 50, got 5 (the default; set decision.m as well)"
+            ),
+            ("[decision]\nm = 2\nn = 3", "c.toml:2: decision.m: must be between n (3) and 50, got 2"),
+            (
+                "[decision]\nhold = \"2m\"",
+                "c.toml:2: decision.max_open: must be between 2m and 30m, got 1m (the default; set decision.max_open as well)"
+            ),
+            (
+                "[decision]\nthreshold = 1.5",
+                "c.toml:2: decision.threshold: must be greater than 0 and less than 1, got 1.5"
+            ),
+            (
+                "[decision]\nthreshold = \"high\"",
+                "c.toml:2: decision.threshold: must be a number between 0 and 1 (exclusive) or \"model\", got string \"high\""
+            ),
+            ("[decision]\nnear_miss = 3", "c.toml:2: decision.near_miss: must be between 1 and n - 1 (2), got 3"),
+            (
+                "[decision]\nmax_open = \"20m\"\n[latch]\nmax_unlocked = \"10m\"",
+                "c.toml:2: decision.max_open: must not exceed latch.max_unlocked (10m), got 20m"
+            ),
+            (
+                "[decision]\nspeed = 1",
+                "c.toml:2: decision.speed: unknown key (known keys: n, m, window, hold, max_open, cooldown, threshold, near_miss)"
+            ),
+            (
+                "[door]\nx = 1",
+                "c.toml:1: unknown section [door] (known: [model], [camera], [latch], [decision], [curfew], [events], [control], [motion], [compute])"
+            ),
+            ("x = 1", "c.toml:1: x: keys must be inside a section such as [decision]"),
+            (
+                "[model]\npath = \"model.safetensors\"",
+                "c.toml:2: model.path: must be an absolute path, got \"model.safetensors\""
+            ),
+            ("[camera]\nkind = \"usb\"", "c.toml:2: camera.kind: must be one of \"replay\", \"v4l2\", got \"usb\""),
+            ("[camera]\nwidth = 641", "c.toml:2: camera.width: must be even, got 641"),
+            ("[camera]\nfps = 0.5", "c.toml:2: camera.fps: must be between 1 and 120, got 0.5"),
+            (
+                "[camera]\nreplay_loop = \"yes\"",
+                "c.toml:2: camera.replay_loop: must be true or false, got string \"yes\""
+            ),
+            (
+                "[camera]\nreplay_files = [1]",
+                "c.toml:2: camera.replay_files: must be an array of strings, got an element of type integer: 1"
+            ),
+            ("[latch]\nline = 70000", "c.toml:2: latch.line: must be between 0 and 65535, got 70000"),
+            (
+                "[latch]\nline = true",
+                "c.toml:2: latch.line: must be a line offset (integer) or a line name (string), got boolean true"
+            ),
+            ("[latch]\nchip = \"\"", "c.toml:2: latch.chip: must not be empty"),
+            (
+                "[latch]\nmax_unlocked = \"30s\"",
+                "c.toml:2: decision.max_open: must not exceed latch.max_unlocked (30s), got 1m (the default; set decision.max_open as well)"
+            ),
+            (
+                "[curfew]\nwindows = [\"22:00-22:00\"]",
+                "c.toml:2: curfew.windows: invalid curfew window \"22:00-22:00\": start and end are the same time"
+            ),
+            (
+                "[curfew]\nwindows = \"22:00-06:00\"",
+                "c.toml:2: curfew.windows: must be an array of strings, got string \"22:00-06:00\""
+            ),
+            ("[events]\nmax_snapshots = 0", "c.toml:2: events.max_snapshots: must be between 1 and 100000, got 0"),
+            (
+                "[control]\nsocket = \"/\(String(repeating: "s", count: 120))\"",
+                "c.toml:2: control.socket: must be shorter than 108 bytes (a Unix socket path limit)"
+            ),
+            (
+                "[control]\ngroup = \"dog door\"",
+                "c.toml:2: control.group: must be a group name (letters, digits, '_', '-', '.'), got \"dog door\""
+            ),
+            ("[compute]\nthreads = -1", "c.toml:2: compute.threads: must be between 0 and 256, got -1"),
+            (
+                "[compute]\nplan = \"turbo\"",
+                "c.toml:2: compute.plan: must be one of \"frugal\", \"fast\", got \"turbo\""
+            ),
+            (
+                "[compute]\nopenblas_coretype = \"Has well\"",
+                "c.toml:2: compute.openblas_coretype: must be an OpenBLAS core name such as \"Haswell\" (letters and digits), got \"Has well\""
+            ),
+            ("[decision]\nn = 3\nn = 4", "c.toml:3: duplicate key \"n\" in [decision] (first defined on line 2)"),
+        ])
     func rejects(text: String, message: String) {
         let expected = message
         do {
@@ -165,18 +228,26 @@ struct ConfigurationTests {
 
     @Test("a missing or unreadable file is reported with its path")
     func missingFile() {
-        #expect(throws: ConfigurationError(location: "/nonexistent/dogdoord.toml", key: nil,
-                                           message: "cannot read: No such file or directory")) {
+        #expect(
+            throws: ConfigurationError(
+                location: "/nonexistent/dogdoord.toml", key: nil,
+                message: "cannot read: No such file or directory")
+        ) {
             _ = try DaemonConfiguration.load(path: "/nonexistent/dogdoord.toml")
         }
     }
 
-    @Test("command-line overrides take TOML values or plain strings", arguments: [
-        ("decision.hold", "5s", "hold"), ("decision.threshold", "0.85", "threshold"), ("camera.kind", "v4l2", "kind"),
-        ("camera.kind", "\"v4l2\"", "kind"), ("latch.line", "DOOR", "line"), ("latch.line", "4", "line"),
-        ("curfew.windows", "22:00-06:00, 12:00-13:00", "windows"), ("curfew.windows", "[\"22:00-06:00\"]", "windows"),
-        ("curfew.windows", "", "windows"), ("events.snapshots", "false", "snapshots"), ("decision.threshold", "model", "threshold"),
-    ])
+    @Test(
+        "command-line overrides take TOML values or plain strings",
+        arguments: [
+            ("decision.hold", "5s", "hold"), ("decision.threshold", "0.85", "threshold"),
+            ("camera.kind", "v4l2", "kind"),
+            ("camera.kind", "\"v4l2\"", "kind"), ("latch.line", "DOOR", "line"), ("latch.line", "4", "line"),
+            ("curfew.windows", "22:00-06:00, 12:00-13:00", "windows"),
+            ("curfew.windows", "[\"22:00-06:00\"]", "windows"),
+            ("curfew.windows", "", "windows"), ("events.snapshots", "false", "snapshots"),
+            ("decision.threshold", "model", "threshold"),
+        ])
     func overrides(key: String, value: String, field: String) throws {
         var c = DaemonConfiguration.defaults
         try c.apply(override: key, value: value)
@@ -187,7 +258,8 @@ struct ConfigurationTests {
         case "camera.kind": #expect(c.camera.kind == .v4l2)
         case "latch.line": #expect(c.latch.line == (value == "4" ? .offset(4) : .name("DOOR")))
         case "curfew.windows":
-            let expected = value.isEmpty ? [] : value.contains("12:00") ? ["22:00-06:00", "12:00-13:00"] : ["22:00-06:00"]
+            let expected =
+                value.isEmpty ? [] : value.contains("12:00") ? ["22:00-06:00", "12:00-13:00"] : ["22:00-06:00"]
             #expect(c.curfew.map(\.description) == expected)
         case "events.snapshots": #expect(c.events.snapshots == false)
         default: Issue.record("unhandled \(key) (\(field))")
@@ -198,16 +270,27 @@ struct ConfigurationTests {
     func rejectedOverride() throws {
         var c = try DaemonConfiguration.parse("[decision]\nhold = \"20s\"", file: "f.toml")
         let before = c
-        #expect(throws: ConfigurationError(location: "command line", key: "decision.hold",
-                                           message: "must be between 1s and 5m, got 10m")) {
+        #expect(
+            throws: ConfigurationError(
+                location: "command line", key: "decision.hold",
+                message: "must be between 1s and 5m, got 10m")
+        ) {
             try c.apply(override: "decision.hold", value: "10m")
         }
-        #expect(throws: ConfigurationError(location: "command line", key: "decision.max_open",
-                                           message: "must be between 20s and 30m, got 10s")) {
+        #expect(
+            throws: ConfigurationError(
+                location: "command line", key: "decision.max_open",
+                message: "must be between 20s and 30m, got 10s")
+        ) {
             try c.apply(override: "decision.max_open", value: "10s")
         }
-        #expect(throws: ConfigurationError(location: "command line", key: "camera.colour",
-                                           message: "unknown key (known keys: kind, replay_folder, replay_files, replay_fps, replay_loop, device, format, width, height, fps)")) {
+        #expect(
+            throws: ConfigurationError(
+                location: "command line", key: "camera.colour",
+                message:
+                    "unknown key (known keys: kind, replay_folder, replay_files, replay_fps, replay_loop, device, format, width, height, fps)"
+            )
+        ) {
             try c.apply(override: "camera.colour", value: "red")
         }
         #expect(c == before)
@@ -218,7 +301,8 @@ struct ConfigurationTests {
     func checkCollectsEveryProblem() throws {
         let directory = TemporaryDirectory("config-check")
         let path = directory.file("dogdoord.toml")
-        try AtomicFile.write("""
+        try AtomicFile.write(
+            """
             [decision]
             hold = "0s"
             n = 4
@@ -229,8 +313,9 @@ struct ConfigurationTests {
             width = 640
             """, to: path)
         var problems: [ConfigurationError] = []
-        let c = DaemonConfiguration.check(path: path, overrides: [("latch.min_gap", "forever"), ("decision.m", "6")],
-                                          problems: &problems)
+        let c = DaemonConfiguration.check(
+            path: path, overrides: [("latch.min_gap", "forever"), ("decision.m", "6")],
+            problems: &problems)
         #expect(problems.map(\.location) == ["\(path):2", "\(path):4", "\(path):7", "command line"])
         #expect(problems.map(\.key) == ["decision.hold", nil, "camera.format", "latch.min_gap"])
         // What was right is set; what was refused keeps its default.
@@ -243,14 +328,18 @@ struct ConfigurationTests {
     @Test("relations between keys are checked once the keys themselves are right")
     func checkReportsRelationsWhenKeysAreRight() {
         var problems: [ConfigurationError] = []
-        _ = DaemonConfiguration.check(path: nil, overrides: [("decision.n", "5"), ("decision.m", "3")], problems: &problems)
+        _ = DaemonConfiguration.check(
+            path: nil, overrides: [("decision.n", "5"), ("decision.m", "3")], problems: &problems)
         #expect(problems.count == 1 && problems.first?.key == "decision.m", "\(problems)")
     }
 
     @Test("the model's threshold is validated when it is used")
     func modelThreshold() throws {
-        #expect(throws: ConfigurationError(location: "model", key: "threshold",
-                                           message: "must be greater than 0 and less than 1, got 1.0")) {
+        #expect(
+            throws: ConfigurationError(
+                location: "model", key: "threshold",
+                message: "must be greater than 0 and less than 1, got 1.0")
+        ) {
             _ = try DaemonConfiguration.defaults.decisionParameters(modelThreshold: 1.0)
         }
         var c = DaemonConfiguration.defaults

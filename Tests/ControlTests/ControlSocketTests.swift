@@ -1,27 +1,31 @@
-@testable import Control
 import Camera
 import DecisionCore
-import LatchLink
 import Foundation
+import LatchLink
 import Support
 import Synchronization
-import Testing
 import TestSupport
+import Testing
+
+@testable import Control
+
 @Suite("Control protocol")
 struct ControlProtocolTests {
-    @Test("requests parse strictly", arguments: [
-        (#"{"command":"status"}"#, ControlCommand.status as ControlCommand?, nil as String?),
-        (#"{"command":"lock"}"#, .lock, nil), (#" {"command":"auto"} "#, .auto, nil),
-        (#"{"command":"unlock","seconds":300}"#, .unlock(seconds: 300), nil),
-        (#"{"command":"unlock"}"#, nil, "unlock needs \"seconds\": a whole number of seconds"),
-        (#"{"command":"unlock","seconds":1.5}"#, nil, "unlock needs \"seconds\": a whole number of seconds"),
-        (#"{"command":"unlock","seconds":0}"#, nil, "unlock \"seconds\" must be between 1 and 86400, got 0"),
-        (#"{"command":"lock","seconds":5}"#, nil, "unexpected field \"seconds\" for command \"lock\""),
-        (#"{"command":"open"}"#, nil, "unknown command \"open\" (expected status, lock, auto or unlock)"),
-        (#"["status"]"#, nil, "request must be a JSON object"),
-        (#"{"cmd":"status"}"#, nil, "request needs a \"command\" string (status, lock, auto or unlock)"),
-        ("status", nil, "request is not valid JSON: invalid JSON at byte 0: unexpected character 's'"),
-    ])
+    @Test(
+        "requests parse strictly",
+        arguments: [
+            (#"{"command":"status"}"#, ControlCommand.status as ControlCommand?, nil as String?),
+            (#"{"command":"lock"}"#, .lock, nil), (#" {"command":"auto"} "#, .auto, nil),
+            (#"{"command":"unlock","seconds":300}"#, .unlock(seconds: 300), nil),
+            (#"{"command":"unlock"}"#, nil, "unlock needs \"seconds\": a whole number of seconds"),
+            (#"{"command":"unlock","seconds":1.5}"#, nil, "unlock needs \"seconds\": a whole number of seconds"),
+            (#"{"command":"unlock","seconds":0}"#, nil, "unlock \"seconds\" must be between 1 and 86400, got 0"),
+            (#"{"command":"lock","seconds":5}"#, nil, "unexpected field \"seconds\" for command \"lock\""),
+            (#"{"command":"open"}"#, nil, "unknown command \"open\" (expected status, lock, auto or unlock)"),
+            (#"["status"]"#, nil, "request must be a JSON object"),
+            (#"{"cmd":"status"}"#, nil, "request needs a \"command\" string (status, lock, auto or unlock)"),
+            ("status", nil, "request is not valid JSON: invalid JSON at byte 0: unexpected character 's'"),
+        ])
     func parse(line: String, command: ControlCommand?, error: String?) throws {
         if let command {
             #expect(try ControlCommand(parsing: line) == command)
@@ -35,22 +39,34 @@ struct ControlProtocolTests {
     static let status = DaemonStatus(
         mode: .unlocked, unlockRemainingSeconds: 42.5, latch: .unlocked, camera: .streaming, framesPerSecond: 4.8,
         inferenceMilliseconds: 181.25, curfew: "22:00-06:00",
-        lastDecision: .init(time: "2026-01-15T22:15:03.120+01:00", kind: "unlock", rule: "3 of last 5 >= 0.90 within 3.0 s",
-                            scores: [0.95, 0.97, 0.91]),
+        lastDecision: .init(
+            time: "2026-01-15T22:15:03.120+01:00", kind: "unlock", rule: "3 of last 5 >= 0.90 within 3.0 s",
+            scores: [0.95, 0.97, 0.91]),
         model: .init(path: "/var/lib/dogdoor/model.safetensors", sha256: "ab12", threshold: 0.9))
 
     @Test("responses round-trip through their JSON line")
     func responses() throws {
         let ok = ControlResponse.success(Self.status)
-        #expect(ok.line.hasPrefix(#"{"ok":true,"mode":"unlocked","unlock_remaining_s":42.5,"latch":"unlocked","camera":"streaming","fps":4.8,"inference_ms":181.25,"curfew":"22:00-06:00","last_decision":{"#))
+        #expect(
+            ok.line.hasPrefix(
+                #"{"ok":true,"mode":"unlocked","unlock_remaining_s":42.5,"latch":"unlocked","camera":"streaming","fps":4.8,"inference_ms":181.25,"curfew":"22:00-06:00","last_decision":{"#
+            ))
         #expect(try ControlResponse(parsing: ok.line) == ok)
-        let minimal = ControlResponse.success(DaemonStatus(mode: .auto, latch: .locked, camera: .finished,
-                                                           framesPerSecond: 0, inferenceMilliseconds: 0))
-        #expect(minimal.line == #"{"ok":true,"mode":"auto","latch":"locked","camera":"finished","fps":0,"inference_ms":0}"#)
+        let minimal = ControlResponse.success(
+            DaemonStatus(
+                mode: .auto, latch: .locked, camera: .finished,
+                framesPerSecond: 0, inferenceMilliseconds: 0))
+        #expect(
+            minimal.line == #"{"ok":true,"mode":"auto","latch":"locked","camera":"finished","fps":0,"inference_ms":0}"#)
         #expect(try ControlResponse(parsing: minimal.line) == minimal)
         // The vocabulary is the daemon's own enums: a value outside them is refused, naming the field.
-        #expect(throws: ControlProtocolError("status field \"camera\": is \"running\", not one of starting, streaming, stalled, reconnecting, refused, finished, failed")) {
-            try ControlResponse(parsing: #"{"ok":true,"mode":"auto","latch":"locked","camera":"running","fps":0,"inference_ms":0}"#)
+        #expect(
+            throws: ControlProtocolError(
+                "status field \"camera\": is \"running\", not one of starting, streaming, stalled, reconnecting, refused, finished, failed"
+            )
+        ) {
+            try ControlResponse(
+                parsing: #"{"ok":true,"mode":"auto","latch":"locked","camera":"running","fps":0,"inference_ms":0}"#)
         }
         let failure = ControlResponse.failure("no")
         #expect(failure.line == #"{"ok":false,"error":"no"}"#)
@@ -94,10 +110,12 @@ struct ControlSocketTests {
                 }
                 var remaining: Double?
                 if case .unlocked(let until, _) = policy.mode { remaining = secondsValue(until - now.monotonic) }
-                return .success(DaemonStatus(mode: policy.mode.kind, unlockRemainingSeconds: remaining,
-                                             latch: LatchStatus(policy.door), camera: .streaming, framesPerSecond: 5,
-                                             inferenceMilliseconds: 120,
-                                             lastDecision: policy.lastRecord.map(DaemonStatus.Decision.init)))
+                return .success(
+                    DaemonStatus(
+                        mode: policy.mode.kind, unlockRemainingSeconds: remaining,
+                        latch: LatchStatus(policy.door), camera: .streaming, framesPerSecond: 5,
+                        inferenceMilliseconds: 120,
+                        lastDecision: policy.lastRecord.map(DaemonStatus.Decision.init)))
             }
         }
     }
@@ -137,7 +155,8 @@ struct ControlSocketTests {
         let directory = makeTemporaryDirectory("status-only")
         defer { removeTree(directory) }
         let daemon = try FakeDaemon()
-        let server = try ControlServer(path: directory + "/c.sock", statusPath: directory + "/s.sock", handler: daemon.handler)
+        let server = try ControlServer(
+            path: directory + "/c.sock", statusPath: directory + "/s.sock", handler: daemon.handler)
         try server.start()
         defer { server.stop() }
         #expect(try ControlClient.send(.status, to: directory + "/s.sock").ok)
@@ -164,7 +183,9 @@ struct ControlSocketTests {
                 }
                 return { false }
             default:
-                return { taken.withLock { $0.append("abandoned") }; return true }
+                return {
+                    taken.withLock { $0.append("abandoned") }; return true
+                }
             }
         }
         try server.start()
@@ -189,7 +210,9 @@ struct ControlSocketTests {
         defer { server.stop() }
 
         let raw = try ControlClient.exchange(#"{"command":"fly"}"#, socket: path)
-        #expect(try ControlResponse(parsing: raw) == .failure("unknown command \"fly\" (expected status, lock, auto or unlock)"))
+        #expect(
+            try ControlResponse(parsing: raw)
+                == .failure("unknown command \"fly\" (expected status, lock, auto or unlock)"))
 
         // Several requests on one connection, the last without a newline, answered in order.
         let fd = try connect(path)
@@ -241,7 +264,9 @@ struct ControlSocketTests {
         #expect(try ControlClient.send(.status, to: path).ok)
         server.stop()
         #expect(!fileExists(path))
-        #expect(throws: ControlError(socket: path, reason: .notRunning)) { _ = try ControlClient.send(.status, to: path) }
+        #expect(throws: ControlError(socket: path, reason: .notRunning)) {
+            _ = try ControlClient.send(.status, to: path)
+        }
 
         try AtomicFile.write("not a socket", to: path)
         #expect(throws: ControlError(socket: path, reason: .notASocket)) {

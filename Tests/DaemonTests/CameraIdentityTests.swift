@@ -1,11 +1,13 @@
-@testable import Camera
 import Testing
+
+@testable import Camera
 
 /// The reconnect rule: the first device streamed from is the camera; another device at the same path is
 /// refused, whatever it has in common with the camera.
 @Suite struct CameraIdentityTests {
-    static let camera = CameraIdentity(driver: "uvcvideo", card: "HD Pro Webcam C920", bus: "usb-0000:00:14.0-2",
-                                       usbID: "046d:082d", serial: "A1B2C3")
+    static let camera = CameraIdentity(
+        driver: "uvcvideo", card: "HD Pro Webcam C920", bus: "usb-0000:00:14.0-2",
+        usbID: "046d:082d", serial: "A1B2C3")
 
     @Test func theFirstDeviceIsTheCameraAndComesBack() {
         var guardian = CameraIdentityGuard()
@@ -18,13 +20,22 @@ import Testing
     /// Each field alone tells another device apart: the same model in another port, another unit of the same
     /// model (serial), a gadget copying the name (driver, ids).
     @Test(arguments: [
-        CameraIdentity(driver: "uvcvideo", card: "HD Pro Webcam C920", bus: "usb-0000:00:14.0-3", usbID: "046d:082d", serial: "A1B2C3"),
-        CameraIdentity(driver: "uvcvideo", card: "HD Pro Webcam C920", bus: "usb-0000:00:14.0-2", usbID: "046d:082d", serial: "Z9"),
-        CameraIdentity(driver: "uvcvideo", card: "HD Pro Webcam C920", bus: "usb-0000:00:14.0-2", usbID: "046d:082d", serial: nil),
-        CameraIdentity(driver: "uvcvideo", card: "HD Pro Webcam C920", bus: "usb-0000:00:14.0-2", usbID: "1d6b:0104", serial: "A1B2C3"),
-        CameraIdentity(driver: "v4l2 loopback", card: "HD Pro Webcam C920", bus: "usb-0000:00:14.0-2", usbID: "046d:082d",
-                       serial: "A1B2C3"),
-        CameraIdentity(driver: "uvcvideo", card: "Dummy video device", bus: "usb-0000:00:14.0-2", usbID: "046d:082d", serial: "A1B2C3"),
+        CameraIdentity(
+            driver: "uvcvideo", card: "HD Pro Webcam C920", bus: "usb-0000:00:14.0-3", usbID: "046d:082d",
+            serial: "A1B2C3"),
+        CameraIdentity(
+            driver: "uvcvideo", card: "HD Pro Webcam C920", bus: "usb-0000:00:14.0-2", usbID: "046d:082d", serial: "Z9"),
+        CameraIdentity(
+            driver: "uvcvideo", card: "HD Pro Webcam C920", bus: "usb-0000:00:14.0-2", usbID: "046d:082d", serial: nil),
+        CameraIdentity(
+            driver: "uvcvideo", card: "HD Pro Webcam C920", bus: "usb-0000:00:14.0-2", usbID: "1d6b:0104",
+            serial: "A1B2C3"),
+        CameraIdentity(
+            driver: "v4l2 loopback", card: "HD Pro Webcam C920", bus: "usb-0000:00:14.0-2", usbID: "046d:082d",
+            serial: "A1B2C3"),
+        CameraIdentity(
+            driver: "uvcvideo", card: "Dummy video device", bus: "usb-0000:00:14.0-2", usbID: "046d:082d",
+            serial: "A1B2C3"),
     ])
     func anotherDeviceIsRefusedAndNamed(other: CameraIdentity) throws {
         var guardian = CameraIdentityGuard()

@@ -2,8 +2,8 @@ import Foundation
 import Imaging
 import Samples
 import Support
-import Testing
 import TestSupport
+import Testing
 
 /// The real daemon binary on replayed frames with the simulated latch: what a user of the door sees.
 /// (Real camera and GPIO drivers are covered by the QEMU integration tests in Scripts/integration.)
@@ -17,7 +17,9 @@ import TestSupport
     ]
 
     /// `fastDecisions` plus one pass of `frames` at `fps` through `model`, then `extra`.
-    static func replayOnce(_ frames: String, model: String, fps: Int, _ extra: [String: String] = [:]) -> [String: String] {
+    static func replayOnce(
+        _ frames: String, model: String, fps: Int, _ extra: [String: String] = [:]
+    ) -> [String: String] {
         fastDecisions.merging([
             "model.path": model, "camera.replay_folder": frames, "camera.replay_loop": "false",
             "camera.replay_fps": "\(fps)",
@@ -27,7 +29,8 @@ import TestSupport
     @Test func unlocksForTheDogAndRelocksAfterTheHold() throws {
         let fixture = try TrainedFixture.get()
         let frames = try fixture.replayFolder("unlock", others: 8, bo: 10, after: 16)
-        let daemon = try RunningDaemon(directory: Self.directory(), settings: Self.replayOnce(frames, model: fixture.model, fps: 5))
+        let daemon = try RunningDaemon(
+            directory: Self.directory(), settings: Self.replayOnce(frames, model: fixture.model, fps: 5))
         #expect(try daemon.waitForExit(timeout: 180) == 0, "a finished replay ends the run cleanly")
         let events = daemon.eventRecords()
         let unlocks = daemon.records("unlock")
@@ -59,7 +62,8 @@ import TestSupport
         // snapshot of the unlock must still be the frame as the camera delivered it.
         let fixture = try TrainedFixture.get()
         let frames = try fixture.replayFolder("large", others: 4, bo: 10, after: 4, scale: 2)
-        let daemon = try RunningDaemon(directory: Self.directory(), settings: Self.replayOnce(frames, model: fixture.model, fps: 5))
+        let daemon = try RunningDaemon(
+            directory: Self.directory(), settings: Self.replayOnce(frames, model: fixture.model, fps: 5))
         #expect(try daemon.waitForExit(timeout: 180) == 0)
         let snapshot = try #require(daemon.records("unlock").first?["snapshot"]?.stringValue, "\(daemon.output)")
         let image = try ImageDecoder.decode(file: daemon.events + "/snapshots/" + snapshot)
@@ -69,8 +73,10 @@ import TestSupport
     @Test func staysLockedForOtherAnimals() throws {
         let fixture = try TrainedFixture.get()
         let frames = try fixture.replayFolder("others", others: 40, bo: 0, after: 0)
-        let daemon = try RunningDaemon(directory: Self.directory(), settings:
-            Self.replayOnce(frames, model: fixture.model, fps: 8, ["compute.plan": "fast"]))
+        let daemon = try RunningDaemon(
+            directory: Self.directory(),
+            settings:
+                Self.replayOnce(frames, model: fixture.model, fps: 8, ["compute.plan": "fast"]))
         #expect(try daemon.waitForExit(timeout: 180) == 0)
         #expect(daemon.output.contains("plan=fast"), "the fast plan was not used:\n\(daemon.output)")
         #expect(daemon.records("unlock").isEmpty, "unlocked for another animal:\n\(daemon.output)")
@@ -80,10 +86,14 @@ import TestSupport
     @Test func manualUnlockExpiresAndSigtermLocks() throws {
         let fixture = try TrainedFixture.get()
         let frames = try fixture.replayFolder("manual", others: 12, bo: 0, after: 0)
-        let daemon = try RunningDaemon(directory: Self.directory(), settings: [
-            "model.path": fixture.model, "camera.replay_folder": frames, "camera.replay_fps": "4",
-        ])
-        try daemon.wait(for: "the control socket", timeout: 60) { FileManager.default.fileExists(atPath: daemon.socket) }
+        let daemon = try RunningDaemon(
+            directory: Self.directory(),
+            settings: [
+                "model.path": fixture.model, "camera.replay_folder": frames, "camera.replay_fps": "4",
+            ])
+        try daemon.wait(for: "the control socket", timeout: 60) {
+            FileManager.default.fileExists(atPath: daemon.socket)
+        }
         let unlocked = try daemon.control(["unlock", "--for", "2s"])
         #expect(unlocked["latch"]?.stringValue == "unlocked")
         #expect(unlocked["mode"]?.stringValue == "unlocked")
@@ -100,8 +110,12 @@ import TestSupport
         #expect(last?["kind"]?.stringValue == "stop")
         #expect(last?["door"]?.stringValue == "locked")
         #expect(daemon.output.contains("door locked (the latch owner holds it)"))
-        let actuations = daemon.ownerOutput.split(separator: "\n").filter { $0.contains("latch unlocked") || $0.contains("latch locked") }
-        #expect(actuations.last?.contains("latch locked") == true, "the owner's last actuation locked:\n\(daemon.ownerOutput)")
+        let actuations = daemon.ownerOutput.split(separator: "\n").filter {
+            $0.contains("latch unlocked") || $0.contains("latch locked")
+        }
+        #expect(
+            actuations.last?.contains("latch locked") == true,
+            "the owner's last actuation locked:\n\(daemon.ownerOutput)")
     }
 
     @Test func curfewKeepsTheDoorShut() throws {
@@ -115,11 +129,14 @@ import TestSupport
         }
         let window = "\(hhmm(now.addingTimeInterval(-60)))-\(hhmm(now.addingTimeInterval(180)))"
         let frames = try fixture.replayFolder("curfew", others: 4, bo: 10, after: 4)
-        let daemon = try RunningDaemon(directory: Self.directory(), settings:
-            Self.replayOnce(frames, model: fixture.model, fps: 5, ["curfew.windows": "[\"\(window)\"]"]))
+        let daemon = try RunningDaemon(
+            directory: Self.directory(),
+            settings:
+                Self.replayOnce(frames, model: fixture.model, fps: 5, ["curfew.windows": "[\"\(window)\"]"]))
         #expect(try daemon.waitForExit(timeout: 180) == 0)
         #expect(daemon.records("unlock").isEmpty)
-        #expect(!daemon.records("rejected_curfew").isEmpty, "the dog's vote was refused and recorded:\n\(daemon.output)")
+        #expect(
+            !daemon.records("rejected_curfew").isEmpty, "the dog's vote was refused and recorded:\n\(daemon.output)")
     }
 
     @Test func reloadKeepsTheRunningModelWhenTheNewOneIsBroken() throws {
@@ -129,10 +146,14 @@ import TestSupport
         let model = dir + "/model.safetensors"
         try FileManager.default.copyItem(atPath: fixture.model, toPath: model)
         let frames = try fixture.replayFolder("reload", others: 8, bo: 0, after: 0)
-        let daemon = try RunningDaemon(directory: dir + "/run", settings: [
-            "model.path": model, "camera.replay_folder": frames, "camera.replay_fps": "4",
-        ])
-        try daemon.wait(for: "the control socket", timeout: 60) { FileManager.default.fileExists(atPath: daemon.socket) }
+        let daemon = try RunningDaemon(
+            directory: dir + "/run",
+            settings: [
+                "model.path": model, "camera.replay_folder": frames, "camera.replay_fps": "4",
+            ])
+        try daemon.wait(for: "the control socket", timeout: 60) {
+            FileManager.default.fileExists(atPath: daemon.socket)
+        }
         let sha = try daemon.control(["status"])["model"]?["sha256"]?.stringValue
         // Corrupt the model file in place (one byte of a weight), then SIGHUP.
         var bytes = try readFile(model)
@@ -158,17 +179,21 @@ import TestSupport
         let frames = dir + "/frames"
         try FileManager.default.createDirectory(atPath: frames, withIntermediateDirectories: true)
         let good = fixture.otherFrames.prefix(6)
-        for (i, file) in good.enumerated() { try FileManager.default.copyItem(atPath: file, toPath: frames + "/frame-\(i)a.jpg") }
+        for (i, file) in good.enumerated() {
+            try FileManager.default.copyItem(atPath: file, toPath: frames + "/frame-\(i)a.jpg")
+        }
         var truncated = try readFile(fixture.otherFrames[10])
         truncated.removeLast(truncated.count / 2)
         try AtomicFile.write(truncated, to: frames + "/frame-2b.jpg")
         try AtomicFile.write(Array("not an image".utf8), to: frames + "/frame-4b.jpg")
-        let daemon = try RunningDaemon(directory: dir + "/run", settings: [
-            "model.path": fixture.model, "camera.replay_folder": frames, "camera.replay_loop": "false",
-            // Slow enough that the inference worker takes every frame even on a busy machine (it keeps only
-            // the newest: a frame replaced before it is taken is dropped, not decoded).
-            "camera.replay_fps": "2", "motion.enabled": "false",
-        ])
+        let daemon = try RunningDaemon(
+            directory: dir + "/run",
+            settings: [
+                "model.path": fixture.model, "camera.replay_folder": frames, "camera.replay_loop": "false",
+                // Slow enough that the inference worker takes every frame even on a busy machine (it keeps only
+                // the newest: a frame replaced before it is taken is dropped, not decoded).
+                "camera.replay_fps": "2", "motion.enabled": "false",
+            ])
         #expect(try daemon.waitForExit(timeout: 120) == 0)
         let stop = daemon.records("stop").last
         #expect(stop?["frames_corrupt"]?.intValue == 2, "\(daemon.output)")
@@ -184,9 +209,13 @@ import TestSupport
         let result = try runProgram(Binaries.path("dogdoord"), ["--config", config, "--check-config"], timeout: 60)
         #expect(result.status == 1)
         #expect(result.output.contains("dogdoord.toml:3: decision.hold"), "\(result.output)")
-        let missing = try runProgram(Binaries.path("dogdoord"), ["--set", "model.path=/nonexistent/model.safetensors",
-                                                                 "--set", "events.directory=\(dir)/events",
-                                                                 "--set", "control.socket=\(dir)/s.sock"], timeout: 60)
+        let missing = try runProgram(
+            Binaries.path("dogdoord"),
+            [
+                "--set", "model.path=/nonexistent/model.safetensors",
+                "--set", "events.directory=\(dir)/events",
+                "--set", "control.socket=\(dir)/s.sock",
+            ], timeout: 60)
         #expect(missing.status == 1)
         #expect(missing.output.contains("/nonexistent/model.safetensors"), "\(missing.output)")
         #expect(!missing.output.contains("unlock"), "a failed start never asks for an unlock")
@@ -195,7 +224,8 @@ import TestSupport
     @Test func checkConfigReportsEveryProblemWithoutTakingTheDevices() throws {
         let dir = Self.directory()
         let config = dir + "/dogdoord.toml"
-        try AtomicFile.write("""
+        try AtomicFile.write(
+            """
             [decision]
             hold = "0s"
             [camera]
@@ -204,14 +234,21 @@ import TestSupport
             [events]
             directory = "\(dir)/dogdoord.toml/events"
             """, to: config)
-        let result = try runProgram(Binaries.path("dogdoord"), ["--config", config, "--check-config",
-                                                                "--set", "model.path=\(dir)/missing.safetensors",
-                                                                "--set", "latch.socket=\(dir)/latch.sock"], timeout: 60)
+        let result = try runProgram(
+            Binaries.path("dogdoord"),
+            [
+                "--config", config, "--check-config",
+                "--set", "model.path=\(dir)/missing.safetensors",
+                "--set", "latch.socket=\(dir)/latch.sock",
+            ], timeout: 60)
         #expect(result.status == 1)
-        for expected in ["dogdoord.toml:2: decision.hold", "model: problem: \(dir)/missing.safetensors",
-                         "camera: problem: \(dir)/video-missing: No such file or directory",
-                         "events: problem: \(dir)/dogdoord.toml/events cannot be created: \(dir)/dogdoord.toml is not a directory", "latch: note: no latch owner listens",
-                         "dogdoord: 4 problems found"] {
+        for expected in [
+            "dogdoord.toml:2: decision.hold", "model: problem: \(dir)/missing.safetensors",
+            "camera: problem: \(dir)/video-missing: No such file or directory",
+            "events: problem: \(dir)/dogdoord.toml/events cannot be created: \(dir)/dogdoord.toml is not a directory",
+            "latch: note: no latch owner listens",
+            "dogdoord: 4 problems found",
+        ] {
             #expect(result.output.contains(expected), "missing \"\(expected)\" in:\n\(result.output)")
         }
         #expect(!result.output.contains("is valid"))
@@ -228,23 +265,31 @@ import TestSupport
         for unit in ["dogdoor-latch.service", "dogdoord.service"] {
             let text = try String(contentsOfFile: Binaries.repository + "/systemd/" + unit, encoding: .utf8)
             texts[unit] = text
-            try AtomicFile.write(text.replacingOccurrences(of: "/usr/local/bin/dogdoord", with: Binaries.path("dogdoord"))
-                .replacingOccurrences(of: "/usr/local/bin/dogdoor-latch", with: Binaries.path("dogdoor-latch")), to: dir + "/" + unit)
+            try AtomicFile.write(
+                text.replacingOccurrences(of: "/usr/local/bin/dogdoord", with: Binaries.path("dogdoord"))
+                    .replacingOccurrences(of: "/usr/local/bin/dogdoor-latch", with: Binaries.path("dogdoor-latch")),
+                to: dir + "/" + unit)
         }
-        let result = try runProgram("/usr/bin/systemd-analyze", ["verify", dir + "/dogdoor-latch.service", dir + "/dogdoord.service"],
-                                    timeout: 60)
+        let result = try runProgram(
+            "/usr/bin/systemd-analyze", ["verify", dir + "/dogdoor-latch.service", dir + "/dogdoord.service"],
+            timeout: 60)
         #expect(result.status == 0, "\(result.output)")
         let daemon = texts["dogdoord.service"]!, owner = texts["dogdoor-latch.service"]!
-        for key in ["Type=notify", "WatchdogSec=", "Restart=always", "StartLimitIntervalSec=0", "User=dogdoor",
-                    "ProtectSystem=strict", "StateDirectory=dogdoor", "PrivateNetwork=yes", "NoNewPrivileges=yes",
-                    "Wants=dogdoor-latch.service", "SupplementaryGroups=video dogdoor-latch"] {
+        for key in [
+            "Type=notify", "WatchdogSec=", "Restart=always", "StartLimitIntervalSec=0", "User=dogdoor",
+            "ProtectSystem=strict", "StateDirectory=dogdoor", "PrivateNetwork=yes", "NoNewPrivileges=yes",
+            "Wants=dogdoor-latch.service", "SupplementaryGroups=video dogdoor-latch",
+        ] {
             #expect(daemon.contains(key), "\(key) missing from dogdoord.service")
         }
         // dogdoord has no GPIO access; the owner has the chip and locks the line after every exit.
         #expect(!daemon.contains("gpiochip"))
-        for key in ["Type=notify", "Restart=always", "StartLimitIntervalSec=0", "User=dogdoor-latch", "DeviceAllow=char-gpiochip rw",
-                    "ExecStopPost=/usr/local/bin/dogdoor-latch --config /etc/dogdoor/dogdoord.toml --lock-line",
-                    "Before=dogdoord.service", "DefaultDependencies=no", "OOMScoreAdjust=-900", "ProtectSystem=strict"] {
+        for key in [
+            "Type=notify", "Restart=always", "StartLimitIntervalSec=0", "User=dogdoor-latch",
+            "DeviceAllow=char-gpiochip rw",
+            "ExecStopPost=/usr/local/bin/dogdoor-latch --config /etc/dogdoor/dogdoord.toml --lock-line",
+            "Before=dogdoord.service", "DefaultDependencies=no", "OOMScoreAdjust=-900", "ProtectSystem=strict",
+        ] {
             #expect(owner.contains(key), "\(key) missing from dogdoor-latch.service")
         }
     }
@@ -253,15 +298,19 @@ import TestSupport
         let stage = Self.directory()
         let binDir = parentDirectory(of: Binaries.path("dogdoord"))
         guard binDir.hasSuffix("/release") else {
-            throw HarnessError("the install script installs release binaries; build them first (swift build -c release)")
+            throw HarnessError(
+                "the install script installs release binaries; build them first (swift build -c release)")
         }
-        let result = try runProgram(Binaries.repository + "/Scripts/install.sh", ["--destdir", stage, "--no-build"], timeout: 300)
+        let result = try runProgram(
+            Binaries.repository + "/Scripts/install.sh", ["--destdir", stage, "--no-build"], timeout: 300)
         #expect(result.status == 0, "\(result.output)")
         let fm = FileManager.default
-        for file in ["/usr/local/bin/dogdoord", "/usr/local/bin/dogdoor", "/usr/local/bin/dogdoor-train",
-                     "/usr/local/bin/dogdoor-latch", "/etc/systemd/system/dogdoord.service",
-                     "/etc/systemd/system/dogdoor-latch.service", "/etc/dogdoor/dogdoord.toml",
-                     "/etc/udev/rules.d/60-dogdoor-gpio.rules", "/usr/local/share/doc/dogdoor/README.md"] {
+        for file in [
+            "/usr/local/bin/dogdoord", "/usr/local/bin/dogdoor", "/usr/local/bin/dogdoor-train",
+            "/usr/local/bin/dogdoor-latch", "/etc/systemd/system/dogdoord.service",
+            "/etc/systemd/system/dogdoor-latch.service", "/etc/dogdoor/dogdoord.toml",
+            "/etc/udev/rules.d/60-dogdoor-gpio.rules", "/usr/local/share/doc/dogdoor/README.md",
+        ] {
             #expect(fm.fileExists(atPath: stage + file), "\(file) not installed")
         }
         // The udev rule names one chip (here, with no GPIO hardware, none), never every chip.
@@ -270,13 +319,18 @@ import TestSupport
         let samples = try fm.contentsOfDirectory(atPath: stage + "/usr/local/share/dogdoor/samples")
         #expect(samples.filter { $0.hasSuffix(".jpg") }.count > 50, "replay samples installed")
         // The installed configuration parses and names the installed sample folder.
-        let check = try runProgram(stage + "/usr/local/bin/dogdoord", ["--config", stage + "/etc/dogdoor/dogdoord.toml",
-                                                                         "--set", "model.path=/nonexistent.safetensors",
-                                                                         "--check-config"], timeout: 60)
+        let check = try runProgram(
+            stage + "/usr/local/bin/dogdoord",
+            [
+                "--config", stage + "/etc/dogdoor/dogdoord.toml",
+                "--set", "model.path=/nonexistent.safetensors",
+                "--check-config",
+            ], timeout: 60)
         #expect(check.output.contains("is valid"), "\(check.output)")
         // A second install keeps the user's configuration and puts the new example beside it.
         try AtomicFile.write("[decision]\nhold = \"20s\"\n", to: stage + "/etc/dogdoor/dogdoord.toml")
-        let again = try runProgram(Binaries.repository + "/Scripts/install.sh", ["--destdir", stage, "--no-build"], timeout: 300)
+        let again = try runProgram(
+            Binaries.repository + "/Scripts/install.sh", ["--destdir", stage, "--no-build"], timeout: 300)
         #expect(again.status == 0)
         #expect(try String(contentsOfFile: stage + "/etc/dogdoor/dogdoord.toml", encoding: .utf8).contains("20s"))
         #expect(fm.fileExists(atPath: stage + "/etc/dogdoor/dogdoord.toml.example"))

@@ -12,7 +12,8 @@ import Testing
     }
 
     @Test func stillScenesAreSkippedMotionIsEvaluated() {
-        var gate = MotionGate(settings: .init(sensitivity: 0.01, pixelThreshold: 12, holdAfterMotion: 2, idleInterval: 10))
+        var gate = MotionGate(
+            settings: .init(sensitivity: 0.01, pixelThreshold: 12, holdAfterMotion: 2, idleInterval: 10))
         #expect(gate.observe(Self.scene(100), at: 0) == .first)
         #expect(gate.observe(Self.scene(102), at: 0.2) == .afterMotion, "within the hold after the first frame")
         #expect(gate.observe(Self.scene(101), at: 2.5) == .still)
@@ -29,7 +30,8 @@ import Testing
     }
 
     @Test func slowLightingChangesAreNotMotion() {
-        var gate = MotionGate(settings: .init(sensitivity: 0.01, pixelThreshold: 12, holdAfterMotion: 0, idleInterval: 0))
+        var gate = MotionGate(
+            settings: .init(sensitivity: 0.01, pixelThreshold: 12, holdAfterMotion: 0, idleInterval: 0))
         _ = gate.observe(Self.scene(50), at: 0)
         var evaluated = 0
         for step in 1...200 {
@@ -40,8 +42,10 @@ import Testing
     }
 
     @Test func sensitivityIsAFractionOfPixels() {
-        var strict = MotionGate(settings: .init(sensitivity: 0.2, pixelThreshold: 12, holdAfterMotion: 0, idleInterval: 0))
-        var loose = MotionGate(settings: .init(sensitivity: 0.01, pixelThreshold: 12, holdAfterMotion: 0, idleInterval: 0))
+        var strict = MotionGate(
+            settings: .init(sensitivity: 0.2, pixelThreshold: 12, holdAfterMotion: 0, idleInterval: 0))
+        var loose = MotionGate(
+            settings: .init(sensitivity: 0.01, pixelThreshold: 12, holdAfterMotion: 0, idleInterval: 0))
         _ = strict.observe(Self.scene(100), at: 0)
         _ = loose.observe(Self.scene(100), at: 0)
         // 36 of 768 pixels (4.7%) change.

@@ -1,7 +1,8 @@
 import Control
-@testable import DaemonRuntime
 import Support
 import Testing
+
+@testable import DaemonRuntime
 
 /// A command the decision loop has not taken by its client's deadline is never carried out; one it took is
 /// answered through the callback.
@@ -10,7 +11,9 @@ import Testing
 
     @Test func aCommandWhoseClientGaveUpIsDropped() {
         let answers = Locked<[ControlResponse]>([])
-        let pending = PendingCommand(Self.request(.unlock(seconds: 60))) { response in answers.withLock { $0.append(response) } }
+        let pending = PendingCommand(Self.request(.unlock(seconds: 60))) { response in
+            answers.withLock { $0.append(response) }
+        }
         #expect(pending.abandon(), "not taken yet: abandoning succeeds")
         #expect(!pending.take(), "the decision loop must not carry it out afterwards")
         #expect(answers.value.isEmpty)

@@ -1,7 +1,8 @@
-@testable import DecisionCore
 import Support
-import Testing
 import TestSupport
+import Testing
+
+@testable import DecisionCore
 
 /// Drives a policy on a test timeline measured in milliseconds and keeps everything it produced.
 struct PolicyHarness {
@@ -11,8 +12,10 @@ struct PolicyHarness {
     var commands: [(ms: Int, command: LatchCommand)] = []
     var nextFrameID: UInt64 = 1
 
-    init(_ parameters: DecisionParameters = .test(), curfew: [CurfewWindow] = [], mode: ResumeMode = .auto,
-         origin: Timestamp = testClockStart) throws {
+    init(
+        _ parameters: DecisionParameters = .test(), curfew: [CurfewWindow] = [], mode: ResumeMode = .auto,
+        origin: Timestamp = testClockStart
+    ) throws {
         self.origin = origin
         policy = try DecisionPolicy(parameters: parameters, curfew: curfew, mode: mode, start: origin)
     }
@@ -66,22 +69,24 @@ struct DecisionParameterTests {
         #expect(DecisionParameters(threshold: 0.8734).ruleDescription == "3 of last 5 >= 0.8734 within 3.0 s")
     }
 
-    @Test("out-of-range parameters are rejected naming the key", arguments: [
-        (DecisionParameters.test(n: 1), "n", "must be between 2 and 20 (a single frame never unlocks), got 1"),
-        (.test(n: 21, m: 30), "n", "must be between 2 and 20 (a single frame never unlocks), got 21"),
-        (.test(n: 3, m: 2), "m", "must be between n (3) and 50, got 2"),
-        (.test(m: 51), "m", "must be between n (3) and 50, got 51"),
-        (.test(window: .milliseconds(100)), "window", "must be between 500ms and 1m, got 100ms"),
-        (.test(threshold: 0), "threshold", "must be greater than 0 and less than 1, got 0.0"),
-        (.test(threshold: 1), "threshold", "must be greater than 0 and less than 1, got 1.0"),
-        (.test(threshold: .nan), "threshold", "must be greater than 0 and less than 1, got nan"),
-        (.test(hold: .zero), "hold", "must be between 1s and 5m, got 0s"),
-        (.test(hold: .seconds(20), maxOpen: .seconds(10)), "max_open", "must be between 20s and 30m, got 10s"),
-        (.test(cooldown: .seconds(601)), "cooldown", "must be between 0s and 10m, got 601s"),
-        (.test(nearMiss: 3), "near_miss", "must be between 1 and n - 1 (2), got 3"),
-        (.test(nearMiss: 0), "near_miss", "must be between 1 and n - 1 (2), got 0"),
-        (.test(maxManualUnlock: .seconds(90_000)), "max_manual_unlock", "must be between 1s and 24h, got 25h"),
-    ])
+    @Test(
+        "out-of-range parameters are rejected naming the key",
+        arguments: [
+            (DecisionParameters.test(n: 1), "n", "must be between 2 and 20 (a single frame never unlocks), got 1"),
+            (.test(n: 21, m: 30), "n", "must be between 2 and 20 (a single frame never unlocks), got 21"),
+            (.test(n: 3, m: 2), "m", "must be between n (3) and 50, got 2"),
+            (.test(m: 51), "m", "must be between n (3) and 50, got 51"),
+            (.test(window: .milliseconds(100)), "window", "must be between 500ms and 1m, got 100ms"),
+            (.test(threshold: 0), "threshold", "must be greater than 0 and less than 1, got 0.0"),
+            (.test(threshold: 1), "threshold", "must be greater than 0 and less than 1, got 1.0"),
+            (.test(threshold: .nan), "threshold", "must be greater than 0 and less than 1, got nan"),
+            (.test(hold: .zero), "hold", "must be between 1s and 5m, got 0s"),
+            (.test(hold: .seconds(20), maxOpen: .seconds(10)), "max_open", "must be between 20s and 30m, got 10s"),
+            (.test(cooldown: .seconds(601)), "cooldown", "must be between 0s and 10m, got 601s"),
+            (.test(nearMiss: 3), "near_miss", "must be between 1 and n - 1 (2), got 3"),
+            (.test(nearMiss: 0), "near_miss", "must be between 1 and n - 1 (2), got 0"),
+            (.test(maxManualUnlock: .seconds(90_000)), "max_manual_unlock", "must be between 1s and 24h, got 25h"),
+        ])
     func rejected(parameters: DecisionParameters, key: String, message: String) {
         #expect(throws: DecisionParameterError(key: key, message: message)) { try parameters.validate() }
         #expect(throws: DecisionParameterError.self) {
@@ -149,8 +154,9 @@ struct VotingTests {
         #expect(h.commandList == [.unlock])
     }
 
-    @Test("the window is in time: a gap in frames lets old evidence expire",
-          arguments: [(2_999, true), (3_000, false), (10_000, false)])
+    @Test(
+        "the window is in time: a gap in frames lets old evidence expire",
+        arguments: [(2_999, true), (3_000, false), (10_000, false)])
     func windowInTime(gap: Int, unlocks: Bool) throws {
         var h = try PolicyHarness(.test(m: 10))
         h.frame(0, 0.99)
@@ -194,8 +200,9 @@ struct VotingTests {
 
 @Suite("Decision policy: hold, maximum open time, cooldown")
 struct HoldTests {
-    @Test("relocks exactly `hold` after the unlock when no more positives arrive (stale frames)",
-          arguments: [1, 10, 300])
+    @Test(
+        "relocks exactly `hold` after the unlock when no more positives arrive (stale frames)",
+        arguments: [1, 10, 300])
     func holdExpires(holdSeconds: Int) throws {
         var h = try PolicyHarness(.test(hold: .seconds(Int64(holdSeconds)), maxOpen: .seconds(600)))
         h.frames(from: 0, [0.99, 0.99, 0.99])  // unlock at 400
@@ -205,7 +212,10 @@ struct HoldTests {
         h.tick(400 + holdSeconds * 1000)
         #expect(h.commandList == [.unlock, .lock])
         let relock = try #require(h.records(.relock).first)
-        #expect(relock.rule == "hold \(formatSeconds(.seconds(Int64(holdSeconds)))) expired since the last positive frame after \(formatSeconds(.seconds(Int64(holdSeconds)))) open")
+        #expect(
+            relock.rule
+                == "hold \(formatSeconds(.seconds(Int64(holdSeconds)))) expired since the last positive frame after \(formatSeconds(.seconds(Int64(holdSeconds)))) open"
+        )
         #expect(relock.door == .locked)
     }
 
@@ -261,8 +271,10 @@ struct HoldTests {
 
     @Test("evidence resets after every door cycle: recognition before the relock never reopens the door")
     func evidenceReset() throws {
-        var h = try PolicyHarness(.test(n: 2, m: 5, window: .seconds(10), hold: .seconds(1), maxOpen: .seconds(1),
-                                        cooldown: .zero))
+        var h = try PolicyHarness(
+            .test(
+                n: 2, m: 5, window: .seconds(10), hold: .seconds(1), maxOpen: .seconds(1),
+                cooldown: .zero))
         h.frames(from: 0, [0.99, 0.99])  // unlock at 200
         h.frame(1_000, 0.99)  // while open: extends, is not evidence
         h.tick(1_200)  // relock (max open)
@@ -355,8 +367,9 @@ struct ModeTests {
         #expect(h.records.map(\.kind) == [.rejectedLocked, .rejectedLocked])
     }
 
-    @Test("manual unlock expires on its own and returns to the previous mode",
-          arguments: [ResumeMode.auto, .locked])
+    @Test(
+        "manual unlock expires on its own and returns to the previous mode",
+        arguments: [ResumeMode.auto, .locked])
     func manualUnlockExpires(previous: ResumeMode) throws {
         var h = try PolicyHarness(mode: previous)
         h.command(1_000, .unlock(until: h.instant(31_000)))
@@ -427,8 +440,11 @@ struct ModeTests {
         #expect(h.records.map(\.kind) == [.unlock, .modeChange])
         h.command(1_100, .lock)
         h.command(1_200, .lock)
-        #expect(h.records(.modeChange).map(\.rule) == ["auto command (was auto)", "lock command (was auto)",
-                                                        "lock command (was locked)"])
+        #expect(
+            h.records(.modeChange).map(\.rule) == [
+                "auto command (was auto)", "lock command (was auto)",
+                "lock command (was locked)",
+            ])
     }
 
     @Test("a lock by the latch guard is followed: relock recorded without a command; manual mode ends")
@@ -459,9 +475,11 @@ struct ModeTests {
 struct CurfewPolicyTests {
     static let night = try! CurfewWindow(parsing: "22:00-06:00")
 
-    @Test("no automatic unlock during curfew; rejection recorded once", arguments: [
-        (22, 0), (23, 59), (0, 0), (3, 30), (5, 59),
-    ])
+    @Test(
+        "no automatic unlock during curfew; rejection recorded once",
+        arguments: [
+            (22, 0), (23, 59), (0, 0), (3, 30), (5, 59),
+        ])
     func rejectedDuringCurfew(hour: Int, minute: Int) throws {
         var h = try PolicyHarness(curfew: [Self.night], origin: start(hour: hour, minute: minute))
         h.frames(from: 0, [0.99, 0.99, 0.99, 0.99, 0.99])
@@ -537,7 +555,8 @@ struct ContinuationTests {
         h.frames(from: 0, [0.95, 0.95, 0.95])  // unlocks at 400 ms; relock due at 10.4 s
         #expect(h.policy.unlockedUntil == h.instant(10_400))
         // The new settings allow at most 5 s open: relock at 5.4 s.
-        h.policy = try DecisionPolicy(parameters: .test(hold: .seconds(3), maxOpen: .seconds(5)), continuing: h.policy, at: h.at(2_000))
+        h.policy = try DecisionPolicy(
+            parameters: .test(hold: .seconds(3), maxOpen: .seconds(5)), continuing: h.policy, at: h.at(2_000))
         #expect(h.policy.door == .unlocked && h.policy.unlockedUntil == h.instant(5_400))
         h.tick(5_399)
         #expect(h.policy.door == .unlocked)
@@ -554,7 +573,8 @@ struct ContinuationTests {
         h.frames(from: 0, [0.95, 0.95, 0.95])
         h.tick(1_400)  // relocked; cooldown until 6.4 s
         let cooldown = try #require(h.policy.cooldownUntil)
-        h.policy = try DecisionPolicy(parameters: .test(hold: .seconds(1), cooldown: .seconds(5)), continuing: h.policy, at: h.at(2_000))
+        h.policy = try DecisionPolicy(
+            parameters: .test(hold: .seconds(1), cooldown: .seconds(5)), continuing: h.policy, at: h.at(2_000))
         #expect(h.policy.cooldownUntil == cooldown)
         #expect(h.policy.door == .locked && h.policy.unlockedUntil == nil)
         h.frames(from: 2_000, [0.95, 0.95, 0.95])

@@ -1,7 +1,8 @@
-@testable import DecisionCore
 import Support
-import Testing
 import TestSupport
+import Testing
+
+@testable import DecisionCore
 
 /// Property-style tests: random but reproducible parameters, frame streams (with camera gaps), commands and
 /// curfews, checked against invariants recomputed independently from the inputs.
@@ -36,16 +37,23 @@ struct DecisionPropertyTests {
         var curfew: [CurfewWindow] = []
         if random.nextInt(below: 2) == 0 {
             // A short window near the start time so the run crosses it.
-            curfew = [try CurfewWindow(start: TimeOfDay(hour: 12, minute: 5 + random.nextInt(below: 5))!,
-                                       end: TimeOfDay(hour: 12, minute: 11 + random.nextInt(below: 5))!)]
+            curfew = [
+                try CurfewWindow(
+                    start: TimeOfDay(hour: 12, minute: 5 + random.nextInt(below: 5))!,
+                    end: TimeOfDay(hour: 12, minute: 11 + random.nextInt(below: 5))!)
+            ]
         }
-        var sim = Simulation(parameters: parameters, curfew: curfew,
-                             harness: try PolicyHarness(parameters, curfew: curfew,
-                                                        mode: random.nextInt(below: 5) == 0 ? .locked : .auto))
+        var sim = Simulation(
+            parameters: parameters, curfew: curfew,
+            harness: try PolicyHarness(
+                parameters, curfew: curfew,
+                mode: random.nextInt(below: 5) == 0 ? .locked : .auto))
         var t = 0
         var dogPresent = false
         for _ in 0..<events {
-            let gap = random.nextInt(below: 40) == 0 ? 2_000 + random.nextInt(below: longestGap - 2_000)
+            let gap =
+                random.nextInt(below: 40) == 0
+                ? 2_000 + random.nextInt(below: longestGap - 2_000)
                 : 50 + random.nextInt(below: 400)
             t += gap
             if random.nextInt(below: 25) == 0 { dogPresent.toggle() }
@@ -75,8 +83,9 @@ struct DecisionPropertyTests {
 
     static let seeds: [UInt64] = Array(1...24)
 
-    @Test("every automatic unlock is backed by N positives among the last M fresh frames gathered since the last reset",
-          arguments: seeds)
+    @Test(
+        "every automatic unlock is backed by N positives among the last M fresh frames gathered since the last reset",
+        arguments: seeds)
     func unlocksAreJustified(seed: UInt64) throws {
         let sim = try Self.simulate(seed: seed)
         let p = sim.parameters
@@ -97,8 +106,9 @@ struct DecisionPropertyTests {
                 let fresh = sim.frames.filter { $0.ms <= ms && $0.ms >= resetMs && ms - $0.ms < Self.ms(p.window) }
                 let vote = fresh.suffix(p.voteFrames)
                 let positives = vote.filter { $0.probability >= p.threshold }.count
-                #expect(positives >= p.requiredPositives,
-                        "unlock at \(ms) with \(positives) positives among \(vote.map(\.probability))")
+                #expect(
+                    positives >= p.requiredPositives,
+                    "unlock at \(ms) with \(positives) positives among \(vote.map(\.probability))")
                 #expect(record.scores == vote.map(\.probability))
             default: break
             }
@@ -108,17 +118,22 @@ struct DecisionPropertyTests {
         if seed <= 4 { #expect(autoUnlocks > 0, "seed \(seed) produced no automatic unlock") }
     }
 
-    @Test("never open longer than the maximum, held exactly `hold` after the last positive, always relocked",
-          arguments: seeds)
+    @Test(
+        "never open longer than the maximum, held exactly `hold` after the last positive, always relocked",
+        arguments: seeds)
     func openTimesAreBounded(seed: UInt64) throws {
         var sim = try Self.simulate(seed: seed)
         let p = sim.parameters
         let h = sim.harness
-        let unlocks = h.records.enumerated().filter { $0.element.kind == .unlock && $0.element.rule == p.ruleDescription }
+        let unlocks = h.records.enumerated().filter {
+            $0.element.kind == .unlock && $0.element.rule == p.ruleDescription
+        }
         var checked = 0
         for (index, unlock) in unlocks {
             let openMs = Self.ms(unlock.time.monotonic - h.origin.monotonic)
-            guard let relockIndex = h.records[(index + 1)...].firstIndex(where: { $0.kind == .relock }) else { continue }
+            guard let relockIndex = h.records[(index + 1)...].firstIndex(where: { $0.kind == .relock }) else {
+                continue
+            }
             let relock = h.records[relockIndex]
             let closeMs = Self.ms(relock.time.monotonic - h.origin.monotonic)
             // A command while open hands the door to the owner: the automatic limits no longer apply (manual
@@ -129,7 +144,8 @@ struct DecisionPropertyTests {
             let firstEventAfterMax = sim.eventTimes.first { $0 >= maxDeadline } ?? Int.max
             #expect(closeMs <= firstEventAfterMax, "open from \(openMs) to \(closeMs), max \(Self.ms(p.maxOpen))")
             if relock.rule.hasPrefix("hold") {
-                let lastPositive = sim.frames.filter { $0.ms >= openMs && $0.ms < closeMs && $0.probability >= p.threshold }
+                let lastPositive =
+                    sim.frames.filter { $0.ms >= openMs && $0.ms < closeMs && $0.probability >= p.threshold }
                     .map(\.ms).max() ?? openMs
                 let holdDeadline = lastPositive + Self.ms(p.hold)
                 #expect(closeMs >= holdDeadline, "relocked at \(closeMs) before the hold ended at \(holdDeadline)")

@@ -1,8 +1,10 @@
 import DecisionCore
-@testable import EventLog
 import Support
-import Testing
 import TestSupport
+import Testing
+
+@testable import EventLog
+
 @Suite("Event log and snapshots")
 struct EventTests {
     static let wall = WallTime(unixNanoseconds: 1_768_515_303_120_000_000, utcOffsetSeconds: 3_600)
@@ -16,11 +18,17 @@ struct EventTests {
         }
         let decision = try #require(output.records.first)
         let record = EventRecord(decision: decision, modelSHA256: "ab12", snapshot: "x.jpg")
-        #expect(record.line == #"{"time":"2026-01-15T12:00:00.400+01:00","kind":"unlock","mode":"auto","door":"unlocked","scores":[0.95,0.9123,0.99],"rule":"3 of last 5 >= 0.90 within 3.0 s","model_sha256":"ab12","frame":42,"snapshot":"x.jpg"}"#)
+        #expect(
+            record.line
+                == #"{"time":"2026-01-15T12:00:00.400+01:00","kind":"unlock","mode":"auto","door":"unlocked","scores":[0.95,0.9123,0.99],"rule":"3 of last 5 >= 0.90 within 3.0 s","model_sha256":"ab12","frame":42,"snapshot":"x.jpg"}"#
+        )
         let parsed = try JSONValue.parse(record.line)
         #expect(parsed["kind"] == "unlock")
-        let minimal = EventRecord(time: Self.wall, kind: "daemon_start", details: ["version": "1.0", "kind": "ignored"])
-        #expect(minimal.line == #"{"time":"2026-01-15T23:15:03.120+01:00","kind":"daemon_start","scores":[],"version":"1.0"}"#)
+        let minimal = EventRecord(
+            time: Self.wall, kind: "daemon_start", details: ["version": "1.0", "kind": "ignored"])
+        #expect(
+            minimal.line
+                == #"{"time":"2026-01-15T23:15:03.120+01:00","kind":"daemon_start","scores":[],"version":"1.0"}"#)
     }
 
     @Test("appends lines, creating the directory and file with restrictive modes")
@@ -77,8 +85,10 @@ struct EventTests {
         let store = try SnapshotStore(directory: directory + "/snapshots", maxCount: 3, maxBytes: 1 << 20)
         var names: [String] = []
         for i in 0..<5 {
-            let time = WallTime(unixNanoseconds: Self.wall.unixNanoseconds + Int64(i) * 1_000_000_000, utcOffsetSeconds: 3_600)
-            names.append(try store.save(jpeg: [0xFF, 0xD8, UInt8(i)], time: time, kind: i == 4 ? "near miss!" : "unlock"))
+            let time = WallTime(
+                unixNanoseconds: Self.wall.unixNanoseconds + Int64(i) * 1_000_000_000, utcOffsetSeconds: 3_600)
+            names.append(
+                try store.save(jpeg: [0xFF, 0xD8, UInt8(i)], time: time, kind: i == 4 ? "near miss!" : "unlock"))
         }
         #expect(names[0] == "20260115T221503.120Z-unlock.jpg")
         #expect(names[4] == "20260115T221507.120Z-near_miss_.jpg")
@@ -102,7 +112,9 @@ struct EventTests {
         #expect(store.files == [b, c])
         #expect(!fileExists(directory + "/" + a))
         #expect(store.totalBytes == 800)
-        #expect(throws: SystemError.self) { try store.save(jpeg: [UInt8](repeating: 0, count: 1_001), time: later, kind: "x") }
+        #expect(throws: SystemError.self) {
+            try store.save(jpeg: [UInt8](repeating: 0, count: 1_001), time: later, kind: "x")
+        }
     }
 
     @Test("an existing store is rescanned: its snapshots count, crash leftovers go, other files stay")
@@ -182,12 +194,14 @@ struct SystemdNotifierTests {
         try notifier.stopping()
     }
 
-    @Test("the watchdog interval respects WATCHDOG_PID and rejects nonsense", arguments: [
-        (["WATCHDOG_USEC": "500000"], Duration.milliseconds(500) as Duration?),
-        (["WATCHDOG_USEC": "500000", "WATCHDOG_PID": "4242"], Duration.milliseconds(500)),
-        (["WATCHDOG_USEC": "500000", "WATCHDOG_PID": "1"], nil),
-        (["WATCHDOG_USEC": "0"], nil), (["WATCHDOG_USEC": "soon"], nil), (["WATCHDOG_USEC": "-5"], nil),
-    ])
+    @Test(
+        "the watchdog interval respects WATCHDOG_PID and rejects nonsense",
+        arguments: [
+            (["WATCHDOG_USEC": "500000"], Duration.milliseconds(500) as Duration?),
+            (["WATCHDOG_USEC": "500000", "WATCHDOG_PID": "4242"], Duration.milliseconds(500)),
+            (["WATCHDOG_USEC": "500000", "WATCHDOG_PID": "1"], nil),
+            (["WATCHDOG_USEC": "0"], nil), (["WATCHDOG_USEC": "soon"], nil), (["WATCHDOG_USEC": "-5"], nil),
+        ])
     func watchdogInterval(environment: [String: String], expected: Duration?) {
         #expect(SystemdNotifier(environment: environment, processID: 4242).watchdogInterval == expected)
     }
@@ -197,7 +211,9 @@ struct SystemdNotifierTests {
         #expect(throws: SystemError("send notification", path: "/nonexistent/notify", code: ENOENT)) {
             try SystemdNotifier(environment: ["NOTIFY_SOCKET": "/nonexistent/notify"]).ready()
         }
-        #expect(throws: SystemError("notify (unsupported NOTIFY_SOCKET address)", path: "vsock:2:1234", code: EAFNOSUPPORT)) {
+        #expect(
+            throws: SystemError("notify (unsupported NOTIFY_SOCKET address)", path: "vsock:2:1234", code: EAFNOSUPPORT)
+        ) {
             try SystemdNotifier(environment: ["NOTIFY_SOCKET": "vsock:2:1234"]).ready()
         }
     }

@@ -1,6 +1,6 @@
+import CSystem
 import Configuration
 import Control
-import CSystem
 import Imaging
 import LatchLink
 import NeuralNet
@@ -104,7 +104,9 @@ public enum FuzzEntries {
             _ = try? configuration.decisionParameters(modelThreshold: 0.5)
             return true
         } catch {
-            precondition(error.location.hasPrefix("fuzz.toml") || error.location == "defaults", "an error without its place: \(error)")
+            precondition(
+                error.location.hasPrefix("fuzz.toml") || error.location == "defaults",
+                "an error without its place: \(error)")
             return false
         }
     }
@@ -122,7 +124,9 @@ public enum FuzzEntries {
         precondition(again == value, "JSON does not survive its own round trip: \(text)")
         precondition(again?.serialized() == text)
         if let manifest = try? ReplayManifest(json: value) {
-            precondition((try? ReplayManifest(json: manifest.json)) == manifest, "a replay manifest does not survive its own round trip")
+            precondition(
+                (try? ReplayManifest(json: manifest.json)) == manifest,
+                "a replay manifest does not survive its own round trip")
         }
         if let command = try? ControlCommand(parsing: line) {
             precondition((try? ControlCommand(parsing: JSONValue.object(command.json).serialized())) == command)
@@ -140,21 +144,29 @@ public enum FuzzEntries {
             case .reply(let reply): text = reply.json.serialized()
             case .notice(let notice): text = notice.json.serialized()
             }
-            precondition((try? LatchOwnerMessage(parsing: Array(text.utf8))) == message, "a latch message does not survive its own round trip")
+            precondition(
+                (try? LatchOwnerMessage(parsing: Array(text.utf8))) == message,
+                "a latch message does not survive its own round trip")
         }
         return true
     }
 
     /// Decoding limits for fuzzing: small enough that every input decodes in milliseconds.
-    static let fuzzLimits = DecodeOptions(maximumPixels: 1 << 20, maximumProgressiveScans: 100, maximumFileBytes: 1 << 20)
+    static let fuzzLimits = DecodeOptions(
+        maximumPixels: 1 << 20, maximumProgressiveScans: 100, maximumFileBytes: 1 << 20)
 
     static func image(_ data: UnsafeRawBufferPointer) -> Bool {
         var accepted = false
-        for var options in [fuzzLimits, DecodeOptions(minimumSide: 16, allowTruncated: true, maximumPixels: 1 << 20,
-                                                      maximumProgressiveScans: 100, maximumFileBytes: 1 << 20)] {
+        for var options in [
+            fuzzLimits,
+            DecodeOptions(
+                minimumSide: 16, allowTruncated: true, maximumPixels: 1 << 20,
+                maximumProgressiveScans: 100, maximumFileBytes: 1 << 20),
+        ] {
             options.applyOrientation = data.count % 2 == 0
             guard let decoded = try? ImageDecoder.decode(data, source: "fuzz", options: options) else { continue }
-            precondition(decoded.width > 0 && decoded.height > 0 && decoded.width * decoded.height <= options.maximumPixels)
+            precondition(
+                decoded.width > 0 && decoded.height > 0 && decoded.width * decoded.height <= options.maximumPixels)
             precondition(decoded.pixels.count == decoded.width * decoded.height * 3)
             accepted = true
         }
@@ -170,10 +182,15 @@ public enum FuzzEntries {
         let height = 1 + (Int(data[3]) | Int(data[4]) << 8) % 256
         let bytesPerLine = width * (format.bytesPerPixel ?? 1) + Int(data[5]) % 16
         let payload = UnsafeRawBufferPointer(rebasing: data[6...])
-        guard let image = try? CameraFrame.image(payload, format: format, width: width, height: height, bytesPerLine: bytesPerLine,
-                                                 options: fuzzLimits) else { return false }
+        guard
+            let image = try? CameraFrame.image(
+                payload, format: format, width: width, height: height, bytesPerLine: bytesPerLine,
+                options: fuzzLimits)
+        else { return false }
         // Nothing larger than the negotiated size is ever produced.
-        precondition(image.width <= width && image.height <= height, "a \(image.width)x\(image.height) image from a \(width)x\(height) camera")
+        precondition(
+            image.width <= width && image.height <= height,
+            "a \(image.width)x\(image.height) image from a \(width)x\(height) camera")
         precondition(image.pixels.count == image.width * image.height * 3)
         return true
     }

@@ -36,14 +36,16 @@ public enum FuzzSeeds {
     // MARK: - Model files and manifests
 
     static func manifest(signed: Bool) -> ModelManifest {
-        var manifest = ModelManifest(resize: "area", centering: "samplewise", positiveClass: "bo", negativeClass: "not_bo",
-                                     threshold: 0.5, training: ["recipe": "fuzz seed", "epochs": 1],
-                                     tensorsSHA256: String(repeating: "ab", count: 32))
+        var manifest = ModelManifest(
+            resize: "area", centering: "samplewise", positiveClass: "bo", negativeClass: "not_bo",
+            threshold: 0.5, training: ["recipe": "fuzz seed", "epochs": 1],
+            tensorsSHA256: String(repeating: "ab", count: 32))
         manifest.inputSize = 64
         if signed {
             // A fixed key: the seed must be the same on every run.
             let key = Ed25519.PrivateKey(rawValue: [UInt8](repeating: 7, count: 32))!
-            manifest.signature = ModelSignature(publicKey: key.publicKey, value: key.signature(for: manifest.signedMessage))
+            manifest.signature = ModelSignature(
+                publicKey: key.publicKey, value: key.signature(for: manifest.signedMessage))
         }
         return manifest
     }
@@ -54,8 +56,10 @@ public enum FuzzSeeds {
         var format1 = plain.objectValue ?? [:]
         format1["integrity"] = nil
         format1["format_version"] = 1
-        return [("plain.json", plain.serialized()), ("signed.json", manifest(signed: true).json.serialized()),
-                ("format1.json", JSONValue.object(format1).serialized()), ("empty-object.json", "{}")]
+        return [
+            ("plain.json", plain.serialized()), ("signed.json", manifest(signed: true).json.serialized()),
+            ("format1.json", JSONValue.object(format1).serialized()), ("empty-object.json", "{}"),
+        ]
     }
 
     static func modelFiles() -> [(name: String, bytes: [UInt8])] {
@@ -64,16 +68,24 @@ public enum FuzzSeeds {
         let values: [Float] = [0.5, -1, 2, 0]
         var files: [(String, [UInt8])] = []
         for (name, signed) in [("model.safetensors", false), ("signed-model.safetensors", true)] {
-            let metadata = [ModelFile.formatKey: ModelFile.formatValue, ModelFile.manifestKey: manifest(signed: signed).json.serialized()]
+            let metadata = [
+                ModelFile.formatKey: ModelFile.formatValue,
+                ModelFile.manifestKey: manifest(signed: signed).json.serialized(),
+            ]
             let bytes = values.withUnsafeBufferPointer { data in
-                let tensors = [SafetensorsWriter.Tensor(name: "block1_conv1.bias", shape: [2], data: UnsafeBufferPointer(rebasing: data[0..<2])),
-                               SafetensorsWriter.Tensor(name: "head.bias", shape: [1], data: UnsafeBufferPointer(rebasing: data[2..<3]))]
+                let tensors = [
+                    SafetensorsWriter.Tensor(
+                        name: "block1_conv1.bias", shape: [2], data: UnsafeBufferPointer(rebasing: data[0..<2])),
+                    SafetensorsWriter.Tensor(
+                        name: "head.bias", shape: [1], data: UnsafeBufferPointer(rebasing: data[2..<3])),
+                ]
                 return SafetensorsWriter.header(for: tensors, metadata: metadata) + littleEndianBytes(values[0..<3])
             }
             files.append((name, bytes))
         }
         let weightsOnly = values.withUnsafeBufferPointer { data in
-            SafetensorsWriter.header(for: [SafetensorsWriter.Tensor(name: "block1_conv1.kernel", shape: [2, 2], data: data)], metadata: [:])
+            SafetensorsWriter.header(
+                for: [SafetensorsWriter.Tensor(name: "block1_conv1.kernel", shape: [2, 2], data: data)], metadata: [:])
                 + littleEndianBytes(values[...])
         }
         files.append(("weights-only.safetensors", weightsOnly))
@@ -91,73 +103,81 @@ public enum FuzzSeeds {
     // MARK: - Configuration
 
     static func configurations() -> [(name: String, text: String)] {
-        [("full.toml", """
-          # Every section, as an installed system might have it.
-          [model]
-          path = "/etc/dogdoor/model.safetensors"
-          minimum_threshold = 0.05
-          sha256 = "\(String(repeating: "0f", count: 32))"
+        [
+            (
+                "full.toml",
+                """
+                # Every section, as an installed system might have it.
+                [model]
+                path = "/etc/dogdoor/model.safetensors"
+                minimum_threshold = 0.05
+                sha256 = "\(String(repeating: "0f", count: 32))"
 
-          [camera]
-          kind = "v4l2"
-          device = "/dev/v4l/by-id/usb-cam-video-index0"
-          format = "mjpeg"
-          width = 640
-          height = 480
-          fps = 15.0
+                [camera]
+                kind = "v4l2"
+                device = "/dev/v4l/by-id/usb-cam-video-index0"
+                format = "mjpeg"
+                width = 640
+                height = 480
+                fps = 15.0
 
-          [latch]
-          socket = "/run/dogdoor-latch/latch.sock"
-          heartbeat_timeout = "3s"
-          kind = "gpio"
-          chip = "gpiochip0"
-          line = 17
-          min_gap = "500ms"
-          max_unlocked = "30m"
+                [latch]
+                socket = "/run/dogdoor-latch/latch.sock"
+                heartbeat_timeout = "3s"
+                kind = "gpio"
+                chip = "gpiochip0"
+                line = 17
+                min_gap = "500ms"
+                max_unlocked = "30m"
 
-          [decision]
-          n = 3
-          m = 5
-          window = "3s"
-          hold = "10s"
-          threshold = "model"
+                [decision]
+                n = 3
+                m = 5
+                window = "3s"
+                hold = "10s"
+                threshold = "model"
 
-          [curfew]
-          windows = ["22:00-06:30"]
+                [curfew]
+                windows = ["22:00-06:30"]
 
-          [events]
-          directory = "/var/lib/dogdoor/events"
-          max_snapshot_bytes = 209_715_200
+                [events]
+                directory = "/var/lib/dogdoor/events"
+                max_snapshot_bytes = 209_715_200
 
-          [control]
-          socket = "/run/dogdoor/control.sock"
-          status_socket = "/run/dogdoor/status.sock"
+                [control]
+                socket = "/run/dogdoor/control.sock"
+                status_socket = "/run/dogdoor/status.sock"
 
-          [motion]
-          sensitivity = 0.01
-          hold_after_motion = "3s"
+                [motion]
+                sensitivity = 0.01
+                hold_after_motion = "3s"
 
-          [compute]
-          threads = 2
-          plan = "frugal"
-          """),
-         ("types.toml", """
-          a = 1
-          b = -2.5e3
-          c = true
-          d = 'literal \\ string'
-          e = "escapes \\t \\u00e9 \\"quoted\\""
-          f = [1, 2, 3]
-          g = { x = 1, y = "z" }
-          h = \"\"\"
-          multi
-          line\"\"\"
-          [t.u]
-          v = 0x1F
-          [[w]]
-          x = 1979-05-27T07:32:00Z
-          """),
-         ("empty.toml", "")]
+                [compute]
+                threads = 2
+                plan = "frugal"
+                """
+            ),
+            (
+                "types.toml",
+                """
+                a = 1
+                b = -2.5e3
+                c = true
+                d = 'literal \\ string'
+                e = "escapes \\t \\u00e9 \\"quoted\\""
+                f = [1, 2, 3]
+                g = { x = 1, y = "z" }
+                h = \"\"\"
+                multi
+                line\"\"\"
+                [t.u]
+                v = 0x1F
+                [[w]]
+                x = 1979-05-27T07:32:00Z
+                """
+            ),
+            ("empty.toml", ""),
+        ]
     }
 
     // MARK: - Messages
@@ -168,20 +188,40 @@ public enum FuzzSeeds {
             seeds.append(("control-\(command.name).json", JSONValue.object(command.json).serialized()))
         }
         seeds.append(("control-failure.json", ControlResponse.failure("no such command").line))
-        let requests: [LatchRequest] = [.hello(client: "dogdoord"), .unlock(lease: .milliseconds(8000)), .lock, .heartbeat, .status]
-        for (index, request) in requests.enumerated() { seeds.append(("latch-request-\(index).json", request.json.serialized())) }
-        let limits = LatchLimits(heartbeatTimeout: .seconds(1), maximumUnlocked: .seconds(120), minimumGap: .milliseconds(500))
-        let reply = LatchReply(ok: true, line: .unlocked, wanted: .unlocked, lockReason: nil, unlockedFor: .milliseconds(7000),
-                               limits: limits)
+        let requests: [LatchRequest] = [
+            .hello(client: "dogdoord"), .unlock(lease: .milliseconds(8000)), .lock, .heartbeat, .status,
+        ]
+        for (index, request) in requests.enumerated() {
+            seeds.append(("latch-request-\(index).json", request.json.serialized()))
+        }
+        let limits = LatchLimits(
+            heartbeatTimeout: .seconds(1), maximumUnlocked: .seconds(120), minimumGap: .milliseconds(500))
+        let reply = LatchReply(
+            ok: true, line: .unlocked, wanted: .unlocked, lockReason: nil, unlockedFor: .milliseconds(7000),
+            limits: limits)
         seeds.append(("latch-reply.json", reply.json.serialized()))
-        seeds.append(("latch-reply-refused.json", LatchReply(ok: false, line: nil, wanted: .locked, lockReason: .minimumGap,
-                                                             error: "wait").json.serialized()))
-        let notices: [LatchNotice] = [.relocked(.heartbeatLost), .lockFailed(attempt: 3, error: "EIO"), .lockRestored(attempts: 4)]
-        for (index, notice) in notices.enumerated() { seeds.append(("latch-notice-\(index).json", notice.json.serialized())) }
-        let replay = ReplayManifest(seed: 42, fps: 5, width: 64, height: 48, frames: [
-            ReplayFrame(index: 0, file: "0000.jpg", subject: .bo, bounds: PixelBox(x0: 4, y0: 6, x1: 40, y1: 30), visibleFraction: 0.8),
-            ReplayFrame(index: 1, file: "0001.jpg", subject: .nothing, bounds: nil, visibleFraction: 0),
-        ])
+        seeds.append(
+            (
+                "latch-reply-refused.json",
+                LatchReply(
+                    ok: false, line: nil, wanted: .locked, lockReason: .minimumGap,
+                    error: "wait"
+                ).json.serialized()
+            ))
+        let notices: [LatchNotice] = [
+            .relocked(.heartbeatLost), .lockFailed(attempt: 3, error: "EIO"), .lockRestored(attempts: 4),
+        ]
+        for (index, notice) in notices.enumerated() {
+            seeds.append(("latch-notice-\(index).json", notice.json.serialized()))
+        }
+        let replay = ReplayManifest(
+            seed: 42, fps: 5, width: 64, height: 48,
+            frames: [
+                ReplayFrame(
+                    index: 0, file: "0000.jpg", subject: .bo, bounds: PixelBox(x0: 4, y0: 6, x1: 40, y1: 30),
+                    visibleFraction: 0.8),
+                ReplayFrame(index: 1, file: "0001.jpg", subject: .nothing, bounds: nil, visibleFraction: 0),
+            ])
         seeds.append(("replay-manifest.json", replay.json.serialized()))
         seeds.append(("base64.txt", Base64.encode(Array("DogDoor".utf8))))
         seeds.append(("json-values.json", #"{"a":[1,-2.5e-3,true,false,null,"\u00e9\ud83d\udc36\n"],"b":{}}"#))
@@ -215,16 +255,22 @@ public enum FuzzSeeds {
         for (name, options) in jpegs {
             if let bytes = try? JPEGEncoder.encode(picture, options: options) { seeds.append((name, bytes)) }
         }
-        if let gray = try? JPEGEncoder.encode(samples: [UInt8](repeating: 90, count: 64), width: 8, height: 8, components: 1) {
+        if let gray = try? JPEGEncoder.encode(
+            samples: [UInt8](repeating: 90, count: 64), width: 8, height: 8, components: 1)
+        {
             seeds.append(("gray.jpg", gray))
         }
-        if let cmyk = try? JPEGEncoder.encode(samples: [UInt8](repeating: 200, count: 8 * 8 * 4), width: 8, height: 8, components: 4,
-                                              ycck: true) {
+        if let cmyk = try? JPEGEncoder.encode(
+            samples: [UInt8](repeating: 200, count: 8 * 8 * 4), width: 8, height: 8, components: 4,
+            ycck: true)
+        {
             seeds.append(("ycck.jpg", cmyk))
         }
         if let png = try? PNGEncoder.encode(picture) { seeds.append(("rgb.png", png)) }
         if let webp = try? WebPEncoder.encode(picture, lossless: true) { seeds.append(("lossless.webp", webp)) }
-        if let webp = try? WebPEncoder.encode(picture, lossless: false, quality: 60) { seeds.append(("lossy.webp", webp)) }
+        if let webp = try? WebPEncoder.encode(picture, lossless: false, quality: 60) {
+            seeds.append(("lossy.webp", webp))
+        }
         return seeds
     }
 
@@ -244,8 +290,10 @@ public enum FuzzSeeds {
             padded += picture.pixels[(y * width * 3)..<((y + 1) * width * 3)]
             padded += [0, 0, 0, 0]
         }
-        var seeds: [(String, [UInt8])] = [("yuyv", header(.yuyv) + yuyv), ("rgb24", header(.rgb24) + picture.pixels),
-                                          ("rgb24-padded", header(.rgb24, padding: 4) + padded), ("grey", header(.grey) + grey)]
+        var seeds: [(String, [UInt8])] = [
+            ("yuyv", header(.yuyv) + yuyv), ("rgb24", header(.rgb24) + picture.pixels),
+            ("rgb24-padded", header(.rgb24, padding: 4) + padded), ("grey", header(.grey) + grey),
+        ]
         if let jpeg = try? JPEGEncoder.encode(picture, options: JPEGEncodeOptions(quality: 75)) {
             seeds.append(("mjpeg", header(.mjpeg) + jpeg))
             // Webcams leave out the Huffman tables (DHT); the decoder inserts the standard ones.

@@ -7,11 +7,15 @@ import Testing
 /// calls (`FuzzEntries`), in the ordinary test run: a fix that regresses traps here.
 @Suite struct FuzzRegressionTests {
     /// `Tests/FuzzRegressions/<target>/`: Scripts/fuzz.sh copies each crash there, named by its hash.
-    static func regressions(_ target: FuzzTarget) -> [(name: String, bytes: [UInt8])] { regressions(directory: target.rawValue) }
+    static func regressions(_ target: FuzzTarget) -> [(name: String, bytes: [UInt8])] {
+        regressions(directory: target.rawValue)
+    }
 
     static func regressions(directory name: String) -> [(name: String, bytes: [UInt8])] {
-        let directory = String(#filePath.split(separator: "/", omittingEmptySubsequences: false).dropLast(2)
-            .joined(separator: "/")) + "/FuzzRegressions/" + name
+        let directory =
+            String(
+                #filePath.split(separator: "/", omittingEmptySubsequences: false).dropLast(2)
+                    .joined(separator: "/")) + "/FuzzRegressions/" + name
         guard let names = try? directoryEntries(directory) else { return [] }
         return names.sorted().compactMap { name in (try? readFile(directory + "/" + name)).map { (name, $0) } }
     }

@@ -4,10 +4,11 @@ import Testing
 
 @Suite struct AugmentationTests {
     static func parameters(_ json: JSONValue) -> AugmentationParameters {
-        AugmentationParameters(theta: json["theta"]!.doubleValue!, tx: json["tx"]!.doubleValue!,
-                               ty: json["ty"]!.doubleValue!, zx: json["zx"]!.doubleValue!, zy: json["zy"]!.doubleValue!,
-                               flipHorizontal: json["flip_horizontal"]!.boolValue!,
-                               flipVertical: json["flip_vertical"]!.boolValue!)
+        AugmentationParameters(
+            theta: json["theta"]!.doubleValue!, tx: json["tx"]!.doubleValue!,
+            ty: json["ty"]!.doubleValue!, zx: json["zx"]!.doubleValue!, zy: json["zy"]!.doubleValue!,
+            flipHorizontal: json["flip_horizontal"]!.boolValue!,
+            flipVertical: json["flip_vertical"]!.boolValue!)
     }
 
     /// Keras's ImageDataGenerator.apply_transform outputs for fixed parameters. Both sides interpolate in
@@ -66,7 +67,8 @@ import Testing
             }
         }
         let both = AugmentationParameters(flipHorizontal: true, flipVertical: true)
-        let twice = both.applied(to: both.applied(to: input, height: h, width: w, channels: 3), height: h, width: w, channels: 3)
+        let twice = both.applied(
+            to: both.applied(to: input, height: h, width: w, channels: 3), height: h, width: w, channels: 3)
         #expect(twice == input)
     }
 

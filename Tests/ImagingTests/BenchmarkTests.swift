@@ -1,5 +1,6 @@
-@testable import Imaging
 import Testing
+
+@testable import Imaging
 
 @Suite struct BenchmarkTests {
     /// The benchmark's inputs go through the real paths (an MJPEG frame without Huffman tables, a YUYV frame,
@@ -9,7 +10,8 @@ import Testing
         let cases = try ImagingBenchmark.run(iterations: 3, warmup: 0)
         #expect(cases.count == 3 && Set(cases.map(\.name)).count == 3)
         for c in cases {
-            #expect(c.iterations == 3 && c.minimumMilliseconds > 0 && c.minimumMilliseconds <= c.medianMilliseconds, "\(c)")
+            #expect(
+                c.iterations == 3 && c.minimumMilliseconds > 0 && c.minimumMilliseconds <= c.medianMilliseconds, "\(c)")
         }
     }
 

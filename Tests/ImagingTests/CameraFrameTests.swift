@@ -59,9 +59,12 @@ import Testing
             let padded = packed + 12
             var random = SeededRandom(seed: 2)
             let rows = (0..<height).map { _ in (0..<packed).map { _ in UInt8(random.nextInt(below: 256)) } }
-            let tight = try CameraFrame(format: format, width: width, height: height, bytes: rows.flatMap { $0 }).image()
-            let loose = try CameraFrame(format: format, width: width, height: height, bytesPerLine: padded,
-                                        bytes: rows.flatMap { $0 + [UInt8](repeating: 0x5A, count: 12) }).image()
+            let tight = try CameraFrame(format: format, width: width, height: height, bytes: rows.flatMap { $0 })
+                .image()
+            let loose = try CameraFrame(
+                format: format, width: width, height: height, bytesPerLine: padded,
+                bytes: rows.flatMap { $0 + [UInt8](repeating: 0x5A, count: 12) }
+            ).image()
             #expect(tight == loose, "\(format)")
             if format == .rgb24 { #expect(tight.pixels == rows.flatMap { $0 }) }
             if format == .grey { #expect(tight.pixel(x: 3, y: 2) == (rows[2][3], rows[2][3], rows[2][3])) }
@@ -69,14 +72,19 @@ import Testing
     }
 
     @Test func shortFramesAreRejected() {
-        let error = imagingError { _ = try CameraFrame(format: .yuyv, width: 640, height: 480, bytes: [UInt8](repeating: 0, count: 1000)).image() }
+        let error = imagingError {
+            _ = try CameraFrame(format: .yuyv, width: 640, height: 480, bytes: [UInt8](repeating: 0, count: 1000))
+                .image()
+        }
         guard case .invalidFrame(let reason)? = error?.kind else {
             Issue.record("expected invalidFrame, got \(String(describing: error))")
             return
         }
         #expect(reason.contains("614400"))
         #expect(error!.description.hasPrefix("camera frame: "))
-        let odd = imagingError { _ = try CameraFrame(format: .yuyv, width: 3, height: 1, bytes: [0, 0, 0, 0, 0, 0]).image() }
+        let odd = imagingError {
+            _ = try CameraFrame(format: .yuyv, width: 3, height: 1, bytes: [0, 0, 0, 0, 0, 0]).image()
+        }
         if case .invalidFrame? = odd?.kind {} else { Issue.record("odd YUYV width accepted") }
     }
 
@@ -111,7 +119,8 @@ import Testing
     /// DHT segment removed.
     static func framesWithAndWithoutTables() throws -> (withTables: [UInt8], stripped: [UInt8]) {
         let image = patternImage(width: 640, height: 480, seed: 3)
-        let jpeg = try JPEGEncoder.encode(image, options: JPEGEncodeOptions(quality: 80, subsampling: .s422, optimizeCoding: false))
+        let jpeg = try JPEGEncoder.encode(
+            image, options: JPEGEncodeOptions(quality: 80, subsampling: .s422, optimizeCoding: false))
         var stripped = [UInt8](jpeg[0..<2])
         var at = 2
         while jpeg[at + 1] != 0xDA {
@@ -152,8 +161,13 @@ import Testing
         let jpeg = try JPEGEncoder.encode(patternImage(width: 32, height: 8, seed: 5))
         for (width, height) in [(31, 16), (64, 7)] {
             let frame = CameraFrame(format: .mjpeg, width: width, height: height, bytes: jpeg)
-            #expect(throws: ImagingError(source: "camera frame", kind: .largerThanExpected(width: 32, height: 8, maximumWidth: width,
-                                                                                           maximumHeight: height))) {
+            #expect(
+                throws: ImagingError(
+                    source: "camera frame",
+                    kind: .largerThanExpected(
+                        width: 32, height: 8, maximumWidth: width,
+                        maximumHeight: height))
+            ) {
                 try frame.image()
             }
         }

@@ -20,7 +20,8 @@ import Testing
         #expect(throws: PreprocessingError.invalidSide(0)) {
             try Preprocessor(resizeName: "area", centeringName: "caffe", side: 0)
         }
-        #expect(PreprocessingError.unknownResizeMethod("lanczos").description
+        #expect(
+            PreprocessingError.unknownResizeMethod("lanczos").description
                 == "unknown resize method 'lanczos' (this build implements nearest, bilinear, area)")
         #expect(ResizeMethod.default == .area)
     }

@@ -35,7 +35,9 @@ import Testing
 
     @Test func nearestRunningSumDiffersFromClosedFormFor640() {
         // The reason Pillow's walk is reproduced instead of floor((i + 0.5) * scale).
-        let entry = Golden.cases("nearest_index").first { $0["source"]!.ints == [640, 480] && $0["target"]!.ints == [224, 224] }!
+        let entry = Golden.cases("nearest_index").first {
+            $0["source"]!.ints == [640, 480] && $0["target"]!.ints == [224, 224]
+        }!
         #expect(entry["columns_differing_from_closed_form"]!.intValue == 20)
         let scale = 640.0 / 224.0
         let closedForm = (0..<224).map { Int(((Double($0) + 0.5) * scale).rounded(.down)) }

@@ -25,7 +25,9 @@ enum Golden {
     static func floats(_ entry: JSONValue?) -> [Float] {
         let bytes = payload(entry)
         return stride(from: 0, to: bytes.count, by: 4).map { i in
-            Float(bitPattern: UInt32(bytes[i]) | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2]) << 16 | UInt32(bytes[i + 3]) << 24)
+            Float(
+                bitPattern: UInt32(bytes[i]) | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2]) << 16 | UInt32(
+                    bytes[i + 3]) << 24)
         }
     }
 }
@@ -86,7 +88,9 @@ func maxDifference(_ a: [Float], _ b: [Float]) -> Float {
 }
 
 /// Decodes in-memory bytes, failing the test with the error's message.
-func decoded(_ bytes: [UInt8], _ name: String = "test image", options: DecodeOptions = DecodeOptions()) throws(ImagingError) -> Image {
+func decoded(
+    _ bytes: [UInt8], _ name: String = "test image", options: DecodeOptions = DecodeOptions()
+) throws(ImagingError) -> Image {
     try ImageDecoder.decode(bytes, source: name, options: options)
 }
 

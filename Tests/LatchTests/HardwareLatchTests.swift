@@ -1,9 +1,11 @@
 import CGPIOD
 import LatchLink
-@testable import LatchOwner
 import Support
-import Testing
 import TestSupport
+import Testing
+
+@testable import LatchOwner
+
 @Suite("Simulated latch")
 struct SimulatedLatchTests {
     @Test("starts locked and records every actuation with its time")
@@ -15,10 +17,11 @@ struct SimulatedLatchTests {
         clock.advance(by: .seconds(2))
         try latch.lock()
         #expect(latch.state == .locked)
-        #expect(latch.timeline == [
-            SimulatedLatch.Actuation(state: .unlocked, time: stamp(0)),
-            SimulatedLatch.Actuation(state: .locked, time: stamp(2_000)),
-        ])
+        #expect(
+            latch.timeline == [
+                SimulatedLatch.Actuation(state: .unlocked, time: stamp(0)),
+                SimulatedLatch.Actuation(state: .locked, time: stamp(2_000)),
+            ])
     }
 
     @Test("injected faults fail one actuation each and leave the state unchanged")
@@ -57,10 +60,12 @@ struct SimulatedLatchTests {
 
 @Suite("GPIO latch without hardware")
 struct GPIOLatchTests {
-    @Test("a chip that does not exist is a clear error naming chip and line", arguments: [
-        ("/dev/gpiochip-does-not-exist", GPIOLineSelector.offset(17)), ("gpiochip99", .offset(3)),
-        ("99", .name("DOOR_LATCH")), ("no-such-label", .offset(0)),
-    ])
+    @Test(
+        "a chip that does not exist is a clear error naming chip and line",
+        arguments: [
+            ("/dev/gpiochip-does-not-exist", GPIOLineSelector.offset(17)), ("gpiochip99", .offset(3)),
+            ("99", .name("DOOR_LATCH")), ("no-such-label", .offset(0)),
+        ])
     func missingChip(chip: String, line: GPIOLineSelector) {
         #expect(throws: LatchError(.chipNotFound, latch: "\(chip) line \(line)")) {
             _ = try GPIOLatch(chip: chip, line: line, activeLow: false)
@@ -97,9 +102,11 @@ struct GPIOLatchTests {
         #expect(failure(DD_GPIO_STEP_REQUEST, EBUSY, consumer: "gpio-keys").reason == .lineBusy(consumer: "gpio-keys"))
         #expect(failure(DD_GPIO_STEP_REQUEST, EBUSY).reason == .lineBusy(consumer: nil))
         #expect(failure(DD_GPIO_STEP_REQUEST, EIO).reason == .system(operation: "request line as output", code: EIO))
-        #expect(failure(DD_GPIO_STEP_REQUEST, EBUSY, consumer: "gpio-keys").description
-            == "latch gpiochip0 line 17: line busy: already requested by \"gpio-keys\"")
-        #expect(failure(DD_GPIO_STEP_LINE_RANGE, EINVAL).description
-            == "latch gpiochip0 line 17: line offset out of range (the chip has 32 lines)")
+        #expect(
+            failure(DD_GPIO_STEP_REQUEST, EBUSY, consumer: "gpio-keys").description
+                == "latch gpiochip0 line 17: line busy: already requested by \"gpio-keys\"")
+        #expect(
+            failure(DD_GPIO_STEP_LINE_RANGE, EINVAL).description
+                == "latch gpiochip0 line 17: line offset out of range (the chip has 32 lines)")
     }
 }

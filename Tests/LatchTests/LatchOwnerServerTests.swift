@@ -3,8 +3,8 @@ import LatchLink
 import LatchOwner
 import Logging
 import Support
-import Testing
 import TestSupport
+import Testing
 
 /// The latch owner and its client over a real socket, with a simulated latch whose actuations are stamped
 /// by the system clock: what the recognition side can and cannot make the latch do, and how fast the owner
@@ -20,8 +20,10 @@ struct LatchOwnerServerTests {
         private var thread: NamedThread?
         private let exitStatus = ConditionLock<Int32?>(nil)
 
-        init(heartbeat: Duration = .milliseconds(400), maximumUnlocked: Duration = .seconds(30),
-             minimumGap: Duration = .milliseconds(50)) throws {
+        init(
+            heartbeat: Duration = .milliseconds(400), maximumUnlocked: Duration = .seconds(30),
+            minimumGap: Duration = .milliseconds(50)
+        ) throws {
             // The owner's log lines (some critical, on purpose) would only clutter the test output.
             let logger = Logger(label: "test-latch-owner") { _ in SwiftLogNoOpLogHandler() }
             server = try LatchOwnerServer(
@@ -32,7 +34,9 @@ struct LatchOwnerServerTests {
             let server = server, status = exitStatus
             thread = try NamedThread(name: "test-owner") {
                 let code = server.run()
-                status.withLock { $0.state = code; $0.broadcast() }
+                status.withLock {
+                    $0.state = code; $0.broadcast()
+                }
             }
         }
 
@@ -179,7 +183,9 @@ struct LatchOwnerServerTests {
         #expect(reply.line == nil && reply.wanted == .locked)
         usleep(350_000)
         var notices = try client.takeNotices()
-        let attempts = notices.compactMap { if case .lockFailed(let attempt, _) = $0 { return attempt } else { return nil } }
+        let attempts = notices.compactMap {
+            if case .lockFailed(let attempt, _) = $0 { return attempt } else { return nil }
+        }
         #expect(attempts.count >= 3 && attempts == Array(1...attempts.count), "\(notices)")
         owner.latch.stick(at: nil)
         usleep(250_000)

@@ -11,9 +11,9 @@ private func t(_ ms: Int) -> MonotonicInstant { MonotonicInstant(sinceOrigin: .m
 /// unlocked.
 @Suite("Latch owner's rules")
 struct LatchSupervisorTests {
-    static let settings = LatchSupervisor.Settings(minimumGap: .milliseconds(500), maximumUnlocked: .seconds(60),
-                                                   heartbeatTimeout: .seconds(3))
-
+    static let settings = LatchSupervisor.Settings(
+        minimumGap: .milliseconds(500), maximumUnlocked: .seconds(60),
+        heartbeatTimeout: .seconds(3))
 
     /// A supervisor whose line follows what it wants (as the server drives it), starting locked at t=0.
     struct Driven {
@@ -165,12 +165,16 @@ struct LatchSupervisorTests {
             }
             // The model: the lease ends (and is dropped) on any limit.
             if let end = leaseEnd {
-                if now >= end || now >= heard + 3_000 || (line == .unlocked && unlockedSince.map { now >= $0 + 60_000 } == true) {
+                if now >= end || now >= heard + 3_000
+                    || (line == .unlocked && unlockedSince.map { now >= $0 + 60_000 } == true)
+                {
                     leaseEnd = nil
                 }
             }
             var wanted = LatchState.locked
-            if connected, leaseEnd != nil { wanted = line == .unlocked || now >= lastActuation + 500 ? .unlocked : .locked }
+            if connected, leaseEnd != nil {
+                wanted = line == .unlocked || now >= lastActuation + 500 ? .unlocked : .locked
+            }
             if wanted != line {
                 lastActuation = now
                 if wanted == .unlocked { unlockedSince = now; unlocks += 1 } else { unlockedSince = nil }

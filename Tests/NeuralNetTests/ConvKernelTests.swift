@@ -32,24 +32,30 @@ import Testing
         let input = randomFloats(c.batch * c.height * c.width * c.cin, &rng, nonNegative: true)
         let kernel = randomFloats(9 * c.cin * c.cout, &rng, scale: (3.0 / Double(9 * c.cin)).squareRoot())
         let bias = randomFloats(c.cout, &rng, scale: 0.1)
-        let reference = referenceConv(input, batch: c.batch, height: c.height, width: c.width, cin: c.cin,
-                                      kernel: kernel, bias: bias, cout: c.cout, relu: true)
-        for threads in [1, 2, 3] { for chunking in [Chunking.inference, tinyChunks] {
-            let conv = kernel.withUnsafeBufferPointer { ConvKernel(hwio: $0.baseAddress!, cin: c.cin, cout: c.cout, algorithm: algorithm) }
-            var output = [Float](repeating: .nan, count: reference.count)
-            let shape = ActivationShape(batch: c.batch, height: c.height, width: c.width, channels: c.cin)
-            input.withUnsafeBufferPointer { inp in
-                bias.withUnsafeBufferPointer { b in
-                    output.withUnsafeMutableBufferPointer { out in
-                        conv.forward(inp.baseAddress!, shape: shape, bias: b.baseAddress!, relu: true,
-                                     output: out.baseAddress!, pooled: nil,
-                                     workspace: Workspace(threads: ComputeThreads(threads), chunking: chunking))
+        let reference = referenceConv(
+            input, batch: c.batch, height: c.height, width: c.width, cin: c.cin,
+            kernel: kernel, bias: bias, cout: c.cout, relu: true)
+        for threads in [1, 2, 3] {
+            for chunking in [Chunking.inference, tinyChunks] {
+                let conv = kernel.withUnsafeBufferPointer {
+                    ConvKernel(hwio: $0.baseAddress!, cin: c.cin, cout: c.cout, algorithm: algorithm)
+                }
+                var output = [Float](repeating: .nan, count: reference.count)
+                let shape = ActivationShape(batch: c.batch, height: c.height, width: c.width, channels: c.cin)
+                input.withUnsafeBufferPointer { inp in
+                    bias.withUnsafeBufferPointer { b in
+                        output.withUnsafeMutableBufferPointer { out in
+                            conv.forward(
+                                inp.baseAddress!, shape: shape, bias: b.baseAddress!, relu: true,
+                                output: out.baseAddress!, pooled: nil,
+                                workspace: Workspace(threads: ComputeThreads(threads), chunking: chunking))
+                        }
                     }
                 }
+                let error = relativeMaxError(output, reference)
+                #expect(error <= Self.tolerance(algorithm), "threads \(threads), \(chunking): error \(error)")
             }
-            let error = relativeMaxError(output, reference)
-            #expect(error <= Self.tolerance(algorithm), "threads \(threads), \(chunking): error \(error)")
-        } }
+        }
     }
 
     @Test(arguments: [ConvAlgorithm.im2col, .winograd2, .winograd4])
@@ -59,10 +65,14 @@ import Testing
         let input = randomFloats(batch * h * w * cin, &rng)
         let kernel = randomFloats(9 * cin * cout, &rng, scale: 0.2)
         let bias = randomFloats(cout, &rng, scale: 0.1)
-        let reference = referencePool(referenceConv(input, batch: batch, height: h, width: w, cin: cin, kernel: kernel,
-                                                    bias: bias, cout: cout, relu: true),
-                                      batch: batch, height: h, width: w, channels: cout)
-        let conv = kernel.withUnsafeBufferPointer { ConvKernel(hwio: $0.baseAddress!, cin: cin, cout: cout, algorithm: algorithm) }
+        let reference = referencePool(
+            referenceConv(
+                input, batch: batch, height: h, width: w, cin: cin, kernel: kernel,
+                bias: bias, cout: cout, relu: true),
+            batch: batch, height: h, width: w, channels: cout)
+        let conv = kernel.withUnsafeBufferPointer {
+            ConvKernel(hwio: $0.baseAddress!, cin: cin, cout: cout, algorithm: algorithm)
+        }
         var full = [Float](repeating: .nan, count: batch * h * w * cout)
         var pooled = [Float](repeating: .nan, count: reference.count)
         var pooledOnly = [Float](repeating: .nan, count: reference.count)
@@ -72,13 +82,15 @@ import Testing
             bias.withUnsafeBufferPointer { b in
                 full.withUnsafeMutableBufferPointer { f in
                     pooled.withUnsafeMutableBufferPointer { p in
-                        conv.forward(inp.baseAddress!, shape: shape, bias: b.baseAddress!, relu: true,
-                                     output: f.baseAddress!, pooled: p.baseAddress!, workspace: workspace)
+                        conv.forward(
+                            inp.baseAddress!, shape: shape, bias: b.baseAddress!, relu: true,
+                            output: f.baseAddress!, pooled: p.baseAddress!, workspace: workspace)
                     }
                 }
                 pooledOnly.withUnsafeMutableBufferPointer { p in
-                    conv.forward(inp.baseAddress!, shape: shape, bias: b.baseAddress!, relu: true,
-                                 output: nil, pooled: p.baseAddress!, workspace: workspace)
+                    conv.forward(
+                        inp.baseAddress!, shape: shape, bias: b.baseAddress!, relu: true,
+                        output: nil, pooled: p.baseAddress!, workspace: workspace)
                 }
             }
         }
@@ -94,16 +106,21 @@ import Testing
         let x = randomFloats(h * w * cin, &rng)
         let g = randomFloats(h * w * cout, &rng)
         let kernel = randomFloats(9 * cin * cout, &rng)
-        let y = referenceConv(x, batch: 1, height: h, width: w, cin: cin, kernel: kernel, bias: .init(repeating: 0, count: cout), cout: cout, relu: false)
+        let y = referenceConv(
+            x, batch: 1, height: h, width: w, cin: cin, kernel: kernel, bias: .init(repeating: 0, count: cout),
+            cout: cout, relu: false)
         let scratch = FloatBuffer(count: kernel.count)
         let back = kernel.withUnsafeBufferPointer {
-            ConvKernel.inputGradient(ofHWIO: $0.baseAddress!, cin: cin, cout: cout, algorithm: .im2col, scratch: scratch)
+            ConvKernel.inputGradient(
+                ofHWIO: $0.baseAddress!, cin: cin, cout: cout, algorithm: .im2col, scratch: scratch)
         }
         var gx = [Float](repeating: 0, count: x.count)
         g.withUnsafeBufferPointer { gp in
             gx.withUnsafeMutableBufferPointer { out in
-                back.forward(gp.baseAddress!, shape: ActivationShape(batch: 1, height: h, width: w, channels: cout),
-                             bias: nil, relu: false, output: out.baseAddress!, pooled: nil, workspace: Workspace(threads: ComputeThreads(1)))
+                back.forward(
+                    gp.baseAddress!, shape: ActivationShape(batch: 1, height: h, width: w, channels: cout),
+                    bias: nil, relu: false, output: out.baseAddress!, pooled: nil,
+                    workspace: Workspace(threads: ComputeThreads(1)))
             }
         }
         let lhs = zip(y, g).reduce(0.0) { $0 + $1.0 * Double($1.1) }
@@ -115,6 +132,9 @@ import Testing
         #expect(VGG16.baseParameterCount == 14_714_688)
         #expect(abs(VGG16.flopsPerImage / 1e9 - 30.69) < 0.01)
         #expect(VGG16.convLayers.count == 13)
-        #expect(VGG16.convLayers.filter(\.poolAfter).map(\.name) == ["block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3"])
+        #expect(
+            VGG16.convLayers.filter(\.poolAfter).map(\.name) == [
+                "block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3",
+            ])
     }
 }

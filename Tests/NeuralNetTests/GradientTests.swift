@@ -1,14 +1,16 @@
 import Foundation
 import NeuralNet
 import Support
-import Testing
 import TestSupport
+import Testing
 
 /// Backpropagation checked two ways: the weight gradient of one convolution against a float64 reference
 /// (exact up to float32 rounding), and the whole network's gradients against finite differences of the loss.
 @Suite struct GradientTests {
     /// float64 reference: dW[ky][kx][ci][co] = sum_p x[p + k - 1][ci] * g[p][co]; dB[co] = sum_p g[p][co].
-    static func referenceWeightGradient(_ x: [Float], _ g: [Float], batch: Int, h: Int, w: Int, cin: Int, cout: Int)
+    static func referenceWeightGradient(
+        _ x: [Float], _ g: [Float], batch: Int, h: Int, w: Int, cin: Int, cout: Int
+    )
         -> (kernel: [Double], bias: [Double])
     {
         var dW = [Double](repeating: 0, count: 9 * cin * cout)
@@ -40,36 +42,41 @@ import TestSupport
 
     // The last shape, with few channels and many tile rows, takes the per-thread path on two threads with
     // several chunks per thread (tiny chunks); the others the shared-chunk path.
-    @Test(arguments: [(2, 10, 6, 5, 7), (1, 7, 9, 17, 64), (3, 8, 8, 70, 130), (2, 13, 11, 3, 16), (3, 16, 40, 4, 6)],
-          ConvAlgorithm.allCases)
+    @Test(
+        arguments: [(2, 10, 6, 5, 7), (1, 7, 9, 17, 64), (3, 8, 8, 70, 130), (2, 13, 11, 3, 16), (3, 16, 40, 4, 6)],
+        ConvAlgorithm.allCases)
     func weightGradientMatchesReference(_ dims: (Int, Int, Int, Int, Int), algorithm: ConvAlgorithm) {
         let (batch, h, w, cin, cout) = dims
         var rng = SeededRandom(seed: UInt64(h * 31 + cin))
         let x = randomFloats(batch * h * w * cin, &rng)
         let g = randomFloats(batch * h * w * cout, &rng)
         let reference = Self.referenceWeightGradient(x, g, batch: batch, h: h, w: w, cin: cin, cout: cout)
-        for threads in [1, 2] { for chunking in [Chunking.inference, tinyChunks] {
-            // NaN-filled: every element must be written (not accumulated onto whatever was there).
-            let dW = FloatBuffer(count: 9 * cin * cout)
-            for i in 0..<dW.count { dW[i] = .nan }
-            let dB = FloatBuffer(count: cout)
-            let scratch = FloatBuffer(count: 36 * cin * cout)
-            x.withUnsafeBufferPointer { xp in
-                g.withUnsafeBufferPointer { gp in
-                    ConvBackward.weightGradient(algorithm: algorithm, input: xp.baseAddress!,
-                                                shape: ActivationShape(batch: batch, height: h, width: w, channels: cin),
-                                                cout: cout, gradOut: gp.baseAddress!, kernelGradient: dW.pointer,
-                                                biasGradient: dB.pointer, winogradScratch: scratch,
-                                                workspace: Workspace(threads: ComputeThreads(threads), chunking: chunking))
+        for threads in [1, 2] {
+            for chunking in [Chunking.inference, tinyChunks] {
+                // NaN-filled: every element must be written (not accumulated onto whatever was there).
+                let dW = FloatBuffer(count: 9 * cin * cout)
+                for i in 0..<dW.count { dW[i] = .nan }
+                let dB = FloatBuffer(count: cout)
+                let scratch = FloatBuffer(count: 36 * cin * cout)
+                x.withUnsafeBufferPointer { xp in
+                    g.withUnsafeBufferPointer { gp in
+                        ConvBackward.weightGradient(
+                            algorithm: algorithm, input: xp.baseAddress!,
+                            shape: ActivationShape(batch: batch, height: h, width: w, channels: cin),
+                            cout: cout, gradOut: gp.baseAddress!, kernelGradient: dW.pointer,
+                            biasGradient: dB.pointer, winogradScratch: scratch,
+                            workspace: Workspace(threads: ComputeThreads(threads), chunking: chunking))
+                    }
                 }
+                // Sums of up to 2*13*11 products of unit-scale values: float32 rounding ~1e-6 relative; F(4x4)'s
+                // transforms amplify it ~10x (as in the forward pass).
+                let tolerance = algorithm == .winograd4 ? 3e-5 : 3e-6
+                #expect(!dW.toArray().contains { $0.isNaN }, "threads \(threads), \(chunking)")
+                #expect(
+                    relativeMaxError(dW.toArray(), reference.kernel) <= tolerance, "threads \(threads), \(chunking)")
+                #expect(relativeMaxError(dB.toArray(), reference.bias) <= 1e-6)
             }
-            // Sums of up to 2*13*11 products of unit-scale values: float32 rounding ~1e-6 relative; F(4x4)'s
-            // transforms amplify it ~10x (as in the forward pass).
-            let tolerance = algorithm == .winograd4 ? 3e-5 : 3e-6
-            #expect(!dW.toArray().contains { $0.isNaN }, "threads \(threads), \(chunking)")
-            #expect(relativeMaxError(dW.toArray(), reference.kernel) <= tolerance, "threads \(threads), \(chunking)")
-            #expect(relativeMaxError(dB.toArray(), reference.bias) <= 1e-6)
-        } }
+        }
     }
 
     /// Loss used for the network checks: binary cross-entropy on logits, mean over the batch.
@@ -112,25 +119,32 @@ import TestSupport
             let numeric = (0..<batch).reduce(0.0) { $0 + g[$1] * (logitsPlus[$1] - logitsMinus[$1]) / (2 * eps) }
             // Rounding of the logits (~1e-15 relative) over a step that moves them by ~1e-4 leaves ~1e-11; a
             // wrong index, sign, flip or transpose is off by order 1.
-            #expect(abs(numeric - analytic) <= 1e-8 * abs(analytic) + 1e-12, "\(name): numeric \(numeric), analytic \(analytic)")
+            #expect(
+                abs(numeric - analytic) <= 1e-8 * abs(analytic) + 1e-12,
+                "\(name): numeric \(numeric), analytic \(analytic)")
         }
         for (i, layer) in reference.layers.enumerated() {
             let direction = (0..<layer.kernel.count).map { _ in rng.uniform(-1, 1) }
             let biasDirection = (0..<layer.bias.count).map { _ in rng.uniform(-1, 1) }
-            let analytic = zip(gradients.kernels[i], direction).reduce(0) { $0 + $1.0 * $1.1 }
+            let analytic =
+                zip(gradients.kernels[i], direction).reduce(0) { $0 + $1.0 * $1.1 }
                 + zip(gradients.biases[i], biasDirection).reduce(0) { $0 + $1.0 * $1.1 }
             let eps = 1e-4 * layer.kernel.reduce(0) { max($0, abs($1)) }
-            check(VGG16.convLayers[i].name, analytic: analytic, shift: { network, t in
-                for k in direction.indices { network.layers[i].kernel[k] += t * direction[k] }
-                for k in biasDirection.indices { network.layers[i].bias[k] += t * biasDirection[k] }
-            }, eps: eps)
+            check(
+                VGG16.convLayers[i].name, analytic: analytic,
+                shift: { network, t in
+                    for k in direction.indices { network.layers[i].kernel[k] += t * direction[k] }
+                    for k in biasDirection.indices { network.layers[i].bias[k] += t * biasDirection[k] }
+                }, eps: eps)
         }
         let direction = (0..<VGG16.featureCount).map { _ in rng.uniform(-1, 1) }
         let analytic = zip(gradients.headKernel, direction).reduce(0) { $0 + $1.0 * $1.1 } + gradients.headBias
-        check("head", analytic: analytic, shift: { network, t in
-            for k in direction.indices { network.headKernel[k] += t * direction[k] }
-            network.headBias += t
-        }, eps: 1e-4)
+        check(
+            "head", analytic: analytic,
+            shift: { network, t in
+                for k in direction.indices { network.headKernel[k] += t * direction[k] }
+                network.headBias += t
+            }, eps: 1e-4)
     }
 
     /// Every plan's backpropagated gradients are the float64 gradients of the function that plan evaluated.
@@ -149,12 +163,14 @@ import TestSupport
         var rng = SeededRandom(seed: 5)
         let images = randomFloats(batch * side * side * 3, &rng, scale: 60)
         let g: [Float] = [0.4, -0.2, 0.1]
-        let net = TrainableNetwork(parameters: parameters, firstTrainable: 0, plan: plan, maxBatch: batch, side: side,
-                                   threads: ComputeThreads(2))
+        let net = TrainableNetwork(
+            parameters: parameters, firstTrainable: 0, plan: plan, maxBatch: batch, side: side,
+            threads: ComputeThreads(2))
         let logits = images.withUnsafeBufferPointer { net.forward($0.baseAddress!, count: batch) }
         net.backward(logitGradients: g)
-        let decisions = ReferenceNetwork.Decisions(engineOutputs: VGG16.convLayers.indices.map { net.reluOutput(layer: $0)! },
-                                                   batch: batch, side: side)
+        let decisions = ReferenceNetwork.Decisions(
+            engineOutputs: VGG16.convLayers.indices.map { net.reluOutput(layer: $0)! },
+            batch: batch, side: side)
 
         let reference = ReferenceNetwork(parameters)
         let x = images.map(Double.init)
@@ -169,15 +185,18 @@ import TestSupport
             let tolerance = im2colOnly ? 1e-5 : 1e-4
             let kernelError = relativeMaxError(net.gradients.conv[i]!.kernel.toArray(), exact.kernels[i])
             let biasError = relativeMaxError(net.gradients.conv[i]!.bias.toArray(), exact.biases[i])
-            #expect(kernelError <= tolerance && biasError <= tolerance, "\(layer.name): kernel \(kernelError), bias \(biasError)")
+            #expect(
+                kernelError <= tolerance && biasError <= tolerance,
+                "\(layer.name): kernel \(kernelError), bias \(biasError)")
         }
         #expect(relativeMaxError(net.gradients.headKernel, exact.headKernel) <= 1e-5)
 
         let free = reference.forward(x, batch: batch, side: side)
         let nearKinks = ReferenceNetwork.nearKinks(free, margin: 1e-4)
         for (i, differences) in decisions.differences(from: free.decisions).enumerated() {
-            #expect(differences.isSubset(of: nearKinks[i]),
-                    "\(VGG16.convLayers[i].name): \(differences) differ from float64, \(nearKinks[i]) near a kink")
+            #expect(
+                differences.isSubset(of: nearKinks[i]),
+                "\(VGG16.convLayers[i].name): \(differences) differ from float64, \(nearKinks[i]) near a kink")
         }
     }
 
@@ -187,9 +206,15 @@ import TestSupport
         let parameters = randomParameters(seed: 22)
         var rng = SeededRandom(seed: 4)
         let images = randomFloats(batch * side * side * 3, &rng, scale: 60)
-        let all = TrainableNetwork(parameters: parameters, firstTrainable: 0, plan: .reference, maxBatch: batch, side: side, threads: ComputeThreads(2))
-        let tail = TrainableNetwork(parameters: parameters, firstTrainable: 10, plan: .reference, maxBatch: batch, side: side, threads: ComputeThreads(2))
-        let headOnly = TrainableNetwork(parameters: parameters, firstTrainable: nil, plan: .reference, maxBatch: batch, side: side, threads: ComputeThreads(2))
+        let all = TrainableNetwork(
+            parameters: parameters, firstTrainable: 0, plan: .reference, maxBatch: batch, side: side,
+            threads: ComputeThreads(2))
+        let tail = TrainableNetwork(
+            parameters: parameters, firstTrainable: 10, plan: .reference, maxBatch: batch, side: side,
+            threads: ComputeThreads(2))
+        let headOnly = TrainableNetwork(
+            parameters: parameters, firstTrainable: nil, plan: .reference, maxBatch: batch, side: side,
+            threads: ComputeThreads(2))
         let g: [Float] = [0.3, -0.7]
         for net in [all, tail, headOnly] {
             _ = images.withUnsafeBufferPointer { net.forward($0.baseAddress!, count: batch) }
@@ -210,8 +235,9 @@ import TestSupport
         var rng = SeededRandom(seed: 6)
         let images = randomFloats(batch * side * side * 3, &rng, scale: 60)
         let other = randomFloats(batch * side * side * 3, &rng, scale: 60)
-        let net = TrainableNetwork(parameters: parameters, firstTrainable: firstTrainable, plan: .training, maxBatch: batch,
-                                   side: side, threads: ComputeThreads(2))
+        let net = TrainableNetwork(
+            parameters: parameters, firstTrainable: firstTrainable, plan: .training, maxBatch: batch,
+            side: side, threads: ComputeThreads(2))
         let kept = images.withUnsafeBufferPointer { net.forward($0.baseAddress!, count: batch) }
         net.backward(logitGradients: [0.5, -0.25, 0.125])
         let before = net.gradients.conv.map { $0?.kernel.toArray() }

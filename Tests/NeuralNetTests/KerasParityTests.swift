@@ -6,12 +6,14 @@ import Testing
 /// Parity with Keras on the real VGG16 weights (Scripts/setup.sh imports them): golden data written once by
 /// Scripts/make-golden.py (Keras 3 + an independent float64 numpy forward), committed in Golden/.
 @Suite struct KerasParityTests {
-    static let goldenPath = Bundle.module.path(forResource: "vgg16-golden", ofType: "safetensors", inDirectory: "Golden")!
+    static let goldenPath = Bundle.module.path(
+        forResource: "vgg16-golden", ofType: "safetensors", inDirectory: "Golden")!
 
     static func weights() throws -> (VGG16Parameters, SafetensorsFile) {
         let golden = try SafetensorsFile(path: goldenPath)
         guard FileManager.default.fileExists(atPath: weightsPath) else {
-            throw TestFailure("VGG16 weights not found at \(weightsPath): run Scripts/setup.sh (or set DOGDOOR_WEIGHTS)")
+            throw TestFailure(
+                "VGG16 weights not found at \(weightsPath): run Scripts/setup.sh (or set DOGDOOR_WEIGHTS)")
         }
         let parameters = try loadBaseWeights(path: weightsPath)
         let digest = try SafetensorsFile(path: weightsPath).metadata["tensors_sha256"]

@@ -1,10 +1,12 @@
 import NeuralNet
 import Support
-import Testing
 import TestSupport
+import Testing
 
 @Suite struct KernelAdvisorTests {
-    static let skylakeX: CPUFeatures = [.sse3, .ssse3, .sse41, .sse42, .avx, .avx2, .fma, .avx512f, .avx512dq, .avx512bw, .avx512vl, .avx512cd]
+    static let skylakeX: CPUFeatures = [
+        .sse3, .ssse3, .sse41, .sse42, .avx, .avx2, .fma, .avx512f, .avx512dq, .avx512bw, .avx512vl, .avx512cd,
+    ]
     static let haswell: CPUFeatures = [.sse3, .ssse3, .sse41, .sse42, .avx, .avx2, .fma]
 
     @Test func correctsPrescottOnAnAVX512Machine() {
@@ -23,7 +25,9 @@ import TestSupport
         #expect(KernelAdvisor.recommendedCore(detected: "CORTEXA72", features: []) == nil)
         #expect(KernelAdvisor.recommendedCore(detected: "FutureLake", features: Self.skylakeX) == nil)
         // AVX-512 without the BW/VL subsets SkylakeX kernels use (Knights Landing) gets AVX2 kernels.
-        #expect(KernelAdvisor.recommendedCore(detected: "Prescott", features: Self.haswell.union([.avx512f, .avx512cd])) == "Haswell")
+        #expect(
+            KernelAdvisor.recommendedCore(detected: "Prescott", features: Self.haswell.union([.avx512f, .avx512cd]))
+                == "Haswell")
     }
 
     /// The test process runs the kernel the programs would run here (its constructor chose it the same way),
@@ -35,8 +39,9 @@ import TestSupport
             // The test matrix names the kernel; it must be the one running.
             #expect(BLASRuntime.coreName.lowercased() == String(cString: getenv("OPENBLAS_CORETYPE")).lowercased())
         } else {
-            #expect(KernelAdvisor.recommendedCore(detected: BLASRuntime.coreName, features: .current) == nil,
-                    "the test process runs \(BLASRuntime.describe(choice)), slower than the programs' choice")
+            #expect(
+                KernelAdvisor.recommendedCore(detected: BLASRuntime.coreName, features: .current) == nil,
+                "the test process runs \(BLASRuntime.describe(choice)), slower than the programs' choice")
         }
         #expect(BLASRuntime.checkGEMM() == nil)
     }
@@ -51,32 +56,47 @@ import TestSupport
 
     @Test func aUsersKernelIsKeptWhenCorrectAndRefusedWhenWrong() {
         let user = KernelAdvisor.Environment(coreType: "Haswell", detectedMarker: nil, rejected: [])
-        #expect(KernelAdvisor.decide(coreOverride: nil, environment: user, running: "Haswell", features: Self.skylakeX,
-                                     check: Self.pass) == .keep(.user("Haswell")))
-        guard case .fail(let message) = KernelAdvisor.decide(coreOverride: nil, environment: user, running: "Haswell",
-                                                             features: Self.skylakeX, check: Self.wrong) else {
+        #expect(
+            KernelAdvisor.decide(
+                coreOverride: nil, environment: user, running: "Haswell", features: Self.skylakeX,
+                check: Self.pass) == .keep(.user("Haswell")))
+        guard
+            case .fail(let message) = KernelAdvisor.decide(
+                coreOverride: nil, environment: user, running: "Haswell",
+                features: Self.skylakeX, check: Self.wrong)
+        else {
             Issue.record("a user's kernel that computes wrong results must be an error")
             return
         }
         #expect(message.contains("OPENBLAS_CORETYPE=Haswell") && message.contains("relative error 0.3"))
         // A flag or configuration value restarts with it, whatever ran before.
-        #expect(KernelAdvisor.decide(coreOverride: "SkylakeX", environment: user, running: "Haswell", features: Self.skylakeX,
-                                     check: Self.notCalled)
+        #expect(
+            KernelAdvisor.decide(
+                coreOverride: "SkylakeX", environment: user, running: "Haswell", features: Self.skylakeX,
+                check: Self.notCalled)
                 == .restart(.init(coreType: "SkylakeX", detectedMarker: nil, rejected: []), reason: .userChoice))
-        #expect(KernelAdvisor.decide(coreOverride: "Haswell", environment: user, running: "Haswell", features: Self.skylakeX,
-                                     check: Self.pass) == .keep(.user("Haswell")))
+        #expect(
+            KernelAdvisor.decide(
+                coreOverride: "Haswell", environment: user, running: "Haswell", features: Self.skylakeX,
+                check: Self.pass) == .keep(.user("Haswell")))
     }
 
     @Test func aSlowKernelIsReplacedBeforeItIsChecked() {
-        #expect(KernelAdvisor.decide(coreOverride: nil, environment: Self.environment, running: "Prescott", features: Self.skylakeX,
-                                     check: Self.notCalled)
+        #expect(
+            KernelAdvisor.decide(
+                coreOverride: nil, environment: Self.environment, running: "Prescott", features: Self.skylakeX,
+                check: Self.notCalled)
                 == .restart(.init(coreType: "SkylakeX", detectedMarker: "Prescott", rejected: []), reason: .slowKernel))
         // After the restart: checked, and kept.
         let corrected = KernelAdvisor.Environment(coreType: "SkylakeX", detectedMarker: "Prescott", rejected: [])
-        #expect(KernelAdvisor.decide(coreOverride: nil, environment: corrected, running: "SkylakeX", features: Self.skylakeX,
-                                     check: Self.pass) == .keep(.corrected(from: "Prescott")))
-        #expect(KernelAdvisor.decide(coreOverride: nil, environment: Self.environment, running: "Cooperlake",
-                                     features: Self.skylakeX.union(.avx512bf16), check: Self.pass) == .keep(.detected))
+        #expect(
+            KernelAdvisor.decide(
+                coreOverride: nil, environment: corrected, running: "SkylakeX", features: Self.skylakeX,
+                check: Self.pass) == .keep(.corrected(from: "Prescott")))
+        #expect(
+            KernelAdvisor.decide(
+                coreOverride: nil, environment: Self.environment, running: "Cooperlake",
+                features: Self.skylakeX.union(.avx512bf16), check: Self.pass) == .keep(.detected))
     }
 
     /// A kernel that computes wrong results is replaced by the next family down, one restart at a time, each
@@ -87,8 +107,10 @@ import TestSupport
         var env = Self.environment
         var running = "Cooperlake"
         var tried: [String] = []
-        while case .restart(let next, let reason) = KernelAdvisor.decide(coreOverride: nil, environment: env, running: running,
-                                                                         features: features, check: Self.wrong) {
+        while case .restart(let next, let reason) = KernelAdvisor.decide(
+            coreOverride: nil, environment: env, running: running,
+            features: features, check: Self.wrong)
+        {
             #expect(reason == .wrongResults("sgemm gave relative error 0.3"))
             #expect(next.detectedMarker == "Cooperlake")
             tried.append(running)
@@ -97,28 +119,41 @@ import TestSupport
             running = next.coreType!
         }
         #expect(tried == ["Cooperlake", "SkylakeX", "Haswell", "Sandybridge"])
-        guard case .fail(let message) = KernelAdvisor.decide(coreOverride: nil, environment: env, running: running,
-                                                             features: features, check: Self.wrong) else {
+        guard
+            case .fail(let message) = KernelAdvisor.decide(
+                coreOverride: nil, environment: env, running: running,
+                features: features, check: Self.wrong)
+        else {
             Issue.record("every family failed: nothing may run")
             return
         }
         #expect(message.contains("Cooperlake, SkylakeX, Haswell, Sandybridge, Prescott"))
         // A fallback that passes is kept, and says what was rejected.
-        let fellBack = KernelAdvisor.Environment(coreType: "Haswell", detectedMarker: "Cooperlake", rejected: ["Cooperlake", "SkylakeX"])
-        #expect(KernelAdvisor.decide(coreOverride: nil, environment: fellBack, running: "Haswell", features: features, check: Self.pass)
+        let fellBack = KernelAdvisor.Environment(
+            coreType: "Haswell", detectedMarker: "Cooperlake", rejected: ["Cooperlake", "SkylakeX"])
+        #expect(
+            KernelAdvisor.decide(
+                coreOverride: nil, environment: fellBack, running: "Haswell", features: features, check: Self.pass)
                 == .keep(.fallback(rejected: ["Cooperlake", "SkylakeX"], detected: "Cooperlake")))
         // An AVX2 machine never falls back to AVX-512 kernels.
-        #expect(KernelAdvisor.decide(coreOverride: nil, environment: Self.environment, running: "Haswell", features: Self.haswell,
-                                     check: Self.wrong)
-                == .restart(.init(coreType: "Sandybridge", detectedMarker: "Haswell", rejected: ["Haswell"]),
-                            reason: .wrongResults("sgemm gave relative error 0.3")))
+        #expect(
+            KernelAdvisor.decide(
+                coreOverride: nil, environment: Self.environment, running: "Haswell", features: Self.haswell,
+                check: Self.wrong)
+                == .restart(
+                    .init(coreType: "Sandybridge", detectedMarker: "Haswell", rejected: ["Haswell"]),
+                    reason: .wrongResults("sgemm gave relative error 0.3")))
         #endif
     }
 
     @Test func testedCoresCoverEveryFamilyTheProgramsCanRun() {
         #if arch(x86_64)
-        #expect(KernelAdvisor.testedCores(detected: "Prescott", features: Self.skylakeX) == ["Prescott", "SkylakeX", "Haswell"])
-        #expect(KernelAdvisor.testedCores(detected: "Cooperlake", features: Self.skylakeX.union(.avx512bf16))
+        #expect(
+            KernelAdvisor.testedCores(detected: "Prescott", features: Self.skylakeX) == [
+                "Prescott", "SkylakeX", "Haswell",
+            ])
+        #expect(
+            KernelAdvisor.testedCores(detected: "Cooperlake", features: Self.skylakeX.union(.avx512bf16))
                 == ["Cooperlake", "SkylakeX", "Haswell"])
         #expect(KernelAdvisor.testedCores(detected: "Haswell", features: Self.haswell) == ["Haswell"])
         #endif

@@ -1,13 +1,14 @@
 import Foundation
 import NeuralNet
 import Support
-import Testing
 import TestSupport
+import Testing
 
 @Suite struct ModelFileTests {
     static func manifest(side: Int = 64) -> ModelManifest {
-        var m = ModelManifest(resize: "area", centering: "samplewise", positiveClass: "bo", negativeClass: "not_bo",
-                              threshold: 0.8, training: ["note": "unit test"])
+        var m = ModelManifest(
+            resize: "area", centering: "samplewise", positiveClass: "bo", negativeClass: "not_bo",
+            threshold: 0.8, training: ["note": "unit test"])
         m.inputSize = side
         return m
     }
@@ -16,15 +17,18 @@ import TestSupport
     /// (the default) the manifest's checksum is recomputed as docs/model-format.md defines it (SHA-256 of the
     /// manifest without `integrity`, keys sorted), as a writer that means the edit would; without it, the edit
     /// is what tampering looks like.
-    static func rewrite(_ path: String, to newPath: String, reseal: Bool = true, edit: (inout JSONObject) -> Void,
-                        tensors transform: (String, inout [Float]) -> Void = { _, _ in }) throws {
+    static func rewrite(
+        _ path: String, to newPath: String, reseal: Bool = true, edit: (inout JSONObject) -> Void,
+        tensors transform: (String, inout [Float]) -> Void = { _, _ in }
+    ) throws {
         let file = try SafetensorsFile(path: path)
         var manifest = try JSONValue.parse(file.metadata[ModelFile.manifestKey]!).objectValue!
         edit(&manifest)
         if reseal, var integrity = manifest["integrity"]?.objectValue {
             var content = manifest
             content["integrity"] = nil
-            integrity["manifest_sha256"] = .string(SHA256.hex(Array(JSONValue.object(content).serialized(sortedKeys: true).utf8)))
+            integrity["manifest_sha256"] = .string(
+                SHA256.hex(Array(JSONValue.object(content).serialized(sortedKeys: true).utf8)))
             manifest["integrity"] = .object(integrity)
         }
         let arrays = try file.tensors.map { info -> (TensorInfo, [Float]) in
@@ -67,7 +71,8 @@ import TestSupport
         for plan in [ExecutionPlan.reference, .training, .uniform(.winograd2)] {
             let other = try DogDoorModel(path: path, plan: plan, threads: ComputeThreads(1))
             let logit = input.withUnsafeBufferPointer { other.logits($0.baseAddress!, batch: 1)[0] }
-            #expect(abs(Double(logit) - written.selfTest.expectedLogit) <= written.selfTest.allowedDifference, "\(plan)")
+            #expect(
+                abs(Double(logit) - written.selfTest.expectedLogit) <= written.selfTest.allowedDifference, "\(plan)")
         }
         // Deterministic: writing again gives the identical file.
         let again = dir.file("m2.safetensors")
@@ -78,7 +83,8 @@ import TestSupport
     @Test func refusesCorruptedTensors() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("m.safetensors")
-        let manifest = try ModelFile.write(randomParameters(seed: 6), manifest: Self.manifest(), to: path, threads: ComputeThreads(2))
+        let manifest = try ModelFile.write(
+            randomParameters(seed: 6), manifest: Self.manifest(), to: path, threads: ComputeThreads(2))
         var bytes = try readFile(path)
         bytes[bytes.count - 1000] ^= 0x40
         let bad = dir.file("bad.safetensors")
@@ -94,11 +100,13 @@ import TestSupport
     @Test func refusesAFailedSelfTest() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("m.safetensors")
-        let manifest = try ModelFile.write(randomParameters(seed: 7), manifest: Self.manifest(), to: path, threads: ComputeThreads(2))
+        let manifest = try ModelFile.write(
+            randomParameters(seed: 7), manifest: Self.manifest(), to: path, threads: ComputeThreads(2))
         let bad = dir.file("bad.safetensors")
         try Self.rewrite(path, to: bad) { m in
             var selfTest = m["self_test"]!.objectValue!
-            selfTest["expected_logit"] = .number(manifest.selfTest.expectedLogit + 50 * manifest.selfTest.allowedDifference + 1)
+            selfTest["expected_logit"] = .number(
+                manifest.selfTest.expectedLogit + 50 * manifest.selfTest.allowedDifference + 1)
             m["self_test"] = .object(selfTest)
         }
         guard case .selfTestFailed? = Self.loadError(bad) else {
@@ -134,9 +142,11 @@ import TestSupport
         let path = dir.file("m.safetensors")
         try ModelFile.write(randomParameters(seed: 9), manifest: Self.manifest(), to: path, threads: ComputeThreads(2))
         let bad = dir.file("nan.safetensors")
-        try Self.rewrite(path, to: bad, edit: { _ in }, tensors: { name, values in
-            if name == "block3_conv2.bias" { values[17] = .nan }
-        })
+        try Self.rewrite(
+            path, to: bad, edit: { _ in },
+            tensors: { name, values in
+                if name == "block3_conv2.bias" { values[17] = .nan }
+            })
         #expect(Self.loadError(bad) == .nonFinite(tensor: "block3_conv2.bias"))
     }
 
@@ -146,8 +156,13 @@ import TestSupport
         // A conv-base-only file is not a model.
         let weights = dir.file("w.safetensors")
         let tensors = params.conv.flatMap { p in
-            [SafetensorsWriter.Tensor(name: "\(p.spec.name).kernel", shape: p.spec.kernelShape, data: UnsafeBufferPointer(p.kernel.buffer)),
-             SafetensorsWriter.Tensor(name: "\(p.spec.name).bias", shape: [p.spec.cout], data: UnsafeBufferPointer(p.bias.buffer))]
+            [
+                SafetensorsWriter.Tensor(
+                    name: "\(p.spec.name).kernel", shape: p.spec.kernelShape, data: UnsafeBufferPointer(p.kernel.buffer)
+                ),
+                SafetensorsWriter.Tensor(
+                    name: "\(p.spec.name).bias", shape: [p.spec.cout], data: UnsafeBufferPointer(p.bias.buffer)),
+            ]
         }
         try SafetensorsWriter.write(tensors, metadata: [:], to: weights)
         #expect(Self.loadError(weights) == .notAModel)
@@ -158,11 +173,18 @@ import TestSupport
         swapped[6] = .init(name: "block2_conv2.kernel", shape: [3, 3, 128, 128], data: swapped[6].data)
         swapped[4] = .init(name: "block2_conv1.kernel", shape: [3, 3, 128, 64], data: swapped[4].data)
         try SafetensorsWriter.write(swapped, metadata: [:], to: weights)
-        #expect(throws: ModelError(file: weights, problem: .wrongShape(tensor: "block2_conv1.kernel", expected: [3, 3, 64, 128], actual: [3, 3, 128, 64]))) {
+        #expect(
+            throws: ModelError(
+                file: weights,
+                problem: .wrongShape(
+                    tensor: "block2_conv1.kernel", expected: [3, 3, 64, 128], actual: [3, 3, 128, 64]))
+        ) {
             try loadBaseWeights(path: weights)
         }
         try SafetensorsWriter.write(Array(tensors.dropLast()), metadata: [:], to: weights)
-        #expect(throws: ModelError(file: weights, problem: .missingTensor("block5_conv3.bias"))) { try loadBaseWeights(path: weights) }
+        #expect(throws: ModelError(file: weights, problem: .missingTensor("block5_conv3.bias"))) {
+            try loadBaseWeights(path: weights)
+        }
     }
 
     @Test func anEditedManifestIsRefused() throws {
@@ -171,7 +193,9 @@ import TestSupport
         try ModelFile.write(randomParameters(seed: 11), manifest: Self.manifest(), to: path, threads: ComputeThreads(2))
         // One edited number (what would admit every animal), the tensors and their checksum untouched.
         let bad = dir.file("edited.safetensors")
-        try Self.rewrite(path, to: bad, reseal: false) { $0["decision"] = ["threshold": 0.000001, "score": "sigmoid(logit)"] }
+        try Self.rewrite(path, to: bad, reseal: false) {
+            $0["decision"] = ["threshold": 0.000001, "score": "sigmoid(logit)"]
+        }
         guard case .manifest(let e)? = Self.loadError(bad) else {
             Issue.record("an edited threshold was accepted")
             return
@@ -189,7 +213,9 @@ import TestSupport
         try ModelFile.write(randomParameters(seed: 12), manifest: Self.manifest(), to: path, threads: ComputeThreads(2))
         for side in [4_294_967_296, 1_024, 544, 48] {
             let bad = dir.file("side-\(side).safetensors")
-            try Self.rewrite(path, to: bad) { $0["input"] = ["height": .number(Double(side)), "width": .number(Double(side)), "channels": 3] }
+            try Self.rewrite(path, to: bad) {
+                $0["input"] = ["height": .number(Double(side)), "width": .number(Double(side)), "channels": 3]
+            }
             guard case .manifest(let e)? = Self.loadError(bad) else {
                 Issue.record("input side \(side) accepted")
                 continue
@@ -220,7 +246,9 @@ import TestSupport
         }
         #expect(e.field == "format_version" && e.reason.contains("dogdoor model upgrade"))
         let upgraded = dir.file("v2.safetensors")
-        let manifest = try ModelFile.rewrite(old, to: upgraded, acceptingFormat1: true, threads: ComputeThreads(2)) { _ in }
+        let manifest = try ModelFile.rewrite(old, to: upgraded, acceptingFormat1: true, threads: ComputeThreads(2)) {
+            _ in
+        }
         #expect(manifest.formatVersion == 2)
         #expect(Self.loadError(upgraded) == nil)
     }
@@ -229,8 +257,9 @@ import TestSupport
         let dir = TemporaryDirectory()
         let key = try Ed25519.PrivateKey.generate(), other = try Ed25519.PrivateKey.generate()
         let path = dir.file("signed.safetensors")
-        let written = try ModelFile.write(randomParameters(seed: 14), manifest: Self.manifest(), to: path,
-                                          threads: ComputeThreads(2), signingKey: key)
+        let written = try ModelFile.write(
+            randomParameters(seed: 14), manifest: Self.manifest(), to: path,
+            threads: ComputeThreads(2), signingKey: key)
         #expect(written.signature?.publicKey == key.publicKey)
         #expect(Self.loadError(path, trust: ModelTrust(trustedKeys: [key.publicKey])) == nil)
         func refusal(_ file: String, _ trust: ModelTrust) -> String? {
@@ -241,10 +270,13 @@ import TestSupport
         // Someone who edits the manifest and recomputes its checksum still cannot forge the signature.
         let forged = dir.file("forged.safetensors")
         try Self.rewrite(path, to: forged) { $0["decision"] = ["threshold": 0.01, "score": "sigmoid(logit)"] }
-        #expect(refusal(forged, .none)?.contains("signature") == true, "an invalid signature is refused even when none is required")
+        #expect(
+            refusal(forged, .none)?.contains("signature") == true,
+            "an invalid signature is refused even when none is required")
         // Unsigned models are refused when a key is configured.
         let unsigned = dir.file("unsigned.safetensors")
-        try ModelFile.write(randomParameters(seed: 14), manifest: Self.manifest(), to: unsigned, threads: ComputeThreads(2))
+        try ModelFile.write(
+            randomParameters(seed: 14), manifest: Self.manifest(), to: unsigned, threads: ComputeThreads(2))
         #expect(refusal(unsigned, ModelTrust(trustedKeys: [key.publicKey]))?.contains("not signed") == true)
         // `dogdoor model sign` adds a signature to an existing model.
         let signedLater = dir.file("signed-later.safetensors")

@@ -3,8 +3,10 @@ import NeuralNet
 import Support
 
 /// Naive float64 reference of a 3x3 same-padding convolution + bias (+ ReLU), NHWC / HWIO.
-func referenceConv(_ input: [Float], batch: Int, height: Int, width: Int, cin: Int,
-                   kernel: [Float], bias: [Float], cout: Int, relu: Bool) -> [Double] {
+func referenceConv(
+    _ input: [Float], batch: Int, height: Int, width: Int, cin: Int,
+    kernel: [Float], bias: [Float], cout: Int, relu: Bool
+) -> [Double] {
     var out = [Double](repeating: 0, count: batch * height * width * cout)
     for n in 0..<batch {
         for y in 0..<height {
@@ -84,7 +86,6 @@ func randomParameters(seed: UInt64) -> VGG16Parameters {
     return p
 }
 
-
 /// The repository root (for weights produced by Scripts/setup.sh).
 let repositoryRoot: String = {
     var url = URL(fileURLWithPath: #filePath)
@@ -93,7 +94,8 @@ let repositoryRoot: String = {
 }()
 
 /// Path of the imported VGG16 weights: $DOGDOOR_WEIGHTS or var/weights/vgg16-notop.safetensors.
-let weightsPath: String = ProcessInfo.processInfo.environment["DOGDOOR_WEIGHTS"]
+let weightsPath: String =
+    ProcessInfo.processInfo.environment["DOGDOOR_WEIGHTS"]
     ?? repositoryRoot + "/var/weights/vgg16-notop.safetensors"
 
 /// Chunks far smaller than any real setting: every convolution and gradient splits into many chunks, so the

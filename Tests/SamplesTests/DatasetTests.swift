@@ -1,8 +1,9 @@
 import Imaging
-@testable import Samples
 import Support
-import Testing
 import TestSupport
+import Testing
+
+@testable import Samples
 
 @Suite struct DatasetTests {
     @Test func writesTheKerasLayoutDeterministically() throws {
@@ -51,15 +52,21 @@ import TestSupport
     @Test func rejectsEmptyRequests() throws {
         let directory = makeTemporaryDirectory("dataset-empty")
         defer { removeTree(directory) }
-        #expect(throws: SamplesError.self) { try SampleGenerator.writeDataset(to: directory, trainPerClass: 0, validPerClass: 0, seed: 1) }
-        #expect(throws: SamplesError.self) { try SampleGenerator.writeDataset(to: directory, trainPerClass: -1, validPerClass: 2, seed: 1) }
+        #expect(throws: SamplesError.self) {
+            try SampleGenerator.writeDataset(to: directory, trainPerClass: 0, validPerClass: 0, seed: 1)
+        }
+        #expect(throws: SamplesError.self) {
+            try SampleGenerator.writeDataset(to: directory, trainPerClass: -1, validPerClass: 2, seed: 1)
+        }
     }
 
     @Test func refusesAFileWhereADirectoryBelongs() throws {
         let directory = makeTemporaryDirectory("dataset-file")
         defer { removeTree(directory) }
         try AtomicFile.write("not a directory", to: directory + "/data")
-        #expect(throws: (any Error).self) { try SampleGenerator.writeDataset(to: directory + "/data", trainPerClass: 1, validPerClass: 1, seed: 1) }
+        #expect(throws: (any Error).self) {
+            try SampleGenerator.writeDataset(to: directory + "/data", trainPerClass: 1, validPerClass: 1, seed: 1)
+        }
     }
 
     @Test func refusesAFolderWithFilesInIt() throws {
@@ -67,8 +74,11 @@ import TestSupport
         defer { removeTree(directory) }
         _ = try SampleGenerator.writeDataset(to: directory, trainPerClass: 1, validPerClass: 1, seed: 1)
         let before = try fileNames(in: directory + "/train/bo")
-        #expect(throws: SamplesError("\(directory) is not empty: samples are written into a new or empty folder only "
-                                     + "(earlier files would mix with the new ones)")) {
+        #expect(
+            throws: SamplesError(
+                "\(directory) is not empty: samples are written into a new or empty folder only "
+                    + "(earlier files would mix with the new ones)")
+        ) {
             try SampleGenerator.writeDataset(to: directory, trainPerClass: 2, validPerClass: 1, seed: 2)
         }
         #expect(try fileNames(in: directory + "/train/bo") == before, "nothing was added")

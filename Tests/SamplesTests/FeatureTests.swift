@@ -1,7 +1,8 @@
 import Imaging
-@testable import Samples
 import Support
 import Testing
+
+@testable import Samples
 
 /// The classes differ in the intended features: Bo has a very dark coat *and* white markings; the hard
 /// negatives that share his shape or colour lack the white, or the shape.
@@ -55,9 +56,11 @@ import Testing
         for pose in Pose.allCases {
             for facing in Facing.allCases {
                 for scene in [SceneKind.lawn, .porch] {
-                    result.append(SampleVariation(width: 320, height: 240, subject: subject, pose: pose, facing: facing, stridePhase: 0.8,
-                                                  subjectX: 0.5, groundY: 0.9, subjectSize: 0.55, scene: scene, horizon: 0.4,
-                                                  lighting: .neutral, detailSeed: seed))
+                    result.append(
+                        SampleVariation(
+                            width: 320, height: 240, subject: subject, pose: pose, facing: facing, stridePhase: 0.8,
+                            subjectX: 0.5, groundY: 0.9, subjectSize: 0.55, scene: scene, horizon: 0.4,
+                            lighting: .neutral, detailSeed: seed))
                     seed += 1
                 }
             }
@@ -80,7 +83,8 @@ import Testing
         for v in Self.variations(subject) {
             let stats = Self.coat(v)
             #expect(stats.darkFraction > 0.35, "\(subject) \(v.pose): dark \(stats.darkFraction)")
-            #expect(stats.whiteFraction < 0.01, "\(subject) \(v.pose) \(v.facing) \(v.scene): white \(stats.whiteFraction)")
+            #expect(
+                stats.whiteFraction < 0.01, "\(subject) \(v.pose) \(v.facing) \(v.scene): white \(stats.whiteFraction)")
         }
     }
 

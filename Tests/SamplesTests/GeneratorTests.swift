@@ -1,7 +1,8 @@
 import Imaging
-@testable import Samples
 import Support
 import Testing
+
+@testable import Samples
 
 @Suite struct GeneratorTests {
     @Test func sameSeedGivesIdenticalBytes() throws {
@@ -27,8 +28,9 @@ import Testing
     }
 
     @Test func renderingIsAPureFunctionOfTheVariation() {
-        var v = SampleVariation(width: 200, height: 150, subject: .fox, pose: .sitting, facing: .left, scene: .lawn,
-                                lighting: .neutral, blurSigma: 0.6, noiseSigma: 0.02, detailSeed: 99)
+        var v = SampleVariation(
+            width: 200, height: 150, subject: .fox, pose: .sitting, facing: .left, scene: .lawn,
+            lighting: .neutral, blurSigma: 0.6, noiseSigma: 0.02, detailSeed: 99)
         let generator = SampleGenerator(seed: 0)
         #expect(generator.render(v).image == SampleGenerator(seed: 12345).render(v).image)
         let first = generator.render(v).image
@@ -43,7 +45,9 @@ import Testing
             let sample = generator.sample(of: sampleClass, index: width, width: width, height: height)
             #expect(sample.image.width == width && sample.image.height == height)
             if let box = sample.subjectBounds {
-                #expect(box.x0 >= 0 && box.y0 >= 0 && box.x1 <= width && box.y1 <= height && box.width > 0 && box.height > 0)
+                #expect(
+                    box.x0 >= 0 && box.y0 >= 0 && box.x1 <= width && box.y1 <= height && box.width > 0 && box.height > 0
+                )
                 #expect(sample.visibleFraction > 0 && sample.visibleFraction <= 1)
             }
             let decoded = try ImageDecoder.decode(try generator.jpeg(sample), source: "sample")
@@ -59,9 +63,10 @@ import Testing
             for pose in Pose.allCases {
                 // Birds and squirrels are drawn at about a third of the size for the same subjectSize.
                 let small = subject.isBird || subject == .squirrel
-                let v = SampleVariation(width: 160, height: 120, subject: subject, pose: pose, facing: pose == .sitting ? .left : .right,
-                                        stridePhase: 1, subjectX: 0.5, groundY: 0.92, subjectSize: small ? 1.2 : 0.5, scene: .floor,
-                                        lighting: .neutral, detailSeed: 4)
+                let v = SampleVariation(
+                    width: 160, height: 120, subject: subject, pose: pose, facing: pose == .sitting ? .left : .right,
+                    stridePhase: 1, subjectX: 0.5, groundY: 0.92, subjectSize: small ? 1.2 : 0.5, scene: .floor,
+                    lighting: .neutral, detailSeed: 4)
                 let sample = generator.render(v)
                 if subject == .nothing {
                     #expect(sample.subjectBounds == nil && sample.visibleFraction == 0)
@@ -93,7 +98,9 @@ import Testing
             #expect(v.groundY > v.horizon)
             // Measured on the picture: the part of the drawn animal's box that lies inside the frame.
             let sample = generator.render(v)
-            #expect(sample.visibleFraction > 0 && sample.subjectBounds != nil, "Bo out of the picture in variation \(index)")
+            #expect(
+                sample.visibleFraction > 0 && sample.subjectBounds != nil, "Bo out of the picture in variation \(index)"
+            )
             // Clearly cropped: a tenth or more of Bo outside the frame (seed 21: 33 of 120; 72 wholly inside).
             if sample.visibleFraction < 0.9 { cropped += 1 }
         }
@@ -125,7 +132,9 @@ import Testing
         }
         let small = generator.negativeSchedule(count: 20, salt: 1)
         #expect(small.count == 20)
-        for hard in [Subject.blackCurlyDog, .blackDog, .tuxedoCat, .nothing] { #expect(small.contains(hard), "\(hard)") }
+        for hard in [Subject.blackCurlyDog, .blackDog, .tuxedoCat, .nothing] {
+            #expect(small.contains(hard), "\(hard)")
+        }
         #expect(!small.contains(.bo))
         #expect(generator.negativeSchedule(count: 20, salt: 1) == small)
         #expect(generator.negativeSchedule(count: 20, salt: 2) != small)

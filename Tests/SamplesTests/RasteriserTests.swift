@@ -1,7 +1,8 @@
 import Foundation
-@testable import Samples
 import Support
 import Testing
+
+@testable import Samples
 
 @Suite struct RasteriserTests {
     /// Sum of the red channel: the covered area in pixels for white on black.
@@ -15,7 +16,9 @@ import Testing
         let area = Self.coveredArea(canvas)
         #expect(abs(area - Double.pi * 400) / (Double.pi * 400) < 0.003, "covered \(area)")
         // Anti-aliased: the outline has partial coverage, the interior full, the outside none.
-        let partial = stride(from: 0, to: canvas.data.count, by: 3).filter { canvas.data[$0] > 0.02 && canvas.data[$0] < 0.98 }.count
+        let partial = stride(from: 0, to: canvas.data.count, by: 3).filter {
+            canvas.data[$0] > 0.02 && canvas.data[$0] < 0.98
+        }.count
         #expect(partial > 60)
         #expect(canvas.data[(32 * 64 + 32) * 3] == 1)
         #expect(canvas.data[(2 * 64 + 2) * 3] == 0)
@@ -55,7 +58,8 @@ import Testing
         let canvas = Canvas(width: 30, height: 30)
         // Left edge at x = 10.5 runs through the centres of column 10: that column is half covered.
         canvas.fill(PolygonShape([Point(10.5, 5), Point(20, 5), Point(20, 25), Point(10.5, 25)]), .solid(.white))
-        let edge = canvas.data[(15 * 30 + 10) * 3], inside = canvas.data[(15 * 30 + 15) * 3], outside = canvas.data[(15 * 30 + 8) * 3]
+        let edge = canvas.data[(15 * 30 + 10) * 3], inside = canvas.data[(15 * 30 + 15) * 3],
+            outside = canvas.data[(15 * 30 + 8) * 3]
         #expect(abs(edge - 0.5) < 0.07)
         #expect(inside == 1)
         #expect(outside == 0)
@@ -70,7 +74,8 @@ import Testing
 
     @Test func featherRampsSmoothly() {
         let canvas = Canvas(width: 100, height: 10)
-        canvas.fill(PolygonShape([Point(-10, -10), Point(50, -10), Point(50, 20), Point(-10, 20)]), .solid(.white), feather: 10)
+        canvas.fill(
+            PolygonShape([Point(-10, -10), Point(50, -10), Point(50, 20), Point(-10, 20)]), .solid(.white), feather: 10)
         let row = (0..<100).map { canvas.data[(5 * 100 + $0) * 3] }
         #expect(row[30] == 1 && row[70] == 0)
         #expect(abs(row[49] - 0.5) < 0.1 || abs(row[50] - 0.5) < 0.1)
@@ -81,9 +86,9 @@ import Testing
     @Test func arcCoversOnlyItsSweep() {
         // A half ring from angle 0 through pi/2 to pi: in the pixel frame (y down) that is the lower half.
         let arc = ArcShape(center: Point(20, 20), radius: 10, width: 2, start: 0, sweep: Double.pi)
-        #expect(arc.distance(20, 30) < 0)      // bottom of the ring
-        #expect(arc.distance(20, 10) > 1)      // top of the ring: outside the sweep
-        #expect(arc.distance(20, 20) > 1)      // centre
+        #expect(arc.distance(20, 30) < 0)  // bottom of the ring
+        #expect(arc.distance(20, 10) > 1)  // top of the ring: outside the sweep
+        #expect(arc.distance(20, 20) > 1)  // centre
         #expect(abs(arc.distance(30, 17) - 2) < 0.01)  // beyond the round cap at angle 0
     }
 
@@ -92,7 +97,8 @@ import Testing
         // transform of ellipse angles, arc directions and polygons.
         func draw(mirrored: Bool) -> Canvas {
             let canvas = Canvas(width: 64, height: 48)
-            let painter = Painter(canvas: canvas, transform: .figure(origin: Point(32, 40), scale: 20, mirrored: mirrored))
+            let painter = Painter(
+                canvas: canvas, transform: .figure(origin: Point(32, 40), scale: 20, mirrored: mirrored))
             painter.ellipse(Point(0.4, 0.8), 0.5, 0.2, angle: 0.6, .solid(RGB(1, 0, 0)))
             painter.arc(Point(-0.5, 0.9), radius: 0.3, width: 0.1, start: 0.3, sweep: 2.5, .solid(RGB(0, 1, 0)))
             painter.polygon([Point(-1, 0), Point(-0.2, 0.1), Point(-0.7, 0.6)], .solid(RGB(0, 0, 1)))

@@ -1,9 +1,10 @@
 import Foundation
 import Imaging
-@testable import Samples
 import Support
-import Testing
 import TestSupport
+import Testing
+
+@testable import Samples
 
 /// One replay sequence written once for the whole suite (writing it takes a while) and removed afterwards.
 struct ReplayFixture: SuiteTrait, TestScoping {
@@ -18,7 +19,9 @@ struct ReplayFixture: SuiteTrait, TestScoping {
 
     var isRecursive: Bool { false }
 
-    func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+    func provideScope(
+        for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
+    ) async throws {
         let directory = makeTemporaryDirectory("replay")
         defer { removeTree(directory) }
         let manifest = try SampleGenerator.writeReplaySequence(to: directory, seed: Self.seed)
@@ -127,7 +130,8 @@ extension Trait where Self == ReplayFixture {
         let empty1 = try ImageDecoder.decode(file: "\(directory)/\(manifest.frames[1].file)")
         #expect(meanAbsoluteDifference(empty0, empty1) < 4)
         // A frame with Bo standing at the door differs strongly inside his box.
-        let standing = try #require(manifest.frames.first { $0.showsBo && $0.visibleFraction > 0.99 && $0.index > manifest.boFrames[0] + 6 })
+        let standing = try #require(
+            manifest.frames.first { $0.showsBo && $0.visibleFraction > 0.99 && $0.index > manifest.boFrames[0] + 6 })
         let image = try ImageDecoder.decode(file: "\(directory)/\(standing.file)")
         let box = try #require(standing.bounds)
         var total = 0.0

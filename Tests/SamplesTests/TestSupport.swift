@@ -1,5 +1,6 @@
 import Foundation
 import Imaging
+
 @testable import Samples
 
 /// Names of the regular files in `directory`, sorted, hidden files excluded.

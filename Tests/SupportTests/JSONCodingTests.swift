@@ -24,13 +24,17 @@ struct JSONCodingTests {
         }
     }
 
-    static let sample = Outer(zulu: 3, alpha: nil, colour: .black, inner: Inner(name: "bo", scores: [0.5, 1]),
-                              counts: [0, 4_294_967_296], extra: ["a": [1, "x", nil], "b": true], flag: false)
+    static let sample = Outer(
+        zulu: 3, alpha: nil, colour: .black, inner: Inner(name: "bo", scores: [0.5, 1]),
+        counts: [0, 4_294_967_296], extra: ["a": [1, "x", nil], "b": true], flag: false)
 
     @Test("members keep the declared order, empty optionals are left out, JSONValue passes through")
     func encodesInOrder() throws {
         let text = try JSONValueEncoder().encode(Self.sample).serialized()
-        #expect(text == #"{"zulu":3,"colour":"black","inner":{"name":"bo","scores":[0.5,1]},"counts":[0,4294967296],"extra_details":{"a":[1,"x",null],"b":true},"flag":false}"#)
+        #expect(
+            text
+                == #"{"zulu":3,"colour":"black","inner":{"name":"bo","scores":[0.5,1]},"counts":[0,4294967296],"extra_details":{"a":[1,"x",null],"b":true},"flag":false}"#
+        )
     }
 
     @Test("what is encoded decodes to the same value")
@@ -40,15 +44,32 @@ struct JSONCodingTests {
         #expect(try JSONValueDecoder().decode(Outer.self, from: value.serialized()) == Self.sample)
     }
 
-    @Test("errors name the field and what is wrong", arguments: [
-        (#"{"colour":"black","counts":[],"extra_details":null,"flag":true}"#, #"field "zulu": missing"#),
-        (#"{"zulu":2.5,"colour":"black","counts":[],"extra_details":null,"flag":true}"#, #"field "zulu": expected a whole number in range, got 2.5"#),
-        (#"{"zulu":1,"colour":"grey","counts":[],"extra_details":null,"flag":true}"#, #"field "colour": is "grey", not one of black, white"#),
-        (#"{"zulu":1,"colour":"black","counts":[1,-1],"extra_details":null,"flag":true}"#, #"field "counts[1]": expected a whole number in range, got -1"#),
-        (#"{"zulu":1,"colour":"black","inner":{"name":"x","scores":["a"]},"counts":[],"extra_details":null,"flag":true}"#, #"field "inner.scores[0]": expected a number, got "a""#),
-        (#"{"zulu":1,"colour":"black","counts":[],"extra_details":null,"flag":"yes"}"#, #"field "flag": expected true or false, got "yes""#),
-        (#"[1]"#, #"expected an object, got [1]"#),
-    ])
+    @Test(
+        "errors name the field and what is wrong",
+        arguments: [
+            (#"{"colour":"black","counts":[],"extra_details":null,"flag":true}"#, #"field "zulu": missing"#),
+            (
+                #"{"zulu":2.5,"colour":"black","counts":[],"extra_details":null,"flag":true}"#,
+                #"field "zulu": expected a whole number in range, got 2.5"#
+            ),
+            (
+                #"{"zulu":1,"colour":"grey","counts":[],"extra_details":null,"flag":true}"#,
+                #"field "colour": is "grey", not one of black, white"#
+            ),
+            (
+                #"{"zulu":1,"colour":"black","counts":[1,-1],"extra_details":null,"flag":true}"#,
+                #"field "counts[1]": expected a whole number in range, got -1"#
+            ),
+            (
+                #"{"zulu":1,"colour":"black","inner":{"name":"x","scores":["a"]},"counts":[],"extra_details":null,"flag":true}"#,
+                #"field "inner.scores[0]": expected a number, got "a""#
+            ),
+            (
+                #"{"zulu":1,"colour":"black","counts":[],"extra_details":null,"flag":"yes"}"#,
+                #"field "flag": expected true or false, got "yes""#
+            ),
+            (#"[1]"#, #"expected an object, got [1]"#),
+        ])
     func errors(text: String, message: String) throws {
         do {
             _ = try JSONValueDecoder().decode(Outer.self, from: try JSONValue.parse(text))

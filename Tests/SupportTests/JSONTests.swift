@@ -14,9 +14,12 @@ import Testing
 
     @Test(arguments: [
         ("", "unexpected end of input"), ("{", "expected a string key"), (#"{"a":1,"a":2}"#, "duplicate key \"a\""),
-        ("[1,]", "unexpected character ']'"), ("01", "unexpected data after the value"), ("1.", "digits expected after '.'"),
-        (#""\x""#, "invalid escape"), ("\"a\u{01}\"", "control character in string"), (#""\ud800""#, "unpaired surrogate"),
-        ("1e999", "number out of range"), ("tru", "invalid literal, expected true"), ("{} x", "unexpected data after the value"),
+        ("[1,]", "unexpected character ']'"), ("01", "unexpected data after the value"),
+        ("1.", "digits expected after '.'"),
+        (#""\x""#, "invalid escape"), ("\"a\u{01}\"", "control character in string"),
+        (#""\ud800""#, "unpaired surrogate"),
+        ("1e999", "number out of range"), ("tru", "invalid literal, expected true"),
+        ("{} x", "unexpected data after the value"),
     ])
     func rejectsInvalidJSON(_ text: String, reason: String) {
         #expect(throws: JSONError.self) { try JSONValue.parse(text) }

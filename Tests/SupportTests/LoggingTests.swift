@@ -1,18 +1,21 @@
-@testable import Support
 import Testing
+
+@testable import Support
 
 @Suite("Log lines")
 struct LoggingTests {
-    @Test("plain words stay bare; anything that would split a pair is quoted with JSON escapes", arguments: [
-        ("streaming", "streaming"),
-        ("/dev/v4l/by-id/usb-cam-video-index0", "/dev/v4l/by-id/usb-cam-video-index0"),
-        ("unlock for 3s", "\"unlock for 3s\""),
-        ("a=b", "\"a=b\""),
-        ("say \"hi\"", "\"say \\\"hi\\\"\""),
-        ("back\\slash", "\"back\\\\slash\""),
-        ("two\nlines", "\"two\\nlines\""),
-        ("", "\"\""),
-    ])
+    @Test(
+        "plain words stay bare; anything that would split a pair is quoted with JSON escapes",
+        arguments: [
+            ("streaming", "streaming"),
+            ("/dev/v4l/by-id/usb-cam-video-index0", "/dev/v4l/by-id/usb-cam-video-index0"),
+            ("unlock for 3s", "\"unlock for 3s\""),
+            ("a=b", "\"a=b\""),
+            ("say \"hi\"", "\"say \\\"hi\\\"\""),
+            ("back\\slash", "\"back\\\\slash\""),
+            ("two\nlines", "\"two\\nlines\""),
+            ("", "\"\""),
+        ])
     func logfmtValues(value: String, expected: String) {
         #expect(LineLogHandler.logfmtValue(value) == expected)
     }

@@ -1,12 +1,16 @@
-@testable import Support
 import Testing
+
+@testable import Support
 
 @Suite("Civil time and clocks")
 struct CivilTimeTests {
-    @Test("civil date conversion round-trips and matches known instants", arguments: [
-        (Int64(0), "1970-01-01T00:00:00"), (951_782_400, "2000-02-29T00:00:00"), (1_768_515_303, "2026-01-15T22:15:03"),
-        (-1, "1969-12-31T23:59:59"), (4_102_444_800, "2100-01-01T00:00:00"),
-    ])
+    @Test(
+        "civil date conversion round-trips and matches known instants",
+        arguments: [
+            (Int64(0), "1970-01-01T00:00:00"), (951_782_400, "2000-02-29T00:00:00"),
+            (1_768_515_303, "2026-01-15T22:15:03"),
+            (-1, "1969-12-31T23:59:59"), (4_102_444_800, "2100-01-01T00:00:00"),
+        ])
     func civil(seconds: Int64, iso: String) {
         let civil = CivilDateTime(unixSeconds: seconds)
         #expect(civil.isoDateTime == iso)

@@ -1,7 +1,8 @@
 import Support
 
 /// Noon on 2026-01-15 local time at UTC+01:00, at monotonic zero: the origin of every test timeline.
-public let testClockStart = ManualClock(year: 2026, month: 1, day: 15, hour: 12, minute: 0, utcOffsetSeconds: 3_600).now()
+public let testClockStart = ManualClock(year: 2026, month: 1, day: 15, hour: 12, minute: 0, utcOffsetSeconds: 3_600)
+    .now()
 
 /// The timestamp `milliseconds` after `start` on both clocks.
 public func stamp(_ milliseconds: Int, from start: Timestamp = testClockStart) -> Timestamp {
@@ -13,5 +14,6 @@ public func stamp(_ milliseconds: Int, from start: Timestamp = testClockStart) -
 
 /// A start timestamp at the given local time of day (UTC+01:00) on 2026-01-15.
 public func start(hour: Int, minute: Int, second: Int = 0) -> Timestamp {
-    ManualClock(year: 2026, month: 1, day: 15, hour: hour, minute: minute, second: second, utcOffsetSeconds: 3_600).now()
+    ManualClock(year: 2026, month: 1, day: 15, hour: hour, minute: minute, second: second, utcOffsetSeconds: 3_600)
+        .now()
 }

@@ -1,4 +1,5 @@
 import Support
+
 // Files and directories for tests: one set of helpers for every test target.
 
 /// A fresh, empty directory under /tmp, removed by `removeTree` at the end of a test.

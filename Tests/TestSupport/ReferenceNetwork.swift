@@ -26,8 +26,9 @@ public struct ReferenceNetwork: Sendable {
 
     public init(_ parameters: VGG16Parameters) {
         layers = parameters.conv.map { p in
-            Layer(kernel: p.kernel.toArray().map(Double.init), bias: p.bias.toArray().map(Double.init),
-                  cin: p.spec.cin, cout: p.spec.cout, poolAfter: p.spec.poolAfter)
+            Layer(
+                kernel: p.kernel.toArray().map(Double.init), bias: p.bias.toArray().map(Double.init),
+                cin: p.spec.cin, cout: p.spec.cout, poolAfter: p.spec.poolAfter)
         }
         headKernel = parameters.head.kernel.map(Double.init)
         headBias = Double(parameters.head.bias)
@@ -51,7 +52,8 @@ public struct ReferenceNetwork: Sendable {
                 precondition(out.count == batch * h * h * layer.cout)
                 reluOn.append(out.map { $0 > 0 })
                 if layer.poolAfter {
-                    poolChoice.append(ReferenceNetwork.argmaxes(out.map(Double.init), batch: batch, side: h, channels: layer.cout))
+                    poolChoice.append(
+                        ReferenceNetwork.argmaxes(out.map(Double.init), batch: batch, side: h, channels: layer.cout))
                     h /= 2
                 } else {
                     poolChoice.append(nil)
@@ -67,8 +69,9 @@ public struct ReferenceNetwork: Sendable {
         /// Where the decisions differ from `other`'s, per conv layer: ReLU element and pooling window indices.
         public func differences(from other: Decisions) -> [Sites] {
             zip(zip(reluOn, other.reluOn), zip(poolChoice, other.poolChoice)).map { relu, pool in
-                Sites(relu: Set(relu.0.indices.filter { relu.0[$0] != relu.1[$0] }),
-                      pool: Set((pool.0 ?? []).indices.filter { pool.0![$0] != pool.1![$0] }))
+                Sites(
+                    relu: Set(relu.0.indices.filter { relu.0[$0] != relu.1[$0] }),
+                    pool: Set((pool.0 ?? []).indices.filter { pool.0![$0] != pool.1![$0] }))
             }
         }
     }
@@ -140,8 +143,9 @@ public struct ReferenceNetwork: Sendable {
                 logits[n] += features[n * c + j] * headKernel[j]
             }
         }
-        return Pass(batch: batch, side: side, logits: logits, inputs: inputs, preActivations: pre,
-                    decisions: Decisions(reluOn: reluOn, poolChoice: poolChoice), features: features)
+        return Pass(
+            batch: batch, side: side, logits: logits, inputs: inputs, preActivations: pre,
+            decisions: Decisions(reluOn: reluOn, poolChoice: poolChoice), features: features)
     }
 
     /// Backpropagates `dLoss/dLogit` per image through the pass.
@@ -153,17 +157,23 @@ public struct ReferenceNetwork: Sendable {
         var h = pass.side / 32
         let pixels = h * h
         var grad = [Double](repeating: 0, count: batch * pixels * c)
-        for n in 0..<batch { for p in 0..<pixels { for j in 0..<c { grad[(n * pixels + p) * c + j] = g[n] * self.headKernel[j] / Double(pixels) } } }
+        for n in 0..<batch {
+            for p in 0..<pixels {
+                for j in 0..<c { grad[(n * pixels + p) * c + j] = g[n] * self.headKernel[j] / Double(pixels) }
+            }
+        }
         var kernels = [[Double]](repeating: [], count: layers.count), biases = kernels
         for i in layers.indices.reversed() {
             let layer = layers[i]
             if layer.poolAfter {
-                grad = Self.unpool(grad, choice: pass.decisions.poolChoice[i]!, batch: batch, side: h * 2, channels: layer.cout)
+                grad = Self.unpool(
+                    grad, choice: pass.decisions.poolChoice[i]!, batch: batch, side: h * 2, channels: layer.cout)
                 h *= 2
             }
             let on = pass.decisions.reluOn[i]
             for k in grad.indices where !on[k] { grad[k] = 0 }
-            (kernels[i], biases[i], grad) = Self.convBackward(pass.inputs[i], gradOut: grad, batch: batch, side: h, layer: layer)
+            (kernels[i], biases[i], grad) = Self.convBackward(
+                pass.inputs[i], gradOut: grad, batch: batch, side: h, layer: layer)
         }
         return Gradients(kernels: kernels, biases: biases, headKernel: headKernel, headBias: g.reduce(0, +))
     }
@@ -199,31 +209,37 @@ public struct ReferenceNetwork: Sendable {
         x.withUnsafeBufferPointer { x in
             layer.kernel.withUnsafeBufferPointer { w in
                 out.withUnsafeMutableBufferPointer { out in
-                    for n in 0..<batch { for y in 0..<h { for xx in 0..<h {
-                        let o = ((n * h + y) * h + xx) * cout
-                        for co in 0..<cout { out[o + co] = layer.bias[co] }
-                        for ky in 0..<3 {
-                            let sy = y + ky - 1
-                            if sy < 0 || sy >= h { continue }
-                            for kx in 0..<3 {
-                                let sx = xx + kx - 1
-                                if sx < 0 || sx >= h { continue }
-                                let xi = ((n * h + sy) * h + sx) * cin
-                                for ci in 0..<cin {
-                                    let v = x[xi + ci]
-                                    let wi = ((ky * 3 + kx) * cin + ci) * cout
-                                    for co in 0..<cout { out[o + co] += v * w[wi + co] }
+                    for n in 0..<batch {
+                        for y in 0..<h {
+                            for xx in 0..<h {
+                                let o = ((n * h + y) * h + xx) * cout
+                                for co in 0..<cout { out[o + co] = layer.bias[co] }
+                                for ky in 0..<3 {
+                                    let sy = y + ky - 1
+                                    if sy < 0 || sy >= h { continue }
+                                    for kx in 0..<3 {
+                                        let sx = xx + kx - 1
+                                        if sx < 0 || sx >= h { continue }
+                                        let xi = ((n * h + sy) * h + sx) * cin
+                                        for ci in 0..<cin {
+                                            let v = x[xi + ci]
+                                            let wi = ((ky * 3 + kx) * cin + ci) * cout
+                                            for co in 0..<cout { out[o + co] += v * w[wi + co] }
+                                        }
+                                    }
                                 }
                             }
                         }
-                    } } }
+                    }
                 }
             }
         }
         return out
     }
 
-    static func convBackward(_ x: [Double], gradOut: [Double], batch: Int, side h: Int, layer: Layer)
+    static func convBackward(
+        _ x: [Double], gradOut: [Double], batch: Int, side h: Int, layer: Layer
+    )
         -> (kernel: [Double], bias: [Double], input: [Double])
     {
         let cin = layer.cin, cout = layer.cout
@@ -235,29 +251,33 @@ public struct ReferenceNetwork: Sendable {
                 layer.kernel.withUnsafeBufferPointer { w in
                     dW.withUnsafeMutableBufferPointer { dW in
                         dX.withUnsafeMutableBufferPointer { dX in
-                            for n in 0..<batch { for y in 0..<h { for xx in 0..<h {
-                                let o = ((n * h + y) * h + xx) * cout
-                                for co in 0..<cout { dB[co] += g[o + co] }
-                                for ky in 0..<3 {
-                                    let sy = y + ky - 1
-                                    if sy < 0 || sy >= h { continue }
-                                    for kx in 0..<3 {
-                                        let sx = xx + kx - 1
-                                        if sx < 0 || sx >= h { continue }
-                                        let xi = ((n * h + sy) * h + sx) * cin
-                                        for ci in 0..<cin {
-                                            let v = x[xi + ci]
-                                            let wi = ((ky * 3 + kx) * cin + ci) * cout
-                                            var sum = 0.0
-                                            for co in 0..<cout {
-                                                dW[wi + co] += v * g[o + co]
-                                                sum += w[wi + co] * g[o + co]
+                            for n in 0..<batch {
+                                for y in 0..<h {
+                                    for xx in 0..<h {
+                                        let o = ((n * h + y) * h + xx) * cout
+                                        for co in 0..<cout { dB[co] += g[o + co] }
+                                        for ky in 0..<3 {
+                                            let sy = y + ky - 1
+                                            if sy < 0 || sy >= h { continue }
+                                            for kx in 0..<3 {
+                                                let sx = xx + kx - 1
+                                                if sx < 0 || sx >= h { continue }
+                                                let xi = ((n * h + sy) * h + sx) * cin
+                                                for ci in 0..<cin {
+                                                    let v = x[xi + ci]
+                                                    let wi = ((ky * 3 + kx) * cin + ci) * cout
+                                                    var sum = 0.0
+                                                    for co in 0..<cout {
+                                                        dW[wi + co] += v * g[o + co]
+                                                        sum += w[wi + co] * g[o + co]
+                                                    }
+                                                    dX[xi + ci] += sum
+                                                }
                                             }
-                                            dX[xi + ci] += sum
                                         }
                                     }
                                 }
-                            } } }
+                            }
                         }
                     }
                 }
@@ -268,10 +288,16 @@ public struct ReferenceNetwork: Sendable {
 
     /// Calls `body` with the four offsets (row-major) of every 2x2 pooling window.
     static func forEachWindow(batch: Int, side h: Int, channels: Int, _ body: ([Int]) -> Void) {
-        for n in 0..<batch { for y in 0..<(h / 2) { for x in 0..<(h / 2) { for c in 0..<channels {
-            let top = ((n * h + 2 * y) * h + 2 * x) * channels + c
-            body([top, top + channels, top + h * channels, top + h * channels + channels])
-        } } } }
+        for n in 0..<batch {
+            for y in 0..<(h / 2) {
+                for x in 0..<(h / 2) {
+                    for c in 0..<channels {
+                        let top = ((n * h + 2 * y) * h + 2 * x) * channels + c
+                        body([top, top + channels, top + h * channels, top + h * channels + channels])
+                    }
+                }
+            }
+        }
     }
 
     /// Index (0-3) of the first largest element of each window.

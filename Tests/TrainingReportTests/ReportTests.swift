@@ -1,8 +1,9 @@
 import Foundation
 import Imaging
 import Support
-import Testing
 import TestSupport
+import Testing
+
 @testable import Training
 @testable import TrainingReport
 
@@ -10,8 +11,10 @@ import TestSupport
 /// closed in order (void elements aside), attribute values quoted, no raw `<` or stray `&` in text, and
 /// `<style>` as the only raw-text element. Returns the problems found.
 private func htmlProblems(_ html: String) -> [String] {
-    let voidElements: Set<String> = ["area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
-                                     "source", "track", "wbr"]
+    let voidElements: Set<String> = [
+        "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
+        "source", "track", "wbr",
+    ]
     let chars = Array(html.unicodeScalars)
     var stack: [String] = []
     var problems: [String] = []
@@ -46,7 +49,9 @@ private func htmlProblems(_ html: String) -> [String] {
         } else if starts("</", at: i) {
             guard let end = find(">", from: i) else { problems.append("unclosed end tag"); break }
             let name = String(String.UnicodeScalarView(chars[(i + 2)..<end])).lowercased()
-            if stack.last == name { stack.removeLast() } else {
+            if stack.last == name {
+                stack.removeLast()
+            } else {
                 problems.append("</\(name)> closes <\(stack.last ?? "nothing")>")
             }
             i = end + 1
@@ -133,8 +138,9 @@ private func syntheticThumbnail(hue: Int, side: Int = 96) throws -> [UInt8] {
             samples += [UInt8(c.0), UInt8(c.1), UInt8(c.2)]
         }
     }
-    return try JPEGEncoder.encode(samples: samples, width: side, height: side, components: 3,
-                                  options: JPEGEncodeOptions(quality: 80))
+    return try JPEGEncoder.encode(
+        samples: samples, width: side, height: side, components: 3,
+        options: JPEGEncodeOptions(quality: 80))
 }
 
 /// A plausible run: 20 frozen epochs, 5 fine-tune epochs, 10 dog images and 20 others in validation.
@@ -143,31 +149,40 @@ private func sampleReport(thumbnails: Bool = true) throws -> TrainingReport {
     var epochs: [EpochRecord] = []
     for epoch in 1...20 {
         let t = Double(epoch)
-        epochs.append(EpochRecord(phase: "frozen", epoch: epoch, loss: 0.65 * exp(-t / 6) + 0.12 + random.uniform(0, 0.04),
-                                  accuracy: min(0.97, 0.6 + 0.3 * (1 - exp(-t / 4)) + random.uniform(0, 0.05)),
-                                  validationLoss: 0.6 * exp(-t / 7) + 0.18 + random.uniform(0, 0.05),
-                                  validationAccuracy: min(1, 0.63 + 0.25 * (1 - exp(-t / 5)) + random.uniform(0, 0.04)),
-                                  seconds: 41 + random.uniform(0, 4)))
+        epochs.append(
+            EpochRecord(
+                phase: "frozen", epoch: epoch, loss: 0.65 * exp(-t / 6) + 0.12 + random.uniform(0, 0.04),
+                accuracy: min(0.97, 0.6 + 0.3 * (1 - exp(-t / 4)) + random.uniform(0, 0.05)),
+                validationLoss: 0.6 * exp(-t / 7) + 0.18 + random.uniform(0, 0.05),
+                validationAccuracy: min(1, 0.63 + 0.25 * (1 - exp(-t / 5)) + random.uniform(0, 0.04)),
+                seconds: 41 + random.uniform(0, 4)))
     }
     for epoch in 1...5 {
         let t = Double(epoch)
-        epochs.append(EpochRecord(phase: "fine-tune", epoch: epoch, loss: 0.15 - 0.02 * t + random.uniform(0, 0.02),
-                                  accuracy: 0.95 + 0.008 * t, validationLoss: 0.2 - 0.015 * t,
-                                  validationAccuracy: 0.9 + 0.01 * t, seconds: 140 + random.uniform(0, 9)))
+        epochs.append(
+            EpochRecord(
+                phase: "fine-tune", epoch: epoch, loss: 0.15 - 0.02 * t + random.uniform(0, 0.02),
+                accuracy: 0.95 + 0.008 * t, validationLoss: 0.2 - 0.015 * t,
+                validationAccuracy: 0.9 + 0.01 * t, seconds: 140 + random.uniform(0, 9)))
     }
-    let names = ["bo_garden.jpg", "bo & friend <2>.jpg", "bo-sofa.png", "IMG_2041.JPG", "bo_\"snow\".jpg",
-                 "bo7.jpg", "bo8.jpg", "bo9.jpg", "bo10.jpg", "bo11.jpg"]
+    let names = [
+        "bo_garden.jpg", "bo & friend <2>.jpg", "bo-sofa.png", "IMG_2041.JPG", "bo_\"snow\".jpg",
+        "bo7.jpg", "bo8.jpg", "bo9.jpg", "bo10.jpg", "bo11.jpg",
+    ]
     // Fixed logits, so that every number the report shows can be worked out by hand (numbersShownMatchTheMetrics).
     // Bo: one false reject (-0.9), nine above every other animal. Others: one false accept (1.4), two between
     // -0.9 and 0, seventeen below -0.9.
     let boLogits = [2.1, -0.9, 3.5, 1.8, 4.2, 2.7, 5.0, 1.5, 3.1, 2.2]
-    let otherLogits = [1.4, -0.5, -0.4, -1.0, -2.0, -3.0, -4.0, -5.0, -6.0, -6.5,
-                       -1.5, -2.5, -3.5, -4.5, -5.5, -0.95, -1.2, -2.2, -3.3, -6.9]
+    let otherLogits = [
+        1.4, -0.5, -0.4, -1.0, -2.0, -3.0, -4.0, -5.0, -6.0, -6.5,
+        -1.5, -2.5, -3.5, -4.5, -5.5, -0.95, -1.2, -2.2, -3.3, -6.9,
+    ]
     var validation = zip(names, boLogits).map { name, logit in
         ScoredImage(path: "data/validation/bo/\(name)", isPositive: true, logit: logit)
     }
     for (index, logit) in otherLogits.enumerated() {
-        validation.append(ScoredImage(path: "data/validation/not_bo/other-\(index).jpg", isPositive: false, logit: logit))
+        validation.append(
+            ScoredImage(path: "data/validation/not_bo/other-\(index).jpg", isPositive: false, logit: logit))
     }
     let calibration = Calibration.fixed(threshold: 0.5, scores: validation)
     var thumbs: [String: [UInt8]] = [:]
@@ -178,13 +193,19 @@ private func sampleReport(thumbnails: Bool = true) throws -> TrainingReport {
     }
     return TrainingReport(
         positiveClass: "bo", negativeClass: "not_bo",
-        settings: [("data", "data/"), ("epochs", "20 + 5 fine-tune"), ("learning rate", "0.001"),
-                   ("note", "<script>alert('x')</script> & more")],
+        settings: [
+            ("data", "data/"), ("epochs", "20 + 5 fine-tune"), ("learning rate", "0.001"),
+            ("note", "<script>alert('x')</script> & more"),
+        ],
         epochs: epochs, validation: validation, calibration: calibration,
         summary: TrainingReport.Summary(
-            classes: [.init(name: "bo", training: 30, validation: 10), .init(name: "not_bo", training: 60, validation: 20)],
-            skipped: [SkippedFile(path: "data/train/bo/<broken>.jpg", reason: "not a JPEG, PNG or WebP file"),
-                      SkippedFile(path: "data/train/not_bo/cat.gif", reason: "unsupported format \"GIF\"")],
+            classes: [
+                .init(name: "bo", training: 30, validation: 10), .init(name: "not_bo", training: 60, validation: 20),
+            ],
+            skipped: [
+                SkippedFile(path: "data/train/bo/<broken>.jpg", reason: "not a JPEG, PNG or WebP file"),
+                SkippedFile(path: "data/train/not_bo/cat.gif", reason: "unsupported format \"GIF\""),
+            ],
             phaseTimes: [.init(phase: "frozen", seconds: 842), .init(phase: "fine-tune", seconds: 731)],
             modelPath: "models/bo.safetensors", modelSHA256: String(repeating: "ab12", count: 16),
             finishedAt: "2025-06-01 14:02 UTC"),
@@ -193,8 +214,10 @@ private func sampleReport(thumbnails: Bool = true) throws -> TrainingReport {
 
 @Suite struct ReportTests {
     @Test func base64MatchesRFC4648() {
-        let vectors = ["": "", "f": "Zg==", "fo": "Zm8=", "foo": "Zm9v", "foob": "Zm9vYg==", "fooba": "Zm9vYmE=",
-                       "foobar": "Zm9vYmFy"]
+        let vectors = [
+            "": "", "f": "Zg==", "fo": "Zm8=", "foo": "Zm9v", "foob": "Zm9vYg==", "fooba": "Zm9vYmE=",
+            "foobar": "Zm9vYmFy",
+        ]
         for (plain, encoded) in vectors { #expect(ReportText.base64(Array(plain.utf8)) == encoded) }
         let bytes = (0..<1000).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
         #expect(ReportText.base64(bytes) == Data(bytes).base64EncodedString())
@@ -347,10 +370,12 @@ private func sampleReport(thumbnails: Bool = true) throws -> TrainingReport {
         for name in ["wrong-dog.jpg", "wrong-cat.jpg", "right.jpg"] {
             try AtomicFile.write(try JPEGEncoder.encode(photo), to: dir.file(name))
         }
-        let scores = [ScoredImage(path: dir.file("wrong-dog.jpg"), isPositive: true, logit: -2),
-                      ScoredImage(path: dir.file("wrong-cat.jpg"), isPositive: false, logit: 2),
-                      ScoredImage(path: dir.file("right.jpg"), isPositive: true, logit: 3),
-                      ScoredImage(path: dir.file("gone.jpg"), isPositive: false, logit: 4)]
+        let scores = [
+            ScoredImage(path: dir.file("wrong-dog.jpg"), isPositive: true, logit: -2),
+            ScoredImage(path: dir.file("wrong-cat.jpg"), isPositive: false, logit: 2),
+            ScoredImage(path: dir.file("right.jpg"), isPositive: true, logit: 3),
+            ScoredImage(path: dir.file("gone.jpg"), isPositive: false, logit: 4),
+        ]
         let thumbnails = TrainingReport.thumbnails(of: scores, threshold: 0.5)
         // The unreadable mistake has none (the gallery shows a placeholder); the right answer is not shown.
         #expect(Set(thumbnails.keys) == [dir.file("wrong-dog.jpg"), dir.file("wrong-cat.jpg")])

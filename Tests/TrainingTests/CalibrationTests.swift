@@ -1,7 +1,8 @@
 import Foundation
 import Support
-import Testing
 import TestSupport
+import Testing
+
 @testable import Training
 
 @Suite struct CalibrationTests {
@@ -19,7 +20,8 @@ import TestSupport
 
     @Test func theAllowedRateDecidesHowManyNegativesMayBeAdmitted() throws {
         // Ten negatives; one scores above two of the dog's images.
-        let scores = labelledScores(positives: [5, 4, 3, 1.5, 1.0], negatives: [2, 0.5, 0, -1, -1.5, -2, -2.5, -3, -4, -5])
+        let scores = labelledScores(
+            positives: [5, 4, 3, 1.5, 1.0], negatives: [2, 0.5, 0, -1, -1.5, -2, -2.5, -3, -4, -5])
         let strict = try Calibration.calibrate(scores: scores, maxFalseAcceptRate: 0)
         #expect(strict.confusion.falseAccepts == 0 && strict.confusion.trueAccepts == 3)
         #expect(abs(strict.thresholdLogit - 2.5) < 1e-12)  // between 3 (admitted) and 2 (refused)
@@ -80,7 +82,8 @@ import TestSupport
         }
         for rate in [-0.1, 1.5, Double.nan] {
             #expect(throws: CalibrationError.self) {
-                try Calibration.calibrate(scores: labelledScores(positives: [1], negatives: [0]), maxFalseAcceptRate: rate)
+                try Calibration.calibrate(
+                    scores: labelledScores(positives: [1], negatives: [0]), maxFalseAcceptRate: rate)
             }
         }
         #expect(CalibrationError.noNegatives.description.contains("no negative images"))
@@ -95,8 +98,9 @@ import TestSupport
             let negatives = 1 + Int(random.next() % 25)
             let rate = [0, 0.05, 0.1, 0.25, random.nextDouble()][trial % 5]
             func draw(_ shift: Double) -> Double { (random.uniform(-5, 5) + shift).rounded() / 2 }
-            let scores = labelledScores(positives: (0..<positives).map { _ in draw(2) },
-                                negatives: (0..<negatives).map { _ in draw(-1) })
+            let scores = labelledScores(
+                positives: (0..<positives).map { _ in draw(2) },
+                negatives: (0..<negatives).map { _ in draw(-1) })
             let c = try Calibration.calibrate(scores: scores, maxFalseAcceptRate: rate)
             #expect(c.threshold > 0 && c.threshold < 1)
             #expect(Double(c.confusion.falseAccepts) / Double(negatives) <= rate, "trial \(trial)")
@@ -117,10 +121,12 @@ import TestSupport
     }
 
     @Test func caveatSaysHowLittleZeroFalseAcceptsProve() throws {
-        let scores = labelledScores(positives: Array(repeating: 2.0, count: 10), negatives: Array(repeating: -2.0, count: 20))
+        let scores = labelledScores(
+            positives: Array(repeating: 2.0, count: 10), negatives: Array(repeating: -2.0, count: 20))
         let c = try Calibration.calibrate(scores: scores, maxFalseAcceptRate: 0)
-        #expect(c.caveat == "0 of 20 negatives accepted: with 20 negatives this only shows the false-accept rate is "
-            + "below 14% (95% confidence).")
+        #expect(
+            c.caveat == "0 of 20 negatives accepted: with 20 negatives this only shows the false-accept rate is "
+                + "below 14% (95% confidence).")
         #expect(abs(c.falseAcceptRateUpperBound - 0.13910834066826516) < 1e-12)
         #expect(abs(c.falseRejectRateUpperBound - 0.2588655508930522) < 1e-12)
 
@@ -135,8 +141,9 @@ import TestSupport
         let scores = labelledScores(positives: [3], negatives: [1, 2, -1, -2, -3, -4, -5, -6, -7, -8])
         let c = Calibration.fixed(threshold: 0.5, scores: scores)
         #expect(c.confusion.falseAccepts == 2)
-        #expect(c.caveat == "2 of 10 negatives accepted (20%): the true false-accept rate could be as high as 51% "
-            + "(95% confidence).")
+        #expect(
+            c.caveat == "2 of 10 negatives accepted (20%): the true false-accept rate could be as high as 51% "
+                + "(95% confidence).")
         #expect(c.warnings.isEmpty, "the caveat already says it")
     }
 
@@ -156,7 +163,8 @@ import TestSupport
     }
 
     @Test func warnsWhenTheDogIsNeverAdmittedOrAClassIsMissing() throws {
-        let never = try Calibration.calibrate(scores: labelledScores(positives: [-3], negatives: [2, -5]), maxFalseAcceptRate: 0)
+        let never = try Calibration.calibrate(
+            scores: labelledScores(positives: [-3], negatives: [2, -5]), maxFalseAcceptRate: 0)
         #expect(never.confusion.trueAccepts == 0 && never.confusion.falseAccepts == 0)
         #expect(never.warnings.first?.contains("would not open") == true)
         let noNegatives = Calibration.fixed(scores: labelledScores(positives: [1, 2], negatives: []))

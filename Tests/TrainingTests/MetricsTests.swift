@@ -1,7 +1,8 @@
 import Foundation
 import Support
-import Testing
 import TestSupport
+import Testing
+
 @testable import Training
 
 @Suite struct MetricsTests {
@@ -16,8 +17,9 @@ import TestSupport
         #expect(c.falseRejectRate == 1.0 / 3)
         #expect(Metrics.accuracy(scores, threshold: 0.5) == 4.0 / 7)
         // Above every score: all refused, so only the four negatives are right.
-        #expect(ConfusionMatrix(scores: scores, threshold: 0.99)
-            == ConfusionMatrix(trueAccepts: 0, falseRejects: 3, falseAccepts: 0, trueRejects: 4))
+        #expect(
+            ConfusionMatrix(scores: scores, threshold: 0.99)
+                == ConfusionMatrix(trueAccepts: 0, falseRejects: 3, falseAccepts: 0, trueRejects: 4))
         let strict = ConfusionMatrix(scores: scores, threshold: Metrics.sigmoid(2.5))
         #expect(strict == ConfusionMatrix(trueAccepts: 1, falseRejects: 2, falseAccepts: 0, trueRejects: 4))
     }
@@ -84,8 +86,9 @@ import TestSupport
                 let v = random.uniform(-4, 4) + shift
                 return quantum == 0 ? v : (v / quantum).rounded() * quantum
             }
-            let scores = labelledScores(positives: (0..<positives).map { _ in draw(1) },
-                                negatives: (0..<negatives).map { _ in draw(0) })
+            let scores = labelledScores(
+                positives: (0..<positives).map { _ in draw(1) },
+                negatives: (0..<negatives).map { _ in draw(0) })
             // Brute force over all pairs, ties counting one half.
             var wins = 0.0
             for p in scores where p.isPositive {
@@ -183,8 +186,9 @@ import TestSupport
         }
         #expect(ClopperPearson.upperBound(events: 0, trials: 40) < ClopperPearson.upperBound(events: 0, trials: 20))
         // A 99% bound is wider than a 95% one.
-        #expect(ClopperPearson.upperBound(events: 2, trials: 20, confidence: 0.99)
-            > ClopperPearson.upperBound(events: 2, trials: 20))
+        #expect(
+            ClopperPearson.upperBound(events: 2, trials: 20, confidence: 0.99)
+                > ClopperPearson.upperBound(events: 2, trials: 20))
     }
 
     /// `scipy.special.betainc(a, b, x)`, SciPy 1.17.1.

@@ -2,8 +2,9 @@ import Foundation
 import Imaging
 import NeuralNet
 import Support
-import Testing
 import TestSupport
+import Testing
+
 @testable import Training
 
 /// A temporary folder tree, removed afterwards.
@@ -34,18 +35,23 @@ final class DataDirectory {
 @Suite struct DatasetTests {
     @Test func findsFilesInKerasOrderAndByContent() throws {
         let dir = DataDirectory()
-        for name in ["b.jpg", "a.png", "sub/c.jpg", "sub/a.jpg"] { dir.write("train/dog/\(name)", DataDirectory.image(positive: true, variant: 1)) }
-        for name in ["z.jpg", "y.jpg"] { dir.write("train/other/\(name)", DataDirectory.image(positive: false, variant: 1)) }
+        for name in ["b.jpg", "a.png", "sub/c.jpg", "sub/a.jpg"] {
+            dir.write("train/dog/\(name)", DataDirectory.image(positive: true, variant: 1))
+        }
+        for name in ["z.jpg", "y.jpg"] {
+            dir.write("train/other/\(name)", DataDirectory.image(positive: false, variant: 1))
+        }
         dir.write("train/other/.DS_Store", [0, 1, 2])
         dir.write("valid/dog/v.jpg", DataDirectory.image(positive: true, variant: 2))
         dir.write("valid/other/w.jpg", DataDirectory.image(positive: false, variant: 2))
         let layout = try DatasetLayout.discover(directory: dir.path, positive: "dog")
         #expect(layout.positiveClass == "dog" && layout.negativeClass == "other")
         // Directories sorted, files sorted within each, hidden files left out; classes in sorted order.
-        #expect(layout.training.map { String($0.path.dropFirst(dir.path.count + 1)) } == [
-            "train/dog/a.png", "train/dog/b.jpg", "train/dog/sub/a.jpg", "train/dog/sub/c.jpg",
-            "train/other/y.jpg", "train/other/z.jpg",
-        ])
+        #expect(
+            layout.training.map { String($0.path.dropFirst(dir.path.count + 1)) } == [
+                "train/dog/a.png", "train/dog/b.jpg", "train/dog/sub/a.jpg", "train/dog/sub/c.jpg",
+                "train/other/y.jpg", "train/other/z.jpg",
+            ])
         #expect(layout.training.map(\.isPositive) == [true, true, true, true, false, false])
         #expect(layout.validation.count == 2)
     }
@@ -68,9 +74,13 @@ final class DataDirectory {
         dir.write("valid/b/x.jpg", [1])
         dir.write("valid/c/x.jpg", [1])
         // Each layout must be refused, and with its own reason (a layout that loads fails the test).
-        let threeClasses = #expect(throws: DatasetError.self) { try DatasetLayout.discover(directory: dir.path, positive: "a") }
+        let threeClasses = #expect(throws: DatasetError.self) {
+            try DatasetLayout.discover(directory: dir.path, positive: "a")
+        }
         #expect(threeClasses?.message.contains("exactly two are needed") == true, "\(String(describing: threeClasses))")
-        let missing = #expect(throws: DatasetError.self) { try DatasetLayout.discover(directory: dir.path + "/missing", positive: "a") }
+        let missing = #expect(throws: DatasetError.self) {
+            try DatasetLayout.discover(directory: dir.path + "/missing", positive: "a")
+        }
         #expect(missing?.message.hasSuffix("/missing: not a directory") == true, "\(String(describing: missing))")
     }
 
@@ -81,7 +91,9 @@ final class DataDirectory {
         var truncated = DataDirectory.image(positive: false, variant: 0)
         truncated.removeLast(truncated.count / 2)
         dir.write("broken.jpg", truncated)
-        let files = ["good.jpg", "notes.txt", "broken.jpg"].map { LabelledFile(path: dir.path + "/" + $0, className: "x", isPositive: true) }
+        let files = ["good.jpg", "notes.txt", "broken.jpg"].map {
+            LabelledFile(path: dir.path + "/" + $0, className: "x", isPositive: true)
+        }
         let set = ImageSet(files, preprocessor: Preprocessor(), threads: ComputeThreads(2))
         #expect(set.files.map { baseName(of: $0.path) } == ["good.jpg"])
         #expect(set.skipped.map { baseName(of: $0.path) } == ["notes.txt", "broken.jpg"])
@@ -135,12 +147,17 @@ final class DataDirectory {
         if getuid() != 0 { #expect(skipped["secret.jpg"]?.contains("ermission") == true, "\(skipped)") }
         // Every reason names its file.
         #expect(set.skipped.allSatisfy { $0.reason.contains($0.path) })
-        #expect(set.files.map { baseName(of: $0.path) }.sorted().prefix(4) == ["good-0.jpg", "good-0.jpg", "good-1.jpg", "good-1.jpg"])
+        #expect(
+            set.files.map { baseName(of: $0.path) }.sorted().prefix(4) == [
+                "good-0.jpg", "good-0.jpg", "good-1.jpg", "good-1.jpg",
+            ])
     }
 
     /// A PNG that claims an 8-bit RGB image of the given size: signature, IHDR, a small IDAT, IEND.
     static func pngHeader(width: UInt32, height: UInt32) -> [UInt8] {
-        func be(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8((v >> 16) & 0xFF), UInt8((v >> 8) & 0xFF), UInt8(v & 0xFF)] }
+        func be(_ v: UInt32) -> [UInt8] {
+            [UInt8(v >> 24), UInt8((v >> 16) & 0xFF), UInt8((v >> 8) & 0xFF), UInt8(v & 0xFF)]
+        }
         func chunk(_ type: String, _ data: [UInt8]) -> [UInt8] {
             let body = Array(type.utf8) + data
             var crc: UInt32 = 0xFFFF_FFFF
@@ -150,7 +167,8 @@ final class DataDirectory {
             }
             return be(UInt32(data.count)) + body + be(~crc)
         }
-        return [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + chunk("IHDR", be(width) + be(height) + [8, 2, 0, 0, 0])
+        return [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+            + chunk("IHDR", be(width) + be(height) + [8, 2, 0, 0, 0])
             + chunk("IDAT", [0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]) + chunk("IEND", [])
     }
 }
@@ -202,7 +220,9 @@ final class DataDirectory {
             var plus = logits, minus = logits
             plus[i] += 1e-2
             minus[i] -= 1e-2
-            let numeric = (BinaryCrossEntropy.loss(logits: plus, labels: labels) - BinaryCrossEntropy.loss(logits: minus, labels: labels)) / 2e-2
+            let numeric =
+                (BinaryCrossEntropy.loss(logits: plus, labels: labels)
+                    - BinaryCrossEntropy.loss(logits: minus, labels: labels)) / 2e-2
             #expect(abs(numeric - Double(gradient[i])) < 1e-4)
         }
         #expect(BinaryCrossEntropy.accuracy(logits: logits, labels: labels) == 0.4)
@@ -244,10 +264,11 @@ final class DataDirectory {
         recipe.fineTuneEpochs = 1
         recipe.fineTuneFrom = "block5_conv1"
         recipe.seed = seed
-        let trainer = Trainer(recipe: recipe, preprocessor: preprocessor,
-                              training: ImageSet(layout.training, preprocessor: preprocessor, threads: pool),
-                              validation: ImageSet(layout.validation, preprocessor: preprocessor, threads: pool),
-                              base: VGG16Parameters.seededRandom(seed: 7), threads: pool)
+        let trainer = Trainer(
+            recipe: recipe, preprocessor: preprocessor,
+            training: ImageSet(layout.training, preprocessor: preprocessor, threads: pool),
+            validation: ImageSet(layout.validation, preprocessor: preprocessor, threads: pool),
+            base: VGG16Parameters.seededRandom(seed: 7), threads: pool)
         return try trainer.run(observer: nil)
     }
 

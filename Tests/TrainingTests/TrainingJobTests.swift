@@ -1,8 +1,9 @@
 import Imaging
 import NeuralNet
 import Support
-import Testing
 import TestSupport
+import Testing
+
 @testable import Training
 
 /// What dogdoor-train does besides training: which photo sets it refuses, how it chooses the threshold, and
@@ -16,15 +17,18 @@ import TestSupport
         for i in 0..<unreadableDog { dir.write("train/dog/broken-\(i).jpg", Array("not a picture".utf8)) }
         for i in 0..<other { dir.write("train/other/\(i).jpg", DataDirectory.image(positive: false, variant: i)) }
         dir.write("valid/dog/v.jpg", DataDirectory.image(positive: true, variant: 9))
-        for i in 0..<validOther { dir.write("valid/other/v\(i).jpg", DataDirectory.image(positive: false, variant: 9 + i)) }
+        for i in 0..<validOther {
+            dir.write("valid/other/v\(i).jpg", DataDirectory.image(positive: false, variant: 9 + i))
+        }
         // The folder is there, but nothing in it can be read.
         if validOther == 0 { dir.write("valid/other/broken.jpg", Array("not a picture".utf8)) }
         return dir
     }
 
     static func load(_ dir: DataDirectory) throws -> TrainingJob.Photos {
-        try TrainingJob.loadPhotos(directory: dir.path, positive: "dog", validationSplit: nil, preprocessor: preprocessor,
-                                   threads: ComputeThreads(1))
+        try TrainingJob.loadPhotos(
+            directory: dir.path, positive: "dog", validationSplit: nil, preprocessor: preprocessor,
+            threads: ComputeThreads(1))
     }
 
     @Test func countsUsablePhotosNotFiles() throws {
@@ -56,25 +60,34 @@ import TestSupport
 
     @Test func manifestDescribesTheRun() throws {
         let photos = try Self.load(Self.photos(dog: 5, other: 7, unreadableDog: 1))
-        let epochs = [EpochRecord(phase: "frozen", epoch: 1, loss: 0.6, accuracy: 0.7, validationLoss: 0.5, validationAccuracy: 0.5,
-                                  seconds: 3),
-                      EpochRecord(phase: "fine-tune", epoch: 1, loss: 0.3, accuracy: 0.9, validationLoss: 0.2,
-                                  validationAccuracy: 1, seconds: 5)]
+        let epochs = [
+            EpochRecord(
+                phase: "frozen", epoch: 1, loss: 0.6, accuracy: 0.7, validationLoss: 0.5, validationAccuracy: 0.5,
+                seconds: 3),
+            EpochRecord(
+                phase: "fine-tune", epoch: 1, loss: 0.3, accuracy: 0.9, validationLoss: 0.2,
+                validationAccuracy: 1, seconds: 5),
+        ]
         let validation = labelledScores(positives: [2], negatives: [-2])
-        let result = TrainingResult(parameters: VGG16Parameters.seededRandom(seed: 1), epochs: epochs, validation: validation,
-                                    phaseSeconds: ["frozen": 3, "fine-tune": 5])
+        let result = TrainingResult(
+            parameters: VGG16Parameters.seededRandom(seed: 1), epochs: epochs, validation: validation,
+            phaseSeconds: ["frozen": 3, "fine-tune": 5])
         var recipe = TrainingRecipe()
         recipe.epochs = 1
         let calibration = Calibration.fixed(threshold: 0.6, scores: validation)
-        let manifest = TrainingJob.manifest(result: result, photos: photos, recipe: recipe, preprocessor: Self.preprocessor,
-                                            calibration: calibration)
+        let manifest = TrainingJob.manifest(
+            result: result, photos: photos, recipe: recipe, preprocessor: Self.preprocessor,
+            calibration: calibration)
         #expect(manifest.positiveClass == "dog" && manifest.negativeClass == "other")
         #expect(manifest.threshold == 0.6 && manifest.inputSize == 64)
         #expect(manifest.resize == Self.preprocessor.resize.rawValue && manifest.centering == "samplewise")
         let training = JSONValue.object(manifest.training)
         #expect(training["final_val_accuracy"] == .number(1))
-        #expect(training["images"] == ["train_positive": 5, "train_negative": 7, "valid_positive": 1, "valid_negative": 1,
-                                       "skipped": 1])
+        #expect(
+            training["images"] == [
+                "train_positive": 5, "train_negative": 7, "valid_positive": 1, "valid_negative": 1,
+                "skipped": 1,
+            ])
         #expect(training["phase_seconds"] == ["frozen": 3, "fine-tune": 5])
         #expect(training["calibration"]?["threshold"] == .number(0.6))
         #expect(training["phase 1"]?.stringValue?.hasPrefix("1 epochs, RMSprop") == true, "the recipe is recorded")
@@ -83,9 +96,16 @@ import TestSupport
     @Test func weightsAreLookedForInOrder() throws {
         let dir = TemporaryDirectory("weights")
         try AtomicFile.write([1, 2, 3], to: dir.file("base.safetensors"))
-        #expect(try TrainingJob.locateWeights(explicit: dir.file("base.safetensors"), environment: "/elsewhere") == dir.file("base.safetensors"))
-        #expect(try TrainingJob.locateWeights(explicit: nil, environment: dir.file("base.safetensors")) == dir.file("base.safetensors"))
-        #expect(throws: TrainingJob.Refusal("VGG16 weights not found (tried \(dir.file("missing"))); run Scripts/setup.sh or pass --weights")) {
+        #expect(
+            try TrainingJob.locateWeights(explicit: dir.file("base.safetensors"), environment: "/elsewhere")
+                == dir.file("base.safetensors"))
+        #expect(
+            try TrainingJob.locateWeights(explicit: nil, environment: dir.file("base.safetensors"))
+                == dir.file("base.safetensors"))
+        #expect(
+            throws: TrainingJob.Refusal(
+                "VGG16 weights not found (tried \(dir.file("missing"))); run Scripts/setup.sh or pass --weights")
+        ) {
             _ = try TrainingJob.locateWeights(explicit: dir.file("missing"), environment: nil)
         }
     }

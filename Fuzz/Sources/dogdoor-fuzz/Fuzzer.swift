@@ -15,7 +15,9 @@ struct Fuzzer {
 
     static func main() {
         guard let name = environment("DOGDOOR_FUZZ_TARGET"), let target = FuzzTarget(rawValue: name) else {
-            fail("set DOGDOOR_FUZZ_TARGET to one of: \(FuzzTarget.allCases.map(\.rawValue).joined(separator: ", "))", status: 2)
+            fail(
+                "set DOGDOOR_FUZZ_TARGET to one of: \(FuzzTarget.allCases.map(\.rawValue).joined(separator: ", "))",
+                status: 2)
         }
         Self.target = target
         if let directory = environment("DOGDOOR_FUZZ_WRITE_SEEDS") {
@@ -28,10 +30,11 @@ struct Fuzzer {
         }
         var argc = CommandLine.argc
         var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-        exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in
-            FuzzEntries.run(Fuzzer.target, UnsafeRawBufferPointer(start: data, count: size))
-            return 0
-        })
+        exit(
+            LLVMFuzzerRunDriver(&argc, &argv) { data, size in
+                FuzzEntries.run(Fuzzer.target, UnsafeRawBufferPointer(start: data, count: size))
+                return 0
+            })
     }
 
     static func environment(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }

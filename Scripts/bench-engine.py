@@ -10,8 +10,12 @@ and "fast" (the daemon's `[compute] plan = "fast"`, about twice the memory).
 This machine's speed swings by up to 3x from minute to minute; only ratios of runs made side by side, in
 one invocation of this script, mean anything.
 
+With --baseline BINARY, an earlier build of `dogdoor` (for example of the previous commit, built with
+`--scratch-path`) runs each plan too, in the same rounds: the ratio this/baseline says whether a change made
+the engine slower, measured side by side.
+
 Usage: .venv/bin/python Scripts/bench-engine.py [--rounds 5] [--iterations 10] [--batches 1 8] [--threads 2]
-                                                [--plans inference fast]
+                                                [--plans inference fast] [--baseline PATH/TO/dogdoor]
 Needs: Scripts/setup.sh done; installs Scripts/requirements-onnx.txt into the running venv if missing.
 """
 from __future__ import annotations
@@ -100,6 +104,7 @@ def main() -> int:
     parser.add_argument("--plans", nargs="+", default=["inference", "fast"],
                         help="DogDoor execution plans to run (default: inference fast)")
     parser.add_argument("--weights", type=Path, default=ROOT / "var/weights/vgg16-notop.safetensors")
+    parser.add_argument("--baseline", type=Path, help="an earlier dogdoor binary to run beside this build")
     args = parser.parse_args()
 
     if not args.weights.exists():
@@ -122,9 +127,16 @@ def main() -> int:
     for batch in args.batches:
         ort = {"ms": [], "load": [], "rss": []}
         ours = {plan: {"ms": [], "load": [], "rss": [], "ratio": []} for plan in args.plans}
+        base = {plan: {"ms": [], "rss": [], "ratio": []} for plan in args.plans} if args.baseline else {}
         for _ in range(args.rounds):
             runs = {plan: run_dogdoor(binary, model, batch, args.iterations, args.warmup, args.threads, plan)
                     for plan in args.plans}
+            for plan in base:
+                b = run_dogdoor(args.baseline, model, batch, args.iterations, args.warmup, args.threads, plan)
+                bm = statistics.median(b["iteration_seconds"]) / batch
+                base[plan]["ms"].append(bm * 1e3)
+                base[plan]["rss"].append(b["peak_rss_mib"])
+                base[plan]["ratio"].append(statistics.median(runs[plan]["iteration_seconds"]) / batch / bm)
             o = run_ort(onnx_path, batch, args.iterations, args.warmup, args.threads)
             om = statistics.median(o["iteration_seconds"]) / batch
             ort["ms"].append(om * 1e3)
@@ -147,6 +159,10 @@ def main() -> int:
         for plan, r in ours.items():
             print(f"  ratio dogdoor {plan}/onnxruntime: median {statistics.median(r['ratio']):.2f} "
                   f"(per round: {', '.join(f'{x:.2f}' for x in r['ratio'])})")
+        for plan, r in base.items():
+            print(f"  baseline {plan:<9} {statistics.median(r['ms']):7.1f} ms/frame  peak RSS {max(r['rss']):6.1f} MiB; "
+                  f"ratio this/baseline: median {statistics.median(r['ratio']):.3f} "
+                  f"(per round: {', '.join(f'{x:.3f}' for x in r['ratio'])})")
         print()
     return 0
 

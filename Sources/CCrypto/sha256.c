@@ -13,15 +13,13 @@ dd_sha256 *dd_sha256_new(void) {
     return h;
 }
 
-int dd_sha256_update(dd_sha256 *h, const void *data, size_t count) {
+void dd_sha256_update(dd_sha256 *h, const void *data, size_t count) {
     sha256_update(&h->ctx, count, (const uint8_t *)data);
-    return 0;
 }
 
-int dd_sha256_finish(dd_sha256 *h, uint8_t digest[32]) {
+void dd_sha256_finish(dd_sha256 *h, uint8_t digest[32]) {
     sha256_digest(&h->ctx, SHA256_DIGEST_SIZE, digest);
     free(h);
-    return 0;
 }
 
 void dd_sha256_free(dd_sha256 *h) { free(h); }
@@ -63,7 +61,7 @@ int dd_random_bytes(uint8_t *buffer, size_t count) {
         ssize_t n = getrandom(buffer + done, count - done, 0);
         if (n < 0) {
             if (errno == EINTR) continue;
-            return errno;
+            return -errno;
         }
         done += (size_t)n;
     }

@@ -85,14 +85,14 @@ dd_gpio_output *dd_gpio_open_output(const char *chip_descriptor, const char *lin
 
 int dd_gpio_set_value(dd_gpio_output *output, int value) {
     errno = 0;
-    if (gpiod_line_set_value(output->line, value != 0) != 0) return errno != 0 ? errno : EIO;
+    if (gpiod_line_set_value(output->line, value != 0) != 0) return errno != 0 ? -errno : -EIO;
     return 0;
 }
 
 int dd_gpio_get_value(dd_gpio_output *output, int *value) {
     errno = 0;
     int result = gpiod_line_get_value(output->line);
-    if (result < 0) return errno != 0 ? errno : EIO;
+    if (result < 0) return errno != 0 ? -errno : -EIO;
     *value = result;
     return 0;
 }
@@ -115,7 +115,7 @@ void dd_gpio_close(dd_gpio_output *output) {
 int dd_gpio_chip_lookup(const char *chip_descriptor, char *name, size_t size) {
     errno = 0;
     struct gpiod_chip *chip = gpiod_chip_open_lookup(chip_descriptor);
-    if (chip == NULL) return errno != 0 ? errno : ENOENT;
+    if (chip == NULL) return errno != 0 ? -errno : -ENOENT;
     snprintf(name, size, "%s", gpiod_chip_name(chip));
     gpiod_chip_close(chip);
     return 0;

@@ -1,5 +1,7 @@
 #include "dd_openblas.h"
 
+#include <errno.h>
+
 #include <unistd.h>
 
 extern char *openblas_get_corename(void);
@@ -44,9 +46,13 @@ int dd_reexec_self(char *const argv[]) {
     // (ps, pkill and journald show "dogdoord", not "exe").
     char path[4096];
     ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
-    if (n <= 0 || (size_t)n >= sizeof path - 1) return execve("/proc/self/exe", argv, environ);
+    if (n <= 0 || (size_t)n >= sizeof path - 1) {
+        execve("/proc/self/exe", argv, environ);
+        return -errno;
+    }
     path[n] = 0;
-    return execve(path, argv, environ);
+    execve(path, argv, environ);
+    return -errno;
 }
 
 // MARK: - GEMM check

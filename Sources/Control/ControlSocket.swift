@@ -32,7 +32,7 @@ public struct ControlError: Error, Hashable, CustomStringConvertible {
         /// The daemon's answer could not be read.
         case invalidResponse(String)
         /// A system call failed.
-        case system(operation: String, code: Int32)
+        case system(SystemError)
     }
 
     public var socket: String
@@ -53,7 +53,7 @@ public struct ControlError: Error, Hashable, CustomStringConvertible {
         case .groupNotFound(let group): what = "group \"\(group)\" does not exist"
         case .timedOut: what = "the daemon did not answer in time"
         case .invalidResponse(let message): what = "invalid response: \(message)"
-        case .system(let operation, let code): what = SystemError(operation, code: code).description
+        case .system(let error): what = error.description
         }
         return "control socket \(socket): \(what)"
     }
@@ -63,7 +63,7 @@ public struct ControlError: Error, Hashable, CustomStringConvertible {
         case EACCES, EPERM: self.init(socket: socket, reason: .permissionDenied)
         case EADDRINUSE: self.init(socket: socket, reason: .alreadyInUse)
         case EEXIST: self.init(socket: socket, reason: .notASocket)
-        default: self.init(socket: socket, reason: .system(operation: error.operation, code: error.code))
+        default: self.init(socket: socket, reason: .system(error))
         }
     }
 }
@@ -145,13 +145,14 @@ public final class ControlServer: @unchecked Sendable {
             throw error
         }
         var fds: [Int32] = [0, 0]
-        guard dd_sys_pipe_nonblocking(&fds) == 0 else {
-            let code = errno
+        let piped = dd_sys_pipe_nonblocking(&fds)
+        guard piped == 0 else {
+            let code = -piped
             for listener in bound {
                 close(listener.fd)
                 UnixListener.remove(path: listener.path, identity: listener.identity)
             }
-            throw ControlError(socket: path, reason: .system(operation: "pipe", code: code))
+            throw ControlError(socket: path, reason: .system(SystemError("pipe", code: code)))
         }
         listeners = bound
         wake = (fds[0], fds[1])
@@ -175,7 +176,7 @@ public final class ControlServer: @unchecked Sendable {
             }
         }
         if let failure {
-            throw ControlError(socket: path, reason: .system(operation: failure.operation, code: failure.code))
+            throw ControlError(socket: path, reason: .system(failure))
         }
     }
 
@@ -455,7 +456,7 @@ public enum ControlClient {
             case ENOENT, ECONNREFUSED: return ControlError(socket: path, reason: .notRunning)
             case EACCES, EPERM: return ControlError(socket: path, reason: .permissionDenied)
             case EAGAIN, ETIMEDOUT: return ControlError(socket: path, reason: .timedOut)
-            default: return ControlError(socket: path, reason: .system(operation: error.operation, code: error.code))
+            default: return ControlError(socket: path, reason: .system(error))
             }
         }
         let fd: Int32

@@ -68,7 +68,7 @@ public final class GPIOLatch: Latch {
             state.output = nil
             return code
         }
-        if let code, code != 0 { throw LatchError(.system(operation: "set value (lock)", code: code), latch: name) }
+        if let code, code < 0 { throw LatchError(.system(operation: "set value (lock)", code: -code), latch: name) }
     }
 
     /// The kernel name ("gpiochip0") of `chip` (a path, name, label or number), found without requesting any
@@ -80,7 +80,7 @@ public final class GPIOLatch: Latch {
         guard code == 0 else {
             var failure = dd_gpio_failure()
             failure.step = DD_GPIO_STEP_OPEN_CHIP
-            failure.error_number = code
+            failure.error_number = -code
             throw error(from: failure, latch: chip)
         }
         return String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -93,7 +93,7 @@ public final class GPIOLatch: Latch {
             var value: Int32 = 0
             let code = dd_gpio_get_value(output, &value)
             guard code == 0 else {
-                return .failure(LatchError(.system(operation: "get value", code: code), latch: name))
+                return .failure(LatchError(.system(operation: "get value", code: -code), latch: name))
             }
             return .success(value == 0 ? .locked : .unlocked)
         }
@@ -106,7 +106,7 @@ public final class GPIOLatch: Latch {
             let code = dd_gpio_set_value(output, target == .locked ? 0 : 1)
             guard code == 0 else {
                 return .failure(
-                    LatchError(.system(operation: "set value (\(target.rawValue))", code: code), latch: name))
+                    LatchError(.system(operation: "set value (\(target.rawValue))", code: -code), latch: name))
             }
             state.state = target
             return .success(())

@@ -60,7 +60,8 @@ public final class LatchOwnerServer: @unchecked Sendable {
         self.notifier = notifier
         supervisor = LatchSupervisor(settings: settings, line: .locked)
         var fds: [Int32] = [0, 0]
-        guard dd_sys_pipe_nonblocking(&fds) == 0 else { throw SystemError("pipe") }
+        let piped = dd_sys_pipe_nonblocking(&fds)
+        guard piped == 0 else { throw SystemError("pipe", code: -piped) }
         wake = (fds[0], fds[1])
         do {
             listener = try UnixListener.bind(

@@ -315,8 +315,7 @@ public enum BLASRuntime {
     private static func restart(_ arguments: [String], logger: Logger?) {
         var cArgs = arguments.map { strdup($0) }
         cArgs.append(nil)
-        _ = dd_reexec_self(&cArgs)
-        let code = errno
+        let code = -dd_reexec_self(&cArgs)
         for p in cArgs { free(p) }
         logger?.error("could not restart to select OpenBLAS kernels", metadata: ["error": "\(SystemErrorText(code))"])
     }

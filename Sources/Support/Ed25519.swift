@@ -22,7 +22,7 @@ public enum Ed25519 {
         public static func generate() throws(SystemError) -> PrivateKey {
             var seed = [UInt8](repeating: 0, count: 32)
             let code = dd_random_bytes(&seed, seed.count)
-            guard code == 0 else { throw SystemError("getrandom", code: code) }
+            guard code == 0 else { throw SystemError("getrandom", code: -code) }
             return PrivateKey(rawValue: seed)!
         }
 

@@ -5,7 +5,7 @@ import Musl
 #endif
 
 /// A failed system call: what was attempted, on what, and errno's reason.
-public struct SystemError: Error, CustomStringConvertible, Equatable {
+public struct SystemError: Error, CustomStringConvertible, Hashable {
     /// The operation, e.g. "open".
     public var operation: String
     /// The file or device involved, if any.

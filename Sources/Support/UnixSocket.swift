@@ -153,11 +153,11 @@ public enum UnixListener {
         while true {
             let fd = dd_sys_accept_nonblocking(listener)
             if fd >= 0 { return fd }
-            switch errno {
+            switch -fd {
             case EINTR: continue
             // A connection that went away while queued is not an error of the server.
             case EAGAIN, EWOULDBLOCK, ECONNABORTED, EPROTO: return nil
-            default: throw SystemError("accept")
+            default: throw SystemError("accept", code: -fd)
             }
         }
     }

@@ -1,7 +1,7 @@
 import Support
 
 /// One epoch of training, as the progress display, the JSON log and the report see it.
-public struct EpochRecord: Sendable, Equatable {
+public struct EpochRecord: Sendable, Equatable, Codable {
     /// "frozen" (head only, base frozen) or "fine-tune" (base unfrozen).
     public var phase: String
     /// 1-based within its phase.
@@ -28,13 +28,14 @@ public struct EpochRecord: Sendable, Equatable {
         self.seconds = seconds
     }
 
+    enum CodingKeys: String, CodingKey {
+        case phase, epoch, loss, accuracy, validationLoss = "val_loss", validationAccuracy = "val_accuracy", seconds
+    }
+
+    /// The record as one object of the `--log-json` file (Keras's names for the validation metrics).
     public var json: JSONValue {
-        [
-            "phase": .string(phase), "epoch": .number(Double(epoch)), "loss": .number(loss),
-            "accuracy": .number(accuracy),
-            "val_loss": .number(validationLoss), "val_accuracy": .number(validationAccuracy),
-            "seconds": .number(seconds),
-        ]
+        // Strings and numbers only: encoding cannot fail.
+        try! JSONValueEncoder().encode(self)
     }
 }
 

@@ -56,7 +56,7 @@ public enum FuzzEntries {
 
     static func modelFile(_ data: UnsafeRawBufferPointer) -> Bool {
         let fd = dd_sys_memfd("fuzz-model")
-        guard fd >= 0 else { fatalError("memfd_create failed: \(SystemError("memfd_create").reason)") }
+        guard fd >= 0 else { fatalError("memfd_create failed: \(SystemError("memfd_create", code: -fd).reason)") }
         defer { close(fd) }
         if data.count > 0 {
             do {

@@ -110,3 +110,18 @@ import Testing
         }
     }
 }
+
+@Suite struct EpochLogTests {
+    /// The `--log-json` line is read by Scripts/bench-train.py and by people: Keras's metric names, in this order.
+    @Test func epochRecordsKeepTheirLogFormatAndReadBack() throws {
+        let record = EpochRecord(
+            phase: "fine-tune", epoch: 3, loss: 0.25, accuracy: 0.875, validationLoss: 0.5,
+            validationAccuracy: 0.9, seconds: 12.5)
+        let line = record.json.serialized()
+        #expect(
+            line
+                == #"{"phase":"fine-tune","epoch":3,"loss":0.25,"accuracy":0.875,"val_loss":0.5,"val_accuracy":0.9,"seconds":12.5}"#
+        )
+        #expect(try JSONValueDecoder().decode(EpochRecord.self, from: line) == record)
+    }
+}

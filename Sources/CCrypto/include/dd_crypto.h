@@ -8,10 +8,10 @@ typedef struct dd_sha256 dd_sha256;
 
 /// Creates a hashing context, or NULL when out of memory.
 dd_sha256 *dd_sha256_new(void);
-/// Feeds bytes. Returns 0 on success.
-int dd_sha256_update(dd_sha256 *ctx, const void *data, size_t count);
-/// Writes the 32-byte digest and frees the context. Returns 0 on success.
-int dd_sha256_finish(dd_sha256 *ctx, uint8_t digest[32]);
+/// Feeds bytes (cannot fail).
+void dd_sha256_update(dd_sha256 *ctx, const void *data, size_t count);
+/// Writes the 32-byte digest and frees the context (cannot fail).
+void dd_sha256_finish(dd_sha256 *ctx, uint8_t digest[32]);
 /// Frees a context without finishing it.
 void dd_sha256_free(dd_sha256 *ctx);
 
@@ -39,6 +39,6 @@ void dd_base64_encode(const uint8_t *data, size_t length, char *out);
 long dd_base64_decode(const char *text, size_t length, uint8_t *out);
 
 /// Fills `buffer` with bytes from the kernel's random number generator (`getrandom`, blocking until it is
-/// seeded). Returns 0, or errno.
+/// seeded). Returns 0, or -errno.
 int dd_random_bytes(uint8_t *buffer, size_t count);
 #endif

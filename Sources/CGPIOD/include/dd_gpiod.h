@@ -47,10 +47,10 @@ dd_gpio_output *dd_gpio_open_output(const char *chip, const char *line_name, uns
                                     int active_low, const char *consumer, int initial_value,
                                     dd_gpio_failure *failure);
 
-/// Sets the line's logical value (0 or 1). Returns 0, or errno on failure (`gpiod_line_set_value`).
+/// Sets the line's logical value (0 or 1). Returns 0, or -errno on failure (`gpiod_line_set_value`).
 int dd_gpio_set_value(dd_gpio_output *output, int value);
 
-/// Reads back the line's logical value into `value`. Returns 0, or errno (`gpiod_line_get_value`).
+/// Reads back the line's logical value into `value`. Returns 0, or -errno (`gpiod_line_get_value`).
 int dd_gpio_get_value(dd_gpio_output *output, int *value);
 
 /// The chip's kernel name, e.g. "gpiochip0" (`gpiod_chip_name`).
@@ -60,7 +60,7 @@ const char *dd_gpio_chip_name(const dd_gpio_output *output);
 unsigned int dd_gpio_line_offset(const dd_gpio_output *output);
 
 /// Finds `chip` (path, name, label or number) and writes its kernel name ("gpiochip0") into `name`,
-/// without requesting any line. Returns 0, or errno (`gpiod_chip_open_lookup`, `gpiod_chip_name`).
+/// without requesting any line. Returns 0, or -errno (`gpiod_chip_open_lookup`, `gpiod_chip_name`).
 int dd_gpio_chip_lookup(const char *chip, char *name, size_t size);
 
 /// Releases the line and closes the chip (`gpiod_line_release`, `gpiod_chip_close`). Does not change the

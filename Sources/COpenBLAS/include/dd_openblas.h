@@ -63,7 +63,7 @@ int dd_blas_check_gemm(int threads, dd_gemm_check_failure *first_failure);
 int dd_online_cpus(void);
 
 /// Replaces the process image with `/proc/self/exe` and the given argument vector, keeping the
-/// (already modified) environment. Returns only on failure, with errno set.
+/// (already modified) environment. Returns only on failure: -errno.
 int dd_reexec_self(char *const argv[]);
 
 #endif

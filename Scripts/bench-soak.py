@@ -10,8 +10,9 @@ latency (frame capture to latch command, from the unlock events) and resident me
 Part 2 (idle scene): replays one still frame at camera speed with the motion gate on, and reports frames seen,
 frames evaluated, and the CPU time the daemon would use per hour of an idle scene.
 
-Usage: .venv/bin/python Scripts/bench-soak.py [--frames 10000] [--idle-seconds 60] [--plan frugal|fast]
-Needs: Scripts/setup.sh done. Builds the release binaries. Uses the demo's model (var/demo/model.safetensors, made
+Usage: .venv/bin/python Scripts/bench-soak.py [--frames 10000] [--idle-seconds 60] [--plan frugal|fast] [--model M]
+Needs: Scripts/setup.sh done. Builds the release binaries; runs dogdoord beside its latch owner (dogdoor-latch,
+simulated latch). Uses the demo's model (var/demo/model.safetensors, made
 by Scripts/demo.sh) if there is one, else trains a quicker one on the default sample set (frozen head, then
 block 4-5 fine-tuning): speed and memory do not depend on the model, only the unlocks behind the latency do.
 """
@@ -34,7 +35,7 @@ BIN = ROOT / ".build/release"
 
 
 def build() -> None:
-    for product in ("dogdoord", "dogdoor", "dogdoor-train"):
+    for product in ("dogdoord", "dogdoor", "dogdoor-train", "dogdoor-latch", "dogdoor-samples"):
         subprocess.run(["swift", "build", "-c", "release", "--product", product], cwd=ROOT, check=True,
                        stdout=subprocess.DEVNULL)
 
@@ -44,7 +45,7 @@ def ensure_model(work: Path) -> Path:
     if demo.exists():
         return demo
     data = work / "data"
-    subprocess.run([BIN / "dogdoor", "samples", "dataset", "--output", data, "--seed", "1"], check=True,
+    subprocess.run([BIN / "dogdoor-samples", "dataset", "--output", data, "--seed", "1"], check=True,
                    stdout=subprocess.DEVNULL)
     model = work / "model.safetensors"
     print("training a quick model on the sample photos (a few minutes)...", flush=True)
@@ -81,12 +82,30 @@ def status(socket: Path) -> dict | None:
 
 
 def start_daemon(work: Path, model: Path, frames: Path, settings: dict[str, str]) -> subprocess.Popen:
+    """dogdoord, beside its latch owner (dogdoor-latch with a simulated latch, stopped when dogdoord is)."""
+    latch = ["--set", f"latch.socket={work}/latch.sock"]
+    owner_log = open(work / "latch.log", "w")
+    owner = subprocess.Popen([BIN / "dogdoor-latch", *latch], stdout=owner_log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 10
+    while not (work / "latch.sock").exists():
+        if owner.poll() is not None or time.monotonic() > deadline:
+            sys.exit(f"dogdoor-latch did not start; see {work}/latch.log")
+        time.sleep(0.05)
     args = [BIN / "dogdoord", "--model", model, "--set", f"camera.replay_folder={frames}",
-            "--set", f"events.directory={work}/events", "--set", f"control.socket={work}/control.sock"]
+            "--set", f"events.directory={work}/events", "--set", f"control.socket={work}/control.sock", *latch]
     for key, value in settings.items():
         args += ["--set", f"{key}={value}"]
     log = open(work / "daemon.log", "w")
-    return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+    daemon = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+    daemon.owner = owner  # type: ignore[attr-defined]
+    return daemon
+
+
+def stop_daemon(daemon: subprocess.Popen) -> None:
+    daemon.send_signal(signal.SIGTERM)
+    daemon.wait(timeout=30)
+    daemon.owner.send_signal(signal.SIGTERM)  # type: ignore[attr-defined]
+    daemon.owner.wait(timeout=30)  # type: ignore[attr-defined]
 
 
 def wait_ready(daemon: subprocess.Popen, work: Path, timeout: float = 120) -> None:
@@ -126,8 +145,7 @@ def throughput(model: Path, frames: Path, target: int, work: Path, plan: str) ->
     elapsed = time.monotonic() - start
     cpu = cpu_seconds(daemon.pid) - cpu_start
     rss_end, hwm = memory_kib(daemon.pid)
-    daemon.send_signal(signal.SIGTERM)
-    daemon.wait(timeout=30)
+    stop_daemon(daemon)
     print()
     events = [json.loads(line) for line in (work / "events/events.jsonl").read_text().splitlines()]
     latencies = [e["latency_ms"] for e in events if e.get("kind") == "unlock" and "latency_ms" in e]
@@ -162,8 +180,7 @@ def idle(model: Path, frames: Path, seconds: float, work: Path, plan: str) -> No
     time.sleep(seconds)
     cpu = cpu_seconds(daemon.pid) - cpu_start
     s1 = status(work / "control.sock")
-    daemon.send_signal(signal.SIGTERM)
-    daemon.wait(timeout=30)
+    stop_daemon(daemon)
     seen = s1["frames"]["seen"] - s0["frames"]["seen"]
     evaluated = s1["frames"]["evaluated"] - s0["frames"]["evaluated"]
     print(f"idle scene ({seconds:.0f} s of one still frame at 15 fps, motion gate on):")
@@ -176,14 +193,15 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=10_000, help="frames the engine evaluates in the throughput run")
     parser.add_argument("--idle-seconds", type=float, default=60, help="length of the idle-scene run")
     parser.add_argument("--plan", choices=["frugal", "fast"], default="frugal", help="the daemon's [compute] plan")
+    parser.add_argument("--model", type=Path, help="model file to run (default: the demo's, else one trained here)")
     args = parser.parse_args()
     print(f"dogdoord with [compute] plan = {args.plan}", flush=True)
     build()
     with tempfile.TemporaryDirectory(prefix="dogdoor-soak-") as tmp:
         work = Path(tmp)
-        model = ensure_model(work)
+        model = args.model.resolve() if args.model else ensure_model(work)
         frames = work / "frames"
-        subprocess.run([BIN / "dogdoor", "samples", "replay", "--output", frames, "--seed", "2"], check=True,
+        subprocess.run([BIN / "dogdoor-samples", "replay", "--output", frames, "--seed", "2"], check=True,
                        stdout=subprocess.DEVNULL)
         (work / "t").mkdir()
         throughput(model, frames, args.frames, work / "t", args.plan)

@@ -5,7 +5,7 @@ import Testing
 
 @testable import Configuration
 
-/// The repository root, found from this file's path (Tests/DoorTests/ConfigurationTests.swift).
+/// The repository root, found from this file's path (Tests/ConfigurationTests/ConfigurationTests.swift).
 let repositoryRoot: String = {
     var path = #filePath
     for _ in 0..<3 { path = parentDirectory(of: path) }

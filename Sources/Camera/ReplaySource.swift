@@ -2,12 +2,6 @@ import Logging
 import Support
 import Synchronization
 
-/// Why a replay source cannot start.
-public struct ReplayError: Error, CustomStringConvertible, Equatable {
-    public var message: String
-    public var description: String { message }
-}
-
 /// Images from a folder (in byte order of their names) or from a list of files, delivered at a fixed rate,
 /// optionally looping: the whole daemon runs without a camera. Files are read when their turn comes, so a
 /// file that is changed or removed while the daemon runs shows up as an unreadable (corrupt) frame, exactly
@@ -31,9 +25,9 @@ public final class ReplaySource: FrameSource {
     public init(
         folder: String, files: [String] = [], framesPerSecond: Double, loop: Bool,
         clock: any DoorClock = SystemClock(), logger: Logger = Logger(label: "dogdoord.replay")
-    ) throws(ReplayError) {
+    ) throws(Failure) {
         guard framesPerSecond > 0, framesPerSecond <= 1000 else {
-            throw ReplayError(message: "replay frame rate \(framesPerSecond) is not between 0 and 1000")
+            throw Failure("replay frame rate \(framesPerSecond) is not between 0 and 1000")
         }
         var list: [String]
         if files.isEmpty {
@@ -41,14 +35,14 @@ public final class ReplaySource: FrameSource {
             do {
                 names = try directoryEntries(folder)
             } catch {
-                throw ReplayError(message: "\(folder): cannot open replay folder: \(error.reason)")
+                throw Failure("\(folder): cannot open replay folder: \(error.reason)")
             }
             list = names.filter { name in
                 var st = stat()
                 return !name.hasPrefix(".") && stat(folder + "/" + name, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
             }.map { folder + "/" + $0 }
             list.sort { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
-            guard !list.isEmpty else { throw ReplayError(message: "\(folder): replay folder has no files") }
+            guard !list.isEmpty else { throw Failure("\(folder): replay folder has no files") }
         } else {
             list = files.map { $0.hasPrefix("/") ? $0 : folder + "/" + $0 }
         }
@@ -64,7 +58,7 @@ public final class ReplaySource: FrameSource {
         do {
             started = try NamedThread(name: "replay") { [self] in run(sink: sink) }
         } catch {
-            throw ReplayError(message: "cannot start the replay thread: \(error.reason)")
+            throw Failure("cannot start the replay thread: \(error.reason)")
         }
         thread.withLock { $0 = started }
     }

@@ -5,13 +5,6 @@ import Support
 /// DogDoor's version, as `--version` prints it.
 public let dogDoorVersion = "0.9.0"
 
-/// A failure a command reports in its own words (the errors of the libraries describe themselves and are
-/// thrown as they are).
-public struct CommandFailure: Error, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
-}
-
 /// A DogDoor program's root command: every failure is reported the same way, as one line
 /// `<program>: <what went wrong>` on standard error and exit status 1 (usage errors add the usage, status 64).
 /// Commands throw; they never print an error and exit themselves.

@@ -76,7 +76,7 @@ public enum ConfigurationCheck {
                     framesPerSecond: camera.replayFPS, loop: camera.replayLoop)
                 return Finding("camera", .ok, source.summary)
             } catch {
-                return Finding("camera", .problem, error.message)
+                return Finding("camera", .problem, error.description)
             }
         case .v4l2:
             var st = stat()

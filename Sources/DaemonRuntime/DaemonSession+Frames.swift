@@ -55,6 +55,6 @@ extension DaemonSession {
                     time: now.wall, kind: "camera", mode: policy.mode.name, door: latch.statusText,
                     details: ["state": .string(state.rawValue), "detail": .string(detail ?? "")]))
         }
-        if state == .failed { throw StartupError("camera failed: \(detail ?? "unknown error")") }
+        if state == .failed { throw Failure("camera failed: \(detail ?? "unknown error")") }
     }
 }

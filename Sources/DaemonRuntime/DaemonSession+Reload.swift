@@ -7,7 +7,7 @@ import Support
 extension DaemonSession {
     /// Switches to a verified reload: model, policy (carrying on the mode, a manual unlock's deadline and an
     /// automatic unlock in progress), camera and event files together, or none of them.
-    func apply(_ result: Result<PreparedReload, ReloadError>, at now: Timestamp) {
+    func apply(_ result: Result<PreparedReload, Failure>, at now: Timestamp) {
         defer { try? settings.notifier.ready(status: statusLine()) }
         let prepared: PreparedReload
         switch result {

@@ -62,14 +62,14 @@ final class DaemonSession {
             policy = try DecisionPolicy(
                 parameters: parameters, curfew: configuration.curfew, start: settings.clock.now())
         } catch {
-            throw failed(StartupError("model: \(error)"))
+            throw failed(Failure("model: \(error)"))
         }
         let inbox = inbox
         let worker = InferenceWorker(
             model: model, motion: Self.motionSettings(configuration.motion),
             results: { inbox.post($0) },
             cameraChanges: { inbox.cameraStateChanged($0, detail: $1) })
-        do { try worker.start() } catch { throw failed(StartupError("inference thread: \(error)")) }
+        do { try worker.start() } catch { throw failed(Failure("inference thread: \(error)")) }
         started.append { worker.stop() }
         let control: ControlServer
         do {
@@ -80,7 +80,7 @@ final class DaemonSession {
                 handler: Self.controlHandler(inbox: inbox, status: status))
             try control.start()
         } catch {
-            throw failed(StartupError("control socket: \(error)"))
+            throw failed(Failure("control socket: \(error)"))
         }
         started.append { control.stop() }
         let source: FrameSource
@@ -127,7 +127,7 @@ final class DaemonSession {
                 : nil
             return try EventWriter(events: log, snapshots: snapshots, logger: logger)
         } catch {
-            throw StartupError("events: \(error)")
+            throw Failure("events: \(error)")
         }
     }
 
@@ -163,7 +163,7 @@ final class DaemonSession {
             settings.logger.info("camera source opening", metadata: ["source": "\(source.summary)"])
             return source
         } catch {
-            throw StartupError("camera: \(error)")
+            throw Failure("camera: \(error)")
         }
     }
 

@@ -11,12 +11,6 @@ import NeuralNet
 import Support
 import Synchronization
 
-/// Why the daemon cannot start (configuration, model, camera, state directory, control socket).
-public struct StartupError: Error, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
-}
-
 /// Builds the frame source a configuration names. The daemon asks again after a reload changed `[camera]`.
 public typealias FrameSourceFactory = @Sendable (DaemonConfiguration.Camera, Logger) throws -> FrameSource
 

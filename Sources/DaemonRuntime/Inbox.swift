@@ -53,7 +53,7 @@ final class Inbox: Sendable {
         case stop(String)
         case command(PendingCommand)
         case reload
-        case prepared(Result<PreparedReload, ReloadError>)
+        case prepared(Result<PreparedReload, Failure>)
         case camera(CameraState, String?)
         case result(FrameResult)
         case timeout
@@ -63,7 +63,7 @@ final class Inbox: Sendable {
         var stopReason: String?
         var commands: [PendingCommand] = []
         var reloadRequested = false
-        var prepared: [Result<PreparedReload, ReloadError>] = []
+        var prepared: [Result<PreparedReload, Failure>] = []
         var cameraChanges: [(CameraState, String?)] = []
         var results: [FrameResult] = []
     }
@@ -82,7 +82,7 @@ final class Inbox: Sendable {
     func submit(_ command: PendingCommand) { post { $0.commands.append(command) } }
     func requestStop(_ reason: String) { post { if $0.stopReason == nil { $0.stopReason = reason } } }
     func requestReload() { post { $0.reloadRequested = true } }
-    func post(prepared: Result<PreparedReload, ReloadError>) { post { $0.prepared.append(prepared) } }
+    func post(prepared: Result<PreparedReload, Failure>) { post { $0.prepared.append(prepared) } }
 
     /// The next item, most urgent first (stop, commands, reload, prepared reloads, camera changes, then frame
     /// results), or `.timeout` when nothing arrived within `timeout`.

@@ -5,11 +5,6 @@ import Logging
 import NeuralNet
 import Support
 
-/// A reload that failed before anything changed: the file, the model or the policy did not verify.
-struct ReloadError: Error, CustomStringConvertible {
-    let description: String
-}
-
 /// Everything a reload needs, verified, ready to be switched to: the configuration and the model (checked,
 /// self-tested, bound to the engine) with the decision parameters it gives.
 struct PreparedReload: Sendable {
@@ -56,11 +51,11 @@ final class ReloadPreparer: Sendable {
     private let overrides: [(key: String, value: String)]
     private let threads: ComputeThreads
     private let logger: Logger
-    private let deliver: @Sendable (Result<PreparedReload, ReloadError>) -> Void
+    private let deliver: @Sendable (Result<PreparedReload, Failure>) -> Void
 
     init(
         configurationPath: String?, overrides: [(key: String, value: String)], threads: ComputeThreads, logger: Logger,
-        deliver: @escaping @Sendable (Result<PreparedReload, ReloadError>) -> Void
+        deliver: @escaping @Sendable (Result<PreparedReload, Failure>) -> Void
     ) {
         self.configurationPath = configurationPath
         self.overrides = overrides
@@ -103,12 +98,12 @@ final class ReloadPreparer: Sendable {
             return true
         } catch {
             state.withLock { $0.state.running = false }
-            deliver(.failure(ReloadError(description: "cannot start the reload thread: \(error)")))
+            deliver(.failure(Failure("cannot start the reload thread: \(error)")))
             return false
         }
     }
 
-    private func prepare(base: DaemonConfiguration) -> Result<PreparedReload, ReloadError> {
+    private func prepare(base: DaemonConfiguration) -> Result<PreparedReload, Failure> {
         do {
             var next = base
             if let path = configurationPath { next = try DaemonConfiguration.load(path: path) }
@@ -118,7 +113,7 @@ final class ReloadPreparer: Sendable {
             let parameters = try next.decisionParameters(modelThreshold: model.threshold)
             return .success(PreparedReload(configuration: next, model: model, parameters: parameters))
         } catch {
-            return .failure(ReloadError(description: "\(error)"))
+            return .failure(Failure("\(error)"))
         }
     }
 }

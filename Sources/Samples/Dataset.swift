@@ -15,13 +15,6 @@ public struct DatasetEntry: Sendable, Equatable {
     public var height: Int
 }
 
-/// Why samples could not be written.
-public struct SamplesError: Error, CustomStringConvertible, Equatable {
-    public var message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-}
-
 extension SampleGenerator {
     /// Image sizes used in datasets, with their weights: mostly 320x240, plus other landscape, square and
     /// portrait shapes.
@@ -60,7 +53,7 @@ extension SampleGenerator {
         to directory: String, trainPerClass: Int, validPerClass: Int, seed: UInt64
     ) throws -> [DatasetEntry] {
         guard trainPerClass >= 0, validPerClass >= 0, trainPerClass + validPerClass > 0 else {
-            throw SamplesError("trainPerClass and validPerClass must not be negative, and not both zero")
+            throw Failure("trainPerClass and validPerClass must not be negative, and not both zero")
         }
         try requireNewOrEmpty(directory)
         let generator = SampleGenerator(seed: seed)
@@ -121,7 +114,7 @@ func makeDirectories(_ path: String) throws {
     }
     var st = stat()
     guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
-        throw SamplesError("\(path): exists and is not a directory")
+        throw Failure("\(path): exists and is not a directory")
     }
 }
 
@@ -133,10 +126,10 @@ func requireNewOrEmpty(_ directory: String) throws {
     do {
         entries = try directoryEntries(directory)
     } catch {
-        throw SamplesError("\(directory): \(error.failure)")
+        throw Failure("\(directory): \(error.failure)")
     }
     guard entries.isEmpty else {
-        throw SamplesError(
+        throw Failure(
             "\(directory) is not empty: samples are written into a new or empty folder only "
                 + "(earlier files would mix with the new ones)")
     }

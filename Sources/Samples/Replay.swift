@@ -114,7 +114,7 @@ public struct ReplayManifest: Sendable, Equatable {
 
     /// Reads a manifest from its JSON (as written by `json`).
     public init(json: JSONValue) throws {
-        func fail(_ why: String) -> SamplesError { SamplesError("replay manifest: \(why)") }
+        func fail(_ why: String) -> Failure { Failure("replay manifest: \(why)") }
         guard json["format"]?.stringValue == "dogdoor-replay", json["version"]?.intValue == 1 else {
             throw fail("not a version 1 dogdoor-replay manifest")
         }

@@ -9,12 +9,6 @@ public enum TrainingJob {
     /// Fewer usable training photos of a class than this cannot teach the head anything worth a door.
     public static let minimumTrainingImagesPerClass = 5
 
-    /// A refusal to train, in the trainer's words.
-    public struct Refusal: Error, Equatable, CustomStringConvertible {
-        public var description: String
-        public init(_ description: String) { self.description = description }
-    }
-
     /// The photos to train and validate on, decoded and checked.
     public struct Photos: Sendable {
         public var layout: DatasetLayout
@@ -45,17 +39,17 @@ public enum TrainingJob {
         return photos
     }
 
-    static func check(_ photos: Photos) throws(Refusal) {
+    static func check(_ photos: Photos) throws(Failure) {
         let train = photos.training.classCounts, valid = photos.validation.classCounts
         for (count, name) in [(train.positive, photos.positiveClass), (train.negative, photos.negativeClass)]
         where count < minimumTrainingImagesPerClass {
-            throw Refusal(
+            throw Failure(
                 "only \(count) usable training images of \(name); at least \(minimumTrainingImagesPerClass) "
                     + "per class are needed")
         }
         for (count, name) in [(valid.positive, photos.positiveClass), (valid.negative, photos.negativeClass)]
         where count < 1 {
-            throw Refusal("no usable validation images of \(name); validation needs both classes")
+            throw Failure("no usable validation images of \(name); validation needs both classes")
         }
     }
 
@@ -68,7 +62,7 @@ public enum TrainingJob {
         do {
             return try Calibration.calibrate(scores: scores, maxFalseAcceptRate: maxFalseAccept)
         } catch {
-            throw Refusal("threshold calibration: \(error)")
+            throw Failure("threshold calibration: \(error)")
         }
     }
 
@@ -104,14 +98,14 @@ public enum TrainingJob {
 
     /// The VGG16 base weights: `explicit` if given, else `$DOGDOOR_WEIGHTS`, then the project's and the
     /// installation's copies; the first readable one.
-    public static func locateWeights(explicit: String?, environment: String?) throws(Refusal) -> String {
+    public static func locateWeights(explicit: String?, environment: String?) throws(Failure) -> String {
         let candidates =
             explicit.map { [$0] }
             ?? (environment.map { [$0] } ?? []) + [
                 "var/weights/vgg16-notop.safetensors", "/var/lib/dogdoor/vgg16-notop.safetensors",
             ]
         if let found = candidates.first(where: { access($0, R_OK) == 0 }) { return found }
-        throw Refusal(
+        throw Failure(
             "VGG16 weights not found (tried \(candidates.joined(separator: ", "))); run Scripts/setup.sh or pass --weights"
         )
     }

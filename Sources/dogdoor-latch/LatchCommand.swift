@@ -113,7 +113,7 @@ struct LatchCommand: DogDoorProgram {
                 options: LatchOwnerServer.Options(socketPath: settings.socket, allowedUsers: allowed), logger: logger)
         } catch {
             try? latch.close()
-            throw CommandFailure("latch socket: \(error)")
+            throw Failure("latch socket: \(error)")
         }
         _ = SignalWatcher(handlers: [
             SIGTERM: { server.requestStop() },

@@ -33,7 +33,7 @@ struct SocketOption: ParsableArguments {
             print(StatusText.render(status))
         }
         if !response.ok {
-            throw CommandFailure("the daemon refused: \(response.error ?? "no reason given")")
+            throw Failure("the daemon refused: \(response.error ?? "no reason given")")
         }
     }
 }

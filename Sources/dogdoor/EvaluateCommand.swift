@@ -35,7 +35,7 @@ struct EvaluateCommand: ParsableCommand {
         for (name, positive) in [(manifest.positiveClass, true), (manifest.negativeClass, false)] {
             let folder = root + "/" + name
             guard isDirectoryPath(folder) else {
-                throw CommandFailure(
+                throw Failure(
                     "\(folder): missing (the model's classes are \(manifest.positiveClass) and \(manifest.negativeClass))"
                 )
             }

@@ -16,12 +16,12 @@ struct SamplesCommand: ParsableCommand {
     func run() throws {
         let program = parentDirectory(of: executablePath()) + "/dogdoor-samples"
         guard access(program, X_OK) == 0 else {
-            throw CommandFailure(
+            throw Failure(
                 "\(program) is missing: build it with `swift build -c release --product dogdoor-samples`")
         }
         let argv = ([program] + arguments).map { strdup($0) } + [nil]
         execv(program, argv)
-        throw CommandFailure("cannot run \(program): \(SystemError("exec").reason)")
+        throw Failure("cannot run \(program): \(SystemError("exec").reason)")
     }
 
     /// This program's own path (`/proc/self/exe`).

@@ -77,7 +77,7 @@ struct DaemonCommand: DogDoorProgram {
             let findings = ConfigurationCheck.run(configuration, problems: problems, path: path, threads: threads)
             for finding in findings { print(finding) }
             let count = findings.filter { $0.severity == .problem }.count
-            if count > 0 { throw CommandFailure("\(count) problem\(count == 1 ? "" : "s") found") }
+            if count > 0 { throw Failure("\(count) problem\(count == 1 ? "" : "s") found") }
             return
         }
 

@@ -52,10 +52,10 @@ import Testing
     @Test func rejectsEmptyRequests() throws {
         let directory = makeTemporaryDirectory("dataset-empty")
         defer { removeTree(directory) }
-        #expect(throws: SamplesError.self) {
+        #expect(throws: Failure.self) {
             try SampleGenerator.writeDataset(to: directory, trainPerClass: 0, validPerClass: 0, seed: 1)
         }
-        #expect(throws: SamplesError.self) {
+        #expect(throws: Failure.self) {
             try SampleGenerator.writeDataset(to: directory, trainPerClass: -1, validPerClass: 2, seed: 1)
         }
     }
@@ -75,13 +75,13 @@ import Testing
         _ = try SampleGenerator.writeDataset(to: directory, trainPerClass: 1, validPerClass: 1, seed: 1)
         let before = try fileNames(in: directory + "/train/bo")
         #expect(
-            throws: SamplesError(
+            throws: Failure(
                 "\(directory) is not empty: samples are written into a new or empty folder only "
                     + "(earlier files would mix with the new ones)")
         ) {
             try SampleGenerator.writeDataset(to: directory, trainPerClass: 2, validPerClass: 1, seed: 2)
         }
         #expect(try fileNames(in: directory + "/train/bo") == before, "nothing was added")
-        #expect(throws: SamplesError.self) { try SampleGenerator.writeReplaySequence(to: directory, seed: 2) }
+        #expect(throws: Failure.self) { try SampleGenerator.writeReplaySequence(to: directory, seed: 2) }
     }
 }

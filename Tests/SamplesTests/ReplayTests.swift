@@ -90,11 +90,11 @@ extension Trait where Self == ReplayFixture {
         #expect(try ReplayManifest(json: JSONValue.parse(text)) == manifest)
         let json = try JSONValue.parse(text)
         #expect(json["bo_frames"]?.arrayValue?.compactMap(\.intValue) == manifest.boFrames)
-        #expect(throws: SamplesError.self) { try ReplayManifest(json: ["format": "something-else", "version": 1]) }
+        #expect(throws: Failure.self) { try ReplayManifest(json: ["format": "something-else", "version": 1]) }
         // Frame names must not leave the sequence directory.
         var tampered = manifest
         tampered.frames[0].file = "../../etc/passwd"
-        #expect(throws: SamplesError.self) { try ReplayManifest(json: tampered.json) }
+        #expect(throws: Failure.self) { try ReplayManifest(json: tampered.json) }
     }
 
     @Test func framesAreReproducible() throws {

@@ -34,7 +34,7 @@ import Testing
     @Test func countsUsablePhotosNotFiles() throws {
         // Five files of the dog, one unreadable: four usable, one short of the minimum.
         let dir = Self.photos(dog: 4, other: 6, unreadableDog: 1)
-        #expect(throws: TrainingJob.Refusal("only 4 usable training images of dog; at least 5 per class are needed")) {
+        #expect(throws: Failure("only 4 usable training images of dog; at least 5 per class are needed")) {
             _ = try Self.load(dir)
         }
         let enough = try Self.load(Self.photos(dog: 5, other: 5, unreadableDog: 1))
@@ -43,7 +43,7 @@ import Testing
     }
 
     @Test func validationNeedsBothClasses() {
-        #expect(throws: TrainingJob.Refusal("no usable validation images of other; validation needs both classes")) {
+        #expect(throws: Failure("no usable validation images of other; validation needs both classes")) {
             _ = try Self.load(Self.photos(dog: 6, other: 6, validOther: 0))
         }
     }
@@ -103,7 +103,7 @@ import Testing
             try TrainingJob.locateWeights(explicit: nil, environment: dir.file("base.safetensors"))
                 == dir.file("base.safetensors"))
         #expect(
-            throws: TrainingJob.Refusal(
+            throws: Failure(
                 "VGG16 weights not found (tried \(dir.file("missing"))); run Scripts/setup.sh or pass --weights")
         ) {
             _ = try TrainingJob.locateWeights(explicit: dir.file("missing"), environment: nil)

@@ -1,6 +1,5 @@
 import Logging
 import Support
-import Synchronization
 
 /// Images from a folder (in byte order of their names) or from a list of files, delivered at a fixed rate,
 /// optionally looping: the whole daemon runs without a camera. Files are read when their turn comes, so a
@@ -12,8 +11,7 @@ public final class ReplaySource: FrameSource {
     public let loop: Bool
     private let clock: any DoorClock
     private let logger: Logger
-    private let stopFlag = Atomic<Bool>(false)
-    private let thread = Mutex<NamedThread?>(nil)
+    private let thread = SourceThread()
 
     public var summary: String {
         "replay of \(files.count) images at \(fixed(framesPerSecond, 1)) fps\(loop ? ", looping" : "")"
@@ -54,21 +52,14 @@ public final class ReplaySource: FrameSource {
     }
 
     public func start(sink: FrameSink) throws {
-        let started: NamedThread
         do {
-            started = try NamedThread(name: "replay") { [self] in run(sink: sink) }
+            try thread.start(name: "replay") { [self] in run(sink: sink) }
         } catch {
             throw Failure("cannot start the replay thread: \(error.reason)")
         }
-        thread.withLock { $0 = started }
     }
 
-    public func stop() {
-        stopFlag.store(true, ordering: .sequentiallyConsistent)
-        thread.withLock { t -> NamedThread? in
-            defer { t = nil }; return t
-        }?.join()
-    }
+    public func stop() { thread.stop() }
 
     private func run(sink: FrameSink) {
         sink.cameraStateChanged(.streaming, detail: summary)
@@ -76,7 +67,7 @@ public final class ReplaySource: FrameSource {
         var due = clock.now().monotonic
         var id: UInt64 = 0
         var index = 0
-        while !stopFlag.load(ordering: .sequentiallyConsistent) {
+        while !thread.stopping {
             if index == files.count {
                 guard loop else {
                     sink.cameraStateChanged(.finished, detail: "replay finished after \(id) frames")
@@ -92,18 +83,7 @@ public final class ReplaySource: FrameSource {
             due = due + interval
             let now = clock.now().monotonic
             let wait = (due - now).seconds
-            if wait > 0 { sleepInterruptibly(seconds: wait) } else if wait < -1 { due = now }
-        }
-    }
-
-    /// Sleeps in short slices so that `stop()` returns promptly.
-    private func sleepInterruptibly(seconds: Double) {
-        var remaining = seconds
-        while remaining > 0, !stopFlag.load(ordering: .sequentiallyConsistent) {
-            let slice = min(remaining, 0.05)
-            var ts = timespec(tv_sec: Int(slice), tv_nsec: Int((slice - Double(Int(slice))) * 1e9))
-            nanosleep(&ts, nil)
-            remaining -= slice
+            if wait > 0 { thread.sleep(seconds: wait) } else if wait < -1 { due = now }
         }
     }
 }

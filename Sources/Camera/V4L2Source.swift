@@ -3,7 +3,6 @@ import Configuration
 import Imaging
 import Logging
 import Support
-import Synchronization
 
 /// A failed V4L2 operation on a device.
 public struct V4L2Error: Error, CustomStringConvertible, Equatable {
@@ -157,8 +156,7 @@ public final class V4L2Source: FrameSource {
     public let maximumBackoff: Double
     private let logger: Logger
     private let clock: any DoorClock
-    private let stopFlag = Atomic<Bool>(false)
-    private let thread = Mutex<NamedThread?>(nil)
+    private let thread = SourceThread()
 
     public var summary: String {
         "\(settings.device) \(settings.format.rawValue) \(settings.width)x\(settings.height) at \(fixed(settings.fps, 0)) fps"
@@ -176,23 +174,16 @@ public final class V4L2Source: FrameSource {
     }
 
     public func start(sink: FrameSink) throws {
-        let started: NamedThread
         do {
-            started = try NamedThread(name: "camera") { [self] in run(sink: sink) }
+            try thread.start(name: "camera") { [self] in run(sink: sink) }
         } catch {
             throw V4L2Error(device: settings.device, operation: "start capture thread", code: error.code)
         }
-        thread.withLock { $0 = started }
     }
 
-    public func stop() {
-        stopFlag.store(true, ordering: .sequentiallyConsistent)
-        thread.withLock { t -> NamedThread? in
-            defer { t = nil }; return t
-        }?.join()
-    }
+    public func stop() { thread.stop() }
 
-    private var stopping: Bool { stopFlag.load(ordering: .sequentiallyConsistent) }
+    private var stopping: Bool { thread.stopping }
 
     private func run(sink: FrameSink) {
         var backoff = 0.5
@@ -253,19 +244,9 @@ public final class V4L2Source: FrameSource {
                 } else {
                     sink.cameraStateChanged(.reconnecting, detail: "\(error); retrying in \(fixed(backoff, 1)) s")
                 }
-                sleepInterruptibly(seconds: backoff)
+                thread.sleep(seconds: backoff)
                 backoff = min(maximumBackoff, backoff * 2)
             }
-        }
-    }
-
-    private func sleepInterruptibly(seconds: Double) {
-        var remaining = seconds
-        while remaining > 0, !stopping {
-            let slice = min(remaining, 0.05)
-            var ts = timespec(tv_sec: 0, tv_nsec: Int(slice * 1e9))
-            nanosleep(&ts, nil)
-            remaining -= slice
         }
     }
 

@@ -36,7 +36,10 @@ extension DaemonSession {
             let level: Logger.Level = [.unlock, .relock].contains(decision.kind) ? .notice : .info
             logger.log(
                 level: level, "\(decision.kind.rawValue): \(decision.rule)",
-                metadata: ["mode": "\(decision.mode.name)", "scores": "\(decision.scores.map { fixed($0, 2) })"])
+                metadata: [
+                    "mode": "\(decision.mode.name)",
+                    "scores": "\(decision.scores.map { fixed($0, 2) }.joined(separator: ","))",
+                ])
         }
     }
 

@@ -52,22 +52,48 @@ public struct EventRecord: Equatable, Sendable {
 
     /// The record as a JSON object: `time`, `kind`, then the fields that are present, then `details`.
     public var json: JSONObject {
-        var object = JSONObject()
-        object["time"] = .string(time.iso8601)
-        object["kind"] = .string(kind)
-        if let mode { object["mode"] = .string(mode) }
-        if let door { object["door"] = .string(door) }
-        object["scores"] = .array(scores.map { .number(($0 * 10_000).rounded() / 10_000) })
-        if let rule { object["rule"] = .string(rule) }
-        if let modelSHA256 { object["model_sha256"] = .string(modelSHA256) }
-        if let frameID { object["frame"] = .number(Double(frameID)) }
-        if let snapshot { object["snapshot"] = .string(snapshot) }
-        for member in details.members where object[member.key] == nil { object[member.key] = member.value }
+        guard case .object(let object) = try? JSONValueEncoder().encode(self) else {
+            preconditionFailure("an event record always encodes to an object")
+        }
         return object
     }
 
     /// The line written to the log, without the newline.
     public var line: String { JSONValue.object(json).serialized() }
+}
+
+extension EventRecord: Encodable {
+    /// The standard fields; every other member of a line belongs to `details`.
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case time, kind, mode, door, scores, rule, frame, snapshot
+        case modelSHA256 = "model_sha256"
+    }
+
+    /// A `details` member's name.
+    private struct DetailKey: CodingKey {
+        let stringValue: String
+        init(_ name: String) { stringValue = name }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        var intValue: Int? { nil }
+        init?(intValue: Int) { nil }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(time.iso8601, forKey: .time)
+        try container.encode(kind, forKey: .kind)
+        try container.encodeIfPresent(mode, forKey: .mode)
+        try container.encodeIfPresent(door, forKey: .door)
+        try container.encode(scores.map { ($0 * 10_000).rounded() / 10_000 }, forKey: .scores)
+        try container.encodeIfPresent(rule, forKey: .rule)
+        try container.encodeIfPresent(modelSHA256, forKey: .modelSHA256)
+        try container.encodeIfPresent(frameID, forKey: .frame)
+        try container.encodeIfPresent(snapshot, forKey: .snapshot)
+        var extra = encoder.container(keyedBy: DetailKey.self)
+        for member in details.members where CodingKeys(rawValue: member.key) == nil {
+            try extra.encode(member.value, forKey: DetailKey(member.key))
+        }
+    }
 }
 
 /// The append-only event log `events.jsonl`: one JSON object per line.

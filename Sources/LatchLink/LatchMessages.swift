@@ -71,6 +71,11 @@ public struct LatchLimits: Hashable, Sendable {
 
 /// A request from the recognition side (dogdoord) to the latch owner: one JSON object per message on a
 /// `SOCK_SEQPACKET` Unix socket, e.g. `{"op":"unlock","ms":10000}`.
+///
+/// The latch messages are mapped by hand, not through Codable: each `op` (and each notice) has its own exact set
+/// of fields, a message with one more field is refused and the client dropped, and the owner's parser is the
+/// smallest piece of code between a socket and the GPIO line, read line by line in review and fuzzed
+/// (`Tests/FuzzRegressions/messages`).
 public enum LatchRequest: Hashable, Sendable {
     /// First message of a connection: who the client is and which protocol version it speaks.
     case hello(client: String)

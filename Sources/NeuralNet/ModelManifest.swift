@@ -2,6 +2,11 @@ import Support
 
 /// The description a model file carries about itself (in the safetensors `__metadata__`, key
 /// `dogdoor_manifest`, as JSON). See docs/model-format.md.
+///
+/// Mapped to and from JSON by hand rather than through Codable: its checksum covers a canonical form (sorted
+/// keys, `integrity` left out) that must be rebuilt exactly as the writer built it, which fields exist depends on
+/// the format version, and each check is about the door (a threshold strictly between 0 and 1, a supported input
+/// size, lowercase hex) with an error that names the manifest field for `dogdoor model verify`.
 public struct ModelManifest: Sendable, Equatable {
     /// Version of this manifest and file layout. Readers refuse versions they do not know. Version 2 added
     /// `integrity` (a checksum over the manifest, and an optional signature); version 1 files are read only

@@ -1,8 +1,9 @@
 import Imaging
 import Support
 
-/// One file written by `SampleGenerator.writeDataset`.
-public struct DatasetEntry: Sendable, Equatable {
+/// One file written by `SampleGenerator.writeDataset`; in `samples.json` as `{"file": .., "split": ..,
+/// "class": .., "subject": .., "pose": .., "scene": .., "width": .., "height": ..}`.
+public struct DatasetEntry: Sendable, Equatable, Encodable {
     /// Path relative to the dataset directory, e.g. `train/bo/0003-bo.jpg`.
     public var file: String
     /// "train" or "valid".
@@ -13,6 +14,26 @@ public struct DatasetEntry: Sendable, Equatable {
     public var scene: SceneKind
     public var width: Int
     public var height: Int
+
+    enum CodingKeys: String, CodingKey {
+        case file, split, subject, pose, scene, width, height
+        case sampleClass = "class"
+    }
+}
+
+/// `samples.json`: what a generated dataset holds, image by image.
+struct SamplesManifest: Encodable {
+    let format = "dogdoor-samples"
+    let version = 1
+    /// A string: a UInt64 does not fit a JSON number exactly.
+    let seed: String
+    let positiveClass = SampleClass.bo.rawValue
+    let images: [DatasetEntry]
+
+    enum CodingKeys: String, CodingKey {
+        case format, version, seed, images
+        case positiveClass = "positive_class"
+    }
 }
 
 extension SampleGenerator {
@@ -80,18 +101,7 @@ extension SampleGenerator {
                 }
             }
         }
-        let list: [JSONValue] = entries.map { e in
-            .object([
-                "file": .string(e.file), "split": .string(e.split), "class": .string(e.sampleClass.rawValue),
-                "subject": .string(e.subject.rawValue), "pose": .string(e.pose.rawValue),
-                "scene": .string(e.scene.rawValue), "width": .number(Double(e.width)),
-                "height": .number(Double(e.height)),
-            ])
-        }
-        let manifest: JSONValue = .object([
-            "format": "dogdoor-samples", "version": 1, "seed": .string(String(seed)),
-            "positive_class": .string(SampleClass.bo.rawValue), "images": .array(list),
-        ])
+        let manifest = try JSONValueEncoder().encode(SamplesManifest(seed: String(seed), images: entries))
         try AtomicFile.write(manifest.serialized() + "\n", to: directory + "/samples.json")
         return entries
     }

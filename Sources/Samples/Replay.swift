@@ -81,74 +81,20 @@ public struct ReplayManifest: Sendable, Equatable {
 
     /// The manifest as JSON.
     public var json: JSONValue {
-        let frameList: [JSONValue] = frames.map { f in
-            var object: JSONObject = [
-                "index": .number(Double(f.index)), "file": .string(f.file), "subject": .string(f.subject.rawValue),
-                "class": .string(f.subject.sampleClass.rawValue), "bo": .bool(f.showsBo),
-            ]
-            if let b = f.bounds {
-                object["box"] = .array([
-                    .number(Double(b.x0)), .number(Double(b.y0)), .number(Double(b.x1)), .number(Double(b.y1)),
-                ])
-                object["visible"] = .number(f.visibleFraction)
-            } else {
-                object["box"] = .null
-                object["visible"] = 0
-            }
-            return .object(object)
+        do {
+            return try JSONValueEncoder().encode(self)
+        } catch {
+            preconditionFailure("a replay manifest always encodes: \(error)")
         }
-        let segmentList: [JSONValue] = segments.map {
-            .object([
-                "subject": .string($0.subject.rawValue), "class": .string($0.subject.sampleClass.rawValue),
-                "first": .number(Double($0.first)), "last": .number(Double($0.last)),
-            ])
-        }
-        return .object([
-            "format": "dogdoor-replay", "version": 1, "seed": .string(String(seed)), "fps": .number(fps),
-            "width": .number(Double(width)), "height": .number(Double(height)),
-            "positive_class": .string(SampleClass.bo.rawValue),
-            "bo_frames": .array(boFrames.map { .number(Double($0)) }),
-            "segments": .array(segmentList), "frames": .array(frameList),
-        ])
     }
 
-    /// Reads a manifest from its JSON (as written by `json`).
+    /// Reads a manifest from its JSON (as written by `json`); errors name the field.
     public init(json: JSONValue) throws {
-        func fail(_ why: String) -> Failure { Failure("replay manifest: \(why)") }
-        guard json["format"]?.stringValue == "dogdoor-replay", json["version"]?.intValue == 1 else {
-            throw fail("not a version 1 dogdoor-replay manifest")
+        do {
+            self = try JSONValueDecoder().decode(ReplayManifest.self, from: json)
+        } catch {
+            throw Failure("replay manifest: \(error)")
         }
-        guard let seedText = json["seed"]?.stringValue, let seed = UInt64(seedText), let fps = json["fps"]?.doubleValue,
-            fps > 0,
-            let width = json["width"]?.intValue, let height = json["height"]?.intValue, width > 0, height > 0,
-            let list = json["frames"]?.arrayValue
-        else { throw fail("missing or invalid seed, fps, width, height or frames") }
-        var frames: [ReplayFrame] = []
-        for (position, item) in list.enumerated() {
-            guard let index = item["index"]?.intValue, index == position, let file = item["file"]?.stringValue,
-                !file.isEmpty, !file.contains("/"), file != "." && file != "..",
-                let subjectName = item["subject"]?.stringValue, let subject = Subject(rawValue: subjectName)
-            else { throw fail("frame \(position) is invalid") }
-            // As written: a box (or null when nothing is visible) and the visible fraction of the animal, 0 without a box.
-            var bounds: PixelBox?
-            switch item["box"] {
-            case .array(let box)?:
-                let values = box.compactMap(\.intValue)
-                guard values.count == 4, values[0] < values[2], values[1] < values[3] else {
-                    throw fail("frame \(position): invalid box")
-                }
-                bounds = PixelBox(x0: values[0], y0: values[1], x1: values[2], y1: values[3])
-            case .null?: bounds = nil
-            default: throw fail("frame \(position): \"box\" must be four whole numbers or null")
-            }
-            guard let visible = item["visible"]?.doubleValue, (0...1).contains(visible), bounds != nil || visible == 0
-            else {
-                throw fail("frame \(position): \"visible\" must be a fraction from 0 to 1, and 0 without a box")
-            }
-            frames.append(
-                ReplayFrame(index: index, file: file, subject: subject, bounds: bounds, visibleFraction: visible))
-        }
-        self.init(seed: seed, fps: fps, width: width, height: height, frames: frames)
     }
 
     /// Reads `.manifest.json` from a sequence directory.
@@ -296,5 +242,131 @@ struct ReplayRenderer {
             subject: sample.subjectBounds == nil ? .nothing : plan.subject,
             bounds: sample.subjectBounds, visibleFraction: (sample.visibleFraction * 1000).rounded() / 1000)
         return (sample, info)
+    }
+}
+
+// MARK: - The manifest's JSON
+
+/// `{"format": "dogdoor-replay", "version": 1, "seed": "42", "fps": 5, "width": .., "height": ..,
+/// "positive_class": "bo", "bo_frames": [..], "segments": [..], "frames": [..]}`. The seed is a string (a
+/// UInt64 does not fit a JSON number exactly); `positive_class`, `bo_frames` and `segments` are derived from the
+/// frames, written for readers of the file and not read back.
+extension ReplayManifest: Codable {
+    enum CodingKeys: String, ExhaustiveCodingKey {
+        case format, version, seed, fps, width, height, frames, segments
+        case positiveClass = "positive_class"
+        case boFrames = "bo_frames"
+    }
+
+    static let format = "dogdoor-replay"
+    static let version = 1
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(Self.format, forKey: .format)
+        try container.encode(Self.version, forKey: .version)
+        try container.encode(String(seed), forKey: .seed)
+        try container.encode(fps, forKey: .fps)
+        try container.encode(width, forKey: .width)
+        try container.encode(height, forKey: .height)
+        try container.encode(SampleClass.bo.rawValue, forKey: .positiveClass)
+        try container.encode(boFrames, forKey: .boFrames)
+        try container.encode(segments, forKey: .segments)
+        try container.encode(frames, forKey: .frames)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        guard try container.decode(String.self, forKey: .format) == Self.format,
+            try container.decode(Int.self, forKey: .version) == Self.version
+        else { throw JSONDecodingError(path: "", reason: "not a version 1 dogdoor-replay manifest") }
+        guard let seed = UInt64(try container.decode(String.self, forKey: .seed)) else {
+            throw JSONDecodingError(path: "seed", reason: "not a whole number from 0 to 2^64-1 (as a string)")
+        }
+        let fps = try container.decode(Double.self, forKey: .fps)
+        guard fps > 0 else { throw JSONDecodingError(path: "fps", reason: "must be above 0") }
+        let width = try container.decode(Int.self, forKey: .width)
+        let height = try container.decode(Int.self, forKey: .height)
+        guard width > 0, height > 0 else {
+            throw JSONDecodingError(path: "width", reason: "the frame size must be at least 1x1")
+        }
+        let frames = try container.decode([ReplayFrame].self, forKey: .frames)
+        if let misplaced = frames.indices.first(where: { frames[$0].index != $0 }) {
+            throw JSONDecodingError(
+                path: "frames[\(misplaced)].index", reason: "must be \(misplaced) (the frames in order)")
+        }
+        self.init(seed: seed, fps: fps, width: width, height: height, frames: frames)
+    }
+}
+
+/// `{"index": 3, "file": "frame-0003.jpg", "subject": "bo", "class": "bo", "bo": true, "box": [x0, y0, x1, y1],
+/// "visible": 0.75}`; `"box": null` and `"visible": 0` when no animal is in view.
+extension ReplayFrame: Codable {
+    enum CodingKeys: String, ExhaustiveCodingKey {
+        case index, file, subject, box, visible, bo
+        case sampleClass = "class"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(index, forKey: .index)
+        try container.encode(file, forKey: .file)
+        try container.encode(subject.rawValue, forKey: .subject)
+        try container.encode(subject.sampleClass.rawValue, forKey: .sampleClass)
+        try container.encode(showsBo, forKey: .bo)
+        if let b = bounds {
+            try container.encode([b.x0, b.y0, b.x1, b.y1], forKey: .box)
+            try container.encode(visibleFraction, forKey: .visible)
+        } else {
+            try container.encodeNil(forKey: .box)
+            try container.encode(0, forKey: .visible)
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        func invalid(_ field: CodingKeys, _ reason: String) -> JSONDecodingError {
+            JSONDecodingError(at: decoder.codingPath + [field], reason: reason)
+        }
+        let file = try container.decode(String.self, forKey: .file)
+        guard !file.isEmpty, !file.contains("/"), file != ".", file != ".." else {
+            throw invalid(.file, "must be a file name in the sequence's folder")
+        }
+        let subjectName = try container.decode(String.self, forKey: .subject)
+        guard let subject = Subject(rawValue: subjectName) else {
+            throw invalid(.subject, "unknown subject \"\(subjectName)\"")
+        }
+        var bounds: PixelBox?
+        if let box = try container.decodeIfPresent([Int].self, forKey: .box) {
+            guard box.count == 4, box[0] < box[2], box[1] < box[3] else {
+                throw invalid(.box, "must be [x0, y0, x1, y1] with x0 < x1 and y0 < y1, or null")
+            }
+            bounds = PixelBox(x0: box[0], y0: box[1], x1: box[2], y1: box[3])
+        } else if !container.contains(.box) {
+            throw invalid(.box, "missing (null when no animal is in view)")
+        }
+        let visible = try container.decode(Double.self, forKey: .visible)
+        guard (0...1).contains(visible), bounds != nil || visible == 0 else {
+            throw invalid(.visible, "must be a fraction from 0 to 1, and 0 without a box")
+        }
+        self.init(
+            index: try container.decode(Int.self, forKey: .index), file: file, subject: subject, bounds: bounds,
+            visibleFraction: visible)
+    }
+}
+
+/// `{"subject": "cat", "class": "not_bo", "first": 12, "last": 30}` (written only).
+extension ReplaySegment: Encodable {
+    enum CodingKeys: String, CodingKey {
+        case subject, first, last
+        case sampleClass = "class"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(subject.rawValue, forKey: .subject)
+        try container.encode(subject.sampleClass.rawValue, forKey: .sampleClass)
+        try container.encode(first, forKey: .first)
+        try container.encode(last, forKey: .last)
     }
 }

@@ -2,7 +2,7 @@ import Imaging
 import Support
 
 /// The two classes of the dog-door classifier, named as the dataset folders are.
-public enum SampleClass: String, CaseIterable, Sendable {
+public enum SampleClass: String, CaseIterable, Sendable, Codable {
     /// Bo, the dog to admit.
     case bo
     /// Everything else: other animals and empty scenes.
@@ -10,7 +10,7 @@ public enum SampleClass: String, CaseIterable, Sendable {
 }
 
 /// What a sample image shows. The raw value names the subject in file names and manifests.
-public enum Subject: String, CaseIterable, Sendable {
+public enum Subject: String, CaseIterable, Sendable, Codable {
     /// Bo: a black curly-coated dog with a white bib and white paws, floppy ears and a plumed tail.
     case bo
     /// A short-coated brown dog with pricked or half-folded ears.
@@ -67,7 +67,7 @@ public enum Subject: String, CaseIterable, Sendable {
 }
 
 /// A body posture. Birds and squirrels interpret it loosely (perched or hopping, upright or running).
-public enum Pose: String, CaseIterable, Sendable {
+public enum Pose: String, CaseIterable, Sendable, Codable {
     case standing
     case walking
     case sitting
@@ -82,7 +82,7 @@ public enum Facing: String, CaseIterable, Sendable {
 }
 
 /// The setting behind the subject.
-public enum SceneKind: String, CaseIterable, Sendable {
+public enum SceneKind: String, CaseIterable, Sendable, Codable {
     /// Grass with a hedge, fence or sky behind.
     case lawn
     /// An indoor floor (planks or tiles) and a wall.

@@ -4,6 +4,13 @@ import Glibc
 import Musl
 #endif
 
+// System calls are made through Glibc (or Musl) here and in the other files of Support, not through
+// apple/swift-system: its FileDescriptor (1.8.1) has open/read/write/seek/close but none of what this code is
+// built on: fsync (every event, model and configuration write is made durable), sockets (the
+// control socket's accept4/SOCK_CLOEXEC and MSG_NOSIGNAL sends, the latch link's SOCK_SEQPACKET and
+// SO_PEERCRED), mkstemp, mmap (model files) and the V4L2 ioctls. Using it for the few calls it covers would give
+// two ways to do one thing and two error types; SystemError names the operation, path and errno instead.
+
 /// Writes all of `bytes` to `fd`, retrying short writes and EINTR. Sockets are written with
 /// `MSG_NOSIGNAL`, so a peer that went away is an EPIPE error rather than a SIGPIPE that kills the process.
 /// `operation` and `path` name the failure in the thrown error.

@@ -49,6 +49,11 @@ public struct JSONDecodingError: Error, Equatable, CustomStringConvertible {
         self.reason = reason
     }
 
+    /// An error about the field at `codingPath` (a decoder's path plus the key), for checks in `init(from:)`.
+    public init(at codingPath: [any CodingKey], reason: String) {
+        self.init(path: pathText(codingPath), reason: reason)
+    }
+
     init(_ error: DecodingError) {
         switch error {
         case .keyNotFound(let key, let context):
@@ -264,6 +269,19 @@ private struct SingleNodeEncoder: SingleValueEncodingContainer {
 
 // MARK: - Decoding
 
+/// Coding keys that list every field an object may have: `JSONValueDecoder` refuses an object with any other
+/// member ("unknown field"), for files and messages where a field nobody reads would be a field nobody checks.
+public protocol ExhaustiveCodingKey: CodingKey {}
+
+/// A member name as a coding key, for naming an unknown field in an error.
+private struct FieldNameKey: CodingKey {
+    let stringValue: String
+    init(_ name: String) { stringValue = name }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    var intValue: Int? { nil }
+    init?(intValue: Int) { nil }
+}
+
 private struct ValueDecoder: Decoder {
     let value: JSONValue
     let path: [any CodingKey]
@@ -272,6 +290,11 @@ private struct ValueDecoder: Decoder {
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
         guard case .object(let object) = value else { throw mismatch("an object", value, path) }
+        if Key.self is any ExhaustiveCodingKey.Type,
+            let unknown = object.keys.first(where: { Key(stringValue: $0) == nil })
+        {
+            throw JSONDecodingError(path: pathText(path + [FieldNameKey(unknown)]), reason: "unknown field")
+        }
         return KeyedDecodingContainer(KeyedValueDecoder<Key>(object: object, codingPath: path))
     }
 

@@ -149,21 +149,11 @@ public struct Calibration: Sendable, Equatable {
 
     /// The summary for the model manifest's `training` object.
     public var json: JSONValue {
-        var object: JSONObject = [
-            "method": .string(isCalibrated ? "calibrated" : "fixed")
-        ]
-        if let maxFalseAcceptRate { object["max_false_accept_rate"] = .number(maxFalseAcceptRate) }
-        object["threshold"] = .number(threshold)
-        object["threshold_logit"] = .number(thresholdLogit)
-        object["counts"] = confusion.json
-        object["false_accept_rate"] = falseAcceptRate.map(JSONValue.number) ?? .null
-        object["false_accept_rate_upper_bound"] = .number(falseAcceptRateUpperBound)
-        object["false_reject_rate"] = falseRejectRate.map(JSONValue.number) ?? .null
-        object["false_reject_rate_upper_bound"] = .number(falseRejectRateUpperBound)
-        object["confidence"] = .number(Self.confidence)
-        object["caveat"] = .string(caveat)
-        object["warnings"] = .array(warnings.map(JSONValue.string))
-        return .object(object)
+        do {
+            return try JSONValueEncoder().encode(self)
+        } catch {
+            preconditionFailure("a calibration always encodes: \(error)")
+        }
     }
 
     // MARK: - Placement
@@ -258,5 +248,37 @@ public struct Calibration: Sendable, Equatable {
                 "No validation image of the dog is admitted at this threshold: the door would not open for it.")
         }
         return warnings
+    }
+}
+
+/// In the manifest's `training.calibration`: `method` ("calibrated" or "fixed"), the target, the threshold (also as
+/// a logit), the counts, both rates (null without images of the class) with their upper bounds at `confidence`,
+/// the caveat and the warnings.
+extension Calibration: Encodable {
+    enum CodingKeys: String, CodingKey {
+        case method, threshold, counts, confidence, caveat, warnings
+        case maxFalseAcceptRate = "max_false_accept_rate"
+        case thresholdLogit = "threshold_logit"
+        case falseAcceptRate = "false_accept_rate"
+        case falseAcceptRateUpperBound = "false_accept_rate_upper_bound"
+        case falseRejectRate = "false_reject_rate"
+        case falseRejectRateUpperBound = "false_reject_rate_upper_bound"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(isCalibrated ? "calibrated" : "fixed", forKey: .method)
+        try container.encodeIfPresent(maxFalseAcceptRate, forKey: .maxFalseAcceptRate)
+        try container.encode(threshold, forKey: .threshold)
+        try container.encode(thresholdLogit, forKey: .thresholdLogit)
+        try container.encode(confusion, forKey: .counts)
+        // The rates are written as null rather than left out: "no images of this class" is worth saying.
+        try container.encode(falseAcceptRate, forKey: .falseAcceptRate)
+        try container.encode(falseAcceptRateUpperBound, forKey: .falseAcceptRateUpperBound)
+        try container.encode(falseRejectRate, forKey: .falseRejectRate)
+        try container.encode(falseRejectRateUpperBound, forKey: .falseRejectRateUpperBound)
+        try container.encode(Self.confidence, forKey: .confidence)
+        try container.encode(caveat, forKey: .caveat)
+        try container.encode(warnings, forKey: .warnings)
     }
 }

@@ -16,7 +16,7 @@ extension ScoredImage {
 ///
 /// In door terms: a true accept admits the dog (TP), a false reject refuses it (FN), a false accept admits
 /// another animal (FP, the dangerous error) and a true reject refuses it (TN).
-public struct ConfusionMatrix: Sendable, Equatable {
+public struct ConfusionMatrix: Sendable, Equatable, Codable {
     /// Positive images admitted (TP).
     public var trueAccepts: Int
     /// Positive images refused (FN).
@@ -67,12 +67,12 @@ public struct ConfusionMatrix: Sendable, Equatable {
         trials == 0 ? nil : Double(events) / Double(trials)
     }
 
-    /// `{"true_accepts": .., "false_rejects": .., "false_accepts": .., "true_rejects": ..}`.
-    public var json: JSONValue {
-        [
-            "true_accepts": .number(Double(trueAccepts)), "false_rejects": .number(Double(falseRejects)),
-            "false_accepts": .number(Double(falseAccepts)), "true_rejects": .number(Double(trueRejects)),
-        ]
+    /// In JSON: `{"true_accepts": .., "false_rejects": .., "false_accepts": .., "true_rejects": ..}`.
+    enum CodingKeys: String, ExhaustiveCodingKey {
+        case trueAccepts = "true_accepts"
+        case falseRejects = "false_rejects"
+        case falseAccepts = "false_accepts"
+        case trueRejects = "true_rejects"
     }
 }
 

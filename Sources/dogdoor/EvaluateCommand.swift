@@ -57,27 +57,17 @@ struct EvaluateCommand: ParsableCommand {
         let c = calibration.confusion
         let auc = Metrics.rocAUC(scores)
         if json {
-            var object = JSONObject()
-            object["model"] = .string(model)
-            object["threshold"] = .number(limit)
-            object["images"] = .number(Double(scores.count))
-            object["skipped"] = .number(Double(images.skipped.count))
-            object["accuracy"] = c.accuracy.map { .number($0) } ?? .null
-            object["roc_auc"] = auc.map { .number($0) } ?? .null
-            object["confusion"] = c.json
-            object["calibration"] = calibration.json
-            // Per image: its true class (the folder it came from), the score, and the decision at the threshold.
-            object["scores"] = .array(
-                scores.map { score in
+            let report = EvaluationOutput(
+                model: model, threshold: limit, images: scores.count, skipped: images.skipped.count,
+                accuracy: c.accuracy, rocAUC: auc, confusion: c, calibration: calibration,
+                scores: scores.map { score in
                     let probability = Double(sigmoid(Float(score.logit)))
-                    return [
-                        "file": .string(score.path),
-                        "class": .string(score.isPositive ? manifest.positiveClass : manifest.negativeClass),
-                        "logit": .number(score.logit), "probability": .number(probability),
-                        "admitted": .bool(probability >= limit),
-                    ]
+                    return EvaluationOutput.Score(
+                        file: score.path,
+                        imageClass: score.isPositive ? manifest.positiveClass : manifest.negativeClass,
+                        logit: score.logit, probability: probability, admitted: probability >= limit)
                 })
-            print(JSONValue.object(object).serialized())
+            print(try JSONValueEncoder().encode(report).serialized())
         } else {
             print("model:        \(model) (admits \"\(manifest.positiveClass)\")")
             print(
@@ -104,4 +94,49 @@ struct EvaluateCommand: ParsableCommand {
 func isDirectoryPath(_ path: String) -> Bool {
     var st = stat()
     return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+}
+
+/// `dogdoor evaluate --json`: the totals (accuracy and ROC AUC null when undefined), then per image its true
+/// class (the folder it came from), the score, and the decision at the threshold.
+struct EvaluationOutput: Encodable {
+    struct Score: Encodable {
+        var file: String
+        var imageClass: String
+        var logit: Double
+        var probability: Double
+        var admitted: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case file, logit, probability, admitted
+            case imageClass = "class"
+        }
+    }
+
+    var model: String
+    var threshold: Double
+    var images: Int
+    var skipped: Int
+    var accuracy: Double?
+    var rocAUC: Double?
+    var confusion: ConfusionMatrix
+    var calibration: Calibration
+    var scores: [Score]
+
+    enum CodingKeys: String, CodingKey {
+        case model, threshold, images, skipped, accuracy, confusion, calibration, scores
+        case rocAUC = "roc_auc"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(model, forKey: .model)
+        try container.encode(threshold, forKey: .threshold)
+        try container.encode(images, forKey: .images)
+        try container.encode(skipped, forKey: .skipped)
+        try container.encode(accuracy, forKey: .accuracy)  // null, not left out, with no images
+        try container.encode(rocAUC, forKey: .rocAUC)
+        try container.encode(confusion, forKey: .confusion)
+        try container.encode(calibration, forKey: .calibration)
+        try container.encode(scores, forKey: .scores)
+    }
 }

@@ -97,6 +97,61 @@ extension Trait where Self == ReplayFixture {
         #expect(throws: Failure.self) { try ReplayManifest(json: tampered.json) }
     }
 
+    @Test("a manifest is read strictly: unknown fields, bad boxes and frames out of order name the field")
+    func manifestErrorsNameTheField() throws {
+        let manifest = try ReplayFixture.get().manifest
+        let empty = try #require(manifest.frames.firstIndex { $0.bounds == nil })
+        let seen = try #require(manifest.frames.firstIndex { $0.bounds != nil })
+        func message(_ edit: (inout JSONValue) -> Void) -> String {
+            var json = manifest.json
+            edit(&json)
+            do {
+                _ = try ReplayManifest(json: json)
+                return "accepted"
+            } catch {
+                return "\(error)"
+            }
+        }
+        func frames(_ json: inout JSONValue, _ edit: (inout [JSONValue]) -> Void) {
+            guard case .object(var object) = json, case .array(var list)? = object["frames"] else { return }
+            edit(&list)
+            object["frames"] = .array(list)
+            json = .object(object)
+        }
+        func setField(_ index: Int, _ key: String, _ value: JSONValue) -> (inout JSONValue) -> Void {
+            { json in
+                frames(&json) { list in
+                    guard case .object(var frame) = list[index] else { return }
+                    frame[key] = value
+                    list[index] = .object(frame)
+                }
+            }
+        }
+        #expect(message { _ in } == "accepted")
+        #expect(message(setField(seen, "box", [10, 10, 5, 20])).contains("field \"frames[\(seen)].box\""))
+        #expect(message(setField(empty, "visible", 0.5)).contains("field \"frames[\(empty)].visible\""))
+        #expect(
+            message(setField(seen, "shadow", true))
+                == "replay manifest: field \"frames[\(seen)].shadow\": unknown field")
+        #expect(message(setField(0, "subject", "unicorn")).contains("unknown subject \"unicorn\""))
+        #expect(message { json in frames(&json) { $0.swapAt(0, 1) } }.contains("frames[0].index"))
+        #expect(
+            message { json in
+                guard case .object(var object) = json else { return }
+                object["seed"] = 42
+                json = .object(object)
+            }.contains("field \"seed\""))
+        // A frame without a box says so with null; leaving the field out is an error, not "nothing in view".
+        #expect(
+            message { json in
+                frames(&json) { list in
+                    guard case .object(var frame) = list[empty] else { return }
+                    frame["box"] = nil
+                    list[empty] = .object(frame)
+                }
+            }.contains("frames[\(empty)].box"))
+    }
+
     @Test func framesAreReproducible() throws {
         let (directory, manifest) = try ReplayFixture.get()
         let renderer = ReplayRenderer(seed: ReplayFixture.seed)

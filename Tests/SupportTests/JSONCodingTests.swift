@@ -86,6 +86,27 @@ struct JSONCodingTests {
         }
     }
 
+    struct Closed: Codable, Equatable {
+        var name: String
+        var inner: Inner?
+        enum CodingKeys: String, ExhaustiveCodingKey { case name, inner }
+    }
+
+    @Test("exhaustive coding keys refuse unknown fields, naming them; other types ignore them")
+    func unknownFields() throws {
+        let decoder = JSONValueDecoder()
+        #expect(try decoder.decode(Closed.self, from: #"{"name":"a"}"#) == Closed(name: "a"))
+        #expect(throws: JSONDecodingError(path: "extra", reason: "unknown field")) {
+            _ = try decoder.decode(Closed.self, from: #"{"name":"a","extra":1}"#)
+        }
+        // Nested types keep their own rule: Inner's keys are not exhaustive.
+        let nested = try decoder.decode(Closed.self, from: #"{"name":"a","inner":{"name":"b","scores":[],"x":0}}"#)
+        #expect(nested.inner == Inner(name: "b", scores: []))
+        #expect(throws: JSONDecodingError(path: "[1].extra", reason: "unknown field")) {
+            _ = try decoder.decode([Closed].self, from: #"[{"name":"a"},{"name":"b","extra":null}]"#)
+        }
+    }
+
     @Test("integers beyond JSON's exact range are refused when encoding")
     func inexactIntegers() {
         #expect(throws: EncodingError.self) { _ = try JSONValueEncoder().encode([UInt64.max]) }

@@ -37,8 +37,35 @@ public enum ControlCommand: Hashable, Sendable {
         }
     }
 
-    /// Parses one request line. Unknown commands or fields, and a missing or out-of-range `seconds`, are
-    /// errors.
+    /// Parses one request line (a `"by"` field is allowed and not kept: see `ControlMessage`).
+    public init(parsing line: String) throws(ControlProtocolError) {
+        self = try ControlMessage(parsing: line).command
+    }
+}
+
+/// One request line: the command, and whom the client says it acts for (`"by": "web:owner"`, `"mqtt"`). The
+/// daemon records `by` beside the sender's uid and pid, which the kernel vouches for; `by` is the client's word,
+/// so that a command from the web app or Home Assistant names the person or bridge behind it.
+public struct ControlMessage: Hashable, Sendable {
+    public var command: ControlCommand
+    public var origin: String?
+
+    /// Longest `by`, in bytes.
+    public static let maximumOriginBytes = 64
+
+    public init(command: ControlCommand, origin: String? = nil) {
+        self.command = command
+        self.origin = origin
+    }
+
+    public var json: JSONObject {
+        var object = command.json
+        if let origin { object["by"] = .string(origin) }
+        return object
+    }
+
+    /// Parses one request line. Unknown commands or fields, a missing or out-of-range `seconds`, and a `by` that
+    /// is empty, too long or not printable ASCII are errors.
     public init(parsing line: String) throws(ControlProtocolError) {
         let value: JSONValue
         do {
@@ -50,23 +77,33 @@ public enum ControlCommand: Hashable, Sendable {
         guard let command = object["command"]?.stringValue else {
             throw ControlProtocolError("request needs a \"command\" string (status, lock, auto or unlock)")
         }
-        let allowed: Set<String> = command == "unlock" ? ["command", "seconds"] : ["command"]
+        let allowed: Set<String> = command == "unlock" ? ["command", "seconds", "by"] : ["command", "by"]
         if let extra = object.keys.first(where: { !allowed.contains($0) }) {
             throw ControlProtocolError("unexpected field \"\(extra)\" for command \"\(command)\"")
         }
+        switch object["by"] {
+        case nil: origin = nil
+        case .string(let text)?
+        where (1...Self.maximumOriginBytes).contains(text.utf8.count)
+            && text.utf8.allSatisfy({ (0x20...0x7E).contains($0) }):
+            origin = text
+        default:
+            throw ControlProtocolError(
+                "\"by\" must be 1 to \(Self.maximumOriginBytes) printable ASCII characters (who the command is for)")
+        }
         switch command {
-        case "status": self = .status
-        case "lock": self = .lock
-        case "auto": self = .auto
+        case "status": self.command = .status
+        case "lock": self.command = .lock
+        case "auto": self.command = .auto
         case "unlock":
             guard let seconds = object["seconds"]?.intValue else {
                 throw ControlProtocolError("unlock needs \"seconds\": a whole number of seconds")
             }
-            guard (1...Self.maximumUnlockSeconds).contains(seconds) else {
+            guard (1...ControlCommand.maximumUnlockSeconds).contains(seconds) else {
                 throw ControlProtocolError(
-                    "unlock \"seconds\" must be between 1 and \(Self.maximumUnlockSeconds), got \(seconds)")
+                    "unlock \"seconds\" must be between 1 and \(ControlCommand.maximumUnlockSeconds), got \(seconds)")
             }
-            self = .unlock(seconds: seconds)
+            self.command = .unlock(seconds: seconds)
         default:
             throw ControlProtocolError("unknown command \"\(command)\" (expected status, lock, auto or unlock)")
         }

@@ -7,10 +7,13 @@ import Synchronization
 public struct ControlRequest: Hashable, Sendable {
     public var command: ControlCommand
     public var peer: PeerCredentials?
+    /// Whom the client says it acts for (`ControlMessage.origin`).
+    public var origin: String?
 
-    public init(command: ControlCommand, peer: PeerCredentials?) {
+    public init(command: ControlCommand, peer: PeerCredentials?, origin: String? = nil) {
         self.command = command
         self.peer = peer
+        self.origin = origin
     }
 }
 
@@ -366,7 +369,7 @@ public final class ControlServer: @unchecked Sendable {
         }
         if line.last == UInt8(ascii: "\r") { line.removeLast() }
         if line.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) { return }
-        let command: ControlCommand
+        let message: ControlMessage
         do {
             guard line.count <= Self.maximumRequestBytes else {
                 throw ControlProtocolError("request longer than \(Self.maximumRequestBytes) bytes")
@@ -374,7 +377,7 @@ public final class ControlServer: @unchecked Sendable {
             guard let text = String(validating: line, as: UTF8.self) else {
                 throw ControlProtocolError("request is not valid UTF-8")
             }
-            command = try ControlCommand(parsing: text)
+            message = try ControlMessage(parsing: text)
         } catch let error as ControlProtocolError {
             client.output += Array((ControlResponse.failure(error.message).line + "\n").utf8)
             return
@@ -382,6 +385,7 @@ public final class ControlServer: @unchecked Sendable {
             client.output += Array((ControlResponse.failure("\(error)").line + "\n").utf8)
             return
         }
+        let command = message.command
         if client.statusOnly && command != .status {
             client.output += Array(
                 (ControlResponse.failure("this socket answers status only; use \(path) to steer the door").line + "\n")
@@ -392,7 +396,8 @@ public final class ControlServer: @unchecked Sendable {
         // An answer given during the call stays here; one given after it goes through `answers`. One lock
         // decides which, so no answer is lost to the race between the two.
         let slot = Mutex<(returned: Bool, response: ControlResponse?)>((false, nil))
-        let abandon = handler(ControlRequest(command: command, peer: client.peer)) { [self] response in
+        let abandon = handler(ControlRequest(command: command, peer: client.peer, origin: message.origin)) {
+            [self] response in
             let kept = slot.withLock { slot -> Bool in
                 guard !slot.returned else { return false }
                 slot.response = response
@@ -433,11 +438,12 @@ public final class ControlServer: @unchecked Sendable {
 /// The client side, used by `dogdoor status`, `dogdoor lock`, ...
 public enum ControlClient {
     /// Sends one command to the daemon listening on `socket` and returns its response.
+    /// `origin` says whom the command is for (recorded by the daemon; see `ControlMessage`).
     public static func send(
-        _ command: ControlCommand, to socket: String,
+        _ command: ControlCommand, to socket: String, origin: String? = nil,
         timeout: Duration = .seconds(12)
     ) throws(ControlError) -> ControlResponse {
-        let line = JSONValue.object(command.json).serialized()
+        let line = JSONValue.object(ControlMessage(command: command, origin: origin).json).serialized()
         let reply = try exchange(line, socket: socket, timeout: timeout)
         do {
             return try ControlResponse(parsing: reply)

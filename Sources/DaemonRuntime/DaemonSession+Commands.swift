@@ -20,7 +20,8 @@ extension DaemonSession {
             let allowed = min(Double(seconds), configuration.latch.maxUnlocked.seconds)
             door = .unlock(until: now.monotonic + .milliseconds(Int64(allowed * 1000)))
         }
-        let who = request.peer.map { "uid \($0.uid) pid \($0.pid)" } ?? "unknown peer"
+        var who = request.peer.map { "uid \($0.uid) pid \($0.pid)" } ?? "unknown peer"
+        if let origin = request.origin { who += " for \(origin)" }
         logger.notice("control command", metadata: ["command": "\(command.name)", "from": "\(who)"])
         let output = policy.handle(.command(now, door))
         apply(output, at: now, frame: nil)
@@ -34,6 +35,7 @@ extension DaemonSession {
             details["uid"] = .number(Double(peer.uid))
             details["pid"] = .number(Double(peer.pid))
         }
+        if let origin = request.origin { details["by"] = .string(origin) }
         record(
             EventRecord(
                 time: now.wall, kind: "command", mode: policy.mode.name, door: latch.statusText, details: details))

@@ -25,6 +25,9 @@ struct ControlProtocolTests {
             (#"["status"]"#, nil, "request must be a JSON object"),
             (#"{"cmd":"status"}"#, nil, "request needs a \"command\" string (status, lock, auto or unlock)"),
             ("status", nil, "request is not valid JSON: invalid JSON at byte 0: unexpected character 's'"),
+            (#"{"command":"lock","by":""}"#, nil, Self.originError),
+            (#"{"command":"lock","by":"web:\u0007"}"#, nil, Self.originError),
+            (#"{"command":"lock","by":7}"#, nil, Self.originError),
         ])
     func parse(line: String, command: ControlCommand?, error: String?) throws {
         if let command {
@@ -33,6 +36,21 @@ struct ControlProtocolTests {
         }
         if let error {
             #expect(throws: ControlProtocolError(error)) { try ControlCommand(parsing: line) }
+        }
+    }
+
+    static let originError = "\"by\" must be 1 to 64 printable ASCII characters (who the command is for)"
+
+    @Test("a request may say whom it is for; the message keeps it and writes it back")
+    func origin() throws {
+        let message = try ControlMessage(parsing: #"{"command":"unlock","seconds":60,"by":"web:owner"}"#)
+        #expect(message == ControlMessage(command: .unlock(seconds: 60), origin: "web:owner"))
+        #expect(try ControlMessage(parsing: JSONValue.object(message.json).serialized()) == message)
+        #expect(try ControlMessage(parsing: #"{"command":"status"}"#).origin == nil)
+        let longest = String(repeating: "a", count: ControlMessage.maximumOriginBytes)
+        #expect(try ControlMessage(parsing: #"{"command":"lock","by":"\#(longest)"}"#).origin == longest)
+        #expect(throws: ControlProtocolError(Self.originError)) {
+            try ControlMessage(parsing: #"{"command":"lock","by":"\#(longest)a"}"#)
         }
     }
 

@@ -180,9 +180,13 @@ extension EndToEndTests {
             }
             defer { idle.forEach { close($0) } }
             let asked = Date()
-            #expect(try ControlClient.send(.lock, to: daemon.socket, timeout: .seconds(5)).ok)
+            #expect(try ControlClient.send(.lock, to: daemon.socket, origin: "web:owner", timeout: .seconds(5)).ok)
             #expect(Date().timeIntervalSince(asked) < 1)
-            // Every command is in the event log with who sent it.
+            // Every command is in the event log with who sent it: the kernel's uid and pid, and whom the client
+            // said it acted for.
+            try daemon.wait(for: "the last command's event", timeout: 5) {
+                daemon.records("command").last?["by"] == "web:owner"
+            }
             let commands = daemon.records("command")
             #expect(
                 !commands.isEmpty

@@ -19,6 +19,8 @@ let package = Package(
         .executable(name: "dogdoor-latch", targets: ["dogdoor-latch"]),
         // Drawn sample pictures for demos and tests (dogdoor samples forwards to it).
         .executable(name: "dogdoor-samples", targets: ["dogdoor-samples"]),
+        // The local web app beside the daemon (status, commands, timeline, metrics); dogdoor web forwards to it.
+        .executable(name: "dogdoor-web", targets: ["dogdoor-web"]),
         // The fuzzing entry points, for the libFuzzer executables of Fuzz/ (a package of their own: they are
         // built with -sanitize=fuzzer, which the ordinary build must not be).
         .library(name: "FuzzEntries", targets: ["FuzzEntries"]),
@@ -26,6 +28,13 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // The web app (dogdoor-web): HTTP server, sessions and bcrypt, templates, Prometheus exposition.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // MARK: C shims over system libraries
@@ -37,34 +46,34 @@ let package = Package(
             linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("webp")]),
         .target(name: "CGPIOD", cSettings: shimFlags, linkerSettings: [.linkedLibrary("gpiod")]),
         .target(name: "CV4L2", cSettings: shimFlags),
-        .target(name: "CSystem", cSettings: shimFlags),
+        .target(name: "CDoorSystem", cSettings: shimFlags),
 
         // MARK: Libraries
-        .target(name: "Support", dependencies: ["CCrypto", "CSystem", logging]),
+        .target(name: "Support", dependencies: ["CCrypto", "CDoorSystem", logging]),
         .target(name: "NeuralNet", dependencies: ["Support", "CKernels", "COpenBLAS", logging]),
         .target(name: "Imaging", dependencies: ["Support", "CImageCodecs"]),
         // The latch link (the recognition side's requests, the owner's replies) and the latch owner, which alone
         // holds the GPIO line (dogdoor-latch).
         .target(name: "LatchLink", dependencies: ["Support"]),
-        .target(name: "LatchOwner", dependencies: ["LatchLink", "Support", "CGPIOD", "CSystem", logging]),
+        .target(name: "LatchOwner", dependencies: ["LatchLink", "Support", "CGPIOD", "CDoorSystem", logging]),
         // The frame's path from camera to latch (docs/architecture.md), each room a target:
         // the pure decision core (policy, parameters, curfews; no I/O),
         .target(name: "DecisionCore", dependencies: ["LatchLink", "Support"]),
         // dogdoord.toml, validated into the real types of the modules it configures,
-        .target(name: "Configuration", dependencies: ["DecisionCore", "LatchLink", "Imaging", "NeuralNet", "Support"]),
+        .target(name: "DoorConfiguration", dependencies: ["DecisionCore", "LatchLink", "Imaging", "NeuralNet", "Support"]),
         // the control socket's protocol, server and client (dogdoor status/lock/unlock),
-        .target(name: "Control", dependencies: ["Camera", "DecisionCore", "LatchLink", "Support", "CSystem", logging]),
+        .target(name: "Control", dependencies: ["Camera", "DecisionCore", "LatchLink", "Support", "CDoorSystem", logging]),
         // the durable records: decision events (JSON lines) and snapshots,
         .target(name: "EventLog", dependencies: ["DecisionCore", "Support"]),
         // frame sources: V4L2 cameras (with their identity) and replayed folders,
-        .target(name: "Camera", dependencies: ["Configuration", "Imaging", "Support", "CV4L2", logging]),
+        .target(name: "Camera", dependencies: ["DoorConfiguration", "Imaging", "Support", "CV4L2", logging]),
         // the model bound to its preprocessing, the motion gate, and the worker thread that runs them,
-        .target(name: "Inference", dependencies: ["Camera", "Configuration", "Imaging", "NeuralNet", "Support"]),
+        .target(name: "Inference", dependencies: ["Camera", "DoorConfiguration", "Imaging", "NeuralNet", "Support"]),
         // and dogdoord's runtime that wires them: the decision loop, commands, reload, latch link, events.
         .target(
             name: "DaemonRuntime",
             dependencies: [
-                "Camera", "Configuration", "Control", "DecisionCore", "EventLog",
+                "Camera", "DoorConfiguration", "Control", "DecisionCore", "EventLog",
                 "Inference", "LatchLink", "Imaging", "NeuralNet", "Support", logging,
             ]),
 
@@ -82,11 +91,26 @@ let package = Package(
             name: "EngineOptions",
             dependencies: ["CommandSupport", "Imaging", "NeuralNet", "Support", argumentParser, logging]),
 
+        // The web app: a process of its own that talks to dogdoord over the control socket and reads its events.
+        .target(
+            name: "WebApp",
+            dependencies: [
+                "Control", "DecisionCore", "LatchLink", "Camera", "Support", logging,
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]),
+
         // MARK: Executables (thin: parsing and wiring only)
         .executableTarget(
             name: "dogdoor",
             dependencies: [
-                "Camera", "CommandSupport", "EngineOptions", "Configuration", "Control", "Imaging", "Inference",
+                "Camera", "CommandSupport", "EngineOptions", "DoorConfiguration", "Control", "Imaging", "Inference",
                 "NeuralNet", "Support", "Training", "TrainingReport",
                 argumentParser, logging,
             ]),
@@ -95,7 +119,7 @@ let package = Package(
         .executableTarget(
             name: "dogdoord",
             dependencies: [
-                "CommandSupport", "EngineOptions", "Configuration", "DaemonRuntime", "Inference", "NeuralNet",
+                "CommandSupport", "EngineOptions", "DoorConfiguration", "DaemonRuntime", "Inference", "NeuralNet",
                 "Support", argumentParser, logging,
             ]),
         .executableTarget(
@@ -106,9 +130,15 @@ let package = Package(
             ]),
 
         .executableTarget(
+            name: "dogdoor-web",
+            dependencies: [
+                "CommandSupport", "DoorConfiguration", "WebApp", "Support", argumentParser, logging,
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]),
+        .executableTarget(
             name: "dogdoor-latch",
             dependencies: [
-                "CommandSupport", "Configuration", "DecisionCore", "LatchOwner", "LatchLink", "Support",
+                "CommandSupport", "DoorConfiguration", "DecisionCore", "LatchOwner", "LatchLink", "Support",
                 argumentParser, logging,
             ]),
 
@@ -124,8 +154,8 @@ let package = Package(
         .target(
             name: "FuzzEntries",
             dependencies: [
-                "Configuration", "Control", "Imaging", "LatchLink", "NeuralNet", "Samples", "Support",
-                "CSystem",
+                "DoorConfiguration", "Control", "Imaging", "LatchLink", "NeuralNet", "Samples", "Support",
+                "CDoorSystem",
             ],
             path: "Tests/FuzzEntries"),
         .testTarget(name: "SupportTests", dependencies: ["Support", "TestSupport"]),
@@ -144,8 +174,8 @@ let package = Package(
         .testTarget(name: "SamplesTests", dependencies: ["Samples", "Imaging", "Support", "TestSupport"]),
         .testTarget(name: "DecisionCoreTests", dependencies: ["DecisionCore", "LatchLink", "Support", "TestSupport"]),
         .testTarget(
-            name: "ConfigurationTests",
-            dependencies: ["Configuration", "DecisionCore", "LatchLink", "Support", "TestSupport"]),
+            name: "DoorConfigurationTests",
+            dependencies: ["DoorConfiguration", "DecisionCore", "LatchLink", "Support", "TestSupport"]),
         .testTarget(
             name: "ControlTests",
             dependencies: ["Camera", "Control", "DecisionCore", "LatchLink", "Support", "TestSupport"]),
@@ -156,6 +186,12 @@ let package = Package(
             dependencies: [
                 "Camera", "Control", "DaemonRuntime", "Inference", "LatchLink", "Imaging",
                 "NeuralNet", "Samples", "Support", "TestSupport",
+            ]),
+        .testTarget(
+            name: "WebAppTests",
+            dependencies: [
+                "WebApp", "Control", "DecisionCore", "Support", "TestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]),
         .testTarget(name: "FuzzTests", dependencies: ["FuzzEntries", "Imaging", "Support"]),
         .testTarget(name: "LatchTests", dependencies: ["LatchOwner", "LatchLink", "Support", "CGPIOD", "TestSupport"]),

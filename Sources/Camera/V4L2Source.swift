@@ -1,5 +1,5 @@
 import CV4L2
-import Configuration
+import DoorConfiguration
 import Imaging
 import Logging
 import Support

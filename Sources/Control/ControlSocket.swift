@@ -1,4 +1,4 @@
-import CSystem
+import CDoorSystem
 import Logging
 import Support
 import Synchronization

@@ -1,5 +1,5 @@
 import Camera
-import Configuration
+import DoorConfiguration
 import Inference
 import NeuralNet
 import Support

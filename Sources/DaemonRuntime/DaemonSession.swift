@@ -1,5 +1,5 @@
 import Camera
-import Configuration
+import DoorConfiguration
 import Control
 import DecisionCore
 import EventLog

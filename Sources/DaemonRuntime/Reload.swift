@@ -1,4 +1,4 @@
-import Configuration
+import DoorConfiguration
 import DecisionCore
 import Inference
 import Logging

@@ -1,4 +1,4 @@
-import Configuration
+import DoorConfiguration
 import Imaging
 import NeuralNet
 import Support

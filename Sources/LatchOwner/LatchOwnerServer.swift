@@ -1,4 +1,4 @@
-import CSystem
+import CDoorSystem
 import LatchLink
 import Logging
 import Support

@@ -1,4 +1,4 @@
-import CSystem
+import CDoorSystem
 import Synchronization
 
 #if canImport(Glibc)

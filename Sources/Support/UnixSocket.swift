@@ -1,4 +1,4 @@
-import CSystem
+import CDoorSystem
 
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,6 @@
 import ArgumentParser
 import CommandSupport
-import Configuration
+import DoorConfiguration
 import DecisionCore
 import LatchLink
 import LatchOwner

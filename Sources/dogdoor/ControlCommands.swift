@@ -1,6 +1,6 @@
 import ArgumentParser
 import CommandSupport
-import Configuration
+import DoorConfiguration
 import Control
 import Support
 

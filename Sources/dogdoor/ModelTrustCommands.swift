@@ -1,6 +1,6 @@
 import ArgumentParser
 import CommandSupport
-import Configuration
+import DoorConfiguration
 import EngineOptions
 import Logging
 import NeuralNet

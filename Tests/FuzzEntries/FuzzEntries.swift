@@ -1,5 +1,5 @@
-import CSystem
-import Configuration
+import CDoorSystem
+import DoorConfiguration
 import Control
 import Imaging
 import LatchLink

@@ -2,7 +2,7 @@ import DecisionCore
 import TestSupport
 import Testing
 
-@testable import Configuration
+@testable import DoorConfiguration
 
 @Suite("TOML subset")
 struct TOMLTests {

@@ -3,7 +3,7 @@ import Support
 import TestSupport
 import Testing
 
-@testable import Configuration
+@testable import DoorConfiguration
 
 /// The repository root, found from this file's path (Tests/ConfigurationTests/ConfigurationTests.swift).
 let repositoryRoot: String = {

@@ -1,0 +1,445 @@
+import Control
+import Hummingbird
+import HummingbirdAuth
+import HummingbirdBcrypt
+import HTTPTypes
+import Logging
+import NIOCore
+import NIOPosix
+import Support
+
+
+/// Where the web app finds things and how it listens.
+public struct WebSettings: Sendable {
+    /// Address to listen on: loopback by default (reach it from a phone through a reverse proxy with TLS, or
+    /// bind a LAN address deliberately).
+    public var host = "127.0.0.1"
+    public var port = 8080
+    public var passwordFile = "/etc/dogdoor/web-users"
+    /// The daemon's events directory (`[events] directory`): events.jsonl and snapshots/.
+    public var eventsDirectory = "/var/lib/dogdoor/events"
+    /// How long a login lasts without use.
+    public var sessionLifetime: Duration = .seconds(12 * 60 * 60)
+
+    public init() {}
+}
+
+/// One browser's session: who logged in (nil before), and the token every form must carry back (CSRF).
+struct WebSession: Codable, Sendable {
+    var user: String?
+    var csrf: String
+    var flash: Flash?
+
+    struct Flash: Codable, Sendable {
+        var text: String
+        var isError: Bool
+    }
+}
+
+struct WebContext: SessionRequestContext {
+    var coreContext: CoreRequestContextStorage
+    let sessions: SessionContext<WebSession>
+    /// The peer's IP address, for the login throttle and the log ("local" without a socket, as in tests).
+    let remoteAddress: String
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        sessions = .init()
+        remoteAddress = source.channel.remoteAddress?.ipAddress ?? "local"
+    }
+
+    /// Forms are small; a bigger body is refused (413) before it is read.
+    var maxUploadSize: Int { 16 * 1024 }
+}
+
+/// The web app: pages, the JSON status, door commands, the timeline, snapshots and metrics, behind a login.
+public struct WebApp: Sendable {
+    public let settings: WebSettings
+    public let door: any DoorLink
+    public let metrics: WebMetrics
+    let clock: any DoorClock
+    let throttle = Locked(LoginThrottle())
+    let logger: Logger
+
+    public init(settings: WebSettings, door: any DoorLink, clock: any DoorClock = SystemClock(), logger: Logger) {
+        self.settings = settings
+        self.door = door
+        self.metrics = WebMetrics()
+        self.clock = clock
+        self.logger = logger
+    }
+
+    /// The application, ready to run (or to test with HummingbirdTesting).
+    public func application(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in })
+        -> some ApplicationProtocol
+    {
+        Application(
+            router: router(),
+            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "dogdoor-web"),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
+            logger: logger)
+    }
+
+    func router() -> Router<WebContext> {
+        let router = Router(context: WebContext.self)
+        router.add(middleware: SecurityHeaders())
+        router.add(
+            middleware: SessionMiddleware(
+                storage: MemoryPersistDriver(),
+                configuration: .init(
+                    sessionCookieParameters: .init(name: "dogdoor_session", sameSite: .strict),
+                    defaultSessionExpiration: settings.sessionLifetime)))
+        router.get("/static/app.css") { _, _ in Self.asset(Pages.styleSheet, type: "text/css; charset=utf-8") }
+        router.get("/static/app.js") { _, _ in Self.asset(Pages.script, type: "text/javascript; charset=utf-8") }
+        router.get("/metrics") { _, _ in try await metricsResponse() }
+        router.get("/login") { _, context in loginPage(context) }
+        router.post("/login") { request, context in try await login(request, context) }
+
+        let member = router.group().add(middleware: RequireLogin())
+        member.get("/") { _, context in try await statusPage(context) }
+        member.get("/api/status") { _, context in try await statusJSON(context) }
+        member.post("/door") { request, context in try await command(request, context) }
+        member.get("/events") { request, context in try eventsPage(request, context) }
+        member.get("/api/events") { request, _ in try eventsJSON(request) }
+        member.get("/snapshots/{name}") { _, context in try await snapshot(context) }
+        member.post("/logout") { request, context in try await logout(request, context) }
+        return router
+    }
+
+    // MARK: - Login
+
+    func loginPage(_ context: WebContext) -> Response {
+        let session = context.sessions.session ?? newSession(context)
+        if session.user != nil { return .redirect(to: "/") }
+        return page("login", context, session: session, ["title": "Log in"])
+    }
+
+    struct LoginForm: Decodable {
+        var user: String
+        var password: String
+        var csrf: String
+    }
+
+    func login(_ request: Request, _ context: WebContext) async throws -> Response {
+        let form = try await decodeForm(LoginForm.self, request, context)
+        try requireToken(form.csrf, context)
+        let now = clock.now().monotonic
+        let address = context.remoteAddress
+        if let wait = throttle.withLock({ $0.retryAfter(name: form.user, address: address, at: now) }) {
+            logger.warning("login refused: locked out", metadata: ["user": "\(form.user)", "address": "\(address)"])
+            metrics.recordLogin(succeeded: false)
+            return loginFailed(context, name: form.user, "Too many failed logins. Try again in \(minutes(wait)).")
+        }
+        let path = settings.passwordFile
+        let users = try await NIOThreadPool.singleton.runIfActive { try PasswordFile.load(path) }
+        let user = form.user
+        let password = form.password
+        let valid = try await NIOThreadPool.singleton.runIfActive { users.verify(name: user, password: password) }
+        metrics.recordLogin(succeeded: valid)
+        guard valid else {
+            let lockout = throttle.withLock { $0.recordFailure(name: user, address: address, at: now) }
+            logger.warning("login failed", metadata: ["user": "\(user)", "address": "\(address)"])
+            if let lockout {
+                return loginFailed(context, name: user, "Too many failed logins. Try again in \(minutes(lockout)).")
+            }
+            return loginFailed(context, name: user, "Wrong name or password.")
+        }
+        throttle.withLock { $0.recordSuccess(name: user, address: address) }
+        logger.notice("login", metadata: ["user": "\(user)", "address": "\(address)"])
+        // A new session (new id, new token) at login: a session id planted before the login is worth nothing.
+        context.sessions.createSession(WebSession(user: user, csrf: randomToken(), flash: nil))
+        return .redirect(to: "/")
+    }
+
+    func loginFailed(_ context: WebContext, name: String, _ message: String) -> Response {
+        let session = context.sessions.session ?? newSession(context)
+        var response = page(
+            "login", context, session: session,
+            ["title": "Log in", "name": name, "flash": ["text": message, "kind": "error"]])
+        response.status = .unauthorized
+        return response
+    }
+
+    func logout(_ request: Request, _ context: WebContext) async throws -> Response {
+        let form = try await decodeForm(TokenForm.self, request, context)
+        try requireToken(form.csrf, context)
+        logger.notice("logout", metadata: ["user": "\(context.sessions.session?.user ?? "")"])
+        context.sessions.clearSession()
+        return .redirect(to: "/login")
+    }
+
+    // MARK: - The door
+
+    func statusPage(_ context: WebContext) async throws -> Response {
+        var session = try requireSession(context)
+        var values: [String: Any] = ["title": "Door"]
+        do {
+            let answer = try await door.send(.status, origin: nil)
+            metrics.update(answer.status)
+            if let status = answer.status { values.merge(StatusView(status).values) { $1 } }
+            values["reachable"] = true
+        } catch {
+            metrics.update(nil)
+            values["reachable"] = false
+            values["problem"] = "\(error)"
+            values["latch"] = "unknown"
+        }
+        if let latest = try? EventHistory.recent(directory: settings.eventsDirectory, limit: 200).first(where: {
+            $0.snapshot != nil
+        }) {
+            values["latest"] = EntryView(latest).values
+        }
+        if let flash = session.flash {
+            values["flash"] = ["text": flash.text, "kind": flash.isError ? "error" : "ok"]
+            session.flash = nil
+            _ = context.sessions.updateSession(session)
+        }
+        return page("status", context, session: session, values)
+    }
+
+    func statusJSON(_ context: WebContext) async throws -> Response {
+        let answer: ControlResponse
+        do {
+            answer = try await door.send(.status, origin: nil)
+        } catch {
+            metrics.update(nil)
+            throw HTTPError(.serviceUnavailable, message: "\(error)")
+        }
+        metrics.update(answer.status)
+        guard let status = answer.status else { throw HTTPError(.badGateway, message: answer.error ?? "no status") }
+        return Self.json(try JSONValueEncoder().encode(status))
+    }
+
+    struct TokenForm: Decodable { var csrf: String }
+
+    struct DoorForm: Decodable {
+        var csrf: String
+        var action: String
+        var minutes: String?
+    }
+
+    func command(_ request: Request, _ context: WebContext) async throws -> Response {
+        let form = try await decodeForm(DoorForm.self, request, context)
+        try requireToken(form.csrf, context)
+        var session = try requireSession(context)
+        let command: ControlCommand
+        switch form.action {
+        case "lock": command = .lock
+        case "auto": command = .auto
+        case "unlock":
+            guard let text = form.minutes, let minutes = Int(text), (1...1_440).contains(minutes) else {
+                throw HTTPError(.badRequest, message: "unlock needs minutes from 1 to 1440")
+            }
+            command = .unlock(seconds: minutes * 60)
+        default: throw HTTPError(.badRequest, message: "unknown action")
+        }
+        let user = session.user ?? ""
+        metrics.recordCommand(command)
+        logger.notice("door command", metadata: ["command": "\(command.name)", "user": "\(user)"])
+        do {
+            let answer = try await door.send(command, origin: "web:\(user)")
+            metrics.update(answer.status)
+            if answer.ok {
+                session.flash = .init(text: Self.done(command, answer.status), isError: false)
+            } else {
+                session.flash = .init(text: "The door refused: \(answer.error ?? "no reason given")", isError: true)
+            }
+        } catch {
+            session.flash = .init(text: "The door daemon did not answer: \(error)", isError: true)
+        }
+        _ = context.sessions.updateSession(session)
+        return .redirect(to: "/")
+    }
+
+    static func done(_ command: ControlCommand, _ status: DaemonStatus?) -> String {
+        let latch = status.map { " The door is \($0.latch.rawValue)." } ?? ""
+        switch command {
+        case .lock: return "Locked: the door stays shut until you choose auto or unlock." + latch
+        case .auto: return "Auto: the door opens for Bo." + latch
+        case .unlock(let seconds): return "Unlocked for \(seconds / 60) min." + latch
+        case .status: return latch
+        }
+    }
+
+    // MARK: - Timeline
+
+    static let filters: [(value: String, label: String)] = [
+        ("", "All"), ("bo", "Bo"), ("refused", "Refused"), ("manual", "Manual"), ("fault", "Faults"),
+    ]
+
+    func entries(_ request: Request) throws -> (entries: [EventEntry], filter: EventCategory?) {
+        let filterText = request.uri.queryParameters["filter"].map(String.init) ?? ""
+        let filter = EventCategory(rawValue: filterText)
+        guard filterText.isEmpty || filter != nil else { throw HTTPError(.badRequest, message: "unknown filter") }
+        var entries = try EventHistory.recent(directory: settings.eventsDirectory, limit: 5_000)
+        if let filter { entries = entries.filter { $0.category == filter } }
+        return (entries, filter)
+    }
+
+    func eventsPage(_ request: Request, _ context: WebContext) throws -> Response {
+        let session = try requireSession(context)
+        let (entries, filter) = try entries(request)
+        let all = try EventHistory.recent(directory: settings.eventsDirectory, limit: 5_000)
+        let values: [String: Any] = [
+            "title": "Timeline",
+            "filters": Self.filters.map {
+                ["value": $0.value, "label": $0.label, "selected": $0.value == (filter?.rawValue ?? "")] as [String: Any]
+            },
+            "filterName": filter?.rawValue as Any,
+            "days": EventHistory.days(all).prefix(14).map {
+                ["day": $0.day, "visits": $0.visits, "unlocks": $0.unlocks, "refused": $0.refused,
+                 "commands": $0.commands, "faults": $0.faults] as [String: Any]
+            },
+            "entries": entries.prefix(200).map { EntryView($0).values },
+        ]
+        return page("events", context, session: session, values)
+    }
+
+    func eventsJSON(_ request: Request) throws -> Response {
+        let (entries, _) = try entries(request)
+        struct Answer: Encodable {
+            var days: [DaySummary]
+            var events: [EventEntry]
+        }
+        let all = try EventHistory.recent(directory: settings.eventsDirectory, limit: 5_000)
+        let answer = Answer(days: EventHistory.days(all), events: Array(entries.prefix(500)))
+        return Self.json(try JSONValueEncoder().encode(answer))
+    }
+
+    func snapshot(_ context: WebContext) async throws -> Response {
+        let name = try context.parameters.require("name")
+        guard SnapshotName.isValid(name) else { throw HTTPError(.notFound) }
+        let path = settings.eventsDirectory + "/snapshots/" + name
+        let bytes: [UInt8]
+        do {
+            bytes = try await NIOThreadPool.singleton.runIfActive { try readFile(path, limit: 8 << 20) }
+        } catch {
+            throw HTTPError(.notFound)
+        }
+        return Response(
+            status: .ok,
+            headers: [.contentType: "image/jpeg", .cacheControl: "private, max-age=86400"],
+            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    // MARK: - Metrics
+
+    func metricsResponse() async throws -> Response {
+        do {
+            metrics.update(try await door.send(.status, origin: nil).status)
+        } catch {
+            metrics.update(nil)
+        }
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(bytes: metrics.exposition())))
+    }
+
+    // MARK: - Helpers
+
+    func newSession(_ context: WebContext) -> WebSession {
+        let session = WebSession(user: nil, csrf: randomToken(), flash: nil)
+        context.sessions.createSession(session, expiresIn: .seconds(30 * 60))
+        return session
+    }
+
+    func requireSession(_ context: WebContext) throws -> WebSession {
+        guard let session = context.sessions.session, session.user != nil else { throw HTTPError(.unauthorized) }
+        return session
+    }
+
+    /// Every state change carries the session's token: a page of another site cannot make the browser send one.
+    func requireToken(_ token: String, _ context: WebContext) throws {
+        guard let expected = context.sessions.session?.csrf, constantTimeEqual(token, expected) else {
+            logger.warning("refused a form without the session's token", metadata: ["address": "\(context.remoteAddress)"])
+            throw HTTPError(.forbidden, message: "the form has expired; reload the page")
+        }
+    }
+
+    func decodeForm<Form: Decodable>(_ type: Form.Type, _ request: Request, _ context: WebContext) async throws -> Form {
+        guard request.headers[.contentType]?.hasPrefix("application/x-www-form-urlencoded") == true else {
+            throw HTTPError(.unsupportedMediaType, message: "expected a form")
+        }
+        do {
+            return try await URLEncodedFormDecoder().decode(Form.self, from: request, context: context)
+        } catch let error as HTTPResponseError {
+            throw error
+        } catch {
+            throw HTTPError(.badRequest, message: "the form is incomplete")
+        }
+    }
+
+    func page(_ name: String, _ context: WebContext, session: WebSession, _ values: [String: Any]) -> Response {
+        var values = values
+        values["csrf"] = session.csrf
+        if let user = session.user { values["user"] = user }
+        return Response(
+            status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(string: Pages.render(name, values))))
+    }
+
+    static func asset(_ text: String, type: String) -> Response {
+        Response(
+            status: .ok, headers: [.contentType: type, .cacheControl: "max-age=3600"],
+            body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    static func json(_ value: JSONValue) -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(string: value.serialized())))
+    }
+
+    func minutes(_ duration: Duration) -> String {
+        let minutes = max(1, Int((Double(duration.components.seconds) / 60).rounded(.up)))
+        return minutes == 1 ? "1 minute" : "\(minutes) minutes"
+    }
+}
+
+/// Pages only for someone logged in: others are sent to the login page (API calls get 401).
+struct RequireLogin: RouterMiddleware {
+    typealias Context = WebContext
+
+    func handle(
+        _ request: Request, context: WebContext, next: (Request, WebContext) async throws -> Response
+    ) async throws -> Response {
+        guard context.sessions.session?.user != nil else {
+            if request.uri.path.hasPrefix("/api/") || request.method != .get { throw HTTPError(.unauthorized) }
+            return .redirect(to: "/login")
+        }
+        return try await next(request, context)
+    }
+}
+
+/// Headers on every answer: only this origin's scripts, styles and images; no framing (clickjacking); no
+/// MIME sniffing; no referrer sent elsewhere.
+struct SecurityHeaders: RouterMiddleware {
+    typealias Context = WebContext
+
+    func handle(
+        _ request: Request, context: WebContext, next: (Request, WebContext) async throws -> Response
+    ) async throws -> Response {
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch let error as HTTPResponseError {
+            response = try error.response(from: request, context: context)
+        }
+        response.headers[.contentSecurityPolicy] =
+            "default-src 'self'; img-src 'self'; script-src 'self'; style-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+        response.headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
+        response.headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
+        response.headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
+        return response
+    }
+}
+
+/// Compares two strings in time that depends on their length only.
+func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+    let x = Array(a.utf8)
+    let y = Array(b.utf8)
+    guard x.count == y.count else { return false }
+    var difference: UInt8 = 0
+    for i in x.indices { difference |= x[i] ^ y[i] }
+    return difference == 0
+}

@@ -35,6 +35,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // MARK: C shims over system libraries
@@ -47,6 +48,7 @@ let package = Package(
         .target(name: "CGPIOD", cSettings: shimFlags, linkerSettings: [.linkedLibrary("gpiod")]),
         .target(name: "CV4L2", cSettings: shimFlags),
         .target(name: "CDoorSystem", cSettings: shimFlags),
+        .target(name: "CMosquitto", cSettings: shimFlags, linkerSettings: [.linkedLibrary("mosquitto")]),
 
         // MARK: Libraries
         .target(name: "Support", dependencies: ["CCrypto", "CDoorSystem", logging]),
@@ -60,9 +62,11 @@ let package = Package(
         // the pure decision core (policy, parameters, curfews; no I/O),
         .target(name: "DecisionCore", dependencies: ["LatchLink", "Support"]),
         // dogdoord.toml, validated into the real types of the modules it configures,
-        .target(name: "DoorConfiguration", dependencies: ["DecisionCore", "LatchLink", "Imaging", "NeuralNet", "Support"]),
+        .target(
+            name: "DoorConfiguration", dependencies: ["DecisionCore", "LatchLink", "Imaging", "NeuralNet", "Support"]),
         // the control socket's protocol, server and client (dogdoor status/lock/unlock),
-        .target(name: "Control", dependencies: ["Camera", "DecisionCore", "LatchLink", "Support", "CDoorSystem", logging]),
+        .target(
+            name: "Control", dependencies: ["Camera", "DecisionCore", "LatchLink", "Support", "CDoorSystem", logging]),
         // the durable records: decision events (JSON lines) and snapshots,
         .target(name: "EventLog", dependencies: ["DecisionCore", "Support"]),
         // frame sources: V4L2 cameras (with their identity) and replayed folders,
@@ -95,7 +99,7 @@ let package = Package(
         .target(
             name: "WebApp",
             dependencies: [
-                "Control", "DecisionCore", "LatchLink", "Camera", "Support", logging,
+                "CMosquitto", "Control", "DecisionCore", "DoorConfiguration", "LatchLink", "Camera", "Support", logging,
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
@@ -104,6 +108,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
 
         // MARK: Executables (thin: parsing and wiring only)
@@ -134,6 +139,7 @@ let package = Package(
             dependencies: [
                 "CommandSupport", "DoorConfiguration", "WebApp", "Support", argumentParser, logging,
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
         .executableTarget(
             name: "dogdoor-latch",
@@ -190,8 +196,9 @@ let package = Package(
         .testTarget(
             name: "WebAppTests",
             dependencies: [
-                "WebApp", "Control", "DecisionCore", "Support", "TestSupport",
+                "WebApp", "Control", "DecisionCore", "LatchLink", "Support", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ]),
         .testTarget(name: "FuzzTests", dependencies: ["FuzzEntries", "Imaging", "Support"]),
         .testTarget(name: "LatchTests", dependencies: ["LatchOwner", "LatchLink", "Support", "CGPIOD", "TestSupport"]),

@@ -2,10 +2,13 @@
 # The README's main command: sets up a fresh Debian 12 machine, generates sample photos (Bo and other animals,
 # drawn by the project itself), trains a model on them with dogdoor-train, and runs the door daemon on its
 # built-in defaults: a replay camera (a porch where a cat, a fox and other dogs pass before Bo comes to the
-# door) and a simulated latch. Ctrl-C stops it; the door locks.
+# door) and a simulated latch, with the web app beside it (its address and a one-time password are printed).
+# Ctrl-C stops them; the door locks.
 #
 # Usage: Scripts/demo.sh [extra dogdoord arguments, e.g. --set decision.hold=5s]
-# Everything it makes lives in var/demo: data/, frames/, model.safetensors, model.report.html, events/.
+# Environment: DOGDOOR_WEB_LISTEN (default 127.0.0.1:8080) is where the web app listens.
+# Everything it makes lives in var/demo: data/, frames/, model.safetensors, model.report.html, events/,
+# web-users, dataset/ (photos labelled in the web app).
 set -Eeuo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -15,7 +18,7 @@ step() { printf '==> %s\n' "$*"; }
 
 Scripts/setup.sh
 step "building (release)"
-for product in dogdoord dogdoor dogdoor-train dogdoor-latch dogdoor-samples; do swift build -c release --product "$product" >/dev/null; done
+for product in dogdoord dogdoor dogdoor-train dogdoor-latch dogdoor-web dogdoor-samples; do swift build -c release --product "$product" >/dev/null; done
 BIN="$ROOT/.build/release"
 
 mkdir -p "$DEMO"
@@ -42,14 +45,27 @@ if [[ ! -f "$DEMO/model.safetensors" ]]; then
         --report "$DEMO/model.report.html"
 fi
 
-step "starting the latch owner (simulated latch) and the door daemon on the replay camera (Ctrl-C stops both)"
+step "starting the latch owner (simulated latch), the door daemon on the replay camera, and the web app (Ctrl-C stops them)"
 echo "    events: $DEMO/events/events.jsonl   snapshots: $DEMO/events/snapshots/"
 echo "    status: $BIN/dogdoor status --socket $DEMO/control.sock"
 # The latch owner holds the latch and locks it by itself whenever dogdoord stops renewing an unlock.
 "$BIN/dogdoor-latch" --set "latch.socket=$DEMO/latch.sock" &
 owner=$!
-trap 'kill -TERM "$owner" 2>/dev/null; wait "$owner" 2>/dev/null' EXIT
+web=""
+trap 'kill -TERM $web "$owner" 2>/dev/null; wait $web "$owner" 2>/dev/null' EXIT
 for _ in $(seq 50); do [[ -S "$DEMO/latch.sock" ]] && break; sleep 0.1; done
+
+# The web app, with a fresh one-time password for the user "demo" (stored only as a bcrypt hash).
+listen="${DOGDOOR_WEB_LISTEN:-127.0.0.1:8080}"
+password="$(head -c 12 /dev/urandom | base64 | tr -d '/+=' | cut -c1-12)"
+rm -f "$DEMO/web-users"
+printf '%s\n' "$password" | "$BIN/dogdoor-web" passwd demo --password-stdin --set "web.users=$DEMO/web-users" >/dev/null
+"$BIN/dogdoor-web" --set "web.listen=$listen" --set "web.users=$DEMO/web-users" \
+    --set "web.control_socket=$DEMO/control.sock" --set "web.events_directory=$DEMO/events" \
+    --set "web.dataset=$DEMO/dataset" >"$DEMO/web.log" 2>&1 &
+web=$!
+echo "    web app: http://$listen/  user: demo  password: $password  (log: $DEMO/web.log)"
+
 "$BIN/dogdoord" --model "$DEMO/model.safetensors" \
     --set "camera.replay_folder=$DEMO/frames" \
     --set "events.directory=$DEMO/events" \

@@ -32,6 +32,7 @@ swift build -c release --product dogdoord
 swift build -c release --product dogdoor
 swift build -c release --product dogdoor-train
 swift build -c release --product dogdoor-latch
+swift build -c release --product dogdoor-web
 swift build -c release --product dogdoor-samples
 swift build --build-tests
 

@@ -205,13 +205,16 @@ public struct DaemonStatus: Equatable, Sendable, Codable {
     public var lastDecision: Decision?
     public var model: Model?
     public var frames: Frames?
+    /// Decisions, camera reconnects, model load time, memory and the inference-time histogram.
+    public var counters: DaemonCounters?
 
     public init(
         mode: DoorMode.Kind, unlockRemainingSeconds: Double? = nil, latch: LatchStatus, camera: CameraState,
         framesPerSecond: Double, inferenceMilliseconds: Double, curfew: String? = nil,
-        lastDecision: Decision? = nil, model: Model? = nil, frames: Frames? = nil
+        lastDecision: Decision? = nil, model: Model? = nil, frames: Frames? = nil, counters: DaemonCounters? = nil
     ) {
         self.frames = frames
+        self.counters = counters
         self.mode = mode
         self.unlockRemainingSeconds = unlockRemainingSeconds
         self.latch = latch
@@ -226,6 +229,7 @@ public struct DaemonStatus: Equatable, Sendable, Codable {
     enum CodingKeys: String, CodingKey {
         case mode, unlockRemainingSeconds = "unlock_remaining_s", latch, camera, framesPerSecond = "fps"
         case inferenceMilliseconds = "inference_ms", curfew, lastDecision = "last_decision", model, frames
+        case counters
     }
 }
 

@@ -34,6 +34,7 @@ extension DaemonSession {
         let output = policy.handle(.frame(now, probability: probability, frameID: result.frameID))
         if policy.episodeBestFrameID == result.frameID { episodeBest = (result.frameID, frame) }
         apply(output, at: now, frame: (result.frameID, frame), captured: result.captured)
+        if output.records.isEmpty { keepIfUncertain(probability, frameID: result.frameID, frame: frame, at: now) }
         if policy.episodeBestFrameID == nil { episodeBest = nil }
         logger.debug(
             "frame",
@@ -45,9 +46,32 @@ extension DaemonSession {
         }
     }
 
+    /// A frame that scored just below the threshold keeps a snapshot ("uncertain"): the light or view the model
+    /// is unsure of, the photo most worth labelling. At most one per `events.uncertain_interval`.
+    func keepIfUncertain(_ probability: Double, frameID: UInt64, frame: FramePayload, at now: Timestamp) {
+        let settings = configuration.events
+        let threshold = policy.parameters.threshold
+        guard settings.snapshots, settings.uncertainBand > 0, probability < threshold,
+            probability >= threshold - settings.uncertainBand,
+            lastUncertain.map({ now.monotonic - $0 >= settings.uncertainInterval }) ?? true
+        else { return }
+        lastUncertain = now.monotonic
+        record(
+            EventRecord(
+                time: now.wall, kind: "uncertain", mode: policy.mode.name, door: latch.statusText,
+                scores: [probability],
+                rule:
+                    "\(fixed(probability, 3)) is within \(fixed(settings.uncertainBand, 2)) below the threshold \(fixed(threshold, 4))",
+                modelSHA256: model.sha256, frameID: frameID),
+            snapshot: frame)
+    }
+
     func cameraChanged(_ state: CameraState, detail: String?, at now: Timestamp) throws {
         let previous = cameraState
         cameraState = state
+        if state == .reconnecting && previous != .reconnecting && previous != .starting {
+            counters.cameraReconnects += 1
+        }
         if state != previous {
             logger.notice("camera \(state.rawValue)", metadata: detail.map { ["detail": "\($0)"] } ?? [:])
             record(

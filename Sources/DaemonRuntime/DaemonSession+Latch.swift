@@ -15,6 +15,7 @@ extension DaemonSession {
         // Decision latency: from the frame's capture to the latch command (decode, inference, vote, actuation).
         let latencyMS = captured.map { (clock.now().monotonic - $0.monotonic).seconds * 1000 }
         for decision in output.records {
+            count(decision)
             var snapshot: FramePayload?
             switch decision.kind {
             case .unlock, .rejectedCooldown, .rejectedCurfew, .rejectedLocked:
@@ -40,6 +41,17 @@ extension DaemonSession {
                     "mode": "\(decision.mode.name)",
                     "scores": "\(decision.scores.map { fixed($0, 2) }.joined(separator: ","))",
                 ])
+        }
+    }
+
+    /// Counts a decision for the status's counters.
+    func count(_ decision: DecisionRecord) {
+        switch decision.kind {
+        case .unlock where decision.frameID != nil: counters.unlocksByVote += 1
+        case .unlock: counters.unlocksByCommand += 1
+        case .nearMiss: counters.nearMisses += 1
+        case .rejectedCooldown, .rejectedCurfew, .rejectedLocked: counters.refusedVotes += 1
+        default: break
         }
     }
 

@@ -58,6 +58,7 @@ extension DaemonSession {
         // Everything verified and started: switch.
         policy = newPolicy
         model = prepared.model
+        counters.modelLoadSeconds = prepared.loadSeconds
         episodeBest = nil
         worker.use(model: prepared.model, motion: Self.motionSettings(next.motion))
         let eventsChanged = newEvents != nil

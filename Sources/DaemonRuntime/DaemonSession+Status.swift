@@ -10,6 +10,11 @@ extension DaemonSession {
         let now = clock.now().monotonic
         var remaining: Double?
         if case .unlocked(let until, _) = policy.mode { remaining = max(0, (until - now).seconds) }
+        if lastMemorySample.map({ now - $0 >= .seconds(1) }) ?? true {
+            counters.residentBytes = ProcessMemory.current().resident
+            lastMemorySample = now
+        }
+        counters.inference = frames.inferenceHistogram
         let value = DaemonStatus(
             mode: policy.mode.kind, unlockRemainingSeconds: remaining, latch: latch.status,
             camera: cameraState, framesPerSecond: frames.framesPerSecond,
@@ -18,7 +23,8 @@ extension DaemonSession {
             model: DaemonStatus.Model(path: model.path, sha256: model.sha256, threshold: policy.parameters.threshold),
             frames: DaemonStatus.Frames(
                 seen: frames.seen, evaluated: frames.evaluatedCount, corrupt: frames.corrupt,
-                dropped: worker.droppedFrames, still: frames.still))
+                dropped: worker.droppedFrames, still: frames.still),
+            counters: counters)
         status.withLock { $0 = value }
     }
 

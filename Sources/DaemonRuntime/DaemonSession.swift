@@ -1,7 +1,7 @@
 import Camera
-import DoorConfiguration
 import Control
 import DecisionCore
+import DoorConfiguration
 import EventLog
 import Inference
 import Logging
@@ -25,6 +25,11 @@ final class DaemonSession {
     var source: FrameSource?
     var cameraState = CameraState.starting
     var frames = FrameCounters()
+    /// Decisions, reconnects, model load time and memory, for the status's counters.
+    var counters = DaemonCounters()
+    var lastMemorySample: MonotonicInstant?
+    /// When the last uncertain frame's snapshot was kept.
+    var lastUncertain: MonotonicInstant?
     var ready = false
     var lastWatchdog: MonotonicInstant?
     var lastCorruptLog: MonotonicInstant?
@@ -47,10 +52,13 @@ final class DaemonSession {
         try? settings.notifier.status("verifying model \(configuration.model.path)")
         let model: ActiveModel
         let policy: DecisionPolicy
+        let loadStarted = MonotonicClock.now()
+        var loadSeconds = 0.0
         do {
             model = try ActiveModel(
                 path: configuration.model.path, plan: configuration.compute.plan, threads: settings.threads,
                 trust: try configuration.model.trust())
+            loadSeconds = MonotonicClock.now() - loadStarted
             logger.info(
                 "model verified",
                 metadata: [
@@ -105,6 +113,7 @@ final class DaemonSession {
             configurationPath: settings.configurationPath, overrides: settings.overrides,
             threads: settings.threads, logger: logger
         ) { [inbox] in inbox.post(prepared: $0) }
+        counters.modelLoadSeconds = loadSeconds
         let now = clock.now()
         for event in latch.sync(unlockedUntil: nil, now: now.monotonic) { handleLatch(event, at: now) }
         record(

@@ -1,7 +1,7 @@
 import Camera
-import DoorConfiguration
 import Control
 import DecisionCore
+import DoorConfiguration
 import EventLog
 import Imaging
 import Inference

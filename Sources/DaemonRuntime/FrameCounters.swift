@@ -1,4 +1,5 @@
 import Camera
+import Control
 import Support
 
 /// Frame counters and rates for status and the watchdog.
@@ -11,11 +12,14 @@ struct FrameCounters {
     var lastProgress: MonotonicInstant?
     /// Mean inference time, exponentially weighted.
     private(set) var inferenceMilliseconds = 0.0
+    /// Every inference time since the start, in buckets.
+    private(set) var inferenceHistogram = LatencyHistogram()
     private var recent: [MonotonicInstant] = []
 
     mutating func evaluated(milliseconds: Double, at now: MonotonicInstant) {
         inferenceMilliseconds = evaluatedCount == 0 ? milliseconds : 0.9 * inferenceMilliseconds + 0.1 * milliseconds
         evaluatedCount += 1
+        inferenceHistogram.record(milliseconds: milliseconds)
         lastProgress = now
         recent.append(now)
         recent.removeAll { now - $0 > .seconds(5) }

@@ -1,5 +1,5 @@
-import DoorConfiguration
 import DecisionCore
+import DoorConfiguration
 import Inference
 import Logging
 import NeuralNet
@@ -11,6 +11,8 @@ struct PreparedReload: Sendable {
     let configuration: DaemonConfiguration
     let model: ActiveModel
     let parameters: DecisionParameters
+    /// How long loading and verifying the model took.
+    var loadSeconds = 0.0
 
     /// Sections (or keys) that differ from `running` but take effect only when a process restarts: the latch
     /// owner reads `[latch]` when it starts, the control sockets are bound at start, and the engine threads
@@ -108,10 +110,13 @@ final class ReloadPreparer: Sendable {
             var next = base
             if let path = configurationPath { next = try DaemonConfiguration.load(path: path) }
             for (key, value) in overrides { try next.apply(override: key, value: value) }
+            let started = MonotonicClock.now()
             let model = try ActiveModel(
                 path: next.model.path, plan: next.compute.plan, threads: threads, trust: try next.model.trust())
+            let loadSeconds = MonotonicClock.now() - started
             let parameters = try next.decisionParameters(modelThreshold: model.threshold)
-            return .success(PreparedReload(configuration: next, model: model, parameters: parameters))
+            return .success(
+                PreparedReload(configuration: next, model: model, parameters: parameters, loadSeconds: loadSeconds))
         } catch {
             return .failure(Failure("\(error)"))
         }

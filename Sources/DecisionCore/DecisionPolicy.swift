@@ -112,6 +112,9 @@ public struct DecisionRecord: Hashable, Sendable {
     public var rule: String
     /// The frame that triggered the decision; for a near miss, the best-scoring frame of the episode.
     public var frameID: UInt64?
+    /// For an unlock or rejection by the vote: the time from the episode's first positive frame (the animal's
+    /// first sighting) to this decision.
+    public var sinceFirstPositive: Duration?
 }
 
 /// What the daemon must do after an event: drive the latch with `commands` (in order) and log `records`.
@@ -167,6 +170,8 @@ public struct DecisionPolicy: Sendable {
         var peakScores: [Double] = []
         var bestFrameID: UInt64 = 0
         var bestProbability = -1.0
+        /// When the first positive frame of the episode was seen.
+        var firstPositive: MonotonicInstant?
         /// The episode unlocked the door or was rejected: it is not a near miss and is reported once.
         var resolved = false
     }
@@ -338,6 +343,9 @@ public struct DecisionPolicy: Sendable {
         }
 
         var current = episode ?? Episode()
+        if current.firstPositive == nil {
+            current.firstPositive = evidence.first { $0.probability >= parameters.threshold }?.time
+        }
         if positives > current.peakPositives {
             current.peakPositives = positives
             current.peakScores = currentScores
@@ -350,26 +358,30 @@ public struct DecisionPolicy: Sendable {
         guard positives >= parameters.requiredPositives, !current.resolved else { return }
 
         let rule = parameters.ruleDescription
+        let sighting = current.firstPositive.map { t - $0 }
         if mode == .locked {
             resolveEpisode()
-            record(.rejectedLocked, rule: rule + "; mode is locked", scores: currentScores, frameID: frameID, &output)
+            record(
+                .rejectedLocked, rule: rule + "; mode is locked", scores: currentScores, frameID: frameID,
+                sinceFirstPositive: sighting, &output)
         } else if let activeCurfew {
             resolveEpisode()
             record(
                 .rejectedCurfew, rule: rule + "; curfew \(activeCurfew)", scores: currentScores, frameID: frameID,
-                &output)
+                sinceFirstPositive: sighting, &output)
         } else if let cooldownUntil {
             resolveEpisode()
             record(
                 .rejectedCooldown, rule: rule + "; cooldown for another \(formatSeconds(cooldownUntil - t))",
-                scores: currentScores, frameID: frameID, &output)
+                scores: currentScores, frameID: frameID, sinceFirstPositive: sighting, &output)
         } else {
             resolveEpisode()
             door = .unlocked
             openedAt = t
             relockAt = t + parameters.hold
             output.commands.append(.unlock)
-            record(.unlock, rule: rule, scores: currentScores, frameID: frameID, &output)
+            record(
+                .unlock, rule: rule, scores: currentScores, frameID: frameID, sinceFirstPositive: sighting, &output)
             clearEvidence(&output)
         }
     }
@@ -474,11 +486,11 @@ public struct DecisionPolicy: Sendable {
 
     private mutating func record(
         _ kind: DecisionKind, rule: String, scores: [Double] = [], frameID: UInt64? = nil,
-        _ output: inout DecisionOutput
+        sinceFirstPositive: Duration? = nil, _ output: inout DecisionOutput
     ) {
         output.records.append(
             DecisionRecord(
                 kind: kind, time: now, mode: mode, door: door, scores: scores,
-                rule: rule, frameID: frameID))
+                rule: rule, frameID: frameID, sinceFirstPositive: sinceFirstPositive))
     }
 }

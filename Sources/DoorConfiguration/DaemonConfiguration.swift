@@ -144,6 +144,11 @@ public struct DaemonConfiguration: Hashable, Sendable {
         public var logMaxBytes = 10 * 1_048_576
         /// Rotated logs kept (events.jsonl.1 ... .N).
         public var logFiles = 5
+        /// Frames scoring within this much below the threshold keep a snapshot ("uncertain" events), for
+        /// labelling in the web app; 0 keeps none.
+        public var uncertainBand = 0.1
+        /// At most one uncertain snapshot per this interval.
+        public var uncertainInterval: Duration = .seconds(30)
     }
 
     /// `[control]`
@@ -485,6 +490,10 @@ public struct DaemonConfiguration: Hashable, Sendable {
         KeySpec("events.max_snapshot_bytes") { $0.events.maxSnapshotBytes = try integer($1, 1_048_576...(100 << 30)) },
         KeySpec("events.log_max_bytes") { $0.events.logMaxBytes = try integer($1, 65_536...(1 << 30)) },
         KeySpec("events.log_files") { $0.events.logFiles = try integer($1, 1...100) },
+        KeySpec("events.uncertain_band") { $0.events.uncertainBand = try number($1, 0...0.5) },
+        KeySpec("events.uncertain_interval") {
+            $0.events.uncertainInterval = try duration($1, .seconds(1)...(.seconds(3_600)))
+        },
 
         KeySpec("control.socket") { $0.control.socket = try socketPath($1) },
         KeySpec("control.group") {

@@ -42,12 +42,17 @@ public struct EventRecord: Equatable, Sendable {
         self.details = details
     }
 
-    /// The event for a decision record.
+    /// The event for a decision record (a vote's unlock or rejection also says how long after the animal's first
+    /// positive frame it came, as `first_seen_s`).
     public init(decision: DecisionRecord, modelSHA256: String?, snapshot: String? = nil) {
+        var details = JSONObject()
+        if let since = decision.sinceFirstPositive {
+            details["first_seen_s"] = .number((since.seconds * 1_000).rounded() / 1_000)
+        }
         self.init(
             time: decision.time.wall, kind: decision.kind.rawValue, mode: decision.mode.name,
             door: decision.door.rawValue, scores: decision.scores, rule: decision.rule,
-            modelSHA256: modelSHA256, frameID: decision.frameID, snapshot: snapshot)
+            modelSHA256: modelSHA256, frameID: decision.frameID, snapshot: snapshot, details: details)
     }
 
     /// The record as a JSON object: `time`, `kind`, then the fields that are present, then `details`.

@@ -44,6 +44,13 @@ public struct EventEntry: Sendable, Equatable, Codable {
     public var snapshot: String?
     /// For commands: whom the client said it acted for (`web:owner`, `mqtt`).
     public var by: String?
+    /// For a vote's unlock: seconds from the animal's first positive frame to the unlock.
+    public var firstSeenSeconds: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case time, kind, category, door, mode, rule, scores, snapshot, by
+        case firstSeenSeconds = "first_seen_s"
+    }
 
     /// The local calendar day, `YYYY-MM-DD` (the first ten characters of `time`).
     public var day: String { String(time.prefix(10)) }
@@ -63,12 +70,15 @@ public struct EventEntry: Sendable, Equatable, Codable {
         scores = object["scores"]?.arrayValue?.compactMap(\.doubleValue) ?? []
         snapshot = object["snapshot"]?.stringValue.flatMap { SnapshotName.isValid($0) ? $0 : nil }
         by = object["by"]?.stringValue
+        firstSeenSeconds = object["first_seen_s"]?.doubleValue
     }
 
     public init(
         time: String, kind: String, category: EventCategory, door: String? = nil, mode: String? = nil,
-        rule: String? = nil, scores: [Double] = [], snapshot: String? = nil, by: String? = nil
+        rule: String? = nil, scores: [Double] = [], snapshot: String? = nil, by: String? = nil,
+        firstSeenSeconds: Double? = nil
     ) {
+        self.firstSeenSeconds = firstSeenSeconds
         self.time = time
         self.kind = kind
         self.category = category
@@ -93,8 +103,15 @@ public struct DaySummary: Sendable, Equatable, Codable {
     /// Commands from people.
     public var commands = 0
     public var faults = 0
+    /// Mean seconds from Bo's first positive frame to the unlock, over the day's visits that say it.
+    public var averageSecondsToUnlock: Double?
 
     public init(day: String) { self.day = day }
+
+    enum CodingKeys: String, CodingKey {
+        case day, visits, unlocks, refused, commands, faults
+        case averageSecondsToUnlock = "average_s_to_unlock"
+    }
 }
 
 /// The daemon's event log read back: the newest events first, and counts per day.
@@ -121,7 +138,11 @@ public enum EventHistory {
     /// Counts per day, newest day first.
     public static func days(_ entries: [EventEntry]) -> [DaySummary] {
         var byDay: [String: DaySummary] = [:]
+        var waits: [String: [Double]] = [:]
         for entry in entries {
+            if entry.category == .bo, entry.kind == "unlock", let wait = entry.firstSeenSeconds {
+                waits[entry.day, default: []].append(wait)
+            }
             var summary = byDay[entry.day] ?? DaySummary(day: entry.day)
             switch (entry.category, entry.kind) {
             case (.bo, "unlock"):
@@ -135,6 +156,7 @@ public enum EventHistory {
             }
             byDay[entry.day] = summary
         }
+        for (day, values) in waits { byDay[day]?.averageSecondsToUnlock = values.reduce(0, +) / Double(values.count) }
         return byDay.values.sorted { $0.day > $1.day }
     }
 
@@ -150,7 +172,9 @@ public enum EventHistory {
         var bytes = [UInt8](repeating: 0, count: size - start)
         var done = 0
         while done < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, $0.count - done, off_t(start + done)) }
+            let n = bytes.withUnsafeMutableBytes {
+                pread(fd, $0.baseAddress! + done, $0.count - done, off_t(start + done))
+            }
             if n < 0 && errno == EINTR { continue }
             guard n >= 0 else { throw SystemError("read", path: path) }
             if n == 0 { break }

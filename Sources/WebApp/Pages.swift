@@ -11,6 +11,7 @@ enum Pages {
             try library.register(login, named: "login")
             try library.register(status, named: "status")
             try library.register(events, named: "events")
+            try library.register(label, named: "label")
         } catch {
             preconditionFailure("a built-in template does not parse: \(error)")
         }
@@ -33,7 +34,7 @@ enum Pages {
         <script src="/static/app.js" defer></script>
         </head><body>
         <header><strong>DogDoor</strong>
-        {{#user}}<nav><a href="/">Door</a> <a href="/events">Timeline</a>
+        {{#user}}<nav><a href="/">Door</a> <a href="/events">Timeline</a> <a href="/label">Label</a>
         <form method="post" action="/logout" class="inline"><input type="hidden" name="csrf" value="{{csrf}}">
         <button class="link">Log out {{user}}</button></form></nav>{{/user}}
         </header>
@@ -90,8 +91,8 @@ enum Pages {
         {{<layout}}{{$body}}
         <h1>Timeline</h1>
         <nav class="filters">{{#filters}}<a href="/events{{#value}}?filter={{value}}{{/value}}" {{#selected}}aria-current="page"{{/selected}}>{{label}}</a> {{/filters}}</nav>
-        <table class="days"><thead><tr><th>Day</th><th>Bo's visits</th><th>Unlocks</th><th>Refused</th><th>Commands</th><th>Faults</th></tr></thead>
-        <tbody>{{#days}}<tr><td>{{day}}</td><td>{{visits}}</td><td>{{unlocks}}</td><td>{{refused}}</td><td>{{commands}}</td><td>{{faults}}</td></tr>{{/days}}</tbody></table>
+        <table class="days"><thead><tr><th>Day</th><th>Bo's visits</th><th>Unlocks</th><th>Refused</th><th>Commands</th><th>Faults</th><th>Sighting to unlock</th></tr></thead>
+        <tbody>{{#days}}<tr><td>{{day}}</td><td>{{visits}}</td><td>{{unlocks}}</td><td>{{refused}}</td><td>{{commands}}</td><td>{{faults}}</td><td>{{wait}}</td></tr>{{/days}}</tbody></table>
         <ol class="timeline">
         {{#entries}}<li class="{{category}}"><time>{{time}}</time> <strong>{{kind}}</strong>{{#by}} by {{by}}{{/by}}
         {{#rule}}<div class="rule">{{rule}}</div>{{/rule}}{{#scoreText}}<div class="scores">scores {{scoreText}}</div>{{/scoreText}}
@@ -99,6 +100,32 @@ enum Pages {
         {{/entries}}
         {{^entries}}<li>No events{{#filterName}} of this kind{{/filterName}} yet.</li>{{/entries}}
         </ol>
+        {{/body}}{{/layout}}
+        """
+
+    static let label = """
+        {{<layout}}{{$body}}
+        <h1>Label the door's photos</h1>
+        <p>Each photo you label is copied into <code>{{directory}}</code> in the trainer's layout; retrain with
+        <code>dogdoor-train --data {{directory}} --data YOUR-PHOTOS</code>.</p>
+        <p class="counts">{{#counts}}<span>{{folder}}: {{count}}</span> {{/counts}}</p>
+        <nav class="filters"><a href="/label" {{^showAll}}aria-current="page"{{/showAll}}>Not labelled yet</a>
+        <a href="/label?show=all" {{#showAll}}aria-current="page"{{/showAll}}>All</a></nav>
+        <ul class="labels">
+        {{#snapshots}}<li class="card" id="{{snapshot}}">
+        <img src="/snapshots/{{snapshot}}" alt="snapshot of {{kind}} at {{time}}" loading="lazy">
+        <div>{{kind}} · <time>{{time}}</time>{{#scoreText}} · scores {{scoreText}}{{/scoreText}}</div>
+        {{#label}}<div class="label">Labelled <strong>{{label}}</strong> by {{labelledBy}}</div>{{/label}}
+        <form method="post" action="/label" class="buttons">
+        <input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="snapshot" value="{{snapshot}}">
+        {{#showAll}}<input type="hidden" name="show" value="all">{{/showAll}}
+        <button name="label" value="positive">{{positive}}</button>
+        <button name="label" value="negative">{{negative}}</button>
+        <button name="label" value="skip" class="secondary">Skip</button>
+        </form></li>
+        {{/snapshots}}
+        {{^snapshots}}<li>No photos to label{{^showAll}} (all are labelled){{/showAll}}.</li>{{/snapshots}}
+        </ul>
         {{/body}}{{/layout}}
         """
 
@@ -125,6 +152,9 @@ enum Pages {
         .days { border-collapse: collapse; width: 100%; overflow-x: auto; display: block; }
         .days td, .days th { padding: .2rem .5rem; border-bottom: 1px solid #8884; text-align: right; }
         .filters a[aria-current] { font-weight: 700; }
+        .labels { list-style: none; padding: 0; } .labels img { max-width: 100%; }
+        button.secondary { background: none; color: inherit; border-color: #8888; }
+        .counts span { margin-right: 1rem; }
         """
 
     /// Refreshes the status card every two seconds from `/api/status` (the page works without it).

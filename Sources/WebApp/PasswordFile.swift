@@ -49,9 +49,15 @@ public struct PasswordFile: Sendable, Equatable {
         return try PasswordFile(parsing: text, file: path)
     }
 
-    /// Writes the file atomically, readable by its owner and group only.
+    /// Writes the file atomically, readable by its owner and group only; an existing file's owner and group
+    /// are kept (the install script makes it root:dogdoor-web, so that the service can read it).
     public func save(to path: String) throws {
+        var existing = stat()
+        let hadFile = stat(path, &existing) == 0
         try AtomicFile.write(text, to: path, permissions: 0o640)
+        if hadFile, chown(path, existing.st_uid, existing.st_gid) != 0 {
+            throw SystemError("keep the owner of", path: path)
+        }
     }
 
     public var text: String {
@@ -60,7 +66,9 @@ public struct PasswordFile: Sendable, Equatable {
     }
 
     /// Sets (or adds) `name`'s password.
-    public mutating func setPassword(_ password: String, for name: String, cost: UInt8 = PasswordFile.cost)
+    public mutating func setPassword(
+        _ password: String, for name: String, cost: UInt8 = PasswordFile.cost
+    )
         throws(Failure)
     {
         guard Self.isValidName(name) else { throw Failure("user name must be 1 to 32 letters, digits, - or _") }

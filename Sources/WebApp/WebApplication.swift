@@ -1,13 +1,13 @@
 import Control
+import HTTPTypes
 import Hummingbird
 import HummingbirdAuth
 import HummingbirdBcrypt
-import HTTPTypes
 import Logging
 import NIOCore
 import NIOPosix
+import ServiceLifecycle
 import Support
-
 
 /// Where the web app finds things and how it listens.
 public struct WebSettings: Sendable {
@@ -20,8 +20,22 @@ public struct WebSettings: Sendable {
     public var eventsDirectory = "/var/lib/dogdoor/events"
     /// How long a login lasts without use.
     public var sessionLifetime: Duration = .seconds(12 * 60 * 60)
+    /// Where labelled snapshots go.
+    public var dataset = DatasetLabel(
+        directory: "/var/lib/dogdoor-web/dataset", positiveClass: "bo", negativeClass: "not_bo", validFraction: 0.2)
 
     public init() {}
+
+    /// The settings `configuration` describes, with the daemon's events directory.
+    public init(_ configuration: WebConfiguration, eventsDirectory: String) {
+        host = configuration.host
+        port = configuration.port
+        passwordFile = configuration.users
+        self.eventsDirectory = eventsDirectory
+        dataset = DatasetLabel(
+            directory: configuration.dataset, positiveClass: configuration.positiveClass,
+            negativeClass: configuration.negativeClass, validFraction: configuration.validFraction)
+    }
 }
 
 /// One browser's session: who logged in (nil before), and the token every form must carry back (CSRF).
@@ -69,13 +83,15 @@ public struct WebApp: Sendable {
         self.logger = logger
     }
 
-    /// The application, ready to run (or to test with HummingbirdTesting).
-    public func application(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in })
-        -> some ApplicationProtocol
-    {
+    /// The application, ready to run (or to test with HummingbirdTesting); `services` run beside the server
+    /// (the Home Assistant bridge) and stop with it.
+    public func application(
+        services: [any Service] = [], onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
         Application(
             router: router(),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "dogdoor-web"),
+            services: services,
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
     }
@@ -102,6 +118,8 @@ public struct WebApp: Sendable {
         member.get("/events") { request, context in try eventsPage(request, context) }
         member.get("/api/events") { request, _ in try eventsJSON(request) }
         member.get("/snapshots/{name}") { _, context in try await snapshot(context) }
+        member.get("/label") { request, context in try labelPage(request, context) }
+        member.post("/label") { request, context in try await label(request, context) }
         member.post("/logout") { request, context in try await logout(request, context) }
         return router
     }
@@ -283,12 +301,16 @@ public struct WebApp: Sendable {
         let values: [String: Any] = [
             "title": "Timeline",
             "filters": Self.filters.map {
-                ["value": $0.value, "label": $0.label, "selected": $0.value == (filter?.rawValue ?? "")] as [String: Any]
+                ["value": $0.value, "label": $0.label, "selected": $0.value == (filter?.rawValue ?? "")]
+                    as [String: Any]
             },
             "filterName": filter?.rawValue as Any,
             "days": EventHistory.days(all).prefix(14).map {
-                ["day": $0.day, "visits": $0.visits, "unlocks": $0.unlocks, "refused": $0.refused,
-                 "commands": $0.commands, "faults": $0.faults] as [String: Any]
+                [
+                    "day": $0.day, "visits": $0.visits, "unlocks": $0.unlocks, "refused": $0.refused,
+                    "commands": $0.commands, "faults": $0.faults,
+                    "wait": $0.averageSecondsToUnlock.map { fixed($0, 1) + " s" } ?? "-",
+                ] as [String: Any]
             },
             "entries": entries.prefix(200).map { EntryView($0).values },
         ]
@@ -322,6 +344,76 @@ public struct WebApp: Sendable {
             body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
+    // MARK: - Labelling
+
+    func labelPage(_ request: Request, _ context: WebContext) throws -> Response {
+        let session = try requireSession(context)
+        let showAll = request.uri.queryParameters["show"] == "all"
+        let labels = try settings.dataset.labels()
+        var seen = Set<String>()
+        let snapshots = try EventHistory.recent(directory: settings.eventsDirectory, limit: 5_000).filter {
+            guard let name = $0.snapshot, !seen.contains(name) else { return false }
+            seen.insert(name)
+            return showAll || labels[name] == nil
+        }
+        let dataset = settings.dataset
+        let values: [String: Any] = [
+            "title": "Label", "showAll": showAll, "positive": dataset.positiveClass,
+            "negative": dataset.negativeClass,
+            "counts": dataset.counts().map { ["folder": $0.folder, "count": $0.count] as [String: Any] },
+            "directory": dataset.directory,
+            "snapshots": snapshots.prefix(60).map { entry -> [String: Any] in
+                var values = EntryView(entry).values
+                if let label = labels[entry.snapshot ?? ""] {
+                    values["label"] = Self.labelText(label.label, dataset)
+                    values["labelledBy"] = label.by
+                }
+                return values
+            },
+        ]
+        return page("label", context, session: session, values)
+    }
+
+    static func labelText(_ label: SnapshotLabel, _ dataset: DatasetLabel) -> String {
+        switch label {
+        case .positive: return dataset.positiveClass
+        case .negative: return dataset.negativeClass
+        case .skip: return "skipped"
+        }
+    }
+
+    struct LabelForm: Decodable {
+        var csrf: String
+        var snapshot: String
+        var label: String
+        var show: String?
+    }
+
+    func label(_ request: Request, _ context: WebContext) async throws -> Response {
+        let form = try await decodeForm(LabelForm.self, request, context)
+        try requireToken(form.csrf, context)
+        let session = try requireSession(context)
+        guard let label = SnapshotLabel(rawValue: form.label) else {
+            throw HTTPError(.badRequest, message: "label must be positive, negative or skip")
+        }
+        guard SnapshotName.isValid(form.snapshot) else { throw HTTPError(.badRequest, message: "not a snapshot") }
+        let dataset = settings.dataset
+        let snapshots = settings.eventsDirectory + "/snapshots"
+        let user = session.user ?? ""
+        let now = clock.now().wall
+        do {
+            try await NIOThreadPool.singleton.runIfActive {
+                try dataset.label(form.snapshot, as: label, by: "web:\(user)", at: now, snapshots: snapshots)
+            }
+        } catch {
+            logger.error("labelling failed", metadata: ["snapshot": "\(form.snapshot)", "error": "\(error)"])
+            throw HTTPError(.internalServerError, message: "could not label \(form.snapshot): \(error)")
+        }
+        logger.notice(
+            "labelled", metadata: ["snapshot": "\(form.snapshot)", "label": "\(label.rawValue)", "user": "\(user)"])
+        return .redirect(to: form.show == "all" ? "/label?show=all" : "/label")
+    }
+
     // MARK: - Metrics
 
     func metricsResponse() async throws -> Response {
@@ -351,12 +443,14 @@ public struct WebApp: Sendable {
     /// Every state change carries the session's token: a page of another site cannot make the browser send one.
     func requireToken(_ token: String, _ context: WebContext) throws {
         guard let expected = context.sessions.session?.csrf, constantTimeEqual(token, expected) else {
-            logger.warning("refused a form without the session's token", metadata: ["address": "\(context.remoteAddress)"])
+            logger.warning(
+                "refused a form without the session's token", metadata: ["address": "\(context.remoteAddress)"])
             throw HTTPError(.forbidden, message: "the form has expired; reload the page")
         }
     }
 
-    func decodeForm<Form: Decodable>(_ type: Form.Type, _ request: Request, _ context: WebContext) async throws -> Form {
+    func decodeForm<Form: Decodable>(_ type: Form.Type, _ request: Request, _ context: WebContext) async throws -> Form
+    {
         guard request.headers[.contentType]?.hasPrefix("application/x-www-form-urlencoded") == true else {
             throw HTTPError(.unsupportedMediaType, message: "expected a form")
         }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import CommandSupport
-import DoorConfiguration
 import DecisionCore
+import DoorConfiguration
 import LatchLink
 import LatchOwner
 import Logging

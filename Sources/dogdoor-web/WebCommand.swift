@@ -4,6 +4,7 @@ import Dispatch
 import DoorConfiguration
 import Hummingbird
 import Logging
+import ServiceLifecycle
 import Support
 import Synchronization
 import WebApp
@@ -21,28 +22,34 @@ struct WebCommand: DogDoorProgram {
     )
 }
 
-struct Serve: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Serve the web app (the default).",
-        discussion: """
-            Reads control.socket and events.directory from the daemon's configuration file; talks to dogdoord \
-            over its control socket only (it has no access to the latch). Listens on 127.0.0.1:8080 unless told \
-            otherwise: put a reverse proxy with TLS in front to reach it from a phone on the home network.
-            """)
-
-    @Option(name: .long, help: "dogdoord's configuration file (default: /etc/dogdoor/dogdoord.toml if it exists).")
+/// Options shared by the subcommands: web.toml and its overrides.
+struct ConfigurationOptions: ParsableArguments {
+    @Option(name: .long, help: "web.toml (default: /etc/dogdoor/web.toml if it exists, else the built-in defaults).")
     var config: String?
 
     @Option(
         name: .customLong("set"),
-        help: ArgumentHelp("Override a configuration key, e.g. control.socket=PATH (repeatable).", valueName: "key=value"))
+        help: ArgumentHelp(
+            "Override a web.toml key, e.g. web.listen=127.0.0.1:8081 (repeatable).", valueName: "section.key=value"))
     var overrides: [String] = []
 
-    @Option(name: .long, help: "Address and port to listen on.")
-    var listen = "127.0.0.1:8080"
+    func load() throws -> WebConfiguration {
+        let path = config ?? (fileExistsAt(WebConfiguration.defaultPath) ? WebConfiguration.defaultPath : nil)
+        return try WebConfiguration.load(path: path, overrides: overrides)
+    }
+}
 
-    @Option(name: .long, help: "The users file (`dogdoor web passwd NAME` writes it).")
-    var users = "/etc/dogdoor/web-users"
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the web app (the default).",
+        discussion: """
+            Talks to dogdoord over its control socket only (it has no access to the latch) and reads its events \
+            directory; both come from dogdoord.toml unless web.toml names them. Listens on 127.0.0.1:8080 unless \
+            told otherwise: put a reverse proxy with TLS in front to reach it from a phone on the home network. \
+            With [mqtt] enabled, it is also the Home Assistant bridge.
+            """)
+
+    @OptionGroup var options: ConfigurationOptions
 
     @Option(name: .customLong("log-level"), help: "How much to log.")
     var logLevel: Logger.Level = .info
@@ -50,26 +57,27 @@ struct Serve: ParsableCommand {
     func run() throws {
         bootstrapLoggingOnce(level: logLevel)
         let logger = Logger(label: "dogdoor-web")
-        let path = config ?? (fileExistsAt(DaemonConfiguration.defaultPath) ? DaemonConfiguration.defaultPath : nil)
-        var configuration = try path.map { try DaemonConfiguration.load(path: $0) } ?? .defaults
-        for o in overrides {
-            let parts = o.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2 else { throw ValidationError("--set \(o): expected key=value") }
-            try configuration.apply(override: parts[0], value: parts[1])
-        }
-        var settings = WebSettings()
-        (settings.host, settings.port) = try parseListen(listen)
-        settings.passwordFile = users
-        settings.eventsDirectory = configuration.events.directory
-        if try PasswordFile.load(users).users.isEmpty {
+        let configuration = try options.load()
+        let (socket, events) = try configuration.daemonPaths()
+        let settings = WebSettings(configuration, eventsDirectory: events)
+        if try PasswordFile.load(settings.passwordFile).users.isEmpty {
             logger.warning(
-                "no users yet: nobody can log in", metadata: ["fix": "dogdoor web passwd NAME --users \(users)"])
+                "no users yet: nobody can log in",
+                metadata: ["fix": "dogdoor web passwd NAME --set web.users=\(settings.passwordFile)"])
         }
-        let app = WebApp(
-            settings: settings, door: SocketDoorLink(socket: configuration.control.socket), logger: logger)
+        let door = SocketDoorLink(socket: socket)
+        let app = WebApp(settings: settings, door: door, logger: logger)
+        // With [mqtt] enabled, the Home Assistant bridge runs beside the server and stops with it.
+        let services: [any Service] =
+            configuration.mqtt.enabled
+            ? [
+                HomeAssistantBridge(
+                    settings: configuration.mqtt, door: door, eventsDirectory: events,
+                    logger: Logger(label: "dogdoor-web.mqtt"), softwareVersion: dogDoorVersion)
+            ] : []
         let host = settings.host
         try blockOn {
-            try await app.application { port in
+            try await app.application(services: services) { port in
                 logger.notice("listening", metadata: ["url": "http://\(host):\(port)/"])
                 print("dogdoor-web: http://\(host):\(port)/")
             }.runService()
@@ -89,8 +97,7 @@ struct Passwd: ParsableCommand {
     @Argument(help: "The user's name (letters, digits, - and _).")
     var name: String
 
-    @Option(name: .long, help: "The users file.")
-    var users = "/etc/dogdoor/web-users"
+    @OptionGroup var options: ConfigurationOptions
 
     @Flag(name: .customLong("password-stdin"), help: "Read the password from standard input.")
     var passwordStdin = false
@@ -99,6 +106,7 @@ struct Passwd: ParsableCommand {
     var remove = false
 
     func run() throws {
+        let users = try options.load().users
         var file = try PasswordFile.load(users)
         if remove {
             guard file.remove(name) else { throw Failure("\(users): no user \(name)") }
@@ -120,17 +128,6 @@ struct Passwd: ParsableCommand {
         try file.save(to: users)
         print("set the password of \(name) in \(users)")
     }
-}
-
-/// `HOST:PORT` (IPv6 in brackets: `[::1]:8080`).
-func parseListen(_ text: String) throws -> (String, Int) {
-    guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
-        (0...65_535).contains(port)
-    else { throw ValidationError("--listen \(text): expected HOST:PORT, e.g. 127.0.0.1:8080") }
-    var host = String(text[..<colon])
-    if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-    guard !host.isEmpty else { throw ValidationError("--listen \(text): the host is missing") }
-    return (host, port)
 }
 
 /// Reads a line from the terminal without echoing it.

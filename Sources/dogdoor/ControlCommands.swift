@@ -1,7 +1,7 @@
 import ArgumentParser
 import CommandSupport
-import DoorConfiguration
 import Control
+import DoorConfiguration
 import Support
 
 /// Where the daemon's control socket is: --socket, else the configuration's [control] socket.

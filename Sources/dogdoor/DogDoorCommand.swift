@@ -13,7 +13,8 @@ struct DogDoorCommand: DogDoorProgram {
         subcommands: [
             StatusCommand.self, LockCommand.self, UnlockCommand.self, AutoCommand.self, ClassifyCommand.self,
             EvaluateCommand.self,
-            ModelCommand.self, CameraCommand.self, SamplesCommand.self, BenchCommand.self, BLASCommand.self,
+            ModelCommand.self, CameraCommand.self, SamplesCommand.self, WebCommand.self, BenchCommand.self,
+            BLASCommand.self,
         ]
     )
 }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import CommandSupport
-import DoorConfiguration
 import DaemonRuntime
+import DoorConfiguration
 import Inference
 import Logging
 import NeuralNet

@@ -1,3 +1,4 @@
+import Control
 import Foundation
 import Imaging
 import LatchLink
@@ -41,16 +42,25 @@ struct ProgramResult {
     var output: String
 }
 
-/// Runs a program to completion (with a timeout) and returns its combined output.
+/// Runs a program to completion (with a timeout) and returns its combined output; `input`, if given, is its
+/// standard input.
 @discardableResult
-func runProgram(_ path: String, _ arguments: [String], timeout: Double = 600) throws -> ProgramResult {
+func runProgram(
+    _ path: String, _ arguments: [String], input: String? = nil, timeout: Double = 600
+) throws -> ProgramResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments
     let pipe = Pipe()
     process.standardOutput = pipe
     process.standardError = pipe
+    let stdin = Pipe()
+    if input != nil { process.standardInput = stdin }
     try process.run()
+    if let input {
+        stdin.fileHandleForWriting.write(Data(input.utf8))
+        try stdin.fileHandleForWriting.close()
+    }
     let deadline = Date().addingTimeInterval(timeout)
     var data = Data()
     let reader = pipe.fileHandleForReading
@@ -189,6 +199,16 @@ final class RunningDaemon {
     }
 
     func records(_ kind: String) -> [JSONObject] { eventRecords().filter { $0["kind"]?.stringValue == kind } }
+
+    /// Polls the daemon's status over its control socket until `condition` holds (10 s at most).
+    func waitForStatus(_ condition: (DaemonStatus) -> Bool) throws -> DaemonStatus {
+        var last: DaemonStatus?
+        try wait(for: "a status that satisfies the test", timeout: 10) {
+            last = try? ControlClient.send(.status, to: socket, timeout: .seconds(2)).status
+            return last.map(condition) ?? false
+        }
+        return try #require(last)
+    }
 
     /// `dogdoor <command> --socket ... --json`, parsed.
     func control(_ arguments: [String]) throws -> JSONObject {

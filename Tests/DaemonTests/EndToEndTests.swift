@@ -57,6 +57,37 @@ import Testing
         #expect(snapshots.contains { $0.hasSuffix(".jpg") })
     }
 
+    @Test func countsDecisionsAndKeepsUncertainFrames() throws {
+        // Other animals score below a threshold of 0.5; with a band of 0.5 every one of their frames is
+        // "uncertain", and one snapshot per interval is kept for labelling.
+        let fixture = try TrainedFixture.get()
+        let frames = try fixture.replayFolder("uncertain", others: 32, bo: 0, after: 0)
+        let daemon = try RunningDaemon(
+            directory: Self.directory(),
+            settings: Self.replayOnce(
+                frames, model: fixture.model, fps: 5,
+                [
+                    "decision.threshold": "0.5", "events.uncertain_band": "0.5",
+                    "events.uncertain_interval": "1s",
+                ]))
+        let status = try daemon.waitForStatus { $0.frames?.evaluated ?? 0 >= 5 }
+        let counters = try #require(status.counters, "the status carries counters")
+        #expect(counters.inference.count == status.frames?.evaluated, "every evaluated frame is in the histogram")
+        #expect(counters.inference.sumMilliseconds > 0 && counters.modelLoadSeconds > 0)
+        #expect(counters.residentBytes > 10 << 20 && counters.unlocksByVote == 0)
+        #expect(try daemon.waitForExit(timeout: 120) == 0)
+        let uncertain = daemon.records("uncertain")
+        #expect(!uncertain.isEmpty && daemon.records("unlock").isEmpty, "\(daemon.output)")
+        for event in uncertain {
+            let score = event["scores"]?.arrayValue?.first?.doubleValue ?? -1
+            #expect(score >= 0 && score < 0.5, "uncertain score \(score)")
+            let snapshot = try #require(event["snapshot"]?.stringValue)
+            #expect(FileManager.default.fileExists(atPath: daemon.events + "/snapshots/" + snapshot))
+        }
+        // At most one per second: 32 frames at 5 fps take 6.4 s.
+        #expect(uncertain.count <= 7, "\(uncertain.count) uncertain snapshots")
+    }
+
     @Test func snapshotsKeepTheCamerasResolution() throws {
         // 640x480 frames: the network decodes them DCT-scaled to 320x240 (the nearest size above 224); the
         // snapshot of the unlock must still be the frame as the camera delivered it.
@@ -262,16 +293,18 @@ import Testing
         let dir = Self.directory()
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var texts: [String: String] = [:]
-        for unit in ["dogdoor-latch.service", "dogdoord.service"] {
+        for unit in ["dogdoor-latch.service", "dogdoord.service", "dogdoor-web.service"] {
             let text = try String(contentsOfFile: Binaries.repository + "/systemd/" + unit, encoding: .utf8)
             texts[unit] = text
             try AtomicFile.write(
                 text.replacingOccurrences(of: "/usr/local/bin/dogdoord", with: Binaries.path("dogdoord"))
-                    .replacingOccurrences(of: "/usr/local/bin/dogdoor-latch", with: Binaries.path("dogdoor-latch")),
+                    .replacingOccurrences(of: "/usr/local/bin/dogdoor-latch", with: Binaries.path("dogdoor-latch"))
+                    .replacingOccurrences(of: "/usr/local/bin/dogdoor-web", with: Binaries.path("dogdoor-web")),
                 to: dir + "/" + unit)
         }
         let result = try runProgram(
-            "/usr/bin/systemd-analyze", ["verify", dir + "/dogdoor-latch.service", dir + "/dogdoord.service"],
+            "/usr/bin/systemd-analyze",
+            ["verify", dir + "/dogdoor-latch.service", dir + "/dogdoord.service", dir + "/dogdoor-web.service"],
             timeout: 60)
         #expect(result.status == 0, "\(result.output)")
         let daemon = texts["dogdoord.service"]!, owner = texts["dogdoor-latch.service"]!
@@ -292,6 +325,15 @@ import Testing
         ] {
             #expect(owner.contains(key), "\(key) missing from dogdoor-latch.service")
         }
+        // The web app: its own user, in the daemon's group (events, control socket), no devices, no GPIO.
+        let web = texts["dogdoor-web.service"]!
+        for key in [
+            "User=dogdoor-web", "SupplementaryGroups=dogdoor", "PrivateDevices=yes", "ProtectSystem=strict",
+            "NoNewPrivileges=yes", "StateDirectory=dogdoor-web", "Restart=always",
+        ] {
+            #expect(web.contains(key), "\(key) missing from dogdoor-web.service")
+        }
+        #expect(!web.contains("gpio") && !web.contains("dogdoor-latch"))
     }
 
     @Test func installScriptStagesAWorkingInstallation() throws {
@@ -307,8 +349,9 @@ import Testing
         let fm = FileManager.default
         for file in [
             "/usr/local/bin/dogdoord", "/usr/local/bin/dogdoor", "/usr/local/bin/dogdoor-train",
-            "/usr/local/bin/dogdoor-latch", "/etc/systemd/system/dogdoord.service",
-            "/etc/systemd/system/dogdoor-latch.service", "/etc/dogdoor/dogdoord.toml",
+            "/usr/local/bin/dogdoor-latch", "/usr/local/bin/dogdoor-web", "/etc/systemd/system/dogdoord.service",
+            "/etc/systemd/system/dogdoor-latch.service", "/etc/systemd/system/dogdoor-web.service",
+            "/etc/dogdoor/dogdoord.toml", "/etc/dogdoor/web.toml", "/etc/dogdoor/web-users",
             "/etc/udev/rules.d/60-dogdoor-gpio.rules", "/usr/local/share/doc/dogdoor/README.md",
         ] {
             #expect(fm.fileExists(atPath: stage + file), "\(file) not installed")
@@ -327,6 +370,16 @@ import Testing
                 "--check-config",
             ], timeout: 60)
         #expect(check.output.contains("is valid"), "\(check.output)")
+        // The installed web app reads its installed configuration, and `dogdoor web passwd` adds a user to the
+        // installed (empty) users file.
+        let passwd = try runProgram(
+            stage + "/usr/local/bin/dogdoor",
+            [
+                "web", "passwd", "owner", "--password-stdin", "--config", stage + "/etc/dogdoor/web.toml",
+                "--set", "web.users=" + stage + "/etc/dogdoor/web-users",
+            ], input: "correct horse\n", timeout: 60)
+        #expect(passwd.status == 0, "\(passwd.output)")
+        #expect(try String(contentsOfFile: stage + "/etc/dogdoor/web-users", encoding: .utf8).contains("owner:$2"))
         // A second install keeps the user's configuration and puts the new example beside it.
         try AtomicFile.write("[decision]\nhold = \"20s\"\n", to: stage + "/etc/dogdoor/dogdoord.toml")
         let again = try runProgram(

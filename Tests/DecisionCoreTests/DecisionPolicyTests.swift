@@ -97,6 +97,20 @@ struct DecisionParameterTests {
 
 @Suite("Decision policy: voting")
 struct VotingTests {
+    @Test("the time from first sighting counts from the episode's first positive frame, not an earlier one")
+    func sightingTime() throws {
+        var h = try PolicyHarness()
+        h.frame(0, 0.95)
+        for i in 1...5 { h.frame(i * 200, 0.1) }  // the lone positive leaves the 5-frame vote: its episode ends
+        h.frame(2_000, 0.92)
+        h.frame(2_200, 0.1)
+        h.frame(2_400, 0.93)
+        h.frame(2_600, 0.94)
+        let unlock = try #require(h.records(.unlock).first)
+        #expect(unlock.sinceFirstPositive == .milliseconds(600))
+        #expect(h.records(.relock).isEmpty && h.records(.nearMiss).allSatisfy { $0.sinceFirstPositive == nil })
+    }
+
     @Test("N positive frames within the window unlock, with the rule and scores recorded")
     func unlocksOnVote() throws {
         var h = try PolicyHarness()
@@ -110,6 +124,7 @@ struct VotingTests {
         #expect(unlock.rule == "3 of last 5 >= 0.90 within 3.0 s")
         #expect(unlock.scores == [0.95, 0.2, 0.93, 0.91])
         #expect(unlock.frameID == 4)
+        #expect(unlock.sinceFirstPositive == .milliseconds(600), "from the first positive frame at 0 ms")
         #expect(unlock.mode == .auto)
         #expect(unlock.door == .unlocked)
         #expect(unlock.time == h.at(600))

@@ -20,7 +20,7 @@ struct EventTests {
         let record = EventRecord(decision: decision, modelSHA256: "ab12", snapshot: "x.jpg")
         #expect(
             record.line
-                == #"{"time":"2026-01-15T12:00:00.400+01:00","kind":"unlock","mode":"auto","door":"unlocked","scores":[0.95,0.9123,0.99],"rule":"3 of last 5 >= 0.90 within 3.0 s","model_sha256":"ab12","frame":42,"snapshot":"x.jpg"}"#
+                == #"{"time":"2026-01-15T12:00:00.400+01:00","kind":"unlock","mode":"auto","door":"unlocked","scores":[0.95,0.9123,0.99],"rule":"3 of last 5 >= 0.90 within 3.0 s","model_sha256":"ab12","frame":42,"snapshot":"x.jpg","first_seen_s":0.4}"#
         )
         let parsed = try JSONValue.parse(record.line)
         #expect(parsed["kind"] == "unlock")

@@ -1,6 +1,6 @@
 import CDoorSystem
-import DoorConfiguration
 import Control
+import DoorConfiguration
 import Imaging
 import LatchLink
 import NeuralNet

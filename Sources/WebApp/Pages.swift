@@ -12,6 +12,7 @@ enum Pages {
             try library.register(status, named: "status")
             try library.register(events, named: "events")
             try library.register(label, named: "label")
+            try library.register(error, named: "error")
         } catch {
             preconditionFailure("a built-in template does not parse: \(error)")
         }
@@ -79,6 +80,10 @@ enum Pages {
         <input name="minutes" type="number" min="1" max="1440" value="10" aria-label="minutes"> min</span>
         </form>
         </section>
+        {{#hasDecisions}}<section class="card"><h2>Last decisions</h2><ol class="timeline">{{/hasDecisions}}
+        {{#decisions}}<li class="{{category}}"><time>{{time}}</time> <strong>{{kind}}</strong>
+        <div class="scores">probabilities {{scoreText}}</div>{{#rule}}<div class="rule">{{rule}}</div>{{/rule}}</li>{{/decisions}}
+        {{#hasDecisions}}</ol><a href="/events">All events</a></section>{{/hasDecisions}}
         {{#latest}}
         <section class="card"><h2>Latest snapshot</h2>
         <figure><img src="/snapshots/{{snapshot}}" alt="snapshot of {{kind}} at {{time}}" loading="lazy">
@@ -126,6 +131,14 @@ enum Pages {
         {{/snapshots}}
         {{^snapshots}}<li>No photos to label{{^showAll}} (all are labelled){{/showAll}}.</li>{{/snapshots}}
         </ul>
+        {{/body}}{{/layout}}
+        """
+
+    static let error = """
+        {{<layout}}{{$body}}
+        <h1>{{title}}</h1>
+        <p class="flash error">{{message}}</p>
+        <p><a href="/">Back to the door</a></p>
         {{/body}}{{/layout}}
         """
 

@@ -202,11 +202,12 @@ public struct WebApp: Sendable {
             values["problem"] = "\(error)"
             values["latch"] = "unknown"
         }
-        if let latest = try? EventHistory.recent(directory: settings.eventsDirectory, limit: 200).first(where: {
-            $0.snapshot != nil
-        }) {
-            values["latest"] = EntryView(latest).values
-        }
+        let recent = (try? EventHistory.recent(directory: settings.eventsDirectory, limit: 200)) ?? []
+        if let latest = recent.first(where: { $0.snapshot != nil }) { values["latest"] = EntryView(latest).values }
+        // The last decisions with the probabilities behind them.
+        let decisions = recent.filter { !$0.scores.isEmpty }.prefix(5).map { EntryView($0).values }
+        values["decisions"] = decisions
+        values["hasDecisions"] = !decisions.isEmpty
         if let flash = session.flash {
             values["flash"] = ["text": flash.text, "kind": flash.isError ? "error" : "ok"]
             session.flash = nil
@@ -516,6 +517,18 @@ struct SecurityHeaders: RouterMiddleware {
         var response: Response
         do {
             response = try await next(request, context)
+        } catch let error as HTTPError where !request.uri.path.hasPrefix("/api/") {
+            // A person's browser gets a page that says what went wrong and leads back; the API gets JSON.
+            let page = Pages.render(
+                "error",
+                [
+                    "title": error.status.reasonPhrase, "status": error.status.code,
+                    "message": error.body ?? error.status.reasonPhrase,
+                ])
+            response = Response(
+                status: error.status,
+                headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+                body: .init(byteBuffer: ByteBuffer(string: page)))
         } catch let error as HTTPResponseError {
             response = try error.response(from: request, context: context)
         }

@@ -234,6 +234,8 @@ struct WebAppTests {
             #expect(page.body.contains(#"<span id="latch" class="latch locked">locked</span>"#))
             #expect(page.body.contains("140 ms per frame"))
             #expect(page.body.contains("/snapshots/20261206T083000.000Z-rejected_locked.jpg"), "the latest snapshot")
+            #expect(
+                page.body.contains("<h2>Last decisions</h2>") && page.body.contains("probabilities 0.92, 0.95, 0.91"))
             let json = try JSONValue.parse(try await browser.get("/api/status").body)
             #expect(json["latch"] == "locked" && json["mode"] == "auto" && json["camera"] == "streaming")
         }
@@ -247,7 +249,9 @@ struct WebAppTests {
             _ = try await browser.logIn()
             let token = try #require(try await browser.get("/").token)
             #expect(try await browser.post("/door", [("action", "lock")]).status == .badRequest)
-            #expect(try await browser.post("/door", [("action", "lock"), ("csrf", "x")]).status == .forbidden)
+            let forged = try await browser.post("/door", [("action", "lock"), ("csrf", "x")])
+            #expect(forged.status == .forbidden && forged.body.contains("the form has expired; reload the page"))
+            #expect(forged.headers[.contentType] == "text/html; charset=utf-8", "a person gets a page, not JSON")
             #expect(door.commands.isEmpty)
             let unlocked = try await browser.post("/door", [("action", "unlock"), ("minutes", "5"), ("csrf", token)])
             #expect(unlocked.status == .seeOther)

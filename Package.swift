@@ -95,11 +95,21 @@ let package = Package(
             name: "EngineOptions",
             dependencies: ["CommandSupport", "Imaging", "NeuralNet", "Support", argumentParser, logging]),
 
+        // The web app's pure parts and file formats (no server, no network: fuzzed like every parser): the
+        // daemon's events read back, model headers, the users file, labels, web.toml, Home Assistant's messages.
+        .target(
+            name: "WebCore",
+            dependencies: [
+                "Camera", "Control", "DoorConfiguration", "LatchLink", "Support",
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+            ]),
         // The web app: a process of its own that talks to dogdoord over the control socket and reads its events.
         .target(
             name: "WebApp",
             dependencies: [
-                "CMosquitto", "Control", "DecisionCore", "DoorConfiguration", "LatchLink", "Camera", "Support", logging,
+                "CMosquitto", "Control", "DecisionCore", "DoorConfiguration", "LatchLink", "Camera", "Support",
+                "WebCore",
+                logging,
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
@@ -137,7 +147,7 @@ let package = Package(
         .executableTarget(
             name: "dogdoor-web",
             dependencies: [
-                "CommandSupport", "DoorConfiguration", "WebApp", "Support", argumentParser, logging,
+                "CommandSupport", "DoorConfiguration", "WebApp", "WebCore", "Support", argumentParser, logging,
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
@@ -160,7 +170,7 @@ let package = Package(
         .target(
             name: "FuzzEntries",
             dependencies: [
-                "DoorConfiguration", "Control", "Imaging", "LatchLink", "NeuralNet", "Samples", "Support",
+                "DoorConfiguration", "Control", "Imaging", "LatchLink", "NeuralNet", "Samples", "Support", "WebCore",
                 "CDoorSystem",
             ],
             path: "Tests/FuzzEntries"),
@@ -196,7 +206,7 @@ let package = Package(
         .testTarget(
             name: "WebAppTests",
             dependencies: [
-                "WebApp", "Control", "DecisionCore", "LatchLink", "Support", "TestSupport",
+                "WebApp", "WebCore", "Control", "DecisionCore", "LatchLink", "Support", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]),

@@ -13,7 +13,7 @@ set -Eeuo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-TARGETS=(model-file manifest configuration messages image camera-frame codecs-c)
+TARGETS=(model-file manifest configuration messages image camera-frame web codecs-c)
 LIMIT=(-max_total_time=60)
 SELECTED=()
 while (($#)); do

@@ -20,6 +20,28 @@ public struct DatasetError: Error, CustomStringConvertible, Equatable {
     public var description: String { message }
 }
 
+/// One data folder of a training run and the files it gave, by split and class (before decoding).
+public struct DatasetSource: Sendable, Equatable {
+    public var directory: String
+    public var trainPositive: Int
+    public var trainNegative: Int
+    public var validPositive: Int
+    public var validNegative: Int
+
+    init(directory: String, training: [LabelledFile], validation: [LabelledFile]) {
+        self.directory = directory
+        trainPositive = training.count { $0.isPositive }
+        trainNegative = training.count - trainPositive
+        validPositive = validation.count { $0.isPositive }
+        validNegative = validation.count - validPositive
+    }
+
+    /// `photos: 18 bo / 120 not_bo training, 10 / 20 validation`.
+    public func summary(positive: String, negative: String) -> String {
+        "\(trainPositive) \(positive) / \(trainNegative) \(negative) training, \(validPositive) / \(validNegative) validation"
+    }
+}
+
 /// The training and validation files of a data directory, in Keras `flow_from_directory` order.
 ///
 /// Layouts:
@@ -37,16 +59,41 @@ public struct DatasetLayout: Sendable, Equatable {
     /// Entries that are not used, with why: symbolic links that lead out of the data folder (or nowhere),
     /// and devices, FIFOs and sockets (which a reader could hang on or read without end).
     public var skipped: [SkippedFile] = []
+    /// The data folders the files came from, with what each gave.
+    public var sources: [DatasetSource] = []
 
     public init(
         positiveClass: String, negativeClass: String, training: [LabelledFile], validation: [LabelledFile],
-        skipped: [SkippedFile] = []
+        skipped: [SkippedFile] = [], sources: [DatasetSource] = []
     ) {
         self.positiveClass = positiveClass
         self.negativeClass = negativeClass
         self.training = training
         self.validation = validation
         self.skipped = skipped
+        self.sources = sources
+    }
+
+    /// Finds the files under each of `directories` (the owner's photos, the door's labelled photos, ...) and
+    /// merges them, folder after folder. Every folder must have the same two classes.
+    public static func discover(
+        directories: [String], positive: String, validationSplit: Double? = nil
+    ) throws(DatasetError) -> DatasetLayout {
+        guard let first = directories.first else { throw DatasetError("no data folder given") }
+        var merged = try discover(directory: first, positive: positive, validationSplit: validationSplit)
+        for directory in directories.dropFirst() {
+            let next = try discover(directory: directory, positive: positive, validationSplit: validationSplit)
+            guard next.negativeClass == merged.negativeClass else {
+                throw DatasetError(
+                    "\(directory): the other class is \(next.negativeClass), but \(first) calls it \(merged.negativeClass); "
+                        + "every data folder needs the same two class folders")
+            }
+            merged.training += next.training
+            merged.validation += next.validation
+            merged.skipped += next.skipped
+            merged.sources += next.sources
+        }
+        return merged
     }
 
     /// Finds the files under `directory`. `positive` names the class to admit.
@@ -74,7 +121,8 @@ public struct DatasetLayout: Sendable, Equatable {
                 training += labelled[cut...]
             }
             return DatasetLayout(
-                positiveClass: pos, negativeClass: neg, training: training, validation: validation, skipped: skipped)
+                positiveClass: pos, negativeClass: neg, training: training, validation: validation, skipped: skipped,
+                sources: [DatasetSource(directory: directory, training: training, validation: validation)])
         }
         guard isDirectory(trainDir) else {
             throw DatasetError(
@@ -102,7 +150,8 @@ public struct DatasetLayout: Sendable, Equatable {
         }
         let training = try files(trainDir), validation = try files(validDir)
         return DatasetLayout(
-            positiveClass: pos, negativeClass: neg, training: training, validation: validation, skipped: skipped)
+            positiveClass: pos, negativeClass: neg, training: training, validation: validation, skipped: skipped,
+            sources: [DatasetSource(directory: directory, training: training, validation: validation)])
     }
 
     private static func pick(

@@ -21,15 +21,15 @@ public enum TrainingJob {
         public var negativeClass: String { layout.negativeClass }
     }
 
-    /// Finds the classes under `directory` (see `DatasetLayout.discover`), decodes every photo, and refuses
-    /// a set that cannot train a door: fewer than `minimumTrainingImagesPerClass` usable training photos of
-    /// a class, or no validation photo of one.
+    /// Finds the classes under each of `directories` (see `DatasetLayout.discover`) and merges them, decodes
+    /// every photo, and refuses a set that cannot train a door: fewer than `minimumTrainingImagesPerClass`
+    /// usable training photos of a class, or no validation photo of one.
     public static func loadPhotos(
-        directory: String, positive: String, validationSplit: Double?, preprocessor: Preprocessor,
+        directories: [String], positive: String, validationSplit: Double?, preprocessor: Preprocessor,
         threads: ComputeThreads
     ) throws -> Photos {
         let layout = try DatasetLayout.discover(
-            directory: directory, positive: positive, validationSplit: validationSplit)
+            directories: directories, positive: positive, validationSplit: validationSplit)
         let training = ImageSet(layout.training, preprocessor: preprocessor, threads: threads)
         let validation = ImageSet(layout.validation, preprocessor: preprocessor, threads: threads)
         let photos = Photos(
@@ -87,6 +87,18 @@ public enum TrainingJob {
             "valid_positive": .number(Double(valid.positive)), "valid_negative": .number(Double(valid.negative)),
             "skipped": .number(Double(photos.skipped.count)),
         ]
+        if photos.layout.sources.count > 1 {
+            summary["sources"] = .array(
+                photos.layout.sources.map { source in
+                    [
+                        "directory": .string(source.directory),
+                        "train_positive": .number(Double(source.trainPositive)),
+                        "train_negative": .number(Double(source.trainNegative)),
+                        "valid_positive": .number(Double(source.validPositive)),
+                        "valid_negative": .number(Double(source.validNegative)),
+                    ]
+                })
+        }
         summary["calibration"] = calibration.json
         var manifest = ModelManifest(
             resize: preprocessor.resize.rawValue, centering: preprocessor.centering.rawValue,

@@ -1,6 +1,7 @@
 import Control
 import NIOPosix
 import Support
+import WebCore
 
 /// How the web app reaches the door daemon: the control socket, or a stand-in in tests.
 public protocol DoorLink: Sendable {

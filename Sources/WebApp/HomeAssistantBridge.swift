@@ -2,6 +2,7 @@ import Control
 import Logging
 import ServiceLifecycle
 import Support
+import WebCore
 
 /// DogDoor in Home Assistant, over MQTT: the door as a lock, "Bo at the door", the last probability and the last
 /// snapshot (see `HomeAssistantDiscovery`), kept in step with the daemon; lock commands from Home Assistant go to

@@ -2,6 +2,7 @@ import CMosquitto
 import NIOPosix
 import Support
 import Synchronization
+import WebCore
 
 /// Why talking to the MQTT broker failed: the broker (`host:port`), the step, and libmosquitto's or the
 /// broker's reason.
@@ -33,14 +34,6 @@ public struct MQTTError: Error, Equatable, CustomStringConvertible {
     }
 
     public var description: String { "MQTT broker \(broker): \(step.rawValue) failed: \(reason)" }
-}
-
-/// The topic of DogDoor's availability (`online`/`offline`, retained; `offline` is also the client's will).
-extension MQTTSettings {
-    public var availabilityTopic: String { "\(topicPrefix)/\(nodeID)/availability" }
-
-    /// `host:port`, for messages.
-    public var broker: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
 
 /// An MQTT connection through libmosquitto, whose network thread keeps it up: it reconnects with growing

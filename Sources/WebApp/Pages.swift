@@ -13,6 +13,7 @@ enum Pages {
             try library.register(events, named: "events")
             try library.register(label, named: "label")
             try library.register(error, named: "error")
+            try library.register(model, named: "model")
         } catch {
             preconditionFailure("a built-in template does not parse: \(error)")
         }
@@ -35,7 +36,7 @@ enum Pages {
         <script src="/static/app.js" defer></script>
         </head><body>
         <header><strong>DogDoor</strong>
-        {{#user}}<nav><a href="/">Door</a> <a href="/events">Timeline</a> <a href="/label">Label</a>
+        {{#user}}<nav><a href="/">Door</a> <a href="/events">Timeline</a> <a href="/label">Label</a> <a href="/model">Model</a>
         <form method="post" action="/logout" class="inline"><input type="hidden" name="csrf" value="{{csrf}}">
         <button class="link">Log out {{user}}</button></form></nav>{{/user}}
         </header>
@@ -134,6 +135,28 @@ enum Pages {
         {{/body}}{{/layout}}
         """
 
+    static let model = """
+        {{<layout}}{{$body}}
+        <h1>The model</h1>
+        <section class="card"><dl>
+        <dt>File</dt><dd><code>{{path}}</code></dd>
+        <dt>Tensors SHA-256</dt><dd><code>{{sha256}}</code></dd>
+        {{#summary}}
+        <dt>Opens for</dt><dd>{{positive}} (not {{negative}})</dd>
+        <dt>Threshold</dt><dd>{{threshold}}</dd>
+        <dt>Network</dt><dd>{{architecture}}, input {{input}}</dd>
+        <dt>Signed</dt><dd>{{signed}}</dd>
+        {{/summary}}
+        </dl>
+        {{#problem}}<p class="flash error">{{problem}}</p>{{/problem}}
+        {{#report}}<p><a href="/model/report">The training report</a></p>{{/report}}
+        {{^report}}<p>No training report beside the model (dogdoor-train writes <code>MODEL.report.html</code>; copy it next to the model file to see it here).</p>{{/report}}
+        </section>
+        {{#summary}}<section class="card"><h2>Training</h2>
+        <table class="days">{{#training}}<tr><th>{{key}}</th><td>{{value}}</td></tr>{{/training}}</table></section>{{/summary}}
+        {{/body}}{{/layout}}
+        """
+
     static let error = """
         {{<layout}}{{$body}}
         <h1>{{title}}</h1>
@@ -155,7 +178,9 @@ enum Pages {
           border: 1px solid var(--accent); background: var(--accent); color: white; }
         button.link { background: none; border: none; text-decoration: underline; padding: 0; }
         form.inline { display: inline; } .unlock input { width: 5rem; }
-        dl { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; } dt { font-weight: 600; }
+        dl { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: .2rem 1rem; }
+        dt { font-weight: 600; } dd { margin: 0; overflow-wrap: anywhere; }
+        code, .rule, time { overflow-wrap: anywhere; }
         .latch.unlocked { color: #c05621; } .latch.locked { color: #2f855a; }
         .flash { padding: .5rem; border-radius: .4rem; background: #2f855a22; } .flash.error { background: #c5302022; }
         img { max-width: 100%; height: auto; } .timeline img { max-width: 12rem; display: block; }

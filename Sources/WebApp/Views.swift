@@ -1,5 +1,6 @@
 import Control
 import Support
+import WebCore
 
 /// The daemon's status as the status page shows it.
 struct StatusView {

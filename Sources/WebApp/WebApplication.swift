@@ -8,6 +8,7 @@ import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import Support
+import WebCore
 
 /// Where the web app finds things and how it listens.
 public struct WebSettings: Sendable {
@@ -73,6 +74,8 @@ public struct WebApp: Sendable {
     public let metrics: WebMetrics
     let clock: any DoorClock
     let throttle = Locked(LoginThrottle())
+    /// Logged-in sessions; its service removes expired ones.
+    let sessionStore = MemoryPersistDriver()
     let logger: Logger
 
     public init(settings: WebSettings, door: any DoorLink, clock: any DoorClock = SystemClock(), logger: Logger) {
@@ -91,7 +94,7 @@ public struct WebApp: Sendable {
         Application(
             router: router(),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "dogdoor-web"),
-            services: services,
+            services: [sessionStore] + services,
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
     }
@@ -101,14 +104,14 @@ public struct WebApp: Sendable {
         router.add(middleware: SecurityHeaders())
         router.add(
             middleware: SessionMiddleware(
-                storage: MemoryPersistDriver(),
+                storage: sessionStore,
                 configuration: .init(
                     sessionCookieParameters: .init(name: "dogdoor_session", sameSite: .strict),
                     defaultSessionExpiration: settings.sessionLifetime)))
         router.get("/static/app.css") { _, _ in Self.asset(Pages.styleSheet, type: "text/css; charset=utf-8") }
         router.get("/static/app.js") { _, _ in Self.asset(Pages.script, type: "text/javascript; charset=utf-8") }
         router.get("/metrics") { _, _ in try await metricsResponse() }
-        router.get("/login") { _, context in loginPage(context) }
+        router.get("/login") { request, context in loginPage(request, context) }
         router.post("/login") { request, context in try await login(request, context) }
 
         let member = router.group().add(middleware: RequireLogin())
@@ -118,6 +121,8 @@ public struct WebApp: Sendable {
         member.get("/events") { request, context in try eventsPage(request, context) }
         member.get("/api/events") { request, _ in try eventsJSON(request) }
         member.get("/snapshots/{name}") { _, context in try await snapshot(context) }
+        member.get("/model") { _, context in try await modelPage(context) }
+        member.get("/model/report") { _, _ in try await modelReport() }
         member.get("/label") { request, context in try labelPage(request, context) }
         member.post("/label") { request, context in try await label(request, context) }
         member.post("/logout") { request, context in try await logout(request, context) }
@@ -126,10 +131,31 @@ public struct WebApp: Sendable {
 
     // MARK: - Login
 
-    func loginPage(_ context: WebContext) -> Response {
-        let session = context.sessions.session ?? newSession(context)
-        if session.user != nil { return .redirect(to: "/") }
-        return page("login", context, session: session, ["title": "Log in"])
+    /// The login form's token is a cookie of its own (double submit), not a session: a session is made only at
+    /// a successful login, so requests without one cost the server nothing to remember.
+    static let loginCookie = "dogdoor_login"
+
+    func loginToken(_ request: Request) -> String {
+        if let token = request.cookies[Self.loginCookie]?.value, token.utf8.count == 64,
+            token.allSatisfy({ $0.isHexDigit && !$0.isUppercase })
+        {
+            return token
+        }
+        return randomToken()
+    }
+
+    func loginPage(_ request: Request, _ context: WebContext) -> Response {
+        if context.sessions.session?.user != nil { return .redirect(to: "/") }
+        return loginForm(token: loginToken(request), context, ["title": "Log in"])
+    }
+
+    func loginForm(token: String, _ context: WebContext, _ values: [String: Any]) -> Response {
+        var response = page("login", context, session: WebSession(user: nil, csrf: token, flash: nil), values)
+        response.setCookie(
+            Cookie(
+                name: Self.loginCookie, value: token, maxAge: 30 * 60, path: "/login", httpOnly: true, sameSite: .strict
+            ))
+        return response
     }
 
     struct LoginForm: Decodable {
@@ -140,13 +166,17 @@ public struct WebApp: Sendable {
 
     func login(_ request: Request, _ context: WebContext) async throws -> Response {
         let form = try await decodeForm(LoginForm.self, request, context)
-        try requireToken(form.csrf, context)
+        guard let cookie = request.cookies[Self.loginCookie]?.value, constantTimeEqual(form.csrf, cookie) else {
+            logger.warning("refused a login form without its token", metadata: ["address": "\(context.remoteAddress)"])
+            throw HTTPError(.forbidden, message: "the form has expired; reload the page")
+        }
         let now = clock.now().monotonic
         let address = context.remoteAddress
         if let wait = throttle.withLock({ $0.retryAfter(name: form.user, address: address, at: now) }) {
             logger.warning("login refused: locked out", metadata: ["user": "\(form.user)", "address": "\(address)"])
             metrics.recordLogin(succeeded: false)
-            return loginFailed(context, name: form.user, "Too many failed logins. Try again in \(minutes(wait)).")
+            return loginFailed(
+                context, token: form.csrf, name: form.user, "Too many failed logins. Try again in \(minutes(wait)).")
         }
         let path = settings.passwordFile
         let users = try await NIOThreadPool.singleton.runIfActive { try PasswordFile.load(path) }
@@ -158,9 +188,10 @@ public struct WebApp: Sendable {
             let lockout = throttle.withLock { $0.recordFailure(name: user, address: address, at: now) }
             logger.warning("login failed", metadata: ["user": "\(user)", "address": "\(address)"])
             if let lockout {
-                return loginFailed(context, name: user, "Too many failed logins. Try again in \(minutes(lockout)).")
+                return loginFailed(
+                    context, token: form.csrf, name: user, "Too many failed logins. Try again in \(minutes(lockout)).")
             }
-            return loginFailed(context, name: user, "Wrong name or password.")
+            return loginFailed(context, token: form.csrf, name: user, "Wrong name or password.")
         }
         throttle.withLock { $0.recordSuccess(name: user, address: address) }
         logger.notice("login", metadata: ["user": "\(user)", "address": "\(address)"])
@@ -169,11 +200,9 @@ public struct WebApp: Sendable {
         return .redirect(to: "/")
     }
 
-    func loginFailed(_ context: WebContext, name: String, _ message: String) -> Response {
-        let session = context.sessions.session ?? newSession(context)
-        var response = page(
-            "login", context, session: session,
-            ["title": "Log in", "name": name, "flash": ["text": message, "kind": "error"]])
+    func loginFailed(_ context: WebContext, token: String, name: String, _ message: String) -> Response {
+        var response = loginForm(
+            token: token, context, ["title": "Log in", "name": name, "flash": ["text": message, "kind": "error"]])
         response.status = .unauthorized
         return response
     }
@@ -345,6 +374,63 @@ public struct WebApp: Sendable {
             body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
+    // MARK: - The model
+
+    /// The running model's file, as the daemon reports it.
+    func modelPath() async throws -> (path: String, sha256: String) {
+        let answer: ControlResponse
+        do {
+            answer = try await door.send(.status, origin: nil)
+        } catch {
+            throw HTTPError(.serviceUnavailable, message: "the door daemon does not answer: \(error)")
+        }
+        guard let model = answer.status?.model else { throw HTTPError(.notFound, message: "no model is loaded") }
+        return (model.path, model.sha256)
+    }
+
+    /// The trainer writes its report beside the model: `model.safetensors` -> `model.report.html`.
+    static func reportPath(of model: String) -> String {
+        (model.hasSuffix(".safetensors") ? String(model.dropLast(12)) : model) + ".report.html"
+    }
+
+    func modelPage(_ context: WebContext) async throws -> Response {
+        let session = try requireSession(context)
+        let (path, sha256) = try await modelPath()
+        var values: [String: Any] = ["title": "Model", "path": path, "sha256": sha256]
+        do {
+            let summary = try await NIOThreadPool.singleton.runIfActive { try ModelSummary.load(path) }
+            values["summary"] =
+                [
+                    "positive": summary.positiveClass, "negative": summary.negativeClass,
+                    "threshold": fixed(summary.threshold, 4), "architecture": summary.architecture,
+                    "input": summary.inputSize.map { "\($0)x\($0)" } ?? "?", "signed": summary.signed ? "yes" : "no",
+                    "training": summary.training.map { ["key": $0.key, "value": $0.value] },
+                ] as [String: Any]
+        } catch {
+            values["problem"] = "\(error)"
+        }
+        values["report"] = fileExistsAt(Self.reportPath(of: path))
+        return page("model", context, session: session, values)
+    }
+
+    /// The training report, as the trainer wrote it: its own inline styles and SVG, and no script; served with a
+    /// policy that allows exactly that.
+    func modelReport() async throws -> Response {
+        let path = Self.reportPath(of: try await modelPath().path)
+        let bytes: [UInt8]
+        do {
+            bytes = try await NIOThreadPool.singleton.runIfActive { try readFile(path, limit: 64 << 20) }
+        } catch {
+            throw HTTPError(.notFound, message: "no training report beside the model (\(path))")
+        }
+        var response = Response(
+            status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        response.headers[.contentSecurityPolicy] =
+            "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; sandbox"
+        return response
+    }
+
     // MARK: - Labelling
 
     func labelPage(_ request: Request, _ context: WebContext) throws -> Response {
@@ -429,12 +515,6 @@ public struct WebApp: Sendable {
     }
 
     // MARK: - Helpers
-
-    func newSession(_ context: WebContext) -> WebSession {
-        let session = WebSession(user: nil, csrf: randomToken(), flash: nil)
-        context.sessions.createSession(session, expiresIn: .seconds(30 * 60))
-        return session
-    }
 
     func requireSession(_ context: WebContext) throws -> WebSession {
         guard let session = context.sessions.session, session.user != nil else { throw HTTPError(.unauthorized) }
@@ -532,8 +612,10 @@ struct SecurityHeaders: RouterMiddleware {
         } catch let error as HTTPResponseError {
             response = try error.response(from: request, context: context)
         }
-        response.headers[.contentSecurityPolicy] =
-            "default-src 'self'; img-src 'self'; script-src 'self'; style-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+        if response.headers[.contentSecurityPolicy] == nil {
+            response.headers[.contentSecurityPolicy] =
+                "default-src 'self'; img-src 'self'; script-src 'self'; style-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+        }
         response.headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
         response.headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
         response.headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"

@@ -4,6 +4,7 @@ import LatchLink
 import Prometheus
 import Support
 import Synchronization
+import WebCore
 
 /// The Prometheus metrics `/metrics` serves: the web app's own (logins, commands, its memory) through
 /// swift-prometheus, and the daemon's, read from its status at each scrape.

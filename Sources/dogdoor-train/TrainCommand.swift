@@ -23,8 +23,12 @@ struct TrainCommand: DogDoorProgram {
         version: dogDoorVersion
     )
 
-    @Option(name: .customLong("data"), help: "Data directory.")
-    var data: String
+    @Option(
+        name: .customLong("data"),
+        help: ArgumentHelp(
+            "Data folder (repeatable: the owner's photos and the door's labelled photos train together).",
+            valueName: "dir"))
+    var data: [String]
 
     @Option(help: "Class folder of the dog to admit (a positive logit means this class).")
     var positive: String
@@ -108,10 +112,17 @@ struct TrainCommand: DogDoorProgram {
             explicit: weights, environment: getenv("DOGDOOR_WEIGHTS").map { String(cString: $0) })
         let preprocessor = Preprocessor(resize: resize, centering: centering, side: inputSize)
         let photos = try TrainingJob.loadPhotos(
-            directory: data, positive: positive, validationSplit: validationSplit,
+            directories: data, positive: positive, validationSplit: validationSplit,
             preprocessor: preprocessor, threads: threads)
         for skipped in photos.skipped { printError("dogdoor-train: skipped \(skipped.path): \(skipped.reason)") }
         let train = photos.training.classCounts, valid = photos.validation.classCounts
+        if photos.layout.sources.count > 1 {
+            for source in photos.layout.sources {
+                print(
+                    "  \(source.directory): \(source.summary(positive: photos.positiveClass, negative: photos.negativeClass))"
+                )
+            }
+        }
         print(
             "images: train \(train.positive) \(photos.positiveClass) / \(train.negative) \(photos.negativeClass), "
                 + "valid \(valid.positive) / \(valid.negative); skipped \(photos.skipped.count)")
@@ -158,10 +169,17 @@ struct TrainCommand: DogDoorProgram {
 
         let reportPath =
             report ?? (output.hasSuffix(".safetensors") ? String(output.dropLast(12)) : output) + ".report.html"
-        let settings: [(key: String, value: String)] = [
-            ("data", data), ("weights", weightsPath), ("OpenBLAS kernel", kernel), ("threads", "\(threads.count)"),
-            ("resize", resize.rawValue), ("centering", centering.rawValue),
-        ]
+        let folders = photos.layout.sources.map {
+            (
+                key: "data",
+                value: "\($0.directory) (\($0.summary(positive: photos.positiveClass, negative: photos.negativeClass)))"
+            )
+        }
+        let settings: [(key: String, value: String)] =
+            folders + [
+                ("weights", weightsPath), ("OpenBLAS kernel", kernel), ("threads", "\(threads.count)"),
+                ("resize", resize.rawValue), ("centering", centering.rawValue),
+            ]
         try TrainingReport(
             run: result, photos: photos, recipe: recipe, calibration: calibration, settings: settings,
             modelPath: output, modelSHA256: written.tensorsSHA256

@@ -8,6 +8,7 @@ import ServiceLifecycle
 import Support
 import Synchronization
 import WebApp
+import WebCore
 
 /// `dogdoor-web`: the local web app beside the door daemon (status, lock/unlock/auto, timeline, snapshots,
 /// Prometheus metrics), and `dogdoor-web passwd` for its users. `dogdoor web ...` forwards here.

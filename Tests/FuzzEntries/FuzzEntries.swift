@@ -6,6 +6,7 @@ import LatchLink
 import NeuralNet
 import Samples
 import Support
+import WebCore
 
 /// The parsers DogDoor runs on input it does not control, as fuzzing entry points.
 ///
@@ -30,6 +31,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case image
     /// Camera frames: YUYV, MJPEG (with Huffman table insertion), RGB24, GREY, with any sizes and lengths.
     case cameraFrame = "camera-frame"
+    /// What the web app reads: its users file, web.toml, the daemon's event lines, model headers, label
+    /// lines and Home Assistant's command payloads (the first byte picks which).
+    case web
 }
 
 public enum FuzzEntries {
@@ -44,6 +48,7 @@ public enum FuzzEntries {
         case .messages: return messages(data)
         case .image: return image(data)
         case .cameraFrame: return cameraFrame(data)
+        case .web: return web(data)
         }
     }
 
@@ -53,6 +58,52 @@ public enum FuzzEntries {
     }
 
     // MARK: - Entries
+
+    /// The web app's parsers; the first byte chooses one: 0 users file, 1 web.toml, 2 event lines, 3 model
+    /// header, 4 label line, 5 a Home Assistant command payload.
+    static func web(_ data: UnsafeRawBufferPointer) -> Bool {
+        guard let kind = data.first else { return false }
+        let bytes = Array(data.dropFirst())
+        let text = String(decoding: bytes, as: UTF8.self)
+        switch kind % 6 {
+        case 0:
+            guard let users = try? PasswordFile(parsing: text, file: "users") else { return false }
+            precondition((try? PasswordFile(parsing: users.text, file: "users")) == users, "users file round trip")
+            return true
+        case 1:
+            do {
+                _ = try WebConfiguration.parse(text, file: "web.toml")
+                return true
+            } catch {
+                precondition("\(error)".contains("web.toml"), "a web.toml error without its place: \(error)")
+                return false
+            }
+        case 2:
+            let entries = text.split(separator: "\n").compactMap { EventEntry(line: $0) }
+            for entry in entries {
+                precondition(entry.snapshot.map(SnapshotName.isValid) ?? true, "a snapshot name that is a path")
+                precondition((try? JSONValueEncoder().encode(entry)) != nil, "an entry that does not encode")
+            }
+            _ = EventHistory.days(entries)
+            return !entries.isEmpty
+        case 3:
+            do {
+                _ = try ModelSummary.summary(header: bytes, file: "model.safetensors")
+                return true
+            } catch {
+                precondition("\(error)".contains("model.safetensors"), "a model error without its file: \(error)")
+                return false
+            }
+        case 4:
+            return (try? JSONValueDecoder().decode(LabelRecord.self, from: text)) != nil
+        default:
+            guard let command = HomeAssistantLockCommand(payload: bytes) else { return false }
+            if case .unlock(let seconds) = command.controlCommand(settings: MQTTSettings()) {
+                precondition((1...ControlCommand.maximumUnlockSeconds).contains(seconds), "unlock out of range")
+            }
+            return true
+        }
+    }
 
     static func modelFile(_ data: UnsafeRawBufferPointer) -> Bool {
         let fd = dd_sys_memfd("fuzz-model")

@@ -4,6 +4,7 @@ import LatchLink
 import NeuralNet
 import Samples
 import Support
+import WebCore
 
 /// Starting inputs for each fuzzing target: valid examples of every form the parser accepts, built with
 /// the production writers (so they stay valid as the formats change), plus a few near misses. The fuzzer
@@ -19,6 +20,7 @@ public enum FuzzSeeds {
         case .messages: return messages().map { ($0.name, Array($0.text.utf8)) }
         case .image: return images()
         case .cameraFrame: return cameraFrames()
+        case .web: return webInputs()
         }
     }
 
@@ -29,8 +31,47 @@ public enum FuzzSeeds {
         case .modelFile: return ["weights-only.safetensors", "empty"].contains(name)
         case .manifest: return name == "empty-object.json"
         case .configuration: return name == "types.toml"
-        case .messages, .image, .cameraFrame: return false
+        case .messages, .image, .cameraFrame, .web: return false
         }
+    }
+
+    // MARK: - The web app's inputs
+
+    static let webConfiguration = """
+        [web]
+        listen = "[::1]:8080"
+        users = "/etc/dogdoor/web-users"
+        control_socket = "/run/dogdoor/control.sock"
+        valid_fraction = 0.25
+        [mqtt]
+        enabled = true
+        port = 8883
+        username = "dogdoor"
+        unlock_minutes = 5
+        """
+
+    static func webInputs() -> [(name: String, bytes: [UInt8])] {
+        var users = PasswordFile()
+        try! users.setPassword("correct horse", for: "owner", cost: 4)
+        let manifest = JSONValue.object([
+            "classes": ["positive": "bo", "negative": "not_bo"], "decision": ["threshold": 0.5],
+            "training": ["epochs": "10"],
+        ])
+        let header = Array(
+            JSONValue.object(["__metadata__": ["dogdoor_manifest": .string(manifest.serialized())]]).serialized()
+                .utf8)
+        let events = [
+            #"{"time":"2026-12-06T08:00:02.000+01:00","kind":"unlock","scores":[0.95],"frame":42,"snapshot":"20261206T070002.000Z-unlock.jpg","first_seen_s":1.2}"#,
+            #"{"time":"2026-12-06T08:00:12.000+01:00","kind":"relock","rule":"hold 10.0 s expired"}"#,
+            #"{"time":"2026-12-06T09:00:00.000+01:00","kind":"command","command":"lock","by":"web:owner"}"#,
+        ].joined(separator: "\n")
+        let label =
+            #"{"snapshot":"20261206T070002.000Z-unlock.jpg","label":"positive","by":"web:owner","time":"2026-12-06T09:00:00.000+01:00"}"#
+        let inputs: [(String, UInt8, String)] = [
+            ("users", 0, users.text), ("web.toml", 1, Self.webConfiguration),
+            ("events.jsonl", 2, events), ("label.json", 4, label), ("command", 5, "UNLOCK"),
+        ]
+        return inputs.map { ($0.0, [$0.1] + Array($0.2.utf8)) } + [("model-header", [3] + header)]
     }
 
     // MARK: - Model files and manifests

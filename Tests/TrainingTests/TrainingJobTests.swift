@@ -25,10 +25,30 @@ import Testing
         return dir
     }
 
-    static func load(_ dir: DataDirectory) throws -> TrainingJob.Photos {
+    static func load(_ dirs: DataDirectory...) throws -> TrainingJob.Photos {
         try TrainingJob.loadPhotos(
-            directory: dir.path, positive: "dog", validationSplit: nil, preprocessor: preprocessor,
+            directories: dirs.map(\.path), positive: "dog", validationSplit: nil, preprocessor: preprocessor,
             threads: ComputeThreads(1))
+    }
+
+    @Test func foldersMergeWithTheirCountsInTheManifest() throws {
+        // Neither folder alone has the five training photos of each class; together they do.
+        let owner = Self.photos(dog: 3, other: 6)
+        let door = Self.photos(dog: 3, other: 2)
+        #expect(throws: Failure.self) { _ = try Self.load(owner) }
+        let photos = try Self.load(owner, door)
+        #expect(photos.training.classCounts == (positive: 6, negative: 8))
+        #expect(photos.layout.sources.map(\.directory) == [owner.path, door.path])
+        #expect(
+            photos.layout.sources.map(\.trainPositive) == [3, 3]
+                && photos.layout.sources.map(\.trainNegative) == [6, 2])
+        // Class folders must agree.
+        let cats = DataDirectory()
+        for split in ["train", "valid"] {
+            cats.write("\(split)/dog/a.jpg", DataDirectory.image(positive: true, variant: 1))
+            cats.write("\(split)/cat/a.jpg", DataDirectory.image(positive: false, variant: 1))
+        }
+        #expect(throws: DatasetError.self) { _ = try Self.load(owner, cats) }
     }
 
     @Test func countsUsablePhotosNotFiles() throws {

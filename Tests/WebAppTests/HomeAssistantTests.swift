@@ -9,6 +9,7 @@ import TestSupport
 import Testing
 
 @testable import WebApp
+@testable import WebCore
 
 // The Home Assistant bridge: its pure half (discovery payloads, state and command mappings, the published-state
 // diff), then the bridge and its MQTT client against a real mosquitto broker on a loopback port.

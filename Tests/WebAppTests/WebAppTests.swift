@@ -12,6 +12,7 @@ import TestSupport
 import Testing
 
 @testable import WebApp
+@testable import WebCore
 
 /// A daemon stand-in: answers like dogdoord's control socket and remembers what it was asked.
 final class FakeDoor: DoorLink {
@@ -20,6 +21,7 @@ final class FakeDoor: DoorLink {
         var latch: LatchStatus = .locked
         var commands: [(ControlCommand, String?)] = []
         var reachable = true
+        var modelPath = "/etc/dogdoor/model.safetensors"
     }
     let state = Mutex(State())
 
@@ -43,7 +45,7 @@ final class FakeDoor: DoorLink {
                     lastDecision: .init(
                         time: "2026-12-06T08:00:02.000+01:00", kind: "unlock", rule: "3 of last 5 >= 0.90",
                         scores: [0.95, 0.97, 0.99]),
-                    model: .init(path: "/etc/dogdoor/model.safetensors", sha256: "ab", threshold: 0.9),
+                    model: .init(path: state.modelPath, sha256: "ab", threshold: 0.9),
                     frames: .init(seen: 1_000, evaluated: 400, corrupt: 1, dropped: 2, still: 597),
                     counters: Self.counters))
         }
@@ -76,10 +78,13 @@ struct WebFixture {
         try makeDirectories(events + "/snapshots", permissions: 0o750)
         let lines = [
             #"{"time":"2026-12-05T07:00:00.000+01:00","kind":"start","mode":"auto","door":"locked","scores":[]}"#,
+            #"{"time":"2026-12-05T07:00:01.000+01:00","kind":"camera","mode":"auto","door":"locked","scores":[],"state":"streaming"}"#,
             #"{"time":"2026-12-05T08:00:00.000+01:00","kind":"near_miss","mode":"auto","door":"locked","scores":[0.5,0.93],"rule":"best vote 1 of the 3 needed","frame":7}"#,
             #"{"time":"2026-12-05T09:00:00.000+01:00","kind":"camera","mode":"auto","door":"locked","scores":[],"state":"stalled"}"#,
             #"{"time":"2026-12-06T08:00:02.000+01:00","kind":"unlock","mode":"auto","door":"unlocked","scores":[0.95,0.97,0.99],"rule":"3 of last 5 >= 0.90","frame":42,"snapshot":"\#(Self.snapshot)","first_seen_s":1.25}"#,
             #"{"time":"2026-12-06T08:00:14.000+01:00","kind":"relock","mode":"auto","door":"locked","scores":[],"rule":"hold expired"}"#,
+            #"{"time":"2026-12-06T08:59:00.000+01:00","kind":"unlock","mode":"unlocked","door":"unlocked","scores":[],"rule":"manual unlock for 600 s"}"#,
+            #"{"time":"2026-12-06T09:00:00.000+01:00","kind":"relock","mode":"locked","door":"locked","scores":[],"rule":"lock command after 60.0 s open"}"#,
             #"{"time":"2026-12-06T09:00:00.000+01:00","kind":"command","mode":"locked","door":"locked","scores":[],"command":"lock","ok":true,"uid":0,"pid":1,"by":"web:owner"}"#,
             #"{"time":"2026-12-06T09:30:00.000+01:00","kind":"rejected_locked","mode":"locked","door":"locked","scores":[0.92,0.95,0.91],"rule":"locked","frame":80,"snapshot":"20261206T083000.000Z-rejected_locked.jpg"}"#,
             #"{"time":"2026-12-06T10:00:00.0"#,  // torn by a crash
@@ -172,6 +177,8 @@ struct WebAppTests {
             #expect(page.token?.count == 64)
             let cookie = try #require(page.headers[.setCookie])
             #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"))
+            // Before a login there is no session to remember: only the form's own token cookie.
+            #expect(cookie.hasPrefix("dogdoor_login=") && !cookie.contains("dogdoor_session"))
             #expect(page.headers[.contentSecurityPolicy]?.contains("default-src 'self'") == true)
             #expect(page.headers[HTTPField.Name("X-Frame-Options")!] == "DENY")
             #expect(!page.body.contains("http://") && !page.body.contains("https://"), "no external resources")
@@ -210,6 +217,10 @@ struct WebAppTests {
             let before = browser.cookie.withLock { $0 }
             let right = try await browser.logIn()
             #expect(right.status == .seeOther && right.headers[.location] == "/")
+            let session = try #require(right.headers[.setCookie])
+            #expect(
+                session.hasPrefix("dogdoor_session=") && session.contains("HttpOnly")
+                    && session.contains("SameSite=Strict"))
             #expect(browser.cookie.withLock { $0 } != before, "the session id changes at login")
             #expect(try await browser.get("/").status == .ok)
         }
@@ -279,17 +290,24 @@ struct WebAppTests {
         try await WebFixture().run { browser in
             _ = try await browser.logIn()
             let all = try await browser.get("/events")
-            #expect(all.body.components(separatedBy: "<li class=").count - 1 == 7)
+            #expect(all.body.components(separatedBy: "<li class=").count - 1 == 10)
             let bo = try await browser.get("/events?filter=bo")
             #expect(bo.body.contains("3 of last 5 &gt;= 0.90") && !bo.body.contains("best vote"))
+            // Bo's door closing after him is his visit; a person's lock is not.
+            #expect(bo.body.contains("hold expired") && !bo.body.contains("lock command"))
+            #expect(try await browser.get("/events?filter=manual").body.contains("lock command after 60.0 s open"))
             let faults = try await browser.get("/events?filter=fault")
+            #expect(faults.body.components(separatedBy: #"<li class="fault">"#).count - 1 == 1, "a stalled camera only")
             #expect(faults.body.contains("<strong>camera</strong>") && !faults.body.contains("<strong>unlock</strong>"))
             #expect(try await browser.get("/events?filter=nonsense").status == .badRequest)
             let json = try JSONValue.parse(try await browser.get("/api/events?filter=manual").body)
             #expect(json["events"]?.arrayValue?.compactMap { $0["by"]?.stringValue } == ["web:owner"])
+            #expect(json["events"]?.arrayValue?.count == 3, "the command, the manual relock and the manual unlock")
             let days = try #require(json["days"]?.arrayValue)
             #expect(days.map { $0["day"] } == ["2026-12-06", "2026-12-05"])
-            #expect(days[0]["visits"] == 1 && days[0]["refused"] == 1 && days[0]["commands"] == 1)
+            #expect(
+                days[0]["visits"] == 1 && days[0]["unlocks"] == 2 && days[0]["refused"] == 1 && days[0]["commands"] == 1
+            )
             #expect(days[0]["average_s_to_unlock"] == 1.25 && days[1]["average_s_to_unlock"] == nil)
             #expect(days[1]["refused"] == 1 && days[1]["faults"] == 1 && days[1]["visits"] == 0)
         }
@@ -342,6 +360,47 @@ struct WebAppTests {
         #expect(labels[name]?.label == .skip && labels[name]?.by == "web:owner")
         let log = try String(decoding: readFile(dataset.directory + "/labels.jsonl", limit: 1 << 20), as: UTF8.self)
         #expect(log.split(separator: "\n").count == 3, "every decision is kept")
+    }
+
+    /// A model file's header as the trainer writes it (the tensors are not needed to show the manifest).
+    static func modelHeader(_ manifest: JSONValue) -> [UInt8] {
+        let header: JSONValue = ["__metadata__": ["dogdoor_manifest": .string(manifest.serialized()), "format": "pt"]]
+        let json = Array(header.serialized().utf8)
+        return withUnsafeBytes(of: UInt64(json.count).littleEndian, Array.init) + json
+    }
+
+    @Test("the model page shows the running model's manifest and serves its report in a sandbox")
+    func modelPage() async throws {
+        let fixture = try WebFixture()
+        let door = fixture.door
+        let model = fixture.directory.file("model.safetensors")
+        let manifest: JSONValue = [
+            "architecture": "vgg16-notop+gap+dense1", "input": ["width": 224, "height": 224],
+            "classes": ["positive": "bo", "negative": "not_bo"], "decision": ["threshold": 0.4545],
+            "training": ["epochs": "10", "final_val_accuracy": 0.95, "images": ["train_positive": 18]],
+        ]
+        try AtomicFile.write(Self.modelHeader(manifest), to: model)
+        try AtomicFile.write(
+            "<html><style>p{}</style><p>report</p></html>", to: fixture.directory.file("model.report.html"))
+        door.state.withLock { $0.modelPath = model }
+        try await fixture.run { browser in
+            _ = try await browser.logIn()
+            let page = try await browser.get("/model")
+            #expect(page.body.contains("bo (not not_bo)") && page.body.contains("0.4545"))
+            #expect(page.body.contains("<th>training.images.train_positive</th>") == false)
+            #expect(page.body.contains("<th>images.train_positive</th><td>18</td>"))
+            #expect(page.body.contains("<th>final_val_accuracy</th><td>0.95</td>"))
+            #expect(page.body.contains(#"href="/model/report""#))
+            let report = try await browser.get("/model/report")
+            #expect(report.status == .ok && report.body.contains("<p>report</p>"))
+            #expect(report.headers[.contentSecurityPolicy]?.contains("sandbox") == true)
+            #expect(report.headers[.contentSecurityPolicy]?.contains("script") == false)
+            // A file that is not a model says so, naming it.
+            try AtomicFile.write(Array(repeating: 0xFF, count: 64), to: model)
+            #expect(try await browser.get("/model").body.contains("not a DogDoor model"))
+            door.state.withLock { $0.reachable = false }
+            #expect(try await browser.get("/model").status == .serviceUnavailable)
+        }
     }
 
     @Test("metrics mirror the daemon's counters and count logins")

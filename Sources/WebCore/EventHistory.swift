@@ -14,14 +14,24 @@ public enum EventCategory: String, Sendable, Codable, CaseIterable {
     /// Everything else: starts, stops, reloads, curfew changes.
     case other
 
+    /// The category of one line on its own. A relock belongs to whatever unlocked the door, which only the lines
+    /// before it tell (`EventHistory.recent` settles it); here it is `.other` unless a person caused it.
     static func of(kind: String, details: JSONObject) -> EventCategory {
         switch kind {
-        case "unlock", "relock":
+        case "unlock":
             // An unlock by the vote names the frame that decided it; a manual one does not.
-            return details["frame"] != nil || kind == "relock" ? .bo : .manual
+            return details["frame"] != nil ? .bo : .manual
+        case "relock":
+            let rule = details["rule"]?.stringValue ?? ""
+            let byPerson = ["lock command", "auto command", "manual unlock expired"].contains { rule.hasPrefix($0) }
+            return byPerson ? .manual : .other
         case "near_miss", "rejected_cooldown", "rejected_curfew", "rejected_locked": return .refused
         case "command", "mode_change", "rejected_command": return .manual
-        case "camera", "latch_error", "latch_unreachable", "latch_refused", "reload_failed": return .fault
+        case "camera":
+            // Starting and streaming are the camera working; anything else is the camera in trouble.
+            let state = details["state"]?.stringValue ?? ""
+            return ["starting", "streaming", "finished"].contains(state) ? .other : .fault
+        case "latch_error", "latch_unreachable", "latch_refused", "reload_failed": return .fault
         case "latch_relocked":
             // The owner relocking at the end of a lease is routine; for a lost heartbeat it is a fault.
             return details["reason"] == "lease_ended" ? .other : .fault
@@ -132,7 +142,22 @@ public enum EventHistory {
                 if let entry = EventEntry(line: line) { entries.append(entry) }
             }
         }
+        settleRelocks(&entries)
         return entries
+    }
+
+    /// A relock that no person caused belongs to the unlock before it: Bo's door closing after him is Bo's
+    /// visit. `entries` are newest first.
+    static func settleRelocks(_ entries: inout [EventEntry]) {
+        var lastUnlock: EventCategory?
+        for index in entries.indices.reversed() {
+            switch entries[index].kind {
+            case "unlock": lastUnlock = entries[index].category
+            case "relock" where entries[index].category == .other:
+                entries[index].category = lastUnlock ?? .other
+            default: break
+            }
+        }
     }
 
     /// Counts per day, newest day first.

@@ -27,14 +27,18 @@ public struct WebConfiguration: Sendable, Equatable {
 
     /// Reads `path` and applies `overrides` (`section.key=value`, as from `--set`).
     public static func load(path: String?, overrides: [String]) throws -> WebConfiguration {
+        let text = try path.map { String(decoding: try readFile($0, limit: 1 << 20), as: UTF8.self) }
+        return try parse(text, file: path ?? "defaults", overrides: overrides)
+    }
+
+    /// Parses web.toml's text (nil: the defaults) and applies `overrides`; errors name `file` and the line.
+    public static func parse(_ text: String?, file: String, overrides: [String] = []) throws -> WebConfiguration {
         var configuration = WebConfiguration()
-        if let path {
-            let bytes = try readFile(path, limit: 1 << 20)
-            let document = try TOML.parse(bytes: bytes, file: path)
+        if let text {
+            let document = try TOML.parse(text, file: file)
             for table in document.tables {
                 for entry in table.entries {
-                    try configuration.set(
-                        "\(table.name).\(entry.key)", entry.value, at: "\(path):\(entry.line)")
+                    try configuration.set("\(table.name).\(entry.key)", entry.value, at: "\(file):\(entry.line)")
                 }
             }
         }

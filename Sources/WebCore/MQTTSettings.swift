@@ -25,3 +25,11 @@ public struct MQTTSettings: Sendable, Equatable {
 
     public init() {}
 }
+
+/// The topic of DogDoor's availability (`online`/`offline`, retained; `offline` is also the client's will).
+extension MQTTSettings {
+    public var availabilityTopic: String { "\(topicPrefix)/\(nodeID)/availability" }
+
+    /// `host:port`, for messages.
+    public var broker: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}

@@ -68,7 +68,7 @@ public struct LoginThrottle: Sendable {
 }
 
 /// `bytes` random bytes from the system's cryptographic generator (getrandom), as lowercase hex.
-func randomToken(bytes: Int = 32) -> String {
+public func randomToken(bytes: Int = 32) -> String {
     var generator = SystemRandomNumberGenerator()
     return (0..<bytes).map { _ in
         let byte = UInt8.random(in: 0...255, using: &generator)

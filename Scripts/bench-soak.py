@@ -194,9 +194,16 @@ def main() -> int:
     parser.add_argument("--idle-seconds", type=float, default=60, help="length of the idle-scene run")
     parser.add_argument("--plan", choices=["frugal", "fast"], default="frugal", help="the daemon's [compute] plan")
     parser.add_argument("--model", type=Path, help="model file to run (default: the demo's, else one trained here)")
+    parser.add_argument("--bin", type=Path,
+                        help="run the programs of another build (e.g. a release build of an earlier commit, to "
+                             "compare side by side); nothing is built then")
     args = parser.parse_args()
-    print(f"dogdoord with [compute] plan = {args.plan}", flush=True)
-    build()
+    global BIN
+    if args.bin:
+        BIN = args.bin.resolve()
+    print(f"dogdoord ({BIN}) with [compute] plan = {args.plan}", flush=True)
+    if not args.bin:
+        build()
     with tempfile.TemporaryDirectory(prefix="dogdoor-soak-") as tmp:
         work = Path(tmp)
         model = args.model.resolve() if args.model else ensure_model(work)

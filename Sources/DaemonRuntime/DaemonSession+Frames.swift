@@ -35,6 +35,7 @@ extension DaemonSession {
         if policy.episodeBestFrameID == result.frameID { episodeBest = (result.frameID, frame) }
         apply(output, at: now, frame: (result.frameID, frame), captured: result.captured)
         if output.records.isEmpty { keepIfUncertain(probability, frameID: result.frameID, frame: frame, at: now) }
+        keepLatest(frame, at: now.monotonic)
         if policy.episodeBestFrameID == nil { episodeBest = nil }
         logger.debug(
             "frame",
@@ -44,6 +45,14 @@ extension DaemonSession {
             try? settings.notifier.ready(status: statusLine())
             logger.notice("ready: model verified, first frame processed")
         }
+    }
+
+    /// The latest evaluated frame, at most once per `events.latest_frame_interval`, beside the control socket.
+    func keepLatest(_ frame: FramePayload, at now: MonotonicInstant) {
+        let interval = configuration.events.latestFrameInterval
+        guard interval > .zero, lastLatestFrame.map({ now - $0 >= interval }) ?? true else { return }
+        lastLatestFrame = now
+        events.keepLatest(frame, at: parentDirectory(of: configuration.control.socket) + "/latest.jpg")
     }
 
     /// A frame that scored just below the threshold keeps a snapshot ("uncertain"): the light or view the model

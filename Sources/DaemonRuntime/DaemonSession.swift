@@ -28,8 +28,9 @@ final class DaemonSession {
     /// Decisions, reconnects, model load time and memory, for the status's counters.
     var counters = DaemonCounters()
     var lastMemorySample: MonotonicInstant?
-    /// When the last uncertain frame's snapshot was kept.
+    /// When the last uncertain frame's snapshot was kept, and the last latest frame.
     var lastUncertain: MonotonicInstant?
+    var lastLatestFrame: MonotonicInstant?
     var ready = false
     var lastWatchdog: MonotonicInstant?
     var lastCorruptLog: MonotonicInstant?

@@ -23,6 +23,9 @@ final class EventWriter: Sendable {
 
     private struct State {
         var jobs: [Job] = []
+        /// The newest evaluated frame to write as the latest frame, and where (one slot: a newer frame
+        /// replaces one not written yet, so it never queues).
+        var latest: (path: String, frame: FramePayload)?
         var queuedSnapshots = 0
         var stopping = false
         var events: EventLog?
@@ -68,6 +71,16 @@ final class EventWriter: Sendable {
         }
     }
 
+    /// Keeps `frame` as the latest evaluated frame at `path` (a JPEG the web app shows), replacing one that was
+    /// not written yet. Never blocks.
+    func keepLatest(_ frame: FramePayload, at path: String) {
+        state.withLock { lock in
+            guard !lock.state.stopping else { return }
+            lock.state.latest = (path, frame)
+            lock.signal()
+        }
+    }
+
     /// Writes to `events` and `snapshots` from now on (after a reload changed `[events]`).
     func use(events: EventLog, snapshots: SnapshotStore?) {
         state.withLock { lock in
@@ -92,19 +105,31 @@ final class EventWriter: Sendable {
 
     private static func run(_ state: ConditionLock<State>, logger: Logger) {
         while true {
-            let next: (job: Job?, events: EventLog?, snapshots: SnapshotStore?, dropped: (Int, Int)?) = state.withLock {
-                lock in
-                while lock.state.jobs.isEmpty && !lock.state.stopping { lock.wait() }
-                var dropped: (Int, Int)?
-                let total = lock.state.droppedEvents + lock.state.droppedSnapshots
-                if total > lock.state.warnedAtDrops {
-                    lock.state.warnedAtDrops = total * 2
-                    dropped = (lock.state.droppedEvents, lock.state.droppedSnapshots)
+            let next:
+                (
+                    job: Job?, events: EventLog?, snapshots: SnapshotStore?, dropped: (Int, Int)?,
+                    latest: (path: String, frame: FramePayload)?
+                ) = state.withLock { lock in
+                    while lock.state.jobs.isEmpty && lock.state.latest == nil && !lock.state.stopping { lock.wait() }
+                    // Events first; the latest frame when no event waits (it is only a view).
+                    if lock.state.jobs.isEmpty, let latest = lock.state.latest, !lock.state.stopping {
+                        lock.state.latest = nil
+                        return (nil, nil, nil, nil, latest)
+                    }
+                    var dropped: (Int, Int)?
+                    let total = lock.state.droppedEvents + lock.state.droppedSnapshots
+                    if total > lock.state.warnedAtDrops {
+                        lock.state.warnedAtDrops = total * 2
+                        dropped = (lock.state.droppedEvents, lock.state.droppedSnapshots)
+                    }
+                    guard !lock.state.jobs.isEmpty else { return (nil, lock.state.events, nil, dropped, nil) }
+                    let job = lock.state.jobs.removeFirst()
+                    if job.snapshot != nil { lock.state.queuedSnapshots -= 1 }
+                    return (job, lock.state.events, lock.state.snapshots, dropped, nil)
                 }
-                guard !lock.state.jobs.isEmpty else { return (nil, lock.state.events, nil, dropped) }
-                let job = lock.state.jobs.removeFirst()
-                if job.snapshot != nil { lock.state.queuedSnapshots -= 1 }
-                return (job, lock.state.events, lock.state.snapshots, dropped)
+            if let latest = next.latest {
+                writeLatest(latest.frame, to: latest.path, logger: logger)
+                continue
             }
             if let (events, snapshots) = next.dropped {
                 logger.warning(
@@ -130,6 +155,17 @@ final class EventWriter: Sendable {
             } catch {
                 logger.error("event not written", metadata: ["error": "\(error)", "kind": "\(event.kind)"])
             }
+        }
+    }
+
+    /// Writes the latest frame (re-encoded: a camera's MJPEG may lack the tables a standalone JPEG needs).
+    /// Failures are logged at debug level only: the view is a convenience, and the next frame tries again.
+    private static func writeLatest(_ frame: FramePayload, to path: String, logger: Logger) {
+        do {
+            let jpeg = try JPEGEncoder.encode(try fullImage(frame), options: JPEGEncodeOptions(quality: 75))
+            try AtomicFile.write(jpeg, to: path, permissions: 0o640)
+        } catch {
+            logger.debug("latest frame not written", metadata: ["path": "\(path)", "error": "\(error)"])
         }
     }
 

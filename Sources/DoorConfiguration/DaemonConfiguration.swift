@@ -149,6 +149,9 @@ public struct DaemonConfiguration: Hashable, Sendable {
         public var uncertainBand = 0.1
         /// At most one uncertain snapshot per this interval.
         public var uncertainInterval: Duration = .seconds(30)
+        /// How often the latest evaluated frame is written beside the control socket (`latest.jpg`, for the web
+        /// app; on /run, a RAM disk, so an SD card is not worn); zero writes none.
+        public var latestFrameInterval: Duration = .seconds(2)
     }
 
     /// `[control]`
@@ -493,6 +496,9 @@ public struct DaemonConfiguration: Hashable, Sendable {
         KeySpec("events.uncertain_band") { $0.events.uncertainBand = try number($1, 0...0.5) },
         KeySpec("events.uncertain_interval") {
             $0.events.uncertainInterval = try duration($1, .seconds(1)...(.seconds(3_600)))
+        },
+        KeySpec("events.latest_frame_interval") {
+            $0.events.latestFrameInterval = try duration($1, .zero...(.seconds(3_600)))
         },
 
         KeySpec("control.socket") { $0.control.socket = try socketPath($1) },

@@ -81,6 +81,8 @@ enum Pages {
         <input name="minutes" type="number" min="1" max="1440" value="10" aria-label="minutes"> min</span>
         </form>
         </section>
+        {{#live}}<section class="card"><h2>The camera now</h2>
+        <img id="live" src="/latest.jpg" alt="the latest frame the door scored" data-refresh="/latest.jpg"></section>{{/live}}
         {{#hasDecisions}}<section class="card"><h2>Last decisions</h2><ol class="timeline">{{/hasDecisions}}
         {{#decisions}}<li class="{{category}}"><time>{{time}}</time> <strong>{{kind}}</strong>
         <div class="scores">probabilities {{scoreText}}</div>{{#rule}}<div class="rule">{{rule}}</div>{{/rule}}</li>{{/decisions}}
@@ -214,7 +216,9 @@ enum Pages {
               if (s.last_decision) set("decision", s.last_decision.kind + ": " + s.last_decision.rule);
             } catch (e) { /* the next refresh tries again */ }
           }
-          setInterval(refresh, 2000);
+          const live = document.getElementById("live");
+          function reloadFrame() { if (live) live.src = live.dataset.refresh + "?t=" + Date.now(); }
+          setInterval(function () { refresh(); reloadFrame(); }, 2000);
         })();
         """
 }

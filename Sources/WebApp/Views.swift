@@ -14,7 +14,9 @@ struct StatusView {
             "inference": status.inferenceMilliseconds > 0
                 ? "\(Int(status.inferenceMilliseconds.rounded())) ms per frame" : "-",
             "model": status.model.map { "\($0.path) (threshold \(fixed($0.threshold, 4)))" } ?? "none loaded",
-            "decision": status.lastDecision.map { "\($0.kind) at \($0.time): \($0.rule)" } ?? "none yet",
+            "decision": status.lastDecision.map {
+                "\($0.kind.replacingUnderscores) at \(displayTime($0.time)): \($0.rule)"
+            } ?? "none yet",
         ]
         if status.framesPerSecond > 0 { values["fps"] = fixed(status.framesPerSecond, 1) }
         if let remaining = status.unlockRemainingSeconds { values["remaining"] = "\(Int(remaining.rounded())) s" }
@@ -30,7 +32,8 @@ struct EntryView {
 
     var values: [String: Any] {
         var values: [String: Any] = [
-            "time": entry.time, "kind": entry.kind.replacingUnderscores, "category": entry.category.rawValue,
+            "time": displayTime(entry.time), "kind": entry.kind.replacingUnderscores,
+            "category": entry.category.rawValue,
         ]
         if let rule = entry.rule { values["rule"] = rule }
         if let by = entry.by { values["by"] = by }
@@ -42,4 +45,12 @@ struct EntryView {
 
 extension String {
     var replacingUnderscores: String { String(map { $0 == "_" ? " " : $0 }) }
+}
+
+/// A time as the daemon writes it (`2026-12-07T08:01:45.934+01:00`, the door's local time) as people read it:
+/// `2026-12-07 08:01:45`. Anything else is shown as it is.
+func displayTime(_ iso: String) -> String {
+    let text = Array(iso)
+    guard text.count >= 19, text[10] == "T" else { return iso }
+    return String(text[0..<10]) + " " + String(text[11..<19])
 }

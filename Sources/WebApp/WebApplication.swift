@@ -21,6 +21,8 @@ public struct WebSettings: Sendable {
     public var eventsDirectory = "/var/lib/dogdoor/events"
     /// How long a login lasts without use.
     public var sessionLifetime: Duration = .seconds(12 * 60 * 60)
+    /// The latest evaluated frame the daemon writes (`latest.jpg` beside its control socket), if any.
+    public var latestFrame: String?
     /// Where labelled snapshots go.
     public var dataset = DatasetLabel(
         directory: "/var/lib/dogdoor-web/dataset", positiveClass: "bo", negativeClass: "not_bo", validFraction: 0.2)
@@ -28,7 +30,8 @@ public struct WebSettings: Sendable {
     public init() {}
 
     /// The settings `configuration` describes, with the daemon's events directory.
-    public init(_ configuration: WebConfiguration, eventsDirectory: String) {
+    public init(_ configuration: WebConfiguration, eventsDirectory: String, controlSocket: String) {
+        latestFrame = parentDirectory(of: controlSocket) + "/latest.jpg"
         host = configuration.host
         port = configuration.port
         passwordFile = configuration.users
@@ -121,6 +124,7 @@ public struct WebApp: Sendable {
         member.get("/events") { request, context in try eventsPage(request, context) }
         member.get("/api/events") { request, _ in try eventsJSON(request) }
         member.get("/snapshots/{name}") { _, context in try await snapshot(context) }
+        member.get("/latest.jpg") { _, _ in try await latestFrame() }
         member.get("/model") { _, context in try await modelPage(context) }
         member.get("/model/report") { _, _ in try await modelReport() }
         member.get("/label") { request, context in try labelPage(request, context) }
@@ -231,6 +235,7 @@ public struct WebApp: Sendable {
             values["problem"] = "\(error)"
             values["latch"] = "unknown"
         }
+        if let latest = settings.latestFrame, fileExistsAt(latest) { values["live"] = true }
         let recent = (try? EventHistory.recent(directory: settings.eventsDirectory, limit: 200)) ?? []
         if let latest = recent.first(where: { $0.snapshot != nil }) { values["latest"] = EntryView(latest).values }
         // The last decisions with the probabilities behind them.
@@ -499,6 +504,20 @@ public struct WebApp: Sendable {
         logger.notice(
             "labelled", metadata: ["snapshot": "\(form.snapshot)", "label": "\(label.rawValue)", "user": "\(user)"])
         return .redirect(to: form.show == "all" ? "/label?show=all" : "/label")
+    }
+
+    /// The latest frame the daemon scored (it rewrites the file every few seconds).
+    func latestFrame() async throws -> Response {
+        guard let path = settings.latestFrame else { throw HTTPError(.notFound) }
+        let bytes: [UInt8]
+        do {
+            bytes = try await NIOThreadPool.singleton.runIfActive { try readFile(path, limit: 8 << 20) }
+        } catch {
+            throw HTTPError(.notFound, message: "no frame yet")
+        }
+        return Response(
+            status: .ok, headers: [.contentType: "image/jpeg", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
     // MARK: - Metrics

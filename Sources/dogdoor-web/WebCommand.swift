@@ -60,7 +60,7 @@ struct Serve: ParsableCommand {
         let logger = Logger(label: "dogdoor-web")
         let configuration = try options.load()
         let (socket, events) = try configuration.daemonPaths()
-        let settings = WebSettings(configuration, eventsDirectory: events)
+        let settings = WebSettings(configuration, eventsDirectory: events, controlSocket: socket)
         if try PasswordFile.load(settings.passwordFile).users.isEmpty {
             logger.warning(
                 "no users yet: nobody can log in",

@@ -84,6 +84,9 @@ import Testing
             let snapshot = try #require(event["snapshot"]?.stringValue)
             #expect(FileManager.default.fileExists(atPath: daemon.events + "/snapshots/" + snapshot))
         }
+        // The latest evaluated frame, beside the control socket, for the web app's live view.
+        let latest = try ImageDecoder.decode(file: daemon.directory + "/latest.jpg")
+        #expect(latest.width > 0 && latest.height > 0)
         // At most one per second: 32 frames at 5 fps take 6.4 s.
         #expect(uncertain.count <= 7, "\(uncertain.count) uncertain snapshots")
     }

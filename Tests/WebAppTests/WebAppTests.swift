@@ -99,6 +99,7 @@ struct WebFixture {
         var settings = WebSettings()
         settings.passwordFile = directory.path + "/users"
         settings.eventsDirectory = events
+        settings.latestFrame = directory.path + "/latest.jpg"
         settings.dataset = DatasetLabel(
             directory: directory.path + "/dataset", positiveClass: "bo", negativeClass: "not_bo", validFraction: 0.5)
         app = WebApp(settings: settings, door: door, logger: Logger(label: "test"))
@@ -239,7 +240,9 @@ struct WebAppTests {
 
     @Test("the status page and the JSON status show the daemon's state")
     func status() async throws {
-        try await WebFixture().run { browser in
+        let fixture = try WebFixture()
+        let latestPath = fixture.directory.file("latest.jpg")
+        try await fixture.run { browser in
             _ = try await browser.logIn()
             let page = try await browser.get("/")
             #expect(page.body.contains(#"<span id="latch" class="latch locked">locked</span>"#))
@@ -247,6 +250,12 @@ struct WebAppTests {
             #expect(page.body.contains("/snapshots/20261206T083000.000Z-rejected_locked.jpg"), "the latest snapshot")
             #expect(
                 page.body.contains("<h2>Last decisions</h2>") && page.body.contains("probabilities 0.92, 0.95, 0.91"))
+            #expect(!page.body.contains("The camera now"), "no live view before the daemon wrote a frame")
+            #expect(try await browser.get("/latest.jpg").status == .notFound)
+            try AtomicFile.write(WebFixture.snapshotBytes, to: latestPath)
+            #expect(try await browser.get("/").body.contains(#"<img id="live" src="/latest.jpg""#))
+            let live = try await browser.get("/latest.jpg")
+            #expect(live.status == .ok && live.headers[.contentType] == "image/jpeg")
             let json = try JSONValue.parse(try await browser.get("/api/status").body)
             #expect(json["latch"] == "locked" && json["mode"] == "auto" && json["camera"] == "streaming")
         }

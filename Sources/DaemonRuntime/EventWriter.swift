@@ -158,11 +158,14 @@ final class EventWriter: Sendable {
         }
     }
 
-    /// Writes the latest frame (re-encoded: a camera's MJPEG may lack the tables a standalone JPEG needs).
-    /// Failures are logged at debug level only: the view is a convenience, and the next frame tries again.
+    /// Writes the latest frame (re-encoded: a camera's MJPEG may lack the tables a standalone JPEG needs). A
+    /// JPEG frame is decoded DCT-scaled to about 320x240, which is enough for a phone's view and keeps this
+    /// thread's buffers (and so the daemon's memory) small. Failures are logged at debug level only: the view
+    /// is a convenience, and the next frame tries again.
     private static func writeLatest(_ frame: FramePayload, to path: String, logger: Logger) {
         do {
-            let jpeg = try JPEGEncoder.encode(try fullImage(frame), options: JPEGEncodeOptions(quality: 75))
+            let image = try fullImage(frame, options: DecodeOptions(minimumSide: 240))
+            let jpeg = try JPEGEncoder.encode(image, options: JPEGEncodeOptions(quality: 75))
             try AtomicFile.write(jpeg, to: path, permissions: 0o640)
         } catch {
             logger.debug("latest frame not written", metadata: ["path": "\(path)", "error": "\(error)"])
@@ -170,10 +173,12 @@ final class EventWriter: Sendable {
     }
 
     /// The frame as the camera delivered it, decoded at its own resolution (within the decoders' limits).
-    static func fullImage(_ frame: FramePayload) throws(ImagingError) -> Image {
+    static func fullImage(_ frame: FramePayload, options: DecodeOptions = DecodeOptions()) throws(ImagingError)
+        -> Image
+    {
         switch frame {
-        case .encoded(let bytes, let name): try ImageDecoder.decode(bytes, source: name)
-        case .camera(let cameraFrame): try cameraFrame.image()
+        case .encoded(let bytes, let name): try ImageDecoder.decode(bytes, source: name, options: options)
+        case .camera(let cameraFrame): try cameraFrame.image(options: options)
         }
     }
 }

@@ -173,7 +173,9 @@ final class EventWriter: Sendable {
     }
 
     /// The frame as the camera delivered it, decoded at its own resolution (within the decoders' limits).
-    static func fullImage(_ frame: FramePayload, options: DecodeOptions = DecodeOptions()) throws(ImagingError)
+    static func fullImage(
+        _ frame: FramePayload, options: DecodeOptions = DecodeOptions()
+    ) throws(ImagingError)
         -> Image
     {
         switch frame {

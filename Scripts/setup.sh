@@ -31,9 +31,10 @@ CROSS=0
 # Libraries the Swift targets link against (with their headers).
 BUILD_PACKAGES=(libopenblas-dev libv4l-dev libgpiod-dev libjpeg-dev libpng-dev libwebp-dev nettle-dev libmosquitto-dev)
 # Tools the tests call: gpioset/gpioget (gpiod), v4l2-ctl (v4l-utils), systemd-analyze verify (systemd), a real
-# MQTT broker and its clients for the Home Assistant bridge (mosquitto, mosquitto-clients), and a real browser
+# MQTT broker and its clients for the Home Assistant bridge (mosquitto, mosquitto-clients; openssl makes the
+# TLS test's certificates), and a real browser
 # for the web app's tests (chromium, chromium-driver; driven by selenium from the venv).
-TEST_TOOL_PACKAGES=(gpiod v4l-utils systemd mosquitto mosquitto-clients chromium chromium-driver)
+TEST_TOOL_PACKAGES=(gpiod v4l-utils systemd mosquitto mosquitto-clients openssl chromium chromium-driver)
 # Python for the venv (python3-venv provides ensurepip on Debian).
 PYTHON_PACKAGES=(python3 python3-venv)
 # >>> Add further packages here, one group per purpose, with a comment saying which part needs them. <<<

@@ -302,6 +302,138 @@ struct HomeAssistantBrokerTests {
     }
 }
 
+@Suite("Home Assistant over TLS, and the will of a killed dogdoor-web")
+struct HomeAssistantTLSAndWillTests {
+    @Test func bridgeUsesTLSAndTrustsOnlyItsCA() async throws {
+        let directory = TemporaryDirectory("ha-tls")
+        let certificates = try await TestCertificates.make(in: directory)
+        let broker = try await Broker.start(tls: certificates.broker)
+
+        var settings = MQTTSettings()
+        settings.enabled = true
+        settings.port = broker.port
+        settings.clientID = "dogdoor-tls-test"
+        settings.caFile = certificates.ca
+        let topics = HomeAssistantTopics(settings: settings)
+        let bridge = HomeAssistantBridge(
+            settings: settings, door: RecordingDoor(status(latch: .locked, scores: [0.25])),
+            eventsDirectory: directory.path, logger: Logger(label: "test.ha.tls"), softwareVersion: "0.9.0",
+            pollInterval: .milliseconds(100))
+        let running = Task { try await bridge.run() }
+        defer { running.cancel() }
+
+        // The bridge connects over TLS (the listener speaks nothing else): availability, states and the retained
+        // discovery configs reach subscribers that trust the same CA.
+        let observer = try await Observer.start(port: broker.port, pattern: "dogdoor/#", caFile: certificates.ca)
+        #expect(await observer.waitFor(topics.availability, "online"))
+        #expect(await observer.waitFor(topics.lockState, "LOCKED"))
+        #expect(await observer.waitFor(topics.probability, "0.25"))
+        let lockConfig = try await mosquittoSub(
+            port: broker.port,
+            [
+                "--cafile", certificates.ca, "-t", "homeassistant/lock/dogdoor/door/config", "-F", "%r %p", "-C", "1",
+                "-W", "10",
+            ])
+        #expect(lockConfig == "1 " + HomeAssistantDiscovery.lock(settings: settings, softwareVersion: "0.9.0") + "\n")
+
+        // A client that trusts another CA does not accept the broker's certificate: the connection fails at once
+        // (not at the timeout), naming the broker.
+        var stranger = settings
+        stranger.clientID = "dogdoor-tls-stranger"
+        stranger.caFile = certificates.otherCA
+        let started = ContinuousClock.now
+        let untrusted = await #expect(throws: MQTTError.self) {
+            try await MQTTClient.connect(settings: stranger, timeout: .seconds(8))
+        }
+        #expect(ContinuousClock.now - started < .seconds(5), "the TLS failure is reported, not waited out")
+        #expect(untrusted?.broker == "127.0.0.1:\(broker.port)")
+        #expect(untrusted?.step == .connect)
+        #expect(
+            untrusted?.description.hasPrefix("MQTT broker 127.0.0.1:\(broker.port): connect failed: ") == true,
+            "\(String(describing: untrusted))")
+        #expect(untrusted?.reason.contains("TLS") == true, "\(String(describing: untrusted))")
+
+        // Plain MQTT to the TLS listener gets nowhere.
+        var plain = settings
+        plain.clientID = "dogdoor-tls-plain"
+        plain.caFile = nil
+        await #expect(throws: MQTTError.self) { try await MQTTClient.connect(settings: plain, timeout: .seconds(3)) }
+
+        // The broker restarts: the bridge (and the observer) reconnect over TLS and publish everything again.
+        observer.forget()
+        try await broker.restart()
+        #expect(await observer.waitFor(topics.availability, "online", timeout: .seconds(20)))
+        #expect(await observer.waitFor(topics.lockState, "LOCKED"))
+
+        // Stopping the bridge leaves "offline" retained.
+        running.cancel()
+        try await running.value
+        #expect(await observer.waitFor(topics.availability, "offline"))
+        await observer.close()
+        broker.stop()
+    }
+
+    /// The real `dogdoor-web`, bridging a stand-in daemon, SIGKILLed: it cannot say goodbye, so the "offline" that
+    /// Home Assistant then sees is the broker's, from the will the client left when it connected.
+    @Test func killedDogdoorWebIsAnnouncedOfflineByTheBroker() async throws {
+        let broker = try await Broker.start()
+        let directory = TemporaryDirectory("ha-will")
+        try makeDirectory(directory.file("events"))
+        // Its own empty web.toml, so that no /etc/dogdoor/web.toml on this machine has a say.
+        try writeFile(directory.file("web.toml"), [])
+        // The daemon's control socket, answering every request with a locked door.
+        let daemon = try ControlServer(path: directory.file("control.sock")) { _, respond in
+            respond(.success(status(latch: .locked, scores: [0.125])))
+            return nil
+        }
+        try daemon.start()
+        defer { daemon.stop() }
+
+        let web = try Subprocess(
+            dogdoorWebExecutable,
+            [
+                "--config", directory.file("web.toml"), "--set", "web.listen=127.0.0.1:0",
+                "--set", "web.users=\(directory.file("users"))",
+                "--set", "web.control_socket=\(directory.file("control.sock"))",
+                "--set", "web.events_directory=\(directory.file("events"))",
+                "--set", "web.dataset=\(directory.file("dataset"))", "--set", "mqtt.enabled=true",
+                "--set", "mqtt.port=\(broker.port)", "--set", "mqtt.keep_alive=5",
+            ],
+            logFile: directory.file("dogdoor-web.log"))
+        defer { web.kill() }
+
+        let topics = HomeAssistantTopics(settings: MQTTSettings())
+        let observer = try await Observer.start(port: broker.port, pattern: "dogdoor/#")
+        // "online" from the bridge, with the daemon's state: the bridge runs and its daemon answers.
+        try #require(
+            await observer.waitFor(topics.lockState, "LOCKED", timeout: .seconds(30)),
+            "\(dogdoorWebExecutable) did not bridge; its output:\n\(web.log)")
+        #expect(observer.latest(topics.availability)?.text == "online")
+        #expect(await observer.waitFor(topics.probability, "0.125"))
+        // Its discovery config is retained, with dogdoor-web's version.
+        let lockConfig = try await mosquittoSub(
+            port: broker.port,
+            ["-t", "homeassistant/lock/dogdoor/door/config", "-F", "%r %p", "-C", "1", "-W", "10"])
+        let payload = try #require(lockConfig.hasPrefix("1 ") ? String(lockConfig.dropFirst(2).dropLast()) : nil)
+        let version = try JSONValue.parse(payload).objectValue?["device"]?.objectValue?["sw_version"]?.stringValue
+        #expect(payload == HomeAssistantDiscovery.lock(settings: MQTTSettings(), softwareVersion: version))
+
+        observer.forget()
+        #expect(web.process.isRunning, "dogdoor-web exited by itself:\n\(web.log)")
+        web.kill()
+        #expect(web.process.terminationReason == .uncaughtSignal && web.process.terminationStatus == SIGKILL)
+        // The broker notices the closed connection and publishes the will: "offline", retained.
+        #expect(
+            await observer.waitFor(topics.availability, "offline", timeout: .seconds(10)),
+            "no will after SIGKILL; dogdoor-web's output:\n\(web.log)")
+        let retained = try await mosquittoSub(
+            port: broker.port, ["-t", topics.availability, "-F", "%r %p", "-C", "1", "-W", "10"])
+        #expect(retained == "1 offline\n")
+        await observer.close()
+        broker.stop()
+    }
+}
+
 // MARK: - Helpers
 
 private func entry(_ kind: String, category: EventCategory, snapshot: String? = nil) -> EventEntry {
@@ -349,7 +481,8 @@ private func waitForCondition(timeout: Duration = .seconds(10), _ condition: () 
 }
 
 /// A mosquitto broker of its own on a free loopback port, with a temporary configuration (anonymous, or with a
-/// password file made by mosquitto_passwd) and without persistence: a restart forgets retained messages.
+/// password file made by mosquitto_passwd; plain MQTT, or TLS only) and without persistence: a restart forgets
+/// retained messages.
 private final class Broker {
     let port: Int
     private var process: Process
@@ -361,7 +494,14 @@ private final class Broker {
 
     static let executable = "/usr/sbin/mosquitto"
 
-    static func start(users: [String: String] = [:]) async throws -> Broker {
+    /// The broker's side of TLS: its certificate and key, and the CA that signed them.
+    struct TLS {
+        var caFile: String
+        var certificateFile: String
+        var keyFile: String
+    }
+
+    static func start(users: [String: String] = [:], tls: TLS? = nil) async throws -> Broker {
         for tool in [executable, "/usr/bin/mosquitto_sub", "/usr/bin/mosquitto_pub", "/usr/bin/mosquitto_passwd"]
         where !FileManager.default.isExecutableFile(atPath: tool) {
             throw Failure(
@@ -384,11 +524,20 @@ private final class Broker {
             }
             common += ["allow_anonymous false", "password_file \(passwords)"]
         }
+        // The listener's own settings follow its `listener` line: with TLS, the listener speaks TLS only.
+        let listenerSettings =
+            tls.map {
+                [
+                    "cafile \($0.caFile)", "certfile \($0.certificateFile)", "keyfile \($0.keyFile)",
+                    "require_certificate false",
+                ]
+            } ?? []
         var lastError = ""
         // A port found free may be taken before mosquitto binds it: try a few.
         for _ in 0..<3 {
             let port = try freeLoopbackPort()
-            let configuration = (["listener \(port) 127.0.0.1"] + common).joined(separator: "\n") + "\n"
+            let configuration =
+                (["listener \(port) 127.0.0.1"] + listenerSettings + common).joined(separator: "\n") + "\n"
             try writeFile(directory.file("mosquitto.conf"), Array(configuration.utf8))
             do {
                 let process = try await launch(directory: directory, port: port)
@@ -414,7 +563,7 @@ private final class Broker {
         try process.run()
         let listening = await waitForCondition { !process.isRunning || canConnect(port: port) }
         if listening && process.isRunning { return process }
-        kill(process)
+        killAndReap(process)
         let output = (try? readText(directory.file("mosquitto.log"))) ?? ""
         throw Failure(description: "mosquitto did not start on port \(port): \(output)")
     }
@@ -427,21 +576,128 @@ private final class Broker {
 
     /// Kills the broker and starts it again on the same port, with nothing retained.
     func restart() async throws {
-        Broker.kill(process)
+        killAndReap(process)
         process = try await Broker.launch(directory: directory, port: port)
     }
 
-    func stop() { Broker.kill(process) }
+    func stop() { killAndReap(process) }
 
     deinit { stop() }
+}
 
-    /// SIGKILL: the test runner's threads block SIGTERM, and children inherit the mask, so `terminate()` (SIGTERM)
-    /// would stay pending.
-    private static func kill(_ process: Process) {
-        guard process.isRunning else { return }
-        _ = Glibc.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+/// SIGKILL, and waits for the process to end. Not SIGTERM: the test runner's threads block SIGTERM, and children
+/// inherit the mask, so `terminate()` would stay pending.
+private func killAndReap(_ process: Process) {
+    guard process.isRunning else { return }
+    _ = kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
+}
+
+/// Certificates made with Debian's openssl for a TLS broker on 127.0.0.1: a CA, the broker's certificate and key
+/// signed by it (for IP 127.0.0.1 and DNS localhost: libmosquitto checks the broker's name against them), and a
+/// second CA that signed nothing of the broker's.
+private struct TestCertificates {
+    static let openssl = "/usr/bin/openssl"
+
+    var broker: Broker.TLS
+    var ca: String { broker.caFile }
+    var otherCA: String
+
+    static func make(in directory: TemporaryDirectory) async throws -> TestCertificates {
+        guard FileManager.default.isExecutableFile(atPath: openssl) else {
+            throw Broker.Failure(
+                description: "\(openssl) is not installed: the MQTT TLS test makes its certificates with it "
+                    + "(Debian package openssl)")
+        }
+        let ca = try await makeAuthority(in: directory, name: "ca", commonName: "DogDoor test CA")
+        let other = try await makeAuthority(in: directory, name: "other-ca", commonName: "DogDoor other test CA")
+        // The broker's key and request, then its certificate signed by the CA with the names it answers to.
+        try writeText(
+            directory.file("broker.cnf"),
+            ["[req]", "distinguished_name = name", "prompt = no", "[name]", "CN = localhost"])
+        try writeText(
+            directory.file("broker.ext"),
+            [
+                "basicConstraints = CA:FALSE", "keyUsage = critical, digitalSignature, keyEncipherment",
+                "extendedKeyUsage = serverAuth", "subjectAltName = IP:127.0.0.1, DNS:localhost",
+            ])
+        try await runTool(
+            openssl,
+            [
+                "req", "-new", "-newkey", "rsa:2048", "-nodes", "-config", directory.file("broker.cnf"),
+                "-keyout", directory.file("broker.key"), "-out", directory.file("broker.csr"),
+            ])
+        try await runTool(
+            openssl,
+            [
+                "x509", "-req", "-in", directory.file("broker.csr"), "-CA", ca, "-CAkey", directory.file("ca.key"),
+                "-set_serial", "2", "-days", "2", "-extfile", directory.file("broker.ext"),
+                "-out", directory.file("broker.pem"),
+            ])
+        return TestCertificates(
+            broker: Broker.TLS(
+                caFile: ca, certificateFile: directory.file("broker.pem"), keyFile: directory.file("broker.key")),
+            otherCA: other)
     }
+
+    /// A self-signed CA certificate `<name>.pem` with its key `<name>.key`; the certificate's path.
+    private static func makeAuthority(
+        in directory: TemporaryDirectory, name: String, commonName: String
+    ) async throws -> String {
+        // A configuration of its own rather than the system's: exactly a CA's extensions.
+        try writeText(
+            directory.file(name + ".cnf"),
+            [
+                "[req]", "distinguished_name = name", "x509_extensions = authority", "prompt = no", "[name]",
+                "CN = \(commonName)", "[authority]", "basicConstraints = critical, CA:TRUE",
+                "keyUsage = critical, keyCertSign, cRLSign", "subjectKeyIdentifier = hash",
+            ])
+        try await runTool(
+            openssl,
+            [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-config", directory.file(name + ".cnf"),
+                "-keyout", directory.file(name + ".key"), "-out", directory.file(name + ".pem"),
+            ])
+        return directory.file(name + ".pem")
+    }
+}
+
+/// The `dogdoor-web` binary: in `$DOGDOOR_BIN_DIR` when set (Scripts/test.sh points it at the release build),
+/// else this checkout's release build, else its debug build.
+private let dogdoorWebExecutable: String = {
+    if let directory = ProcessInfo.processInfo.environment["DOGDOOR_BIN_DIR"] { return directory + "/dogdoor-web" }
+    var root = URL(fileURLWithPath: #filePath)
+    for _ in 0..<3 { root.deleteLastPathComponent() }
+    let release = root.path + "/.build/release/dogdoor-web"
+    return FileManager.default.isExecutableFile(atPath: release) ? release : root.path + "/.build/debug/dogdoor-web"
+}()
+
+/// A program running in the background, its output in a log file; SIGKILLed when released.
+private final class Subprocess {
+    let process = Process()
+    let logFile: String
+
+    init(_ executable: String, _ arguments: [String], logFile: String) throws {
+        guard FileManager.default.isExecutableFile(atPath: executable) else {
+            throw Broker.Failure(
+                description: "\(executable) does not exist: build it first (swift build), or set DOGDOOR_BIN_DIR")
+        }
+        self.logFile = logFile
+        try writeFile(logFile, [])
+        guard let log = FileHandle(forWritingAtPath: logFile) else { throw SystemError("open", path: logFile) }
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+    }
+
+    /// What it wrote so far.
+    var log: String { (try? readText(logFile)) ?? "" }
+
+    func kill() { killAndReap(process) }
+
+    deinit { kill() }
 }
 
 /// A port on 127.0.0.1 that nothing listens on (bound, read back, released).
@@ -529,11 +785,13 @@ private final class Observer: Sendable {
     private let latest = Latest()
     private let reader: Task<Void, Never>
 
-    static func start(port: Int, pattern: String) async throws -> Observer {
+    /// Over TLS when `caFile` is given.
+    static func start(port: Int, pattern: String, caFile: String? = nil) async throws -> Observer {
         var settings = MQTTSettings()
         settings.port = port
         settings.clientID = "observer-\(port)"
         settings.topicPrefix = "observer"
+        settings.caFile = caFile
         let client = try await MQTTClient.connect(settings: settings)
         try client.subscribe(pattern, qos: 1)
         return Observer(client: client)
@@ -550,13 +808,18 @@ private final class Observer: Sendable {
     }
 
     /// Waits until the last message on `topic` is `text`.
-    func waitFor(_ topic: String, _ text: String) async -> Bool {
-        await waitForLatest { $0[topic]?.text == text }
+    func waitFor(_ topic: String, _ text: String, timeout: Duration = .seconds(10)) async -> Bool {
+        await waitForLatest(timeout: timeout) { $0[topic]?.text == text }
     }
 
-    func waitForLatest(_ condition: @escaping ([String: MQTTClient.Message]) -> Bool) async -> Bool {
-        await waitForCondition { latest.messages.withLock { condition($0) } }
+    func waitForLatest(
+        timeout: Duration = .seconds(10), _ condition: @escaping ([String: MQTTClient.Message]) -> Bool
+    ) async -> Bool {
+        await waitForCondition(timeout: timeout) { latest.messages.withLock { condition($0) } }
     }
+
+    /// The last message on `topic`.
+    func latest(_ topic: String) -> MQTTClient.Message? { latest.messages.withLock { $0[topic] } }
 
     /// Forgets the messages received so far.
     func forget() { latest.messages.withLock { $0.removeAll() } }
@@ -575,6 +838,10 @@ private func writeFile(_ path: String, _ bytes: [UInt8]) throws {
     guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
         throw SystemError("create", path: path)
     }
+}
+
+private func writeText(_ path: String, _ lines: [String]) throws {
+    try writeFile(path, Array(lines.map { $0 + "\n" }.joined().utf8))
 }
 
 private func appendLine(_ path: String, _ line: String) throws {

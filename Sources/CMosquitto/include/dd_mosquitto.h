@@ -3,8 +3,9 @@
 /// Thin typed shim over libmosquitto 2.0 (Debian 12) for dogdoor-web's Home Assistant bridge.
 ///
 /// Only what the bridge needs: one client with credentials, TLS by CA file and a last will, connected
-/// asynchronously and kept connected by libmosquitto's own network thread (`dd_mosq_loop_start`), which also
-/// reconnects with the delays of `dd_mosq_reconnect_delay_set`.
+/// asynchronously and kept connected by a network thread (`dd_mosq_loop_start`), which also reconnects with the
+/// delays of `dd_mosq_reconnect_delay_set`. The thread is the shim's own, around `mosquitto_loop`: libmosquitto's
+/// (`mosquitto_loop_start`) ends for good, silently, after TLS errors (see the .c).
 ///
 /// Return values: >= 0 on success, the negated MOSQ_ERR_* code on failure (`dd_mosq_strerror` names it). For
 /// -DD_MOSQ_ERR_ERRNO, errno holds the system error when the call returns.
@@ -37,7 +38,8 @@ typedef enum dd_mosq_event_kind {
     /// The broker answered CONNECT: `code` is the CONNACK return code (0 accepted, else refused).
     DD_MOSQ_EVENT_CONNECT = 1,
     /// The connection ended: `code` is 0 when the client asked (`dd_mosq_disconnect`), else the MOSQ_ERR_*
-    /// code of the failure (with `error_number` for DD_MOSQ_ERR_ERRNO). The network thread reconnects.
+    /// code of the failure (with `error_number` for DD_MOSQ_ERR_ERRNO), DD_MOSQ_ERR_TLS when the TLS handshake
+    /// failed (the broker's certificate does not verify). The network thread reconnects.
     DD_MOSQ_EVENT_DISCONNECT = 2,
     /// A message arrived on a subscribed topic.
     DD_MOSQ_EVENT_MESSAGE = 3,
@@ -88,7 +90,8 @@ int dd_mosq_will_set(dd_mosq_client *client, const char *topic, const void *payl
                      bool retain);
 
 /// Waits between reconnection attempts of the network thread: `delay` seconds, doubling up to `delay_max` when
-/// `exponential` (`mosquitto_reconnect_delay_set`).
+/// `exponential` (back to `delay` after an accepted connection). -DD_MOSQ_ERR_INVAL when `delay` is 0 or
+/// `delay_max` is below it.
 int dd_mosq_reconnect_delay_set(dd_mosq_client *client, unsigned int delay, unsigned int delay_max,
                                 bool exponential);
 
@@ -97,14 +100,17 @@ int dd_mosq_reconnect_delay_set(dd_mosq_client *client, unsigned int delay, unsi
 /// (`mosquitto_connect_async`).
 int dd_mosq_connect_async(dd_mosq_client *client, const char *host, int port, int keepalive);
 
-/// Sends DISCONNECT after anything already queued; the broker then drops the will (`mosquitto_disconnect`).
+/// Sends DISCONNECT after anything already queued; the broker then drops the will (`mosquitto_disconnect`). The
+/// network thread no longer reconnects.
 int dd_mosq_disconnect(dd_mosq_client *client);
 
-/// Starts the network thread, which reads, writes, pings and reconnects (`mosquitto_loop_start`).
+/// Starts the network thread, which reads, writes, pings and reconnects (`mosquitto_loop` in a thread of the
+/// shim's, in place of `mosquitto_loop_start`).
 int dd_mosq_loop_start(dd_mosq_client *client);
 
-/// Stops the network thread: waits for it to end after `dd_mosq_disconnect`, or cancels it when `force`
-/// (`mosquitto_loop_stop`). Never call it from the event callback.
+/// Stops the network thread: waits for it to end after `dd_mosq_disconnect` (once the DISCONNECT is written or
+/// the connection is gone), or, when `force`, ends it within a second even with the connection up. Never call it
+/// from the event callback.
 int dd_mosq_loop_stop(dd_mosq_client *client, bool force);
 
 /// Queues a message (`mosquitto_publish`): the message id (>= 0) on success. QoS 0 needs a connection

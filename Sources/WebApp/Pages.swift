@@ -191,6 +191,7 @@ enum Pages {
         .timeline li.fault { border-color: #c53030; } .timeline li.manual { border-color: var(--accent); }
         .days { border-collapse: collapse; width: 100%; overflow-x: auto; display: block; }
         .days td, .days th { padding: .2rem .5rem; border-bottom: 1px solid #8884; text-align: right; }
+        .days td:first-child { white-space: nowrap; }
         .filters a[aria-current] { font-weight: 700; }
         .labels { list-style: none; padding: 0; } .labels img { max-width: 100%; }
         button.secondary { background: none; color: inherit; border-color: #8888; }

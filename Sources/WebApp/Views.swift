@@ -36,6 +36,7 @@ struct EntryView {
             "category": entry.category.rawValue,
         ]
         if let rule = entry.rule { values["rule"] = rule }
+        if let action = entry.action { values["kind"] = "command: " + action }
         if let by = entry.by { values["by"] = by }
         if let snapshot = entry.snapshot { values["snapshot"] = snapshot }
         if !entry.scores.isEmpty { values["scoreText"] = entry.scores.map { fixed($0, 2) }.joined(separator: ", ") }

@@ -56,9 +56,11 @@ public struct EventEntry: Sendable, Equatable, Codable {
     public var by: String?
     /// For a vote's unlock: seconds from the animal's first positive frame to the unlock.
     public var firstSeenSeconds: Double?
+    /// For commands: what was asked (`lock`, `auto`, `unlock 600 s`), and `refused: why` when the daemon did not.
+    public var action: String?
 
     enum CodingKeys: String, CodingKey {
-        case time, kind, category, door, mode, rule, scores, snapshot, by
+        case time, kind, category, door, mode, rule, scores, snapshot, by, action
         case firstSeenSeconds = "first_seen_s"
     }
 
@@ -81,6 +83,11 @@ public struct EventEntry: Sendable, Equatable, Codable {
         snapshot = object["snapshot"]?.stringValue.flatMap { SnapshotName.isValid($0) ? $0 : nil }
         by = object["by"]?.stringValue
         firstSeenSeconds = object["first_seen_s"]?.doubleValue
+        if kind == "command", let command = object["command"]?.stringValue {
+            var text = command + (object["seconds"]?.intValue.map { " \($0) s" } ?? "")
+            if object["ok"] == false { text += ", refused: " + (object["error"]?.stringValue ?? "no reason given") }
+            action = text
+        }
     }
 
     public init(

@@ -183,6 +183,11 @@ struct WebAppTests {
             #expect(page.headers[.contentSecurityPolicy]?.contains("default-src 'self'") == true)
             #expect(page.headers[HTTPField.Name("X-Frame-Options")!] == "DENY")
             #expect(!page.body.contains("http://") && !page.body.contains("https://"), "no external resources")
+            // The style sheet and the script are the process's own, served without a login.
+            let css = try await browser.get("/static/app.css")
+            #expect(css.status == .ok && css.headers[.contentType] == "text/css; charset=utf-8")
+            let script = try await browser.get("/static/app.js")
+            #expect(script.status == .ok && script.body.contains("setInterval"))
         }
     }
 
@@ -304,7 +309,9 @@ struct WebAppTests {
             #expect(bo.body.contains("3 of last 5 &gt;= 0.90") && !bo.body.contains("best vote"))
             // Bo's door closing after him is his visit; a person's lock is not.
             #expect(bo.body.contains("hold expired") && !bo.body.contains("lock command"))
-            #expect(try await browser.get("/events?filter=manual").body.contains("lock command after 60.0 s open"))
+            let manual = try await browser.get("/events?filter=manual").body
+            #expect(manual.contains("lock command after 60.0 s open"))
+            #expect(manual.contains("<strong>command: lock</strong> by web:owner"), "what was asked, and by whom")
             let faults = try await browser.get("/events?filter=fault")
             #expect(faults.body.components(separatedBy: #"<li class="fault">"#).count - 1 == 1, "a stalled camera only")
             #expect(faults.body.contains("<strong>camera</strong>") && !faults.body.contains("<strong>unlock</strong>"))

@@ -204,9 +204,12 @@ def test_owner_steers_the_door_reads_the_timeline_and_labels_a_photo(stack, brow
     entries = browser.find_elements(By.CSS_SELECTOR, "ol.timeline li")
     assert entries and all(e.get_attribute("class") == "manual" for e in entries), \
         f"the Manual filter should show only manual entries: {[e.get_attribute('class') for e in entries]}"
-    commands = [e.text for e in entries if e.text.split("\n")[0].endswith("command by web:owner")]
-    assert len(commands) >= 3, \
-        f"expected the unlock and two locks as 'command by web:owner', found {[e.text for e in entries]}"
+    # Each command's entry says what was asked and by whom: "command: unlock 60 s by web:owner".
+    # Newest first; the first line is "DATE TIME command: ... by web:owner".
+    commands = [e.text.split("\n")[0].split(" ", 2)[2] for e in entries if "command: " in e.text.split("\n")[0]]
+    assert commands == ["command: lock by web:owner", "command: lock by web:owner",
+                        "command: unlock 60 s by web:owner"], \
+        f"expected the unlock and two locks, each with who sent it; found {[e.text for e in entries]}"
 
     # A photo of the door to label: the daemon keeps snapshots of refused votes, near misses and uncertain frames.
     ds.wait_for(stack.snapshots, 90, "dogdoord to keep a snapshot", interval=0.5, alive=stack.check_running)

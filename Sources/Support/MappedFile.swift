@@ -50,6 +50,33 @@ public final class MappedFile: @unchecked Sendable {
     }
 }
 
+/// Reads up to `count` bytes of `path` starting at `offset`, or its last `count` bytes when `offset` is nil
+/// (fewer where the file ends). Returns the bytes and the offset they start at. Throws `SystemError` naming the
+/// file.
+public func readFile(
+    _ path: String, count: Int, at offset: Int?
+) throws(SystemError) -> (bytes: [UInt8], offset: Int) {
+    let fd = try retryingOnInterrupt("open", path: path) { open(path, O_RDONLY | O_CLOEXEC) }
+    defer { close(fd) }
+    var st = stat()
+    try retryingOnInterrupt("fstat", path: path) { fstat(fd, &st) }
+    let size = Int(st.st_size)
+    let start = offset ?? max(0, size - count)
+    var bytes = [UInt8](repeating: 0, count: max(0, min(count, size - start)))
+    var done = 0
+    while done < bytes.count {
+        let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, $0.count - done, off_t(start + done)) }
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw SystemError("read", path: path)
+        }
+        if n == 0 { break }
+        done += n
+    }
+    bytes.removeLast(bytes.count - done)
+    return (bytes, start)
+}
+
 /// Reads a whole file. Throws `SystemError` naming the file.
 public func readFile(_ path: String, limit: Int = 1 << 30) throws(SystemError) -> [UInt8] {
     let fd = try retryingOnInterrupt("open", path: path) { open(path, O_RDONLY | O_CLOEXEC) }

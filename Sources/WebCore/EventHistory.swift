@@ -194,25 +194,8 @@ public enum EventHistory {
 
     /// The last `maxBytes` of a file as text, starting at a line boundary.
     static func readTail(_ path: String, maxBytes: Int) throws -> Substring {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw SystemError("open", path: path) }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw SystemError("stat", path: path) }
-        let size = Int(st.st_size)
-        let start = max(0, size - maxBytes)
-        var bytes = [UInt8](repeating: 0, count: size - start)
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeMutableBytes {
-                pread(fd, $0.baseAddress! + done, $0.count - done, off_t(start + done))
-            }
-            if n < 0 && errno == EINTR { continue }
-            guard n >= 0 else { throw SystemError("read", path: path) }
-            if n == 0 { break }
-            done += n
-        }
-        let text = String(decoding: bytes[..<done], as: UTF8.self)[...]
+        let (bytes, start) = try readFile(path, count: maxBytes, at: nil)
+        let text = String(decoding: bytes, as: UTF8.self)[...]
         // A read that starts mid-file starts mid-line: drop the partial first line.
         guard start > 0, let newline = text.firstIndex(of: "\n") else { return text }
         return text[text.index(after: newline)...]

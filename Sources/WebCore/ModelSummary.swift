@@ -29,17 +29,14 @@ public struct ModelSummary: Sendable, Equatable {
 
     /// Reads the manifest of the model file at `path`; errors name the file and what is wrong.
     public static func load(_ path: String) throws -> ModelSummary {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw SystemError("open", path: path) }
-        defer { close(fd) }
-        var lengthBytes = [UInt8](repeating: 0, count: 8)
-        guard try readExactly(fd, &lengthBytes, path: path) else { throw Failure("\(path): not a safetensors file") }
+        let lengthBytes = try readFile(path, count: 8, at: 0).bytes
+        guard lengthBytes.count == 8 else { throw Failure("\(path): not a safetensors file") }
         let length = lengthBytes.reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         guard length >= 2, length <= UInt64(maximumHeaderBytes) else {
             throw Failure("\(path): not a DogDoor model (header of \(length) bytes)")
         }
-        var header = [UInt8](repeating: 0, count: Int(length))
-        guard try readExactly(fd, &header, path: path) else { throw Failure("\(path): the header is cut short") }
+        let header = try readFile(path, count: Int(length), at: 8).bytes
+        guard header.count == Int(length) else { throw Failure("\(path): the header is cut short") }
         return try summary(header: header, file: path)
     }
 
@@ -72,17 +69,5 @@ public struct ModelSummary: Sendable, Equatable {
         case .null: break
         default: lines.append((prefix, value.serialized()))
         }
-    }
-
-    private static func readExactly(_ fd: Int32, _ buffer: inout [UInt8], path: String) throws -> Bool {
-        var done = 0
-        while done < buffer.count {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress! + done, $0.count - done) }
-            if n < 0 && errno == EINTR { continue }
-            guard n >= 0 else { throw SystemError("read", path: path) }
-            if n == 0 { return false }
-            done += n
-        }
-        return true
     }
 }

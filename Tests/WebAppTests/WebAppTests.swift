@@ -512,6 +512,16 @@ struct WebLogicTests {
         }
     }
 
+    @Test("reading the end of a long log starts at a line boundary")
+    func tail() throws {
+        let directory = TemporaryDirectory("tail")
+        let path = directory.file("events.jsonl")
+        try AtomicFile.write("first line\nsecond line\nthird\n", to: path)
+        #expect(try EventHistory.readTail(path, maxBytes: 1 << 20) == "first line\nsecond line\nthird\n")
+        // The last 15 bytes start inside "second line": that partial line is dropped.
+        #expect(try EventHistory.readTail(path, maxBytes: 15) == "third\n")
+    }
+
     @Test("event lines map to the timeline's categories")
     func categories() throws {
         func category(_ line: String) -> EventCategory? { EventEntry(line: line[...])?.category }

@@ -29,7 +29,7 @@ for case in json.load(open(sys.argv[1]))["decode"]:
 PY
 ln -sfn "$ROOT/Tests/ImagingTests/Golden/imaging" "$OUT/imaging"
 
-SOURCES=(Sources/CKernels/kernels.c Sources/COpenBLAS/openblas_shim.c Sources/CImageCodecs/codecs.c Tests/CNumerics/cnumerics.c)
+SOURCES=(Sources/CKernels/kernels.c Sources/CKernels/quantized.c Sources/COpenBLAS/openblas_shim.c Sources/CImageCodecs/codecs.c Tests/CNumerics/cnumerics.c)
 # Shims that only have to build (their behaviour needs devices: tested under QEMU system emulation on x86-64).
 BUILD_ONLY=(Sources/CGPIOD/gpiod_shim.c Sources/CV4L2/v4l2_shim.c Sources/CCrypto/sha256.c)
 INCLUDES=(-ISources/CKernels/include -ISources/COpenBLAS/include -ISources/CImageCodecs/include -ISources/CGPIOD/include

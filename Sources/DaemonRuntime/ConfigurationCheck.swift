@@ -55,7 +55,8 @@ public enum ConfigurationCheck {
     static func model(_ configuration: DaemonConfiguration, threads: ComputeThreads) -> Finding {
         do {
             let active = try ActiveModel(
-                path: configuration.model.path, plan: configuration.compute.plan, threads: threads,
+                path: configuration.model.path, plan: configuration.compute.plan,
+                precision: configuration.compute.precision, threads: threads,
                 trust: try configuration.model.trust())
             let parameters = try configuration.decisionParameters(modelThreshold: active.threshold)
             return Finding(

@@ -5,6 +5,7 @@ import DoorConfiguration
 import EventLog
 import Inference
 import Logging
+import NeuralNet
 import Support
 
 /// One run of the daemon: what `start` built, the loop, and the orderly stop.
@@ -57,7 +58,8 @@ final class DaemonSession {
         var loadSeconds = 0.0
         do {
             model = try ActiveModel(
-                path: configuration.model.path, plan: configuration.compute.plan, threads: settings.threads,
+                path: configuration.model.path, plan: configuration.compute.plan,
+                precision: configuration.compute.precision, threads: settings.threads,
                 trust: try configuration.model.trust())
             loadSeconds = MonotonicClock.now() - loadStarted
             logger.info(
@@ -66,6 +68,7 @@ final class DaemonSession {
                     "path": "\(model.path)", "sha256": "\(model.sha256.prefix(16))",
                     "threshold": "\(model.threshold)",
                     "admits": "\(model.model.manifest.positiveClass)",
+                    "precision": "\(model.model.precision == .int8 ? "int8 (\(Int8Kernels.description))" : "fp32")",
                 ])
             let parameters = try configuration.decisionParameters(modelThreshold: model.threshold)
             policy = try DecisionPolicy(

@@ -112,7 +112,8 @@ final class ReloadPreparer: Sendable {
             for (key, value) in overrides { try next.apply(override: key, value: value) }
             let started = MonotonicClock.now()
             let model = try ActiveModel(
-                path: next.model.path, plan: next.compute.plan, threads: threads, trust: try next.model.trust())
+                path: next.model.path, plan: next.compute.plan, precision: next.compute.precision, threads: threads,
+                trust: try next.model.trust())
             let loadSeconds = MonotonicClock.now() - started
             let parameters = try next.decisionParameters(modelThreshold: model.threshold)
             return .success(

@@ -184,8 +184,11 @@ public struct DaemonConfiguration: Hashable, Sendable {
     public struct Compute: Hashable, Sendable {
         /// Inference threads; 0 means one per physical core.
         public var threads = 0
-        /// Memory-frugal or fast inference.
+        /// Memory-frugal or fast inference (float arithmetic).
         public var plan = ExecutionPlan.Preset.frugal
+        /// fp32, int8 (the model file's int8 form) or auto (int8 when the file has it and the CPU has int8
+        /// dot products).
+        public var precision = Precision.auto
         /// OpenBLAS kernel to force (OPENBLAS_CORETYPE); nil detects it.
         public var openblasCoretype: String?
     }
@@ -527,6 +530,7 @@ public struct DaemonConfiguration: Hashable, Sendable {
 
         KeySpec("compute.threads") { $0.compute.threads = try integer($1, 0...256) },
         KeySpec("compute.plan") { $0.compute.plan = try choice($1, ExecutionPlan.Preset.self) },
+        KeySpec("compute.precision") { $0.compute.precision = try choice($1, Precision.self) },
         KeySpec("compute.openblas_coretype") {
             let name = try string($1)
             guard name.utf8.count <= 32, name.utf8.allSatisfy({ isAlphanumeric($0) }) else {

@@ -44,5 +44,6 @@ public struct ComputeOptions: ParsableArguments {
 
 extension PixelFormat: ExpressibleByArgument {}
 extension ExecutionPlan.Preset: ExpressibleByArgument {}
+extension Precision: ExpressibleByArgument {}
 extension ResizeMethod: ExpressibleByArgument {}
 extension Centering: ExpressibleByArgument {}

@@ -13,10 +13,10 @@ public final class ActiveModel: @unchecked Sendable {
     /// Loads and verifies `path` (container, manifest, checksum, self-test) and checks that this build
     /// implements the preprocessing the model was trained with. Errors say exactly what is wrong.
     public init(
-        path: String, plan: ExecutionPlan.Preset = .frugal, threads: ComputeThreads,
+        path: String, plan: ExecutionPlan.Preset = .frugal, precision: Precision = .fp32, threads: ComputeThreads,
         trust: ModelTrust = .none
     ) throws {
-        let model = try DogDoorModel(path: path, plan: plan.plan, threads: threads, trust: trust)
+        let model = try DogDoorModel(path: path, plan: plan.plan, precision: precision, threads: threads, trust: trust)
         do {
             preprocessor = try Preprocessor(
                 resizeName: model.manifest.resize, centeringName: model.manifest.centering,

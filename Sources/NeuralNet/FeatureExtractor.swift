@@ -15,7 +15,7 @@ public protocol ConvWeightSource {
 /// buffers sized for the largest batch seen so far, with every max-pool fused into the convolution before
 /// it and block 1 computed in strips (in the buffer block 1 does not write), so that for one 224x224 image the
 /// activations need 9.2 MiB.
-public final class VGG16FeatureExtractor: @unchecked Sendable {
+public final class VGG16FeatureExtractor: FeatureExtracting, @unchecked Sendable {
     public let plan: ExecutionPlan
     public let workspace: Workspace
     private(set) var kernels: [ConvKernel]
@@ -205,18 +205,6 @@ public final class VGG16FeatureExtractor: @unchecked Sendable {
         }
         results.append(current)
         return results
-    }
-
-    /// Features of a batch, as arrays.
-    public func extract(_ images: [Float], batch: Int, side: Int = VGG16.inputSize) -> [[Float]] {
-        precondition(images.count == batch * side * side * 3, "expected \(batch) images of \(side)x\(side)x3")
-        var out = [Float](repeating: 0, count: batch * VGG16.featureCount)
-        images.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
-                extract(src.baseAddress!, batch: batch, side: side, features: dst.baseAddress!)
-            }
-        }
-        return (0..<batch).map { Array(out[($0 * VGG16.featureCount)..<(($0 + 1) * VGG16.featureCount)]) }
     }
 }
 

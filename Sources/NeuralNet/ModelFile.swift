@@ -9,9 +9,11 @@ public struct ModelError: Error, CustomStringConvertible, Equatable {
         case missingTensor(String)
         case unexpectedTensor(String)
         case wrongShape(tensor: String, expected: [Int], actual: [Int])
-        case wrongDType(tensor: String, actual: String)
+        case wrongDType(tensor: String, expected: String, actual: String)
         case checksumMismatch(expected: String, actual: String)
         case selfTestFailed(expected: Double, actual: Double, allowed: Double)
+        /// `[compute] precision = "int8"` asked for a file without int8 tensors.
+        case notQuantized
         case nonFinite(tensor: String)
         /// The file is intact but the trust policy refuses it (`ModelTrust`); the text says why.
         case untrusted(String)
@@ -33,7 +35,7 @@ public struct ModelError: Error, CustomStringConvertible, Equatable {
         case .missingTensor(let n): return "\(file): tensor \"\(n)\" is missing"
         case .unexpectedTensor(let n): return "\(file): unexpected tensor \"\(n)\""
         case .wrongShape(let n, let e, let a): return "\(file): tensor \"\(n)\" has shape \(a), expected \(e)"
-        case .wrongDType(let n, let a): return "\(file): tensor \"\(n)\" is \(a), expected F32"
+        case .wrongDType(let n, let e, let a): return "\(file): tensor \"\(n)\" is \(a), expected \(e)"
         case .checksumMismatch(let e, let a):
             return
                 "\(file): tensor checksum mismatch (manifest says \(e), tensors hash to \(a)); the file is corrupt or was altered"
@@ -41,6 +43,9 @@ public struct ModelError: Error, CustomStringConvertible, Equatable {
             return
                 "\(file): self-test failed: logit \(a), recorded \(e) (allowed difference \(allowed)); this build computes a different network than the one that wrote the file"
         case .nonFinite(let n): return "\(file): tensor \"\(n)\" contains NaN or infinity"
+        case .notQuantized:
+            return
+                "\(file): has no int8 form for [compute] precision = \"int8\"; `dogdoor model quantize` adds it (or use precision \"auto\" or \"fp32\")"
         case .untrusted(let reason): return "\(file): not trusted: \(reason)"
         }
     }
@@ -79,16 +84,27 @@ public enum ModelFile {
         name + "\n" + shape.map(String.init).joined(separator: "x") + "\n"
     }
 
+    /// Every tensor a file with `manifest` holds, with its dtype: the float layout, then the int8 form when the
+    /// manifest records one.
+    static func fullLayout(_ manifest: ModelManifest) -> [(name: String, shape: [Int], dtype: SafetensorsDType)] {
+        tensorLayout.map { ($0.name, $0.shape, SafetensorsDType.f32) }
+            + (manifest.quantization == nil ? [] : QuantizationRecord.tensorLayout)
+    }
+
     /// Checks names, dtypes and shapes of `file` against `layout` (header only); extra tensors are errors.
-    static func checkLayout(_ file: SafetensorsFile, layout: [(name: String, shape: [Int])]) throws(ModelError) {
+    static func checkLayout(
+        _ file: SafetensorsFile, layout: [(name: String, shape: [Int], dtype: SafetensorsDType)]
+    ) throws(ModelError) {
         let expected = Set(layout.map(\.name))
         if let extra = file.tensors.map(\.name).sorted().first(where: { !expected.contains($0) }) {
             throw ModelError(file: file.path, problem: .unexpectedTensor(extra))
         }
-        for (name, shape) in layout {
+        for (name, shape, dtype) in layout {
             guard let info = file.info(name) else { throw ModelError(file: file.path, problem: .missingTensor(name)) }
-            guard info.dtype == .f32 else {
-                throw ModelError(file: file.path, problem: .wrongDType(tensor: name, actual: info.dtype.rawValue))
+            guard info.dtype == dtype else {
+                throw ModelError(
+                    file: file.path,
+                    problem: .wrongDType(tensor: name, expected: dtype.rawValue, actual: info.dtype.rawValue))
             }
             guard info.shape == shape else {
                 throw ModelError(
@@ -97,19 +113,42 @@ public enum ModelFile {
         }
     }
 
-    /// Checks that every value of the layout's tensors is finite and returns the tensor digest, reading each
+    static func checkLayout(_ file: SafetensorsFile, layout: [(name: String, shape: [Int])]) throws(ModelError) {
+        try checkLayout(file, layout: layout.map { ($0.name, $0.shape, SafetensorsDType.f32) })
+    }
+
+    /// Checks that every float value of the layout's tensors is finite and returns their digest, reading each
     /// tensor once and dropping its pages afterwards so that verification adds nothing to resident memory.
     static func scanTensors(
-        _ file: SafetensorsFile, layout: [(name: String, shape: [Int])]
+        _ file: SafetensorsFile, layout: [(name: String, shape: [Int], dtype: SafetensorsDType)]
     ) throws(ModelError) -> String {
         var h = SHA256()
-        for (name, shape) in layout {
+        for (name, shape, dtype) in layout {
             let info = file.info(name)!
             let bytes = file.bytes(of: info)
-            if !allFinite(bytes) { throw ModelError(file: file.path, problem: .nonFinite(tensor: name)) }
+            if dtype == .f32 && !allFinite(bytes) {
+                throw ModelError(file: file.path, problem: .nonFinite(tensor: name))
+            }
             h.update(digestHeader(name, shape))
             h.update(bytes)
             file.releasePages(of: info)
+        }
+        return h.finalizeHex()
+    }
+
+    static func scanTensors(
+        _ file: SafetensorsFile, layout: [(name: String, shape: [Int])]
+    ) throws(ModelError) -> String {
+        try scanTensors(file, layout: layout.map { ($0.name, $0.shape, SafetensorsDType.f32) })
+    }
+
+    /// SHA-256 over the int8 tensors in `QuantizationRecord.tensorLayout` order, in the same form as
+    /// `tensorDigest`.
+    static func quantizedDigest(_ tensor: (String) -> UnsafeRawBufferPointer) -> String {
+        var h = SHA256()
+        for (name, shape, _) in QuantizationRecord.tensorLayout {
+            h.update(digestHeader(name, shape))
+            h.update(tensor(name))
         }
         return h.finalizeHex()
     }
@@ -125,13 +164,14 @@ public enum ModelFile {
     }
 
     /// Writes a complete model file atomically: computes the tensor digest and the self-test with `plan`
-    /// (the one the daemon runs) and records both in the manifest.
+    /// (the one the daemon runs) and records both in the manifest. With `int8` (a calibration of the network),
+    /// its int8 form is written too, with its own digest and self-test.
     /// With `signingKey`, the manifest carries an Ed25519 signature of the tensors and itself.
     @discardableResult
     public static func write(
         _ parameters: VGG16Parameters, manifest: ModelManifest, to path: String,
         threads: ComputeThreads = ComputeThreads(BLASRuntime.defaultThreads),
-        signingKey: Ed25519.PrivateKey? = nil
+        signingKey: Ed25519.PrivateKey? = nil, int8: Int8Calibration? = nil
     ) throws -> ModelManifest {
         var manifest = manifest
         let headKernel = FloatBuffer(parameters.head.kernel)
@@ -142,21 +182,53 @@ public enum ModelFile {
             buffers["\(p.spec.name).bias"] = p.bias
         }
         manifest.tensorsSHA256 = tensorDigest { name in UnsafeRawBufferPointer(buffers[name]!.buffer) }
+        let input = SelfTestInput.make(side: manifest.inputSize)
         let extractor = try VGG16FeatureExtractor(weights: parameters, plan: .inference, threads: threads)
-        let features = extractor.extract(
-            SelfTestInput.make(side: manifest.inputSize), batch: 1, side: manifest.inputSize)[0]
+        let features = extractor.extract(input, batch: 1, side: manifest.inputSize)[0]
         manifest.selfTest = SelfTestRecord(
             expectedLogit: Double(parameters.head.logit(features)),
             magnitude: parameters.head.magnitude(features))
+        var tensors = tensorLayout.map { name, shape in
+            SafetensorsWriter.Tensor(name: name, shape: shape, data: UnsafeBufferPointer(buffers[name]!.buffer))
+        }
+        manifest.quantization = nil
+        let quantized = int8.map { QuantizedParameters(parameters, inputTapMeans: $0.inputTapMeans) }
+        if var record = int8?.record, let quantized {
+            record.tensorsSHA256 = quantizedDigest { name in quantizedBytes(quantized, name) }
+            let q = try QuantizedFeatureExtractor(
+                floatWeights: parameters, int8Weights: quantized, activationScales: record.activationScales,
+                threads: threads)
+            let qFeatures = q.extract(input, batch: 1, side: manifest.inputSize)[0]
+            // int8 sums are exact on every CPU; only block1_conv1 (float, OpenBLAS) can round a byte
+            // differently, hence a tolerance ten times the float network's.
+            record.selfTest = SelfTestRecord(
+                expectedLogit: Double(parameters.head.logit(qFeatures)),
+                magnitude: parameters.head.magnitude(qFeatures), relativeTolerance: 1e-3)
+            manifest.quantization = record
+            for (name, shape, dtype) in QuantizationRecord.tensorLayout {
+                tensors.append(
+                    SafetensorsWriter.Tensor(
+                        name: name, shape: shape, dtype: dtype, bytes: quantizedBytes(quantized, name)))
+            }
+        }
         manifest.signature = signingKey.map {
             ModelSignature(publicKey: $0.publicKey, value: $0.signature(for: manifest.signedMessage))
         }
-        let tensors = tensorLayout.map { name, shape in
-            SafetensorsWriter.Tensor(name: name, shape: shape, data: UnsafeBufferPointer(buffers[name]!.buffer))
-        }
         let metadata = [manifestKey: manifest.json.serialized(), formatKey: formatValue]
-        try SafetensorsWriter.write(tensors, metadata: metadata, to: path)
+        try withExtendedLifetime(quantized) {
+            try SafetensorsWriter.write(tensors, metadata: metadata, to: path)
+        }
         return manifest
+    }
+
+    /// The bytes of int8 tensor `name` of `q` (a kernel or a scale vector); valid while `q` lives.
+    private static func quantizedBytes(_ q: QuantizedParameters, _ name: String) -> UnsafeRawBufferPointer {
+        for (spec, (layer, bias)) in zip(QuantizationRecord.int8Layers, zip(q.layers, q.biases)) {
+            if name == QuantizationRecord.biasName(spec) { return UnsafeRawBufferPointer(bias.buffer) }
+            if name == QuantizationRecord.kernelName(spec) { return layer.kernelBytes }
+            if name == QuantizationRecord.scaleName(spec) { return layer.scaleBytes }
+        }
+        preconditionFailure("no int8 tensor \(name)")
     }
 }
 
@@ -176,26 +248,14 @@ extension ModelFile {
         try change(&manifest)
         let file: SafetensorsFile
         do { file = try SafetensorsFile(path: path) } catch { throw ModelError(file: path, problem: .container(error)) }
-        let arrays = try tensorLayout.map { name, _ in try file.floats(name) }
-        return try arrays.withUnsafeBufferPointers { buffers in
-            let tensors = zip(tensorLayout, buffers).map {
-                SafetensorsWriter.Tensor(name: $0.0.name, shape: $0.0.shape, data: $0.1)
-            }
-            try SafetensorsWriter.write(
-                tensors, metadata: [manifestKey: manifest.json.serialized(), formatKey: formatValue], to: output)
-            return manifest
+        // Every tensor, float and int8, is copied byte for byte (the file was verified above, and `output` may
+        // be `path`: the atomic write reads the old file's mapping until it renames the new one over it).
+        let tensors = fullLayout(model.manifest).map { name, shape, dtype in
+            SafetensorsWriter.Tensor(name: name, shape: shape, dtype: dtype, bytes: file.bytes(of: file.info(name)!))
         }
-    }
-}
-
-extension Array where Element == [Float] {
-    /// Calls `body` with a buffer pointer into each array.
-    func withUnsafeBufferPointers<R>(_ body: ([UnsafeBufferPointer<Float>]) throws -> R) rethrows -> R {
-        func nest(_ index: Int, _ collected: [UnsafeBufferPointer<Float>]) throws -> R {
-            guard index < count else { return try body(collected) }
-            return try self[index].withUnsafeBufferPointer { try nest(index + 1, collected + [$0]) }
-        }
-        return try nest(0, [])
+        try SafetensorsWriter.write(
+            tensors, metadata: [manifestKey: manifest.json.serialized(), formatKey: formatValue], to: output)
+        return withExtendedLifetime(file) { manifest }
     }
 }
 
@@ -229,6 +289,23 @@ struct SafetensorsWeights: ConvWeightSource {
         try file.copyFloats(kernelInfo.name, into: kernel.pointer)
         try file.copyFloats(biasInfo.name, into: bias.pointer)
         return try body(kernel.pointer, bias.pointer)
+    }
+}
+
+/// The int8 form read from a validated model file: kernels straight from the mapping (bytes need no
+/// alignment), scales and biases copied (a few KiB).
+struct SafetensorsQuantizedWeights: QuantizedWeightSource {
+    let file: SafetensorsFile
+
+    func withQuantizedWeights<R>(
+        _ layer: ConvSpec, _ body: (UnsafePointer<Int8>, UnsafePointer<Float>, UnsafePointer<Float>) throws -> R
+    ) throws -> R {
+        let kernelInfo = file.info(QuantizationRecord.kernelName(layer))!
+        defer { file.releasePages(of: kernelInfo) }
+        let kernel = file.bytes(of: kernelInfo).baseAddress!.assumingMemoryBound(to: Int8.self)
+        let scales = try file.floats(QuantizationRecord.scaleName(layer))
+        let bias = try file.floats(QuantizationRecord.biasName(layer))
+        return try body(kernel, scales, bias)
     }
 }
 
@@ -286,16 +363,20 @@ public struct ModelTrust: Sendable, Equatable {
 public final class DogDoorModel: @unchecked Sendable {
     public let path: String
     public let manifest: ModelManifest
-    public let extractor: VGG16FeatureExtractor
+    public let extractor: any FeatureExtracting
     public let head: DenseHead
+    /// The arithmetic the conv base runs in (`fp32` or `int8`; `auto` resolved).
+    public let precision: Precision
     /// Logit the self-test gave on this machine.
     public let selfTestLogit: Double
 
     /// Opens `path` and verifies it completely before returning: container structure, manifest and its
     /// checksum, `trust` (threshold floor, signature, pinned digest), tensor names, shapes and dtypes, finite
-    /// values, the tensor checksum, and the self-test run on this build's engine.
+    /// values, the tensor checksums (float and int8), and the self-test of the network that will run, on this
+    /// build's engine. `precision` chooses that network (`auto`: int8 when the file has it and the CPU has int8
+    /// dot products); `int8` for a file without int8 tensors is an error.
     public init(
-        path: String, plan: ExecutionPlan = .inference,
+        path: String, plan: ExecutionPlan = .inference, precision: Precision = .fp32,
         threads: ComputeThreads = ComputeThreads(BLASRuntime.defaultThreads), trust: ModelTrust = .none,
         acceptingFormat1: Bool = false
     ) throws(ModelError) {
@@ -317,14 +398,37 @@ public final class DogDoorModel: @unchecked Sendable {
         if let refusal = trust.refusal(of: manifest, fileDigest: { file.wholeFileSHA256() }) {
             throw ModelError(file: path, problem: .untrusted(refusal))
         }
-        try ModelFile.checkLayout(file, layout: ModelFile.tensorLayout)
+        try ModelFile.checkLayout(file, layout: ModelFile.fullLayout(manifest))
         let digest = try ModelFile.scanTensors(file, layout: ModelFile.tensorLayout)
         guard digest == manifest.tensorsSHA256 else {
             throw ModelError(file: path, problem: .checksumMismatch(expected: manifest.tensorsSHA256, actual: digest))
         }
+        if let quantization = manifest.quantization {
+            let digest = try ModelFile.scanTensors(file, layout: QuantizationRecord.tensorLayout)
+            guard digest == quantization.tensorsSHA256 else {
+                throw ModelError(
+                    file: path, problem: .checksumMismatch(expected: quantization.tensorsSHA256, actual: digest))
+            }
+        }
+        self.precision = precision.resolved(modelHasInt8: manifest.quantization != nil)
+        let record: SelfTestRecord
         do {
-            extractor = try VGG16FeatureExtractor(weights: SafetensorsWeights(file: file), plan: plan, threads: threads)
+            switch (self.precision, manifest.quantization) {
+            case (.int8, nil):
+                throw ModelError(file: path, problem: .notQuantized)
+            case (.int8, let quantization?):
+                extractor = try QuantizedFeatureExtractor(
+                    floatWeights: SafetensorsWeights(file: file), int8Weights: SafetensorsQuantizedWeights(file: file),
+                    activationScales: quantization.activationScales, threads: threads)
+                record = quantization.selfTest
+            default:
+                extractor = try VGG16FeatureExtractor(
+                    weights: SafetensorsWeights(file: file), plan: plan, threads: threads)
+                record = manifest.selfTest
+            }
             head = DenseHead(kernel: try file.floats("head.kernel"), bias: try file.floats("head.bias")[0])
+        } catch let e as ModelError {
+            throw e
         } catch let e as SafetensorsError {
             throw ModelError(file: path, problem: .container(e))
         } catch {
@@ -334,13 +438,11 @@ public final class DogDoorModel: @unchecked Sendable {
         let features = extractor.extract(
             SelfTestInput.make(side: manifest.inputSize), batch: 1, side: manifest.inputSize)[0]
         selfTestLogit = Double(head.logit(features))
-        let allowed = manifest.selfTest.allowedDifference
-        guard abs(selfTestLogit - manifest.selfTest.expectedLogit) <= allowed else {
+        let allowed = record.allowedDifference
+        guard abs(selfTestLogit - record.expectedLogit) <= allowed else {
             throw ModelError(
                 file: path,
-                problem: .selfTestFailed(
-                    expected: manifest.selfTest.expectedLogit,
-                    actual: selfTestLogit, allowed: allowed))
+                problem: .selfTestFailed(expected: record.expectedLogit, actual: selfTestLogit, allowed: allowed))
         }
     }
 
@@ -381,4 +483,27 @@ public func loadBaseWeights(path: String) throws(ModelError) -> VGG16Parameters 
         throw ModelError(file: path, problem: .container(error))
     }
     return parameters
+}
+
+extension ModelFile {
+    /// The float parameters (13 convolutions and the head) of the model at `path`, after verifying the file
+    /// completely as `DogDoorModel` does; returns the verified model too.
+    public static func readParameters(
+        _ path: String, threads: ComputeThreads = ComputeThreads(BLASRuntime.defaultThreads)
+    ) throws -> (model: DogDoorModel, parameters: VGG16Parameters) {
+        let model = try DogDoorModel(path: path, threads: threads)
+        let file: SafetensorsFile
+        do { file = try SafetensorsFile(path: path) } catch { throw ModelError(file: path, problem: .container(error)) }
+        let parameters = VGG16Parameters()
+        do {
+            for p in parameters.conv {
+                try file.copyFloats("\(p.spec.name).kernel", into: p.kernel.pointer)
+                try file.copyFloats("\(p.spec.name).bias", into: p.bias.pointer)
+            }
+            parameters.head = DenseHead(kernel: try file.floats("head.kernel"), bias: try file.floats("head.bias")[0])
+        } catch {
+            throw ModelError(file: path, problem: .container(error))
+        }
+        return (model, parameters)
+    }
 }

@@ -37,6 +37,9 @@ public struct ModelManifest: Sendable, Equatable {
     public var selfTest: SelfTestRecord
     /// The signature over the tensors and the manifest, when the model was signed.
     public var signature: ModelSignature?
+    /// The int8 form the file also carries (`dogdoor model quantize`), or nil for a float-only file.
+    /// Builds that predate it refuse such a file (an unknown field), rather than ignoring tensors they cannot check.
+    public var quantization: QuantizationRecord?
 
     public init(
         resize: String, centering: String, positiveClass: String, negativeClass: String, threshold: Double,
@@ -95,6 +98,7 @@ public struct ModelManifest: Sendable, Equatable {
         object["training"] = .object(training)
         object["tensors_sha256"] = .string(tensorsSHA256)
         object["self_test"] = selfTest.json
+        if let quantization { object["quantization"] = quantization.json }
         return .object(object)
     }
 
@@ -123,7 +127,7 @@ public struct ModelManifest: Sendable, Equatable {
             // The written manifest must say exactly this: an unknown field would be a field nobody checks.
             let known: Set<String> = [
                 "format_version", "architecture", "input", "preprocessing", "classes", "decision",
-                "training", "tensors_sha256", "self_test", "integrity",
+                "training", "tensors_sha256", "self_test", "integrity", "quantization",
             ]
             if let extra = json.objectValue?.keys.first(where: { !known.contains($0) }) {
                 throw ManifestError(field: extra, reason: "unknown field")
@@ -160,6 +164,7 @@ public struct ModelManifest: Sendable, Equatable {
             throw ManifestError(field: "tensors_sha256", reason: "not 64 lowercase hex digits")
         }
         selfTest = try SelfTestRecord(json: try field("self_test", json["self_test"]))
+        if let value = json["quantization"] { quantization = try QuantizationRecord(json: value) }
         guard formatVersion >= 2 else {
             formatVersion = Self.currentFormatVersion  // written back as version 2
             return

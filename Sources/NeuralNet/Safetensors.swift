@@ -295,14 +295,37 @@ public struct SafetensorsWriter {
     public struct Tensor {
         public var name: String
         public var shape: [Int]
-        public var data: UnsafeBufferPointer<Float>
+        public var dtype: SafetensorsDType
+        /// The tensor's little-endian bytes.
+        public var bytes: UnsafeRawBufferPointer
 
         public init(name: String, shape: [Int], data: UnsafeBufferPointer<Float>) {
             precondition(
                 shape.reduce(1, *) == data.count, "\(name): shape \(shape) does not match \(data.count) values")
             self.name = name
             self.shape = shape
-            self.data = data
+            dtype = .f32
+            bytes = UnsafeRawBufferPointer(data)
+        }
+
+        /// A tensor of any dtype given as its raw bytes (copied from another file).
+        public init(name: String, shape: [Int], dtype: SafetensorsDType, bytes: UnsafeRawBufferPointer) {
+            precondition(
+                shape.reduce(1, *) * dtype.size == bytes.count,
+                "\(name): shape \(shape) does not match \(bytes.count) bytes")
+            self.name = name
+            self.shape = shape
+            self.dtype = dtype
+            self.bytes = bytes
+        }
+
+        public init(name: String, shape: [Int], data: UnsafeBufferPointer<Int8>) {
+            precondition(
+                shape.reduce(1, *) == data.count, "\(name): shape \(shape) does not match \(data.count) values")
+            self.name = name
+            self.shape = shape
+            dtype = .i8
+            bytes = UnsafeRawBufferPointer(data)
         }
     }
 
@@ -315,9 +338,9 @@ public struct SafetensorsWriter {
         }
         var offset = 0
         for t in tensors {
-            let size = t.data.count * 4
+            let size = t.bytes.count
             object[t.name] = .object([
-                "dtype": "F32",
+                "dtype": .string(t.dtype.rawValue),
                 "shape": .array(t.shape.map { .number(Double($0)) }),
                 "data_offsets": [.number(Double(offset)), .number(Double(offset + size))],
             ])
@@ -337,7 +360,7 @@ public struct SafetensorsWriter {
         let head = header(for: tensors, metadata: metadata)
         try AtomicFile.write(to: path) { append in
             try head.withUnsafeBytes { try append($0) }
-            for t in tensors { try append(UnsafeRawBufferPointer(t.data)) }
+            for t in tensors { try append(t.bytes) }
         }
     }
 }

@@ -73,6 +73,10 @@ struct TrainCommand: DogDoorProgram {
             "Calibrate the threshold on the validation set: most dog images admitted with at most this fraction of other images admitted (e.g. 0)."
     )
     var maxFalseAccept: Double?
+    @Flag(
+        name: .customLong("no-int8"),
+        help: "Write the float form only (by default the int8 form is calibrated on the training photos and added).")
+    var noInt8 = false
     @Option(help: "HTML report to write (default: next to the model, MODEL.report.html).") var report: String?
     @Option(name: .customLong("log-json"), help: "Append one JSON object per epoch to this file.") var logJSON: String?
     @Option(name: .customLong("signing-key"), help: "Sign the model with this private key (`dogdoor model keygen`).")
@@ -161,11 +165,28 @@ struct TrainCommand: DogDoorProgram {
         let manifest = TrainingJob.manifest(
             result: result, photos: photos, recipe: recipe, preprocessor: preprocessor,
             calibration: calibration)
+        // Post-training quantisation on the training photos: the validation photos stay unseen by it, so the
+        // comparison below is a fair one.
+        let int8 =
+            noInt8
+            ? nil
+            : try Quantizer.calibrate(
+                result.parameters, images: photos.training, limit: Quantizer.defaultImageLimit,
+                centering: preprocessor.centering, threads: threads)
         let written = try ModelFile.write(
-            result.parameters, manifest: manifest, to: output, threads: threads, signingKey: key)
+            result.parameters, manifest: manifest, to: output, threads: threads, signingKey: key, int8: int8)
         print(
             "wrote \(output) (tensors sha256 \(written.tensorsSHA256.prefix(16))...\(key.map { ", signed by key \($0.publicKey.fingerprint)" } ?? ""))"
         )
+        var int8Summary: String?
+        if let quantization = written.quantization {
+            let comparison = try PrecisionComparison.measure(
+                modelPath: output, images: photos.validation, labelled: true, centering: preprocessor.centering,
+                threads: threads)
+            int8Summary =
+                "calibrated on \(quantization.calibrationImages) training images; validation: \(comparison.summary)"
+            print("int8 form " + int8Summary!)
+        }
 
         let reportPath =
             report ?? (output.hasSuffix(".safetensors") ? String(output.dropLast(12)) : output) + ".report.html"
@@ -179,6 +200,7 @@ struct TrainCommand: DogDoorProgram {
             folders + [
                 ("weights", weightsPath), ("OpenBLAS kernel", kernel), ("threads", "\(threads.count)"),
                 ("resize", resize.rawValue), ("centering", centering.rawValue),
+                ("int8 form", int8Summary ?? "not written (--no-int8)"),
             ]
         try TrainingReport(
             run: result, photos: photos, recipe: recipe, calibration: calibration, settings: settings,

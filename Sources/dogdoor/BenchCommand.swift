@@ -39,9 +39,12 @@ struct BenchCommand: ParsableCommand {
 
         @Option(
             help:
-                "Execution plan: inference, fast, training, reference, im2col, winograd2, winograd4, or layer=algorithm,..."
+                "Execution plan: inference, fast, training, reference, im2col, winograd2, winograd4, or layer=algorithm,...; int8 runs the model's int8 form (as --precision int8)"
         )
         var plan: String = "inference"
+
+        @Option(help: "Arithmetic: fp32, int8 (needs a quantised --model) or auto.")
+        var precision: Precision = .fp32
 
         @Flag(help: "Print one JSON object instead of text.")
         var json = false
@@ -54,23 +57,37 @@ struct BenchCommand: ParsableCommand {
         func validate() throws {
             guard batch >= 1, batch <= 64 else { throw ValidationError("--batch must be between 1 and 64") }
             guard iterations >= 1, warmup >= 0 else { throw ValidationError("--iterations must be at least 1") }
-            guard ExecutionPlan(parsing: plan) != nil else { throw ValidationError("--plan \(plan) is not a plan") }
+            guard plan == "int8" || ExecutionPlan(parsing: plan) != nil else {
+                throw ValidationError("--plan \(plan) is not a plan")
+            }
+            if model == nil && (plan == "int8" || precision != .fp32) {
+                throw ValidationError("int8 needs --model: a model file with its int8 form (dogdoor model quantize)")
+            }
+        }
+
+        /// `--plan int8` is `--precision int8` with the default float plan for block1_conv1.
+        var arithmetic: (plan: ExecutionPlan, precision: Precision) {
+            plan == "int8" ? (.inference, .int8) : (ExecutionPlan(parsing: plan)!, precision)
         }
 
         func run() throws {
             var logger = Logger(label: "dogdoor")
             let (threads, kernel) = try compute.setUp(&logger)
-            let executionPlan = ExecutionPlan(parsing: plan)!
+            let (executionPlan, precision) = arithmetic
             let rssBefore = ProcessMemory.current()
             var loadSeconds: Double?
             let run: (UnsafePointer<Float>) -> [Float]
-            let extractor: VGG16FeatureExtractor
+            let extractor: any FeatureExtracting
+            var engine = executionPlan.description
+            var int8 = false
             let side = VGG16.inputSize
             if let model {
                 let start = MonotonicClock.now()
                 let loaded: DogDoorModel
-                loaded = try DogDoorModel(path: model, plan: executionPlan, threads: threads)
+                loaded = try DogDoorModel(path: model, plan: executionPlan, precision: precision, threads: threads)
                 loadSeconds = MonotonicClock.now() - start
+                int8 = loaded.precision == .int8
+                if int8 { engine = "int8 (\(Int8Kernels.description))" }
                 extractor = loaded.extractor
                 run = { loaded.logits($0, batch: batch) }
             } else {
@@ -118,7 +135,7 @@ struct BenchCommand: ParsableCommand {
             if json {
                 let result: JSONValue = [
                     "engine": "dogdoor", "batch": .number(Double(batch)), "threads": .number(Double(threads.count)),
-                    "plan": .string(executionPlan.description), "openblas_kernel": .string(kernel),
+                    "plan": .string(engine), "openblas_kernel": .string(kernel),
                     "engine_loops": .string(EngineLoops.description),
                     "iteration_seconds": .array(times.map { .number($0) }), "median_ms_per_frame": .number(perFrameMS),
                     "gflops": .number(gflops), "load_seconds": loadSeconds.map { .number($0) } ?? .null,
@@ -139,7 +156,7 @@ struct BenchCommand: ParsableCommand {
             print("openblas kernel: \(kernel)")
             print("engine loops:    \(EngineLoops.description)")
             print("threads:         \(threads.count)")
-            print("plan:            \(plan)")
+            print("plan:            \(engine)")
             if let loadSeconds { print("model load:      \(fixed(loadSeconds, 3)) s (verified, self-test included)") }
             print("batch:           \(batch)")
             print(
@@ -152,7 +169,7 @@ struct BenchCommand: ParsableCommand {
             )
             for (i, l) in layerReport.enumerated() {
                 print(
-                    "  \(l.name)  \(executionPlan.algorithms[i].rawValue)  \(fixed(l.ms, 2)) ms  \(fixed(l.gflops, 0)) GFLOP/s"
+                    "  \(l.name)  \(int8 && i > 0 ? "int8" : executionPlan.algorithms[i].rawValue)  \(fixed(l.ms, 2)) ms  \(fixed(l.gflops, 0)) GFLOP/s"
                 )
             }
         }

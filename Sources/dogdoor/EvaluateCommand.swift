@@ -22,13 +22,14 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Model file.") var model: String
     @Option(help: "Data directory.") var data: String
     @Option(help: "Decision threshold to evaluate at (default: the model's).") var threshold: Double?
+    @Option(help: "Arithmetic: fp32, int8 (the model's int8 form) or auto.") var precision: Precision = .fp32
     @Flag(help: "Print one JSON object.") var json = false
     @OptionGroup var compute: ComputeOptions
 
     func run() throws {
         var logger = Logger(label: "dogdoor")
         let (threads, _) = try compute.setUp(&logger)
-        let active = try ActiveModel(path: model, threads: threads)
+        let active = try ActiveModel(path: model, precision: precision, threads: threads)
         let manifest = active.model.manifest
         let root = ["valid", "validation"].map { data + "/" + $0 }.first { isDirectoryPath($0) } ?? data
         var files: [LabelledFile] = []
@@ -69,7 +70,7 @@ struct EvaluateCommand: ParsableCommand {
                 })
             print(try JSONValueEncoder().encode(report).serialized())
         } else {
-            print("model:        \(model) (admits \"\(manifest.positiveClass)\")")
+            print("model:        \(model) (admits \"\(manifest.positiveClass)\", \(active.model.precision.rawValue))")
             print(
                 "images:       \(c.positives) \(manifest.positiveClass), \(c.negatives) \(manifest.negativeClass), \(images.skipped.count) skipped"
             )

@@ -9,7 +9,7 @@ struct ModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model",
         abstract: "Inspect and verify model files.",
-        subcommands: [Info.self, Package.self, Keygen.self, Sign.self, Upgrade.self, Install.self]
+        subcommands: [Info.self, Package.self, Quantize.self, Keygen.self, Sign.self, Upgrade.self, Install.self]
     )
 
     struct Info: ParsableCommand {

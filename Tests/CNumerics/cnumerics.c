@@ -1,5 +1,6 @@
 // Numeric tests of DogDoor's C layer, in C, for any architecture: the engine's kernels (im2col and Winograd
-// convolutions, their weight and input gradients, pooling, RMSprop) against float64 references, OpenBLAS's GEMM
+// convolutions, their weight and input gradients, pooling, RMSprop) against float64 references, the int8
+// convolutions against exact integer sums on every instruction-set path the CPU has, OpenBLAS's GEMM
 // check, and the image codec shims against the Pillow golden pixels of Tests/ImagingTests/Golden.
 //
 // The Swift tests cover the same code on the build machine; this program exists for the machines the Swift
@@ -18,6 +19,7 @@
 #include "dd_codecs.h"
 #include "dd_kernels.h"
 #include "dd_openblas.h"
+#include "dd_quantized.h"
 
 static int failures = 0, checks = 0;
 
@@ -314,6 +316,130 @@ static void check_decode(const char *dir, const char *name, int width, int heigh
     free(data), free(expected), free(rgb);
 }
 
+// MARK: - int8 convolutions
+
+// The epilogue of dd_quantized.h for one exact sum, written out again here.
+static float q8_expected(long long sum, float scale, float offset, int to_u8) {
+    const float v = fmaf((float)sum, scale, offset);
+    if (!to_u8) return v > 0.0f ? v : 0.0f;
+    return nearbyintf(v > 0.0f ? (v < 255.0f ? v : 255.0f) : 0.0f);
+}
+
+// Runs one int8 convolution over all rows in chunks of `chunk` rows and column slices of `slice` columns.
+static void q8_run(const uint8_t *in, shape sh, const int8_t *packed, const int32_t *sums, const float *scale,
+                   const float *offset, int chunk, int slice, int pooled, int to_u8, uint8_t *out_u8, float *out_f32) {
+    const int total = sh.n * sh.h;
+    uint8_t *scratch = malloc(dd_q8_conv3x3_scratch(chunk, sh.w, sh.cin, sh.cout, pooled));
+    for (int g0 = 0; g0 < total; g0 += chunk) {
+        const int g1 = g0 + chunk < total ? g0 + chunk : total;
+        for (int c0 = 0; c0 < sh.cout; c0 += slice) {
+            dd_q8_epilogue e = {.scale = scale, .offset = offset, .out_u8 = (pooled || !to_u8) ? NULL : out_u8,
+                                .out_f32 = to_u8 ? NULL : out_f32, .pooled = pooled ? out_u8 : NULL};
+            dd_q8_conv3x3_rows(in, sh.h, sh.w, sh.cin, sh.cout, packed, sums, g0, g1, c0, c0 + slice, scratch, e);
+        }
+    }
+    free(scratch);
+}
+
+// Every path the CPU has against exact integer sums: weights at the int8 extremes, activations over all of 0..255,
+// an image width that leaves a partial group of pixels, chunks that span images, column slices, pooling, and
+// outputs that saturate at both ends. The portable loops and the CPU's own path must agree to the bit.
+static void check_q8(shape sh) {
+    const int K = 9 * sh.cin;
+    const size_t inCount = (size_t)sh.n * sh.h * sh.w * sh.cin, outCount = (size_t)sh.n * sh.h * sh.w * sh.cout;
+    uint8_t *in = malloc(inCount);
+    int8_t *w = malloc((size_t)K * sh.cout);
+    for (size_t i = 0; i < inCount; i++) in[i] = (uint8_t)(state = state * 1664525u + 1013904223u, state >> 24);
+    for (size_t i = 0; i < (size_t)K * sh.cout; i++) w[i] = (int8_t)((int)((uniform() + 1.0f) * 127.5f) - 127);
+    w[0] = -127, w[1] = 127;
+    float *scale = malloc(sh.cout * sizeof(float)), *offset = malloc(sh.cout * sizeof(float));
+    for (int c = 0; c < sh.cout; c++) {
+        scale[c] = (0.5f + 0.5f * fabsf(uniform())) / (255.0f * 127.0f * sqrtf((float)K)) * 400.0f;
+        offset[c] = uniform() * 60.0f;
+    }
+    long long *sums = calloc(outCount, sizeof(long long));
+    for (int n = 0; n < sh.n; n++)
+        for (int y = 0; y < sh.h; y++)
+            for (int x = 0; x < sh.w; x++)
+                for (int co = 0; co < sh.cout; co++) {
+                    long long s = 0;
+                    for (int ky = 0; ky < 3; ky++)
+                        for (int kx = 0; kx < 3; kx++) {
+                            const int sy = y + ky - 1, sx = x + kx - 1;
+                            if (sy < 0 || sy >= sh.h || sx < 0 || sx >= sh.w) continue;
+                            for (int ci = 0; ci < sh.cin; ci++)
+                                s += (long long)in[(((size_t)n * sh.h + sy) * sh.w + sx) * sh.cin + ci] *
+                                     w[((size_t)(ky * 3 + kx) * sh.cin + ci) * sh.cout + co];
+                        }
+                    sums[(((size_t)n * sh.h + y) * sh.w + x) * sh.cout + co] = s;
+                }
+    int8_t *packed = malloc(dd_q8_packed_bytes(sh.cin, sh.cout));
+    int32_t *colsums = malloc(sh.cout * sizeof(int32_t));
+    dd_q8_pack_weights(w, sh.cin, sh.cout, packed, colsums);
+    const int pooled = sh.h % 2 == 0 && sh.w % 2 == 0;
+    const size_t pooledCount = outCount / 4;
+    uint8_t *u8[2] = {malloc(outCount), malloc(outCount)};
+    float *f32[2] = {malloc(outCount * sizeof(float)), malloc(outCount * sizeof(float))};
+    uint8_t *pool[2] = {malloc(pooledCount + 1), malloc(pooledCount + 1)};
+    for (int path = 0; path < 2; path++) {
+        dd_q8_force_portable(path == 0);
+        const int chunk = path == 0 ? 2 : 3 + pooled;  // odd chunks where nothing pools; both span images
+        const int slice = path == 0 ? sh.cout : 64;
+        q8_run(in, sh, packed, colsums, scale, offset, chunk, slice, 0, 1, u8[path], NULL);
+        q8_run(in, sh, packed, colsums, scale, offset, chunk, slice, 0, 0, NULL, f32[path]);
+        if (pooled) q8_run(in, sh, packed, colsums, scale, offset, chunk + chunk % 2, slice, 1, 1, pool[path], NULL);
+    }
+    dd_q8_force_portable(0);
+    size_t wrongU8 = 0, wrongF32 = 0, wrongPool = 0, differ = 0, low = 0, high = 0;
+    for (size_t i = 0; i < outCount; i++) {
+        const int c = (int)(i % sh.cout);
+        const float eu = q8_expected(sums[i], scale[c], offset[c], 1), ef = q8_expected(sums[i], scale[c], offset[c], 0);
+        wrongU8 += u8[0][i] != eu;
+        wrongF32 += f32[0][i] != ef;
+        differ += u8[0][i] != u8[1][i] || memcmp(&f32[0][i], &f32[1][i], sizeof(float)) != 0;
+        low += eu == 0.0f;
+        high += eu == 255.0f;
+    }
+    for (size_t i = 0; pooled && i < pooledCount; i++) {
+        const int c = (int)(i % sh.cout);
+        const size_t pw = sh.w / 2, px = (i / sh.cout) % pw, py = (i / sh.cout / pw) % (sh.h / 2),
+                     pn = i / sh.cout / pw / (sh.h / 2);
+        float m = 0;
+        for (int dy = 0; dy < 2; dy++)
+            for (int dx = 0; dx < 2; dx++) {
+                const size_t at = (((pn * sh.h + 2 * py + dy) * sh.w) + 2 * px + dx) * sh.cout + c;
+                m = fmaxf(m, q8_expected(sums[at], scale[c], offset[c], 1));
+            }
+        wrongPool += pool[0][i] != m || pool[1][i] != pool[0][i];
+    }
+    char what[160];
+    snprintf(what, sizeof what, "int8 conv %dx%dx%dx%d->%d: bytes unlike the exact sums' epilogue", sh.n, sh.h, sh.w,
+             sh.cin, sh.cout);
+    expect(wrongU8 == 0, what, (double)wrongU8, 0);
+    snprintf(what, sizeof what, "int8 conv %dx%dx%dx%d->%d: floats unlike the exact sums' epilogue", sh.n, sh.h,
+             sh.w, sh.cin, sh.cout);
+    expect(wrongF32 == 0, what, (double)wrongF32, 0);
+    snprintf(what, sizeof what, "int8 conv %dx%dx%dx%d->%d: the CPU's path (isa %d) differs from the portable one",
+             sh.n, sh.h, sh.w, sh.cin, sh.cout, (int)dd_q8_isa());
+    expect(differ == 0, what, (double)differ, 0);
+    snprintf(what, sizeof what, "int8 conv %dx%dx%dx%d->%d: pooled bytes wrong", sh.n, sh.h, sh.w, sh.cin, sh.cout);
+    expect(wrongPool == 0, what, (double)wrongPool, 0);
+    // The test must exercise both ends of the byte range, or it proves nothing about clamping.
+    expect(low > 0 && high > 0, "int8 conv: outputs reach 0 and 255", (double)(low < high ? low : high), 1);
+    free(in), free(w), free(scale), free(offset), free(sums), free(packed), free(colsums);
+    for (int p = 0; p < 2; p++) free(u8[p]), free(f32[p]), free(pool[p]);
+}
+
+static void check_q8_quantize(void) {
+    const float x[] = {-3.0f, 0.0f, 0.49f, 0.5f, 1.5f, 2.5f, 254.4f, 254.5f, 300.0f, 1e30f};
+    const uint8_t expected[] = {0, 0, 0, 0, 2, 2, 254, 254, 255, 255};  // halves round to even
+    uint8_t out[10];
+    dd_q8_quantize_relu(x, 10, 1.0f, out);
+    int wrong = 0;
+    for (int i = 0; i < 10; i++) wrong += out[i] != expected[i];
+    expect(wrong == 0, "int8 quantize: ReLU, round half to even, clamp", wrong, 0);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: cnumerics GOLDEN_DIR\n");
@@ -332,6 +458,11 @@ int main(int argc, char **argv) {
         }
     }
     check_pooling_and_optimizer();
+    printf("int8 convolutions: %s path\n",
+           (const char *[]){"portable", "AVX-512 VNNI", "ARM dot product"}[dd_q8_isa()]);
+    const shape q8shapes[] = {{2, 6, 7, 8, 128}, {1, 4, 4, 64, 64}, {3, 8, 10, 4, 192}, {1, 14, 14, 32, 64}};
+    for (size_t i = 0; i < sizeof q8shapes / sizeof q8shapes[0]; i++) check_q8(q8shapes[i]);
+    check_q8_quantize();
     char path[1024];
     snprintf(path, sizeof path, "%s/decode-cases.txt", argv[1]);
     FILE *list = fopen(path, "r");

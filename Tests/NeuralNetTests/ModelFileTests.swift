@@ -31,13 +31,14 @@ import Testing
                 SHA256.hex(Array(JSONValue.object(content).serialized(sortedKeys: true).utf8)))
             manifest["integrity"] = .object(integrity)
         }
-        let arrays = try file.tensors.map { info -> (TensorInfo, [Float]) in
+        // Float tensors go through `transform`; others (a model's int8 form) are copied byte for byte.
+        var buffers: [FloatBuffer] = []
+        let tensors = try file.tensors.map { info -> SafetensorsWriter.Tensor in
+            guard info.dtype == .f32 else {
+                return .init(name: info.name, shape: info.shape, dtype: info.dtype, bytes: file.bytes(of: info))
+            }
             var values = try file.floats(info.name)
             transform(info.name, &values)
-            return (info, values)
-        }
-        var buffers: [FloatBuffer] = []
-        let tensors = arrays.map { info, values -> SafetensorsWriter.Tensor in
             let b = FloatBuffer(values)
             buffers.append(b)
             return .init(name: info.name, shape: info.shape, data: UnsafeBufferPointer(b.buffer))
@@ -45,7 +46,7 @@ import Testing
         var metadata = file.metadata
         metadata[ModelFile.manifestKey] = JSONValue.object(manifest).serialized()
         try SafetensorsWriter.write(tensors, metadata: metadata, to: newPath)
-        withExtendedLifetime(buffers) {}
+        withExtendedLifetime((buffers, file)) {}
     }
 
     static func loadError(_ path: String, trust: ModelTrust = .none) -> ModelError.Problem? {
@@ -170,8 +171,8 @@ import Testing
         #expect(loaded.conv[4].kernel.toArray() == params.conv[4].kernel.toArray())
         // A weights file with a transposed kernel names the tensor.
         var swapped = tensors
-        swapped[6] = .init(name: "block2_conv2.kernel", shape: [3, 3, 128, 128], data: swapped[6].data)
-        swapped[4] = .init(name: "block2_conv1.kernel", shape: [3, 3, 128, 64], data: swapped[4].data)
+        swapped[6] = .init(name: "block2_conv2.kernel", shape: [3, 3, 128, 128], dtype: .f32, bytes: swapped[6].bytes)
+        swapped[4] = .init(name: "block2_conv1.kernel", shape: [3, 3, 128, 64], dtype: .f32, bytes: swapped[4].bytes)
         try SafetensorsWriter.write(swapped, metadata: [:], to: weights)
         #expect(
             throws: ModelError(

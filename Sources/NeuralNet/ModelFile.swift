@@ -192,7 +192,7 @@ public enum ModelFile {
             SafetensorsWriter.Tensor(name: name, shape: shape, data: UnsafeBufferPointer(buffers[name]!.buffer))
         }
         manifest.quantization = nil
-        let quantized = int8.map { QuantizedParameters(parameters, inputTapMeans: $0.inputTapMeans) }
+        let quantized = int8.map { QuantizedParameters(parameters, calibration: $0) }
         if var record = int8?.record, let quantized {
             record.tensorsSHA256 = quantizedDigest { name in quantizedBytes(quantized, name) }
             let q = try QuantizedFeatureExtractor(

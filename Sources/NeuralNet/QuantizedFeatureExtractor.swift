@@ -21,18 +21,20 @@ public struct QuantizedParameters: QuantizedWeightSource, ConvWeightSource {
     public let biases: [FloatBuffer]
 
     /// Quantises every layer after the first (see `QuantizedConvWeights`) and corrects its bias for the mean
-    /// error of the rounded weights on inputs with `inputTapMeans` (one `[9 * cin]` array per int8 layer):
-    /// `bias + sum over taps and input channels of mean * (w - scale * byte)`, in double.
-    public init(_ parameters: VGG16Parameters, inputTapMeans: [[Double]]) {
+    /// error of the rounded weights on inputs with the calibration's tap means (one `[9 * cin]` array per int8
+    /// layer), `bias + sum over taps and input channels of mean * (w - scale * byte)` in double, plus the
+    /// calibration's empirical adjustment (`Int8Calibration.refined`).
+    public init(_ parameters: VGG16Parameters, calibration: Int8Calibration) {
+        let inputTapMeans = calibration.inputTapMeans
         precondition(inputTapMeans.count == QuantizationRecord.int8Layers.count, "one mean vector per int8 layer")
         self.parameters = parameters
         var layers: [QuantizedConvWeights] = []
         var biases: [FloatBuffer] = []
-        for (spec, means) in zip(QuantizationRecord.int8Layers, inputTapMeans) {
+        for (index, (spec, means)) in zip(QuantizationRecord.int8Layers, inputTapMeans).enumerated() {
             precondition(means.count == 9 * spec.cin, "\(spec.name): expected \(9 * spec.cin) tap means")
             let p = parameters.conv[VGG16.index(of: spec.name)!]
             let q = QuantizedConvWeights(hwio: p.kernel.pointer, cin: spec.cin, cout: spec.cout)
-            var corrected = (0..<spec.cout).map { Double(p.bias[$0]) }
+            var corrected = (0..<spec.cout).map { Double(p.bias[$0]) + calibration.biasAdjustments[index][$0] }
             for k in 0..<(9 * spec.cin) where means[k] != 0 {
                 for c in 0..<spec.cout {
                     let error =
@@ -151,6 +153,9 @@ public final class QuantizedFeatureExtractor: FeatureExtracting, @unchecked Send
     private var band = FloatBuffer(count: 0)
     private var last = FloatBuffer(count: 0)
     public var layerSeconds: [Double]?
+    /// When set, called after each int8 layer (0 = block1_conv2) with its output's mean per channel, in the
+    /// units of the float network (over the batch; pooled where the network pools): for calibration.
+    public var observer: ((_ layer: Int, _ means: [Double]) -> Void)?
 
     /// Rows of block1_conv1 computed (in float) and quantised at a time.
     static let bandRows = 32
@@ -264,6 +269,20 @@ public final class QuantizedFeatureExtractor: FeatureExtracting, @unchecked Send
         }
     }
 
+    private func channelMeans(_ values: UnsafePointer<UInt8>, _ shape: ActivationShape, scale: Float) -> [Double] {
+        var sums = [Double](repeating: 0, count: shape.channels)
+        for i in 0..<shape.floats { sums[i % shape.channels] += Double(values[i]) }
+        let count = Double(shape.floats / shape.channels)
+        return sums.map { $0 * Double(scale) / count }
+    }
+
+    private func channelMeans(_ values: UnsafePointer<Float>, _ shape: ActivationShape) -> [Double] {
+        var sums = [Double](repeating: 0, count: shape.channels)
+        for i in 0..<shape.floats { sums[i % shape.channels] += Double(values[i]) }
+        let count = Double(shape.floats / shape.channels)
+        return sums.map { $0 / count }
+    }
+
     public func extract(
         _ images: UnsafePointer<Float>, batch: Int, side: Int = VGG16.inputSize,
         features: UnsafeMutablePointer<Float>
@@ -295,6 +314,13 @@ public final class QuantizedFeatureExtractor: FeatureExtracting, @unchecked Send
                 shape.width /= 2
             }
             shape.channels = layer.spec.cout
+            if let observer {
+                observer(
+                    i,
+                    isLast
+                        ? channelMeans(last.pointer, shape)
+                        : channelMeans(destination, shape, scale: activationScales[i + 1]))
+            }
         }
         buffers.removeAll()
         // block5_conv3 wrote floats at full resolution: pool, then average.

@@ -51,16 +51,17 @@ public enum Quantizer {
         precondition(images.count > 0 && limit > 0, "calibration needs images")
         let extractor = try VGG16FeatureExtractor(weights: parameters, plan: .inference, threads: threads)
         var calibration = ActivationCalibration()
-        var input = [Float](repeating: 0, count: images.side * images.side * 3)
         let used = min(limit, images.count)
-        for n in 0..<used {
+        let inputs = (0..<used).map { n in
+            var input = [Float](repeating: 0, count: images.side * images.side * 3)
             input.withUnsafeMutableBufferPointer {
                 images.writeInput(
                     n * images.count / used, augmentation: nil, centering: centering, into: $0.baseAddress!)
             }
-            calibration.add(input, side: images.side, extractor: extractor)
+            return input
         }
-        return calibration.result
+        for input in inputs { calibration.add(input, side: images.side, extractor: extractor) }
+        return try calibration.result.refined(parameters, images: inputs, side: images.side, threads: threads)
     }
 }
 

@@ -38,12 +38,17 @@ struct ModelCommand: ParsableCommand {
                 throw ExitCode(1)
             }
             let model = try loaded.get()
+            // The int8 form's checksum was checked with the rest; its self-test runs when it is loaded as int8.
+            let int8 = try model.manifest.quantization.map { _ in
+                try DogDoorModel(path: file, precision: .int8, threads: threads)
+            }
             let seconds = MonotonicClock.now() - start
             let m = model.manifest
             if json {
                 var object = m.json.objectValue!
                 object["verification"] = [
                     "ok": true, "load_seconds": .number(seconds), "self_test_logit": .number(model.selfTestLogit),
+                    "int8_self_test_logit": int8.map { .number($0.selfTestLogit) } ?? .null,
                     "openblas_kernel": .string(kernel),
                 ]
                 print(JSONValue.object(object).serialized())
@@ -58,6 +63,13 @@ struct ModelCommand: ParsableCommand {
             print("tensors sha256: \(m.tensorsSHA256)")
             print("manifest:       sha256 \(m.contentSHA256) (checked)")
             print("signature:      \(m.signature.map { "Ed25519, key \($0.publicKey.fingerprint), valid" } ?? "none")")
+            if let int8, let q = m.quantization {
+                print(
+                    "int8 form:      calibrated on \(q.calibrationImages) images, sha256 \(q.tensorsSHA256.prefix(16))... (checked), self-test logit \(int8.selfTestLogit), recorded \(q.selfTest.expectedLogit); kernels here: \(Int8Kernels.description)"
+                )
+            } else {
+                print("int8 form:      none (dogdoor model quantize adds one)")
+            }
             print(
                 "self-test:      logit \(model.selfTestLogit), recorded \(m.selfTest.expectedLogit) (allowed +-\(formatNumber(m.selfTest.allowedDifference, "%.2g")))"
             )

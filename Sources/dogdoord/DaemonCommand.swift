@@ -71,6 +71,7 @@ struct DaemonCommand: DogDoorProgram {
                 "config": "\(path ?? "built-in defaults")", "openblas": "\(BLASRuntime.describe(choice))",
                 "loops": "\(EngineLoops.description)",
                 "threads": "\(threads.count)", "plan": "\(configuration.compute.plan.rawValue)",
+                "precision": "\(configuration.compute.precision.rawValue)",
             ])
 
         if checkConfig {

@@ -287,11 +287,21 @@ final class TrainedFixture: @unchecked Sendable {
             positiveClass: "bo", negativeClass: "not_bo", threshold: 0.5,
             training: ["note": "end-to-end test fixture: head fitted to sample photos"])
         manifest.inputSize = 224
-        try ModelFile.write(parameters, manifest: manifest, to: model, threads: threads)
+        // With its int8 form, calibrated on the same photos: `[compute] precision = "auto"` (the default) runs it
+        // wherever the CPU has int8 dot products, and tests can ask for either form.
+        var calibration = ActivationCalibration()
+        for (path, _) in labelled {
+            calibration.add(try preprocessor.input(file: path), side: 224, extractor: extractor)
+        }
+        try ModelFile.write(parameters, manifest: manifest, to: model, threads: threads, int8: calibration.result)
+        let int8 = try DogDoorModel(path: model, precision: .int8, threads: threads)
         for (f, (path, label)) in zip(features, labelled) {
             let logit = head.logit(f.map(Float.init))
-            guard (logit > 0) == (label > 0.5), abs(logit) > 1 else {
-                throw HarnessError("fixture model does not separate \(path) clearly (logit \(logit))")
+            let int8Logit = int8.logits(try preprocessor.input(file: path), batch: 1)[0]
+            guard (logit > 0) == (label > 0.5), abs(logit) > 1, (int8Logit > 0) == (label > 0.5), abs(int8Logit) > 1
+            else {
+                throw HarnessError(
+                    "fixture model does not separate \(path) clearly (logit \(logit), int8 \(int8Logit))")
             }
         }
     }

@@ -57,6 +57,25 @@ import Testing
         #expect(snapshots.contains { $0.hasSuffix(".jpg") })
     }
 
+    /// The int8 form and the float form decide alike on the same replay: the unlock on the same frame, by the
+    /// same rule, and nothing before Bo.
+    @Test func int8AndFloatUnlockOnTheSameFrame() throws {
+        let fixture = try TrainedFixture.get()
+        let frames = try fixture.replayFolder("precision", others: 8, bo: 8, after: 4)
+        var unlockFrames: [String: [Int]] = [:]
+        for precision in ["int8", "fp32"] {
+            let daemon = try RunningDaemon(
+                directory: Self.directory(),
+                settings: Self.replayOnce(frames, model: fixture.model, fps: 5, ["compute.precision": precision]))
+            #expect(try daemon.waitForExit(timeout: 180) == 0)
+            #expect(daemon.output.contains("precision=\(precision)"), "\(daemon.output)")
+            #expect(daemon.output.contains(precision == "int8" ? "precision=\"int8 (" : "precision=fp32"))
+            unlockFrames[precision] = daemon.records("unlock").compactMap { $0["frame"]?.intValue }
+        }
+        #expect(unlockFrames["int8"] == unlockFrames["fp32"], "\(unlockFrames)")
+        #expect(unlockFrames["int8"]?.allSatisfy { $0 >= 9 } == true && unlockFrames["int8"]?.isEmpty == false)
+    }
+
     @Test func countsDecisionsAndKeepsUncertainFrames() throws {
         // Other animals score below a threshold of 0.5; with a band of 0.5 every one of their frames is
         // "uncertain", and one snapshot per interval is kept for labelling.
@@ -110,9 +129,11 @@ import Testing
         let daemon = try RunningDaemon(
             directory: Self.directory(),
             settings:
-                Self.replayOnce(frames, model: fixture.model, fps: 8, ["compute.plan": "fast"]))
+                Self.replayOnce(
+                    frames, model: fixture.model, fps: 8, ["compute.plan": "fast", "compute.precision": "fp32"]))
         #expect(try daemon.waitForExit(timeout: 180) == 0)
         #expect(daemon.output.contains("plan=fast"), "the fast plan was not used:\n\(daemon.output)")
+        #expect(daemon.output.contains("precision=fp32"), "the float form was not used:\n\(daemon.output)")
         #expect(daemon.records("unlock").isEmpty, "unlocked for another animal:\n\(daemon.output)")
         #expect(daemon.records("stop").last?["frames_evaluated"]?.intValue ?? 0 > 0)
     }

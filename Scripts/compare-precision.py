@@ -90,7 +90,7 @@ def main() -> int:
     for data in args.data:
         ok &= compare_photos(args.bin, args.model, data, args.max_difference)
     for frames in args.replay:
-        ok &= compare_replay(args.bin, args.model, frames)
+        ok &= compare_replay(args.bin, str(Path(args.model).resolve()), str(Path(frames).resolve()))
     print("int8 agrees with fp32" if ok else "int8 DISAGREES with fp32")
     return 0 if ok else 1
 

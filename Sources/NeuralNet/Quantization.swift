@@ -45,6 +45,10 @@ public final class QuantizedConvWeights: @unchecked Sendable {
 
     /// Rounds `hwio` per output channel: `scale = max |w| / 127` (1 for an all-zero channel), bytes
     /// `round(w / scale)` in -127...127 (never -128, so that negating a weight cannot overflow).
+    ///
+    /// Tried and not kept: the scale of least squared rounding error among 64 steps from that one down to half
+    /// of it; on the tutorial model its int8 logits were no closer to the float ones (validation photos: mean
+    /// difference -0.040 and spread 0.076, against -0.028 and 0.062 with the largest weight's scale).
     public init(hwio: UnsafePointer<Float>, cin: Int, cout: Int) {
         self.cin = cin
         self.cout = cout
@@ -150,7 +154,7 @@ public struct ActivationHistogram: Sendable, Equatable {
 public struct QuantizationRecord: Sendable, Equatable {
     public static let precision = "int8"
     public static let weightsMethod =
-        "int8 symmetric, one scale per output channel; bias corrected analytically and empirically"
+        "int8 symmetric, one scale per output channel (largest weight); bias corrected analytically and empirically"
     public static let activationsMethod = "uint8 with zero point 0, one scale per layer input"
     public static let calibrationMethod = "mse-clip"
     /// The convolutions that stay in float: block1_conv1 reads the signed, centred image.
@@ -162,6 +166,10 @@ public struct QuantizationRecord: Sendable, Equatable {
     public var activationScales: [Float]
     /// Images the scales were calibrated on.
     public var calibrationImages: Int
+    /// How the weights were rounded and the scales chosen, as the writer says: a record for people (the
+    /// tensors are run the same way whatever method made them), so it is kept as read.
+    public var weights: String = QuantizationRecord.weightsMethod
+    public var calibrationMethod: String = QuantizationRecord.calibrationMethod
     /// SHA-256 over the int8 tensors (same canonical form as the float tensors' digest).
     public var tensorsSHA256: String = ""
     /// The quantised network's own self-test.
@@ -190,12 +198,12 @@ public struct QuantizationRecord: Sendable, Equatable {
 
     var json: JSONValue {
         let calibration: JSONValue = [
-            "method": .string(Self.calibrationMethod), "images": .number(Double(calibrationImages)),
+            "method": .string(calibrationMethod), "images": .number(Double(calibrationImages)),
         ]
         let members: [(key: String, value: JSONValue)] = [
             ("precision", .string(Self.precision)),
             ("float_layers", .array(Self.floatLayers.map { .string($0) })),
-            ("weights", .string(Self.weightsMethod)),
+            ("weights", .string(weights)),
             ("activations", .string(Self.activationsMethod)),
             ("calibration", calibration),
             ("activation_scales", .array(activationScales.map { .number(Double($0)) })),
@@ -215,10 +223,8 @@ public struct QuantizationRecord: Sendable, Equatable {
             "tensors_sha256", "self_test",
         ]
         if let extra = object.keys.first(where: { !known.contains($0) }) { throw fail(extra, "unknown field") }
-        // Each method is named in the file; this build computes exactly one of each and refuses any other.
-        let expected: [(String, String)] = [
-            ("precision", Self.precision), ("weights", Self.weightsMethod), ("activations", Self.activationsMethod),
-        ]
+        // What decides how the tensors run must be what this build runs; how they were made is only recorded.
+        let expected: [(String, String)] = [("precision", Self.precision), ("activations", Self.activationsMethod)]
         for (field, value) in expected {
             guard let text = json[field]?.stringValue else { throw fail(field, "missing or not a string") }
             guard text == value else {
@@ -228,11 +234,16 @@ public struct QuantizationRecord: Sendable, Equatable {
         guard json["float_layers"]?.arrayValue?.compactMap(\.stringValue) == Self.floatLayers else {
             throw fail("float_layers", "must be \(Self.floatLayers)")
         }
-        guard json["calibration"]?["method"]?.stringValue == Self.calibrationMethod,
+        guard let weights = json["weights"]?.stringValue, !weights.isEmpty, weights.count <= 200 else {
+            throw fail("weights", "must name how the weights were rounded (at most 200 characters)")
+        }
+        self.weights = weights
+        guard let method = json["calibration"]?["method"]?.stringValue, !method.isEmpty, method.count <= 200,
             let images = json["calibration"]?["images"]?.intValue, images >= 1
         else {
-            throw fail("calibration", "needs method \"\(Self.calibrationMethod)\" and at least 1 image")
+            throw fail("calibration", "needs a method (at most 200 characters) and at least 1 image")
         }
+        calibrationMethod = method
         calibrationImages = images
         guard let scales = json["activation_scales"]?.arrayValue?.compactMap(\.doubleValue),
             scales.count == Self.int8Layers.count,

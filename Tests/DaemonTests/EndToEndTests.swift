@@ -1,5 +1,6 @@
 import Foundation
 import Imaging
+import NeuralNet
 import Samples
 import Support
 import TestSupport
@@ -74,6 +75,41 @@ import Testing
         }
         #expect(unlockFrames["int8"] == unlockFrames["fp32"], "\(unlockFrames)")
         #expect(unlockFrames["int8"]?.allSatisfy { $0 >= 9 } == true && unlockFrames["int8"]?.isEmpty == false)
+    }
+
+    /// `dogdoor model quantize` on a float-only copy of the fixture: the new file has a verified int8 form and
+    /// the comparison on the folder's validation photos; `model info` shows it; a folder without images is an
+    /// error naming it.
+    @Test func quantizeCommandAddsAVerifiedInt8Form() throws {
+        let fixture = try TrainedFixture.get()
+        let dir = Self.directory()
+        let floatOnly = dir + "/float.safetensors", quantized = dir + "/int8.safetensors"
+        let (_, parameters) = try ModelFile.readParameters(fixture.model)
+        var manifest = try DogDoorModel(path: fixture.model).manifest
+        manifest.quantization = nil
+        try ModelFile.write(parameters, manifest: manifest, to: floatOnly)
+        #expect(try DogDoorModel(path: floatOnly).manifest.quantization == nil)
+        let dogdoor = Binaries.path("dogdoor")
+        let run = try runProgram(
+            dogdoor,
+            [
+                "model", "quantize", "--model", floatOnly, "--calibration", fixture.directory + "/data", "--images",
+                "8",
+                "--output", quantized,
+            ])
+        #expect(run.status == 0, "\(run.output)")
+        #expect(run.output.contains("int8 form calibrated on 8 images"), "\(run.output)")
+        #expect(run.output.contains("validation photos: int8 against fp32 on 2 images"), "\(run.output)")
+        let model = try DogDoorModel(path: quantized, precision: .int8)
+        #expect(model.manifest.quantization?.calibrationImages == 8)
+        #expect(model.manifest.tensorsSHA256 == manifest.tensorsSHA256, "the float tensors are unchanged")
+        let info = try runProgram(dogdoor, ["model", "info", quantized])
+        #expect(info.status == 0 && info.output.contains("int8 form:      calibrated on 8 images"), "\(info.output)")
+        let empty = dir + "/no-images"
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        let refused = try runProgram(
+            dogdoor, ["model", "quantize", "--model", floatOnly, "--calibration", empty, "--output", quantized])
+        #expect(refused.status != 0 && refused.output.contains("\(empty): no images"), "\(refused.output)")
     }
 
     @Test func countsDecisionsAndKeepsUncertainFrames() throws {

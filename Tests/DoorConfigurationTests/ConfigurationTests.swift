@@ -27,6 +27,7 @@ struct ConfigurationTests {
         #expect(c.decision.threshold == nil)
         #expect(c.curfew.isEmpty)
         #expect(c.control.group == nil && c.compute.openblasCoretype == nil && c.compute.plan == .frugal)
+        #expect(c.compute.precision == .auto)
         #expect(c.sources.isEmpty)
         let parameters = try c.decisionParameters(modelThreshold: 0.87)
         #expect(parameters == DecisionParameters(threshold: 0.87))
@@ -96,6 +97,7 @@ struct ConfigurationTests {
             [compute]
             threads = 2
             plan = "fast"
+            precision = "int8"
             openblas_coretype = "Haswell"
             """
         let c = try DaemonConfiguration.parse(text, file: "custom.toml")
@@ -111,6 +113,7 @@ struct ConfigurationTests {
         #expect(!c.events.snapshots && c.events.maxSnapshots == 10)
         #expect(c.control.group == "dogdoor")
         #expect(c.compute.threads == 2 && c.compute.plan == .fast && c.compute.openblasCoretype == "Haswell")
+        #expect(c.compute.precision == .int8)
         #expect(c.sources["decision.hold"] == .file(path: "custom.toml", line: 20))
         #expect(c.sources["model.path"] == nil)
         let parameters = try c.decisionParameters(modelThreshold: 0.5)
@@ -209,6 +212,10 @@ struct ConfigurationTests {
             (
                 "[compute]\nplan = \"turbo\"",
                 "c.toml:2: compute.plan: must be one of \"frugal\", \"fast\", got \"turbo\""
+            ),
+            (
+                "[compute]\nprecision = \"int4\"",
+                "c.toml:2: compute.precision: must be one of \"fp32\", \"int8\", \"auto\", got \"int4\""
             ),
             (
                 "[compute]\nopenblas_coretype = \"Has well\"",

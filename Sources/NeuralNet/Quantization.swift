@@ -247,7 +247,7 @@ public struct QuantizationRecord: Sendable, Equatable {
         calibrationImages = images
         guard let scales = json["activation_scales"]?.arrayValue?.compactMap(\.doubleValue),
             scales.count == Self.int8Layers.count,
-            scales.allSatisfy({ $0.isFinite && $0 > 0 && $0 < 1e6 })
+            scales.allSatisfy({ $0 > 0 && $0 < 1e6 && Float($0).isNormal })
         else {
             throw fail(
                 "activation_scales", "must be \(Self.int8Layers.count) positive numbers, one per int8 convolution")

@@ -93,6 +93,13 @@ public enum FuzzSeeds {
 
     static func manifests() -> [(name: String, text: String)] {
         let plain = manifest(signed: false).json
+        // With an int8 form: the quantization record's fields (scales, methods, its own digest and self-test).
+        var quantized = manifest(signed: false)
+        var record = QuantizationRecord(
+            activationScales: (1...QuantizationRecord.int8Layers.count).map { Float($0) / 8 }, calibrationImages: 64)
+        record.tensorsSHA256 = String(repeating: "cd", count: 32)
+        record.selfTest = SelfTestRecord(expectedLogit: 0.25, magnitude: 3, relativeTolerance: 1e-3)
+        quantized.quantization = record
         // Version 1: no integrity object (read only by `dogdoor model upgrade`).
         var format1 = plain.objectValue ?? [:]
         format1["integrity"] = nil
@@ -100,6 +107,7 @@ public enum FuzzSeeds {
         return [
             ("plain.json", plain.serialized()), ("signed.json", manifest(signed: true).json.serialized()),
             ("format1.json", JSONValue.object(format1).serialized()), ("empty-object.json", "{}"),
+            ("quantized.json", quantized.json.serialized()),
         ]
     }
 

@@ -276,5 +276,19 @@ func syntheticImage(seed: UInt64, side: Int) -> [Float] {
             return
         }
         #expect(e.field == "quantization.activations")
+        // A scale that is not a normal float (here it would round to 0 and divide by zero) is refused, by field.
+        let tiny = dir.file("tiny.safetensors")
+        try ModelFileTests.rewrite(path, to: tiny) { m in
+            var q = m["quantization"]!.objectValue!
+            var scales = q["activation_scales"]!.arrayValue!
+            scales[3] = .number(1e-50)
+            q["activation_scales"] = .array(scales)
+            m["quantization"] = .object(q)
+        }
+        guard case .manifest(let f)? = ModelFileTests.loadError(tiny) else {
+            Issue.record("a zero activation scale was accepted")
+            return
+        }
+        #expect(f.field == "quantization.activation_scales")
     }
 }

@@ -40,28 +40,11 @@ import PIL
 import scipy
 from PIL import Image, ImageOps
 
+from dogdoor_tensors import pattern
+
 FORMAT = "dogdoor-imaging-golden"
 FORMAT_VERSION = 1
 SWEEP_SEED = 20_251_129
-MASK32 = 0xFFFFFFFF
-
-
-def pattern(width: int, height: int, seed: int) -> np.ndarray:
-    """The shared synthetic test image, uint8 [height, width, 3]: a wrapped diagonal gradient plus
-    5 bits of hashed noise. Integer-only, so Swift reproduces it exactly."""
-    y, x, c = np.meshgrid(np.arange(height, dtype=np.uint64), np.arange(width, dtype=np.uint64),
-                          np.arange(3, dtype=np.uint64), indexing="ij")
-    s = np.uint64(seed)
-    n = (x * np.uint64(0x9E3779B1) + y * np.uint64(0x85EBCA77) + c * np.uint64(0xC2B2AE3D)
-         + s * np.uint64(0x27D4EB2F)) & np.uint64(MASK32)
-    n ^= n >> np.uint64(15)
-    n = (n * np.uint64(0x2C1B3C6D)) & np.uint64(MASK32)
-    n ^= n >> np.uint64(12)
-    n = (n * np.uint64(0x297A2D39)) & np.uint64(MASK32)
-    n ^= n >> np.uint64(15)
-    v = (x * np.uint64(5) + y * np.uint64(3) + c * np.uint64(71) + s * np.uint64(13)) % np.uint64(224)
-    v += n % np.uint64(32)
-    return v.astype(np.uint8)
 
 
 def float_pattern(width: int, height: int, seed: int) -> np.ndarray:

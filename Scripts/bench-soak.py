@@ -10,7 +10,8 @@ latency (frame capture to latch command, from the unlock events) and resident me
 Part 2 (idle scene): replays one still frame at camera speed with the motion gate on, and reports frames seen,
 frames evaluated, and the CPU time the daemon would use per hour of an idle scene.
 
-Usage: .venv/bin/python Scripts/bench-soak.py [--frames 10000] [--idle-seconds 60] [--plan frugal|fast] [--model M]
+Usage: .venv/bin/python Scripts/bench-soak.py [--frames 10000] [--idle-seconds 60] [--plan frugal|fast]
+                                             [--precision auto|int8|fp32] [--model M]
 Needs: Scripts/setup.sh done. Builds the release binaries; runs dogdoord beside its latch owner (dogdoor-latch,
 simulated latch). Uses the demo's model (var/demo/model.safetensors, made
 by Scripts/demo.sh) if there is one, else trains a quicker one on the default sample set (frozen head, then
@@ -119,8 +120,8 @@ def wait_ready(daemon: subprocess.Popen, work: Path, timeout: float = 120) -> No
     sys.exit("dogdoord did not become ready")
 
 
-def throughput(model: Path, frames: Path, target: int, work: Path, plan: str) -> None:
-    daemon = start_daemon(work, model, frames, {"compute.plan": plan,
+def throughput(model: Path, frames: Path, target: int, work: Path, plan: str, precision: str) -> None:
+    daemon = start_daemon(work, model, frames, {"compute.plan": plan, "compute.precision": precision,
         "camera.replay_fps": "60", "motion.enabled": "false", "events.snapshots": "false",
         "decision.hold": "2s", "decision.cooldown": "1s", "decision.max_open": "30s",
     })
@@ -166,13 +167,13 @@ def throughput(model: Path, frames: Path, target: int, work: Path, plan: str) ->
           f"max {max(samples[60:] or samples) / 1024:.1f} MiB (first minute max {max(first_minute) / 1024:.1f})")
 
 
-def idle(model: Path, frames: Path, seconds: float, work: Path, plan: str) -> None:
+def idle(model: Path, frames: Path, seconds: float, work: Path, plan: str, precision: str) -> None:
     still = work / "still"
     still.mkdir()
     first = sorted(p for p in frames.iterdir() if p.suffix == ".jpg")[0]
     shutil.copy(first, still / "frame.jpg")
     daemon = start_daemon(work, model, still, {"camera.replay_fps": "15", "motion.enabled": "true",
-                                                 "compute.plan": plan})
+                                                 "compute.plan": plan, "compute.precision": precision})
     wait_ready(daemon, work)
     time.sleep(3)  # past the frames evaluated right after start
     cpu_start = cpu_seconds(daemon.pid)
@@ -193,6 +194,8 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=10_000, help="frames the engine evaluates in the throughput run")
     parser.add_argument("--idle-seconds", type=float, default=60, help="length of the idle-scene run")
     parser.add_argument("--plan", choices=["frugal", "fast"], default="frugal", help="the daemon's [compute] plan")
+    parser.add_argument("--precision", choices=["auto", "int8", "fp32"], default="auto",
+                        help="the daemon's [compute] precision (int8 needs a model with its int8 form)")
     parser.add_argument("--model", type=Path, help="model file to run (default: the demo's, else one trained here)")
     parser.add_argument("--bin", type=Path,
                         help="run the programs of another build (e.g. a release build of an earlier commit, to "
@@ -201,7 +204,7 @@ def main() -> int:
     global BIN
     if args.bin:
         BIN = args.bin.resolve()
-    print(f"dogdoord ({BIN}) with [compute] plan = {args.plan}", flush=True)
+    print(f"dogdoord ({BIN}) with [compute] plan = {args.plan}, precision = {args.precision}", flush=True)
     if not args.bin:
         build()
     with tempfile.TemporaryDirectory(prefix="dogdoor-soak-") as tmp:
@@ -211,9 +214,9 @@ def main() -> int:
         subprocess.run([BIN / "dogdoor-samples", "replay", "--output", frames, "--seed", "2"], check=True,
                        stdout=subprocess.DEVNULL)
         (work / "t").mkdir()
-        throughput(model, frames, args.frames, work / "t", args.plan)
+        throughput(model, frames, args.frames, work / "t", args.plan, args.precision)
         (work / "i").mkdir()
-        idle(model, frames, args.idle_seconds, work / "i", args.plan)
+        idle(model, frames, args.idle_seconds, work / "i", args.plan, args.precision)
     return 0
 
 

@@ -49,7 +49,6 @@ Needs: Scripts/setup.sh done; installs Scripts/requirements-onnx.txt into the ru
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import resource
@@ -59,6 +58,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import dogdoor_tensors  # noqa: E402  (Scripts/ is not a package)
 
 ROOT = Path(__file__).resolve().parent.parent
 GFLOP_PER_FRAME = 30.69  # VGG16 conv base at 224x224, multiply-adds x 2
@@ -195,10 +197,7 @@ def calibration_files(directory: Path, limit: int = CALIBRATION_IMAGES) -> list[
 
 def model_preprocessing(model: Path) -> dict:
     """resize, centering and side from a DogDoor model file's manifest (area / samplewise / 224 without one)."""
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import dogdoor_tensors as dt
-
-    manifest = json.loads(dt.SafetensorsFile(str(model)).metadata.get("dogdoor_manifest", "{}"))
+    manifest = json.loads(dogdoor_tensors.SafetensorsFile(str(model)).metadata.get("dogdoor_manifest", "{}"))
     pre = manifest.get("preprocessing", {})
     side = manifest.get("input", {}).get("height", 224)
     return {"resize": pre.get("resize", "area"), "centering": pre.get("centering", "samplewise"), "side": side}
@@ -212,34 +211,14 @@ def jpeg_scale_eighths(width: int, height: int, side: int) -> int:
     return 8
 
 
-def area_weights(in_size: int, out_size: int):
-    """AreaResample.Weights as an [out, in] float32 matrix: each output the exact mean of the source interval it
-    covers when shrinking, linear interpolation (centres aligned, clamped) when enlarging."""
-    import numpy as np
-
-    w = np.zeros((out_size, in_size), dtype=np.float64)
-    scale = in_size / out_size
-    for i in range(out_size):
-        if in_size == out_size:
-            w[i, i] = 1
-        elif in_size > out_size:
-            low, high = i * in_size / out_size, (i + 1) * in_size / out_size
-            for j in range(int(np.floor(low)), min(int(np.ceil(high)), in_size)):
-                w[i, j] = (min(high, j + 1) - max(low, j)) / scale
-        else:
-            position = min(max((i + 0.5) * scale - 0.5, 0), in_size - 1)
-            j = int(np.floor(position))
-            t = position - j
-            if j + 1 < in_size and t > 0:
-                w[i, j], w[i, j + 1] = 1 - t, t
-            else:
-                w[i, j] = 1
-    return w.astype(np.float32)  # Swift rounds each Double weight to Float too
-
-
 def area_resize(pixels, width: int, height: int):
     """AreaResample.resize of uint8 HWC RGB `pixels`: float32 [height, width, 3] in 0...255."""
     import numpy as np
+
+    def area_weights(n_in: int, n_out: int):
+        # AreaResample.Weights: the float64 weights of the golden data's reference, rounded to float32 as Swift
+        # rounds each Double weight to Float.
+        return dogdoor_tensors.area_weights(n_in, n_out).astype(np.float32)
 
     in_height, in_width, _ = pixels.shape
     # Vertical pass first, as in Swift.
@@ -292,14 +271,6 @@ def calibration_input(path: Path, resize: str, centering: str, side: int):
 # --------------------------------------------------------------------------------------------------
 # ONNX Runtime's static int8 quantisation
 # --------------------------------------------------------------------------------------------------
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def quantize_child(source: str, output: str, calibration: str, model: str) -> None:
@@ -358,7 +329,7 @@ def ensure_ort_int8(source: Path, output: Path, calibration: Path, model: Path) 
     """Builds `output` unless the record beside it names the same source content, images and method."""
     record_path = output.with_name(output.name + ".json")
     files = [str(f.resolve()) for f in calibration_files(calibration)]
-    wanted = {"source_sha256": sha256_file(source), "images": files, "quantization": ORT_QUANTIZATION,
+    wanted = {"source_sha256": dogdoor_tensors.sha256_file(str(source)), "images": files, "quantization": ORT_QUANTIZATION,
               "preprocessing": model_preprocessing(model)}
     try:
         record = json.loads(record_path.read_text())

@@ -379,3 +379,24 @@ def pattern(width: int, height: int, seed: int) -> np.ndarray:
     v = (x * np.uint64(5) + y * np.uint64(3) + c * np.uint64(71) + s * np.uint64(13)) % np.uint64(224)
     v += n % np.uint64(32)
     return v.astype(np.uint8)
+
+
+def area_weights(n_in: int, n_out: int) -> np.ndarray:
+    """Dense [n_out, n_in] float64 weights of the area method (see AreaResample in Resize.swift)."""
+    m = np.zeros((n_out, n_in))
+    if n_in == n_out:
+        return np.eye(n_in)
+    scale = n_in / n_out
+    for i in range(n_out):
+        if n_in > n_out:
+            low, high = i * n_in / n_out, (i + 1) * n_in / n_out
+            for j in range(int(np.floor(low)), min(int(np.ceil(high)), n_in)):
+                m[i, j] = (min(high, j + 1) - max(low, j)) / scale
+        else:
+            p = min(max((i + 0.5) * scale - 0.5, 0.0), n_in - 1)
+            j = int(np.floor(p))
+            t = p - j
+            m[i, j] += 1 - t
+            if t > 0 and j + 1 < n_in:
+                m[i, j + 1] += t
+    return m

@@ -40,7 +40,7 @@ import PIL
 import scipy
 from PIL import Image, ImageOps
 
-from dogdoor_tensors import pattern
+from dogdoor_tensors import area_weights, pattern
 
 FORMAT = "dogdoor-imaging-golden"
 FORMAT_VERSION = 1
@@ -135,27 +135,6 @@ def bilinear_full(writer: Writer) -> list[dict]:
         entry.update(writer.payload(name + ".u8", out.tobytes()))
         cases.append(entry)
     return cases
-
-
-def area_weights(n_in: int, n_out: int) -> np.ndarray:
-    """Dense [n_out, n_in] float64 weights of the area method (see AreaResample in Resize.swift)."""
-    m = np.zeros((n_out, n_in))
-    if n_in == n_out:
-        return np.eye(n_in)
-    scale = n_in / n_out
-    for i in range(n_out):
-        if n_in > n_out:
-            low, high = i * n_in / n_out, (i + 1) * n_in / n_out
-            for j in range(int(np.floor(low)), min(int(np.ceil(high)), n_in)):
-                m[i, j] = (min(high, j + 1) - max(low, j)) / scale
-        else:
-            p = min(max((i + 0.5) * scale - 0.5, 0.0), n_in - 1)
-            j = int(np.floor(p))
-            t = p - j
-            m[i, j] += 1 - t
-            if t > 0 and j + 1 < n_in:
-                m[i, j + 1] += t
-    return m
 
 
 def area_cases(writer: Writer) -> list[dict]:

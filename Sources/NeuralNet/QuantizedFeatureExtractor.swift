@@ -152,6 +152,8 @@ public final class QuantizedFeatureExtractor: FeatureExtracting, @unchecked Send
     private var pong = ByteBuffer(count: 0)
     private var band = FloatBuffer(count: 0)
     private var last = FloatBuffer(count: 0)
+    /// block5_conv3's pooled output of one image, averaged into its features.
+    private var pooled = FloatBuffer(count: 0)
     public var layerSeconds: [Double]?
     /// When set, called after each int8 layer (0 = block1_conv2) with its output's mean per channel, in the
     /// units of the float network (over the batch; pooled where the network pools): for calibration.
@@ -191,7 +193,7 @@ public final class QuantizedFeatureExtractor: FeatureExtracting, @unchecked Send
 
     public var memoryBytes: Int {
         layers.reduce(0) { $0 + $1.bytes } + first.preparedBytes + ping.count + pong.count
-            + (band.count + last.count + workspace.floatCount) * MemoryLayout<Float>.stride
+            + (band.count + last.count + pooled.count + workspace.floatCount) * MemoryLayout<Float>.stride
     }
 
     /// Grows the activation buffers for `batch` images of side `side`.
@@ -208,6 +210,8 @@ public final class QuantizedFeatureExtractor: FeatureExtracting, @unchecked Send
         let lastSide = side / 16
         let lastFloats = lastSide * lastSide * VGG16.featureCount * batch
         if last.count < lastFloats { last = FloatBuffer(count: lastFloats) }
+        let pooledFloats = (side / 32) * (side / 32) * VGG16.featureCount
+        if pooled.count < pooledFloats { pooled = FloatBuffer(count: pooledFloats) }
         let bandFloats = (Self.bandRows + 1) * side * VGG16.convLayers[0].cout
         if band.count < bandFloats { band = FloatBuffer(count: bandFloats) }
     }
@@ -325,17 +329,12 @@ public final class QuantizedFeatureExtractor: FeatureExtracting, @unchecked Send
         buffers.removeAll()
         // block5_conv3 wrote floats at full resolution: pool, then average.
         let pooledSide = shape.height / 2
-        let pooledFloats = pooledSide * pooledSide * VGG16.featureCount
-        var pooled = [Float](repeating: 0, count: pooledFloats)
         for n in 0..<batch {
-            pooled.withUnsafeMutableBufferPointer { p in
-                dd_maxpool2x2(
-                    last.pointer + n * shape.imageFloats, Int32(shape.height), Int32(shape.width),
-                    Int32(VGG16.featureCount), p.baseAddress!)
-                dd_global_average_pool(
-                    p.baseAddress!, pooledSide * pooledSide, Int32(VGG16.featureCount),
-                    features + n * VGG16.featureCount)
-            }
+            dd_maxpool2x2(
+                last.pointer + n * shape.imageFloats, Int32(shape.height), Int32(shape.width),
+                Int32(VGG16.featureCount), pooled.pointer)
+            dd_global_average_pool(
+                pooled.pointer, pooledSide * pooledSide, Int32(VGG16.featureCount), features + n * VGG16.featureCount)
         }
     }
 }

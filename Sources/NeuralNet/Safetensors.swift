@@ -300,15 +300,10 @@ public struct SafetensorsWriter {
         public var bytes: UnsafeRawBufferPointer
 
         public init(name: String, shape: [Int], data: UnsafeBufferPointer<Float>) {
-            precondition(
-                shape.reduce(1, *) == data.count, "\(name): shape \(shape) does not match \(data.count) values")
-            self.name = name
-            self.shape = shape
-            dtype = .f32
-            bytes = UnsafeRawBufferPointer(data)
+            self.init(name: name, shape: shape, dtype: .f32, bytes: UnsafeRawBufferPointer(data))
         }
 
-        /// A tensor of any dtype given as its raw bytes (copied from another file).
+        /// A tensor of any dtype given as its raw bytes (copied from another file, or a model's int8 form).
         public init(name: String, shape: [Int], dtype: SafetensorsDType, bytes: UnsafeRawBufferPointer) {
             precondition(
                 shape.reduce(1, *) * dtype.size == bytes.count,
@@ -317,15 +312,6 @@ public struct SafetensorsWriter {
             self.shape = shape
             self.dtype = dtype
             self.bytes = bytes
-        }
-
-        public init(name: String, shape: [Int], data: UnsafeBufferPointer<Int8>) {
-            precondition(
-                shape.reduce(1, *) == data.count, "\(name): shape \(shape) does not match \(data.count) values")
-            self.name = name
-            self.shape = shape
-            dtype = .i8
-            bytes = UnsafeRawBufferPointer(data)
         }
     }
 

@@ -125,8 +125,8 @@ let package = Package(
         .executableTarget(
             name: "dogdoor",
             dependencies: [
-                "Camera", "CommandSupport", "EngineOptions", "DoorConfiguration", "Control", "Imaging", "Inference",
-                "NeuralNet", "Support", "Training", "TrainingReport",
+                "Camera", "CommandSupport", "EngineOptions", "DecisionCore", "DoorConfiguration", "Control", "Imaging",
+                "Inference", "NeuralNet", "Samples", "Support", "Training", "TrainingReport",
                 argumentParser, logging,
             ]),
         .executableTarget(

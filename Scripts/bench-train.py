@@ -23,8 +23,20 @@ Usage:
       [--epochs 20 --fine-tune-epochs 10 --steps-per-epoch 12]   (shrink these for a smoke test)
   .venv/bin/python Scripts/bench-train.py --sweep --data ... --positive bo [--seeds 1,2,3]
       (DogDoor only: needs no TensorFlow)
+  .venv/bin/python Scripts/bench-train.py --recipes tutorial,stable --seeds 1,2,3 --data ... --positive bo
+      (DogDoor only)
 
-A full comparison round takes tens of minutes of both cores; --sweep runs dogdoor-train 6 x seeds x rounds times.
+--recipes tutorial,stable runs only dogdoor-train, each recipe with each of --seeds, calibrating the threshold
+with --max-false-accept (default 0), and prints per run: the spread of validation accuracy over each phase's
+epochs (min-max, standard deviation), the validation accuracy of the weights kept, the calibrated threshold's
+outcome on the validation images (which chose it: optimistic) and its cross-validated outcome (each image judged
+by a threshold calibrated without it: honest), and the phase times; then mean and standard deviation over seeds.
+
+The Keras side of the comparison always runs the tutorial's recipe, and so does DogDoor's (--recipe tutorial):
+the same recipe in both engines.
+
+A full comparison round takes tens of minutes of both cores; --sweep runs dogdoor-train 6 x seeds x rounds times,
+--recipes runs it recipes x seeds times (about 6 minutes each on the tutorial photos, 2 cores).
 
 Keras details worth knowing (Keras 3.15):
 - Binary accuracy: Keras 3 counts a prediction as class 1 when `y_pred > threshold` (strictly greater). The model
@@ -90,8 +102,13 @@ TensorFlow is not installed in this Python ({sys.executable}). The Keras side ne
 _PHASE_LINES = {
     "phase1_seconds": re.compile(r"^phase 1 \(frozen base\): ([0-9.eE+-]+) s\s*$"),
     "phase2_seconds": re.compile(r"^phase 2 \(fine-tuning\): ([0-9.eE+-]+) s\s*$"),
-    "final_val_accuracy": re.compile(r"^final validation accuracy: ([0-9.eE+-]+|nan)\s*$"),
+    "final_val_accuracy": re.compile(
+        r"^(?:final validation accuracy|validation accuracy of the weights kept): ([0-9.eE+-]+|nan)\s*$"),
 }
+RECIPES = ("tutorial", "stable")
+_OUTCOME = r"(\d+) of (\d+) \S+ admitted, (\d+) of (\d+) others admitted"
+_CALIBRATED_LINE = re.compile(r"^threshold ([0-9.]+)( \(calibrated\))?: " + _OUTCOME + r"\s*$")
+_CROSS_VALIDATED_LINE = re.compile(r"^(\d+)-fold cross-validated \([^)]*\): " + _OUTCOME + r", accuracy")
 _KERNEL_LINE = re.compile(r"^OpenBLAS kernel: (.*); (\d+) threads?\s*$")
 _IMAGES_LINE = re.compile(r"^images: train (\d+) (\S+) / (\d+) (\S+), valid (\d+) / (\d+); skipped (\d+)\s*$")
 
@@ -108,6 +125,16 @@ def parse_dogdoor_output(text: str) -> dict[str, Any]:
         if m := _KERNEL_LINE.match(line):
             result["kernel"] = m.group(1)
             result["threads"] = int(m.group(2))
+        for key, pattern in (("calibrated", _CALIBRATED_LINE), ("cross_validated", _CROSS_VALIDATED_LINE)):
+            if m := pattern.match(line):
+                admitted, positives, false_accepts, negatives = (int(g) for g in m.groups()[-4:])
+                result[key] = {"true_accepts": admitted, "positives": positives, "false_accepts": false_accepts,
+                               "negatives": negatives,
+                               "accuracy": (admitted + negatives - false_accepts) / (positives + negatives)}
+                if key == "calibrated":
+                    result[key]["threshold"] = float(m.group(1))
+                else:
+                    result[key]["folds"] = int(m.group(1))
         if m := _IMAGES_LINE.match(line):
             result["images"] = {
                 "positive_class": m.group(2), "negative_class": m.group(4),
@@ -141,6 +168,77 @@ def phase_accuracies(records: Sequence[dict[str, Any]]) -> tuple[float | None, f
     for record in records:
         last[record["phase"]] = float(record["val_accuracy"])
     return last.get("frozen"), last.get("fine-tune")
+
+
+def phase_spread(records: Sequence[dict[str, Any]], phase: str) -> dict[str, float] | None:
+    """Validation accuracy over a phase's epochs: min, max, mean and (population) standard deviation; None
+    when the phase did not run."""
+    values = [float(r["val_accuracy"]) for r in records if r["phase"] == phase]
+    if not values:
+        return None
+    return {"min": min(values), "max": max(values), "mean": statistics.fmean(values),
+            "sd": statistics.pstdev(values)}
+
+
+def summarize_recipes(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per recipe, in first-run order: mean and standard deviation over its runs (seeds) of the
+    kept weights' accuracy, the calibrated and cross-validated accuracies and false accepts, the epoch-to-epoch
+    spread of each phase (mean of the per-run standard deviations), and median phase times."""
+    by_recipe: dict[str, list[dict[str, Any]]] = {}
+    for r in runs:
+        by_recipe.setdefault(r["recipe"], []).append(r)
+
+    def stats(values: Sequence[float | None]) -> dict[str, float | None]:
+        present = [v for v in values if v is not None]
+        return {"mean": mean(present), "sd": statistics.pstdev(present) if len(present) > 1 else None}
+
+    summary = []
+    for recipe, mine in by_recipe.items():
+        entry: dict[str, Any] = {"recipe": recipe, "runs": len(mine), "seeds": [r["seed"] for r in mine]}
+        entry["kept_accuracy"] = stats([r.get("final_val_accuracy") for r in mine])
+        for key in ("calibrated", "cross_validated"):
+            entry[f"{key}_accuracy"] = stats([(r.get(key) or {}).get("accuracy") for r in mine])
+            entry[f"{key}_false_accepts"] = stats([(r.get(key) or {}).get("false_accepts") for r in mine])
+            entry[f"{key}_true_accepts"] = stats([(r.get(key) or {}).get("true_accepts") for r in mine])
+        for phase in ("frozen", "fine-tune"):
+            entry[f"{phase}_epoch_sd"] = stats([(r.get("spread") or {}).get(phase, {}).get("sd") for r in mine])
+        for key in ("phase1_seconds", "phase2_seconds"):
+            entry[f"median_{key}"] = median(r.get(key) for r in mine)
+        summary.append(entry)
+    return summary
+
+
+def format_recipes(runs: Sequence[dict[str, Any]], summary: Sequence[dict[str, Any]]) -> str:
+    def spread(r: dict[str, Any], phase: str) -> str:
+        s = (r.get("spread") or {}).get(phase)
+        return "-" if not s else f"{s['min']:.3f}-{s['max']:.3f} sd {s['sd']:.3f}"
+
+    def outcome(o: dict[str, Any] | None) -> str:
+        if not o:
+            return "-"
+        return f"{o['true_accepts']}/{o['positives']} in, {o['false_accepts']}/{o['negatives']} FA"
+
+    headers = ["recipe", "seed", "phase 1 epochs", "phase 2 epochs", "kept acc", "calibrated", "cross-validated",
+               "phase 1 s", "phase 2 s"]
+    rows = [[r["recipe"], str(r["seed"]), spread(r, "frozen"), spread(r, "fine-tune"),
+             fmt(r.get("final_val_accuracy"), 3), outcome(r.get("calibrated")), outcome(r.get("cross_validated")),
+             fmt(r.get("phase1_seconds")), fmt(r.get("phase2_seconds"))] for r in runs]
+
+    def ms(entry: dict[str, Any], key: str, digits: int = 3) -> str:
+        value = entry[key]
+        if value["mean"] is None:
+            return "-"
+        return fmt(value["mean"], digits) + ("" if value["sd"] is None else f" +- {fmt(value['sd'], digits)}")
+
+    summary_headers = ["recipe", "runs", "kept acc", "calibrated acc", "calibrated FA", "cross-val acc",
+                       "cross-val FA", "epoch sd 1", "epoch sd 2", "phase 1 s", "phase 2 s"]
+    summary_rows = [[e["recipe"], str(e["runs"]), ms(e, "kept_accuracy"), ms(e, "calibrated_accuracy"),
+                     ms(e, "calibrated_false_accepts", 2), ms(e, "cross_validated_accuracy"),
+                     ms(e, "cross_validated_false_accepts", 2), ms(e, "frozen_epoch_sd"), ms(e, "fine-tune_epoch_sd"),
+                     fmt(e["median_phase1_seconds"]), fmt(e["median_phase2_seconds"])] for e in summary]
+    return "\n".join([table(headers, rows, left=2), "",
+                      "per recipe (mean +- standard deviation over seeds; times: medians)",
+                      table(summary_headers, summary_rows, left=1)])
 
 
 def positive_class_index(class_indices: dict[str, int], positive: str) -> int:
@@ -318,16 +416,19 @@ def format_sweep(runs: Sequence[dict[str, Any]], summary: Sequence[dict[str, Any
 
 def dogdoor_command(binary: str, *, data: str, positive: str, workdir: str, weights: str, epochs: int,
                     fine_tune_epochs: int, steps_per_epoch: int, batch_size: int, learning_rate: float,
-                    fine_tune_learning_rate: float, seed: int, threads: int, resize: str, centering: str) -> list[str]:
-    """The dogdoor-train command line; the model, its report and the epoch log go to `workdir`."""
-    return [binary, "--data", data, "--positive", positive,
+                    fine_tune_learning_rate: float, seed: int, threads: int, resize: str, centering: str,
+                    recipe: str = "tutorial", max_false_accept: float | None = None) -> list[str]:
+    """The dogdoor-train command line; the model, its report and the epoch log go to `workdir`. No int8 form:
+    its calibration and comparison are not what this measures."""
+    calibrate = [] if max_false_accept is None else ["--max-false-accept", repr(max_false_accept)]
+    return [binary, "--data", data, "--positive", positive, "--recipe", recipe, *calibrate,
             "--output", os.path.join(workdir, "model.safetensors"),
             "--report", os.path.join(workdir, "model.report.html"),
             "--log-json", os.path.join(workdir, "epochs.jsonl"),
             "--weights", weights, "--epochs", str(epochs), "--fine-tune-epochs", str(fine_tune_epochs),
             "--steps-per-epoch", str(steps_per_epoch), "--batch-size", str(batch_size),
             "--learning-rate", repr(learning_rate), "--fine-tune-learning-rate", repr(fine_tune_learning_rate),
-            "--seed", str(seed), "--threads", str(threads), "--resize", resize, "--centering", centering]
+            "--seed", str(seed), "--threads", str(threads), "--resize", resize, "--centering", centering, "--no-int8"]
 
 
 def round_order(round_index: int, engines: Sequence[str]) -> list[str]:
@@ -397,14 +498,15 @@ def build_dogdoor_train(scratch_path: str | None, jobs: int | None) -> Path:
     return Path(bin_path) / "dogdoor-train"
 
 
-def run_dogdoor(binary: Path, args: argparse.Namespace, *, seed: int, resize: str, centering: str) -> dict[str, Any]:
+def run_dogdoor(binary: Path, args: argparse.Namespace, *, seed: int, resize: str, centering: str,
+                recipe: str = "tutorial", max_false_accept: float | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-train-dogdoor-") as workdir:
         command = dogdoor_command(
             str(binary), data=args.data, positive=args.positive, workdir=workdir, weights=args.weights,
             epochs=args.epochs, fine_tune_epochs=args.fine_tune_epochs, steps_per_epoch=args.steps_per_epoch,
             batch_size=args.batch_size, learning_rate=args.learning_rate,
             fine_tune_learning_rate=args.fine_tune_learning_rate, seed=seed, threads=args.threads,
-            resize=resize, centering=centering)
+            resize=resize, centering=centering, recipe=recipe, max_false_accept=max_false_accept)
         status, output, wall = stream(command, "  [dogdoor] ", args.quiet, cwd=ROOT)
         if status != 0:
             raise BenchError(f"dogdoor-train failed (exit {status}): {' '.join(command)}\n{output[-4000:]}")
@@ -418,7 +520,10 @@ def run_dogdoor(binary: Path, args: argparse.Namespace, *, seed: int, resize: st
             "phase1_seconds": parsed.get("phase1_seconds"), "phase2_seconds": parsed.get("phase2_seconds"),
             "total_seconds": wall, "val_accuracy_phase1": acc1, "val_accuracy_phase2": acc2,
             "final_val_accuracy": parsed.get("final_val_accuracy"), "kernel": parsed.get("kernel"),
-            "threads": parsed.get("threads"), "images": parsed.get("images"), "epochs": epochs}
+            "threads": parsed.get("threads"), "images": parsed.get("images"), "epochs": epochs, "recipe": recipe,
+            "calibrated": parsed.get("calibrated"), "cross_validated": parsed.get("cross_validated"),
+            "spread": {phase: spread for phase in ("frozen", "fine-tune")
+                       if (spread := phase_spread(epochs, phase)) is not None}}
 
 
 def run_keras(args: argparse.Namespace, *, seed: int) -> dict[str, Any]:
@@ -586,7 +691,12 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="--sweep: comma-separated resize methods (default: all)")
     parser.add_argument("--centerings", type=lambda t: parse_choices(t, CENTERINGS), default=list(CENTERINGS),
                         help="--sweep: comma-separated centerings (default: all)")
-    parser.add_argument("--seeds", type=parse_seeds, help="--sweep: comma-separated seeds to run each configuration with (default: --seed)")
+    parser.add_argument("--recipes", type=lambda t: parse_choices(t, RECIPES),
+                        help="dogdoor-train only: compare these recipes (comma-separated: tutorial,stable) over --seeds")
+    parser.add_argument("--max-false-accept", type=float, default=0.0,
+                        help="--recipes: dogdoor-train --max-false-accept (default 0)")
+    parser.add_argument("--seeds", type=parse_seeds,
+                        help="--sweep, --recipes: comma-separated seeds to run each configuration with (default: --seed)")
     parser.add_argument("--epochs", type=int, default=20, help="phase 1 epochs (default 20)")
     parser.add_argument("--fine-tune-epochs", type=int, default=10, help="phase 2 epochs, 0 skips it (default 10)")
     parser.add_argument("--steps-per-epoch", type=int, default=12, help="default 12")
@@ -614,8 +724,10 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error("--rounds, --epochs and --steps-per-epoch must be at least 1, --fine-tune-epochs at least 0")
     if not 1 <= args.batch_size <= 64 or args.threads < 1:
         parser.error("--batch-size must be 1..64 and --threads at least 1")
-    if args.seeds and not args.sweep:
-        parser.error("--seeds is for --sweep (the comparison uses --seed)")
+    if args.seeds and not (args.sweep or args.recipes):
+        parser.error("--seeds is for --sweep and --recipes (the comparison uses --seed)")
+    if args.sweep and args.recipes:
+        parser.error("--sweep and --recipes are separate modes")
     args.data = os.path.abspath(args.data)
     args.weights = os.path.abspath(args.weights)
     args.seeds = args.seeds or [args.seed]
@@ -646,7 +758,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_data(args.data, args.positive)
         if not os.path.exists(args.weights):
             raise BenchError(f"{args.weights} not found: run Scripts/setup.sh (or pass --weights)")
-        engines = ["dogdoor"] if args.sweep else args.engines
+        engines = ["dogdoor"] if args.sweep or args.recipes else args.engines
         if "keras" in engines:
             import importlib.util
 
@@ -656,11 +768,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         binary = Path(args.binary) if args.binary else (
             build_dogdoor_train(args.scratch_path, args.build_jobs) if "dogdoor" in engines else None)
         settings = {k: v for k, v in vars(args).items() if k != "keras_child"}
-        document: dict[str, Any] = {"mode": "sweep" if args.sweep else "compare", "settings": settings,
+        mode = "sweep" if args.sweep else "recipes" if args.recipes else "compare"
+        document: dict[str, Any] = {"mode": mode, "settings": settings,
                                     "machine": machine_info(), "dogdoor_train": str(binary) if binary else None,
                                     "runs": []}
         runs = document["runs"]
-        if args.sweep:
+        if args.recipes:
+            for round_index in range(1, args.rounds + 1):
+                for seed in args.seeds:
+                    for recipe in args.recipes:
+                        print(f"== round {round_index}, seed {seed}: dogdoor-train --recipe {recipe}", flush=True)
+                        run = run_dogdoor(binary, args, seed=seed, resize="nearest", centering="samplewise",
+                                          recipe=recipe, max_false_accept=args.max_false_accept)
+                        run["round"] = round_index
+                        runs.append(run)
+                        document["summary"] = summarize_recipes(runs)
+                        write_json(args.json, document)
+            print()
+            print(format_recipes(runs, document["summary"]))
+        elif args.sweep:
             for round_index in range(1, args.rounds + 1):
                 for seed in args.seeds:
                     for resize in args.resize_methods:

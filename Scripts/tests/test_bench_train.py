@@ -85,9 +85,9 @@ def test_dogdoor_command_matches_the_recipe():
                                  epochs=20, fine_tune_epochs=10, steps_per_epoch=12, batch_size=8, learning_rate=1e-3,
                                  fine_tune_learning_rate=1e-5, seed=1, threads=2, resize="nearest",
                                  centering="samplewise")
-    assert command[0] == "/b/dogdoor-train"
-    options = dict(zip(command[1::2], command[2::2]))
-    assert options == {"--data": "/d", "--positive": "bo", "--output": "/w/model.safetensors",
+    assert command[0] == "/b/dogdoor-train" and command[-1] == "--no-int8"
+    options = dict(zip(command[1:-1:2], command[2:-1:2]))
+    assert options == {"--data": "/d", "--positive": "bo", "--recipe": "tutorial", "--output": "/w/model.safetensors",
                        "--report": "/w/model.report.html", "--log-json": "/w/epochs.jsonl",
                        "--weights": "/v.safetensors", "--epochs": "20", "--fine-tune-epochs": "10",
                        "--steps-per-epoch": "12", "--batch-size": "8", "--learning-rate": "0.001",
@@ -300,3 +300,73 @@ def test_sweep_configurations_can_be_narrowed(tmp_path):
     assert defaults.resize_methods == ["nearest", "bilinear", "area"] and defaults.centerings == ["samplewise", "caffe"]
     with pytest.raises(SystemExit):
         bt.parse_arguments(["--sweep", "--data", str(tmp_path), "--positive", "bo", "--resize-methods", "lanczos"])
+
+
+# ---- recipe comparison (--recipes) ----------------------------------------------------------------
+
+RECIPE_OUTPUT = """\
+images: train 18 bo / 120 not_bo, valid 10 / 20; skipped 0
+phase 1 (frozen base): 126.0 s
+phase 2 (fine-tuning): 230.5 s
+Kept: phase 1: the head averaged over epochs 16-20; phase 2: the weights averaged over epochs 8-10.
+validation accuracy of the weights kept: 0.9667
+threshold 0.8123 (calibrated): 9 of 10 bo admitted, 0 of 20 others admitted
+5-fold cross-validated (each image judged by a threshold calibrated without it): 8 of 10 bo admitted, 1 of 20 others admitted, accuracy 0.900
+"""
+
+
+def test_parse_dogdoor_output_reads_the_calibrated_and_cross_validated_outcomes():
+    parsed = bt.parse_dogdoor_output(RECIPE_OUTPUT)
+    assert parsed["final_val_accuracy"] == 0.9667
+    assert parsed["calibrated"] == {"true_accepts": 9, "positives": 10, "false_accepts": 0, "negatives": 20,
+                                    "accuracy": pytest.approx(29 / 30), "threshold": 0.8123}
+    assert parsed["cross_validated"] == {"true_accepts": 8, "positives": 10, "false_accepts": 1, "negatives": 20,
+                                         "accuracy": pytest.approx(27 / 30), "folds": 5}
+
+
+def test_phase_spread_covers_only_the_phase_asked():
+    records = bt.parse_epoch_log(EPOCH_LOG)
+    frozen = bt.phase_spread(records, "frozen")
+    assert frozen["min"] == 0.6667 and frozen["max"] == 0.8
+    assert frozen["sd"] == pytest.approx((0.8 - 0.6667) / 2)
+    assert bt.phase_spread(records, "fine-tune")["sd"] == 0
+    assert bt.phase_spread([], "frozen") is None
+
+
+def test_recipe_summary_gives_mean_and_spread_over_seeds():
+    def run(recipe, seed, kept, fa, sd):
+        return {"recipe": recipe, "seed": seed, "final_val_accuracy": kept, "phase1_seconds": 100 + seed,
+                "phase2_seconds": 200 + seed,
+                "calibrated": {"accuracy": kept, "false_accepts": 0, "true_accepts": 9, "positives": 10,
+                               "negatives": 20},
+                "cross_validated": {"accuracy": kept - 0.05, "false_accepts": fa, "true_accepts": 8, "positives": 10,
+                                    "negatives": 20},
+                "spread": {"frozen": {"min": 0.5, "max": 0.9, "mean": 0.7, "sd": sd}}}
+
+    runs = [run("tutorial", 1, 0.9, 2, 0.1), run("stable", 1, 1.0, 0, 0.01), run("tutorial", 2, 0.8, 1, 0.2),
+            run("stable", 2, 1.0, 0, 0.03)]
+    summary = bt.summarize_recipes(runs)
+    assert [e["recipe"] for e in summary] == ["tutorial", "stable"]
+    tutorial, stable = summary
+    assert tutorial["kept_accuracy"]["mean"] == pytest.approx(0.85)
+    assert tutorial["kept_accuracy"]["sd"] == pytest.approx(0.05)
+    assert tutorial["cross_validated_false_accepts"]["mean"] == 1.5
+    assert stable["frozen_epoch_sd"]["mean"] == pytest.approx(0.02)
+    assert stable["fine-tune_epoch_sd"]["mean"] is None
+    assert tutorial["median_phase2_seconds"] == 201.5
+    text = bt.format_recipes(runs, summary)
+    assert "0.850 +- 0.050" in text and "9/10 in, 0/20 FA" in text
+
+
+def test_dogdoor_command_names_the_recipe_and_the_calibration():
+    command = bt.dogdoor_command("dogdoor-train", data="d", positive="bo", workdir="/w", weights="w", epochs=2,
+                                 fine_tune_epochs=1, steps_per_epoch=3, batch_size=8, learning_rate=1e-3,
+                                 fine_tune_learning_rate=1e-5, seed=4, threads=2, resize="nearest",
+                                 centering="samplewise", recipe="stable", max_false_accept=0.0)
+    assert command[command.index("--recipe") + 1] == "stable"
+    assert command[command.index("--max-false-accept") + 1] == "0.0"
+    plain = bt.dogdoor_command("dogdoor-train", data="d", positive="bo", workdir="/w", weights="w", epochs=2,
+                               fine_tune_epochs=1, steps_per_epoch=3, batch_size=8, learning_rate=1e-3,
+                               fine_tune_learning_rate=1e-5, seed=4, threads=2, resize="nearest",
+                               centering="samplewise")
+    assert plain[plain.index("--recipe") + 1] == "tutorial" and "--max-false-accept" not in plain

@@ -5,7 +5,8 @@ import Support
 /// RMSprop with Keras 3 semantics, in float32:
 /// `v = rho * v + (1 - rho) * g^2;  w -= lr * g / sqrt(v + epsilon)`, velocities starting at zero.
 public final class RMSprop: @unchecked Sendable {
-    public let learningRate: Float
+    /// The rate of the next updates (a schedule changes it between steps).
+    public var learningRate: Float
     public let rho: Float
     public let epsilon: Float
     private var velocities: [ObjectIdentifier: FloatBuffer] = [:]

@@ -70,7 +70,7 @@ public enum TrainingJob {
     /// recipe, the photos counted, the phase times, the final validation accuracy and the calibration.
     public static func manifest(
         result: TrainingResult, photos: Photos, recipe: TrainingRecipe, preprocessor: Preprocessor,
-        calibration: Calibration
+        calibration: Calibration, crossValidation: CrossValidatedCalibration? = nil
     ) -> ModelManifest {
         let train = photos.training.classCounts, valid = photos.validation.classCounts
         var summary = JSONObject()
@@ -100,6 +100,8 @@ public enum TrainingJob {
                 })
         }
         summary["calibration"] = calibration.json
+        if let crossValidation { summary["calibration_cross_validated"] = crossValidation.json }
+        summary["weights_kept"] = .string(result.selection)
         var manifest = ModelManifest(
             resize: preprocessor.resize.rawValue, centering: preprocessor.centering.rawValue,
             positiveClass: photos.positiveClass, negativeClass: photos.negativeClass,
@@ -124,6 +126,6 @@ public enum TrainingJob {
 }
 
 extension TrainingResult {
-    /// Validation accuracy after the last epoch (0 when nothing was trained).
-    public var finalValidationAccuracy: Double { epochs.last?.validationAccuracy ?? 0 }
+    /// Validation accuracy of the weights kept, at probability 0.5 (0 when nothing was validated).
+    public var finalValidationAccuracy: Double { Metrics.accuracy(validation) ?? 0 }
 }

@@ -47,16 +47,27 @@ struct TrainCommand: DogDoorProgram {
     )
     var weights: String?
 
-    @Option(help: "Epochs with the base frozen.") var epochs = 20
-    @Option(name: .customLong("steps-per-epoch"), help: "Steps per epoch.") var stepsPerEpoch = 12
-    @Option(name: .customLong("batch-size"), help: "Images per step.") var batchSize = 8
-    @Option(name: .customLong("learning-rate"), help: "RMSprop learning rate, phase 1.") var learningRate = 1e-3
-    @Option(name: .customLong("fine-tune-epochs"), help: "Epochs with the base unfrozen (0 skips fine-tuning).")
-    var fineTuneEpochs = 10
-    @Option(name: .customLong("fine-tune-learning-rate"), help: "RMSprop learning rate, phase 2.")
-    var fineTuneLearningRate = 1e-5
-    @Option(name: .customLong("fine-tune-from"), help: "First layer to unfreeze in phase 2, e.g. block5_conv1.")
-    var fineTuneFrom = "block1_conv1"
+    @Option(
+        help: """
+            Training recipe: stable (the tutorial's, made to converge: standardised head features, warm-up and \
+            cosine decay, weights averaged over the last epochs) or tutorial (exactly the tutorial's). The \
+            options below override single settings of it.
+            """)
+    var recipe = TrainingRecipe.Name.stable
+    @Option(help: "Epochs with the base frozen (recipe: 20).") var epochs: Int?
+    @Option(name: .customLong("steps-per-epoch"), help: "Steps per epoch (recipe: 12).") var stepsPerEpoch: Int?
+    @Option(name: .customLong("batch-size"), help: "Images per step (recipe: 8).") var batchSize: Int?
+    @Option(name: .customLong("learning-rate"), help: "RMSprop learning rate, phase 1 (recipe: 0.001).")
+    var learningRate: Double?
+    @Option(
+        name: .customLong("fine-tune-epochs"), help: "Epochs with the base unfrozen, 0 skips fine-tuning (recipe: 10).")
+    var fineTuneEpochs: Int?
+    @Option(name: .customLong("fine-tune-learning-rate"), help: "RMSprop learning rate, phase 2 (recipe: 1e-05).")
+    var fineTuneLearningRate: Double?
+    @Option(
+        name: .customLong("fine-tune-from"),
+        help: "First layer to unfreeze in phase 2, e.g. block5_conv1 (recipe: block1_conv1, the whole base).")
+    var fineTuneFrom: String?
     @Option(help: "Seed for initialisation, shuffling and augmentation.") var seed: UInt64 = 1
     @Flag(name: .customLong("no-augmentation"), help: "Train on the images as they are.") var noAugmentation = false
     @Option(help: "Resize method (nearest is Keras's default).") var resize = ResizeMethod.default
@@ -83,14 +94,32 @@ struct TrainCommand: DogDoorProgram {
     var signingKey: String?
     @OptionGroup var compute: ComputeOptions
 
+    /// The recipe named by --recipe with the single settings given on the command line.
+    var chosenRecipe: TrainingRecipe {
+        var chosen = recipe.recipe
+        if let epochs { chosen.epochs = epochs }
+        if let stepsPerEpoch { chosen.stepsPerEpoch = stepsPerEpoch }
+        if let batchSize { chosen.batchSize = batchSize }
+        if let learningRate { chosen.learningRate = learningRate }
+        if let fineTuneEpochs { chosen.fineTuneEpochs = fineTuneEpochs }
+        if let fineTuneLearningRate { chosen.fineTuneLearningRate = fineTuneLearningRate }
+        if let fineTuneFrom { chosen.fineTuneFrom = fineTuneFrom }
+        chosen.seed = seed
+        if noAugmentation { chosen.augmentation = .none }
+        return chosen
+    }
+
     func validate() throws {
-        guard epochs >= 0, stepsPerEpoch >= 1, batchSize >= 1, batchSize <= 64, fineTuneEpochs >= 0 else {
+        let chosen = chosenRecipe
+        guard chosen.epochs >= 0, chosen.stepsPerEpoch >= 1, chosen.batchSize >= 1, chosen.batchSize <= 64,
+            chosen.fineTuneEpochs >= 0
+        else {
             throw ValidationError("epochs must be >= 0, steps and batch size >= 1 (batch at most 64)")
         }
-        guard epochs + fineTuneEpochs > 0 else {
+        guard chosen.epochs + chosen.fineTuneEpochs > 0 else {
             throw ValidationError("nothing to train: --epochs and --fine-tune-epochs are both 0")
         }
-        guard learningRate > 0, fineTuneLearningRate > 0 else {
+        guard chosen.learningRate > 0, chosen.fineTuneLearningRate > 0 else {
             throw ValidationError("learning rates must be positive")
         }
         guard threshold > 0, threshold < 1 else {
@@ -102,8 +131,8 @@ struct TrainCommand: DogDoorProgram {
         guard VGG16.supports(inputSize: inputSize) else {
             throw ValidationError("--input-size must be a multiple of 32 between 32 and 512, got \(inputSize)")
         }
-        guard VGG16.index(of: fineTuneFrom) != nil else {
-            throw ValidationError("--fine-tune-from \(fineTuneFrom) is not a VGG16 conv layer")
+        guard VGG16.index(of: chosen.fineTuneFrom) != nil else {
+            throw ValidationError("--fine-tune-from \(chosen.fineTuneFrom) is not a VGG16 conv layer")
         }
     }
 
@@ -131,16 +160,7 @@ struct TrainCommand: DogDoorProgram {
             "images: train \(train.positive) \(photos.positiveClass) / \(train.negative) \(photos.negativeClass), "
                 + "valid \(valid.positive) / \(valid.negative); skipped \(photos.skipped.count)")
         let base = try loadBaseWeights(path: weightsPath)
-        var recipe = TrainingRecipe()
-        recipe.epochs = epochs
-        recipe.stepsPerEpoch = stepsPerEpoch
-        recipe.batchSize = batchSize
-        recipe.learningRate = learningRate
-        recipe.fineTuneEpochs = fineTuneEpochs
-        recipe.fineTuneLearningRate = fineTuneLearningRate
-        recipe.fineTuneFrom = fineTuneFrom
-        recipe.seed = seed
-        if noAugmentation { recipe.augmentation = .none }
+        let recipe = chosenRecipe
         print("OpenBLAS kernel: \(kernel); \(threads.count) threads")
         let trainer = Trainer(
             recipe: recipe, preprocessor: preprocessor, training: photos.training, validation: photos.validation,
@@ -149,7 +169,8 @@ struct TrainCommand: DogDoorProgram {
         for (phase, name) in [("frozen", "phase 1 (frozen base)"), ("fine-tune", "phase 2 (fine-tuning)")] {
             if let seconds = result.phaseSeconds[phase] { print("\(name): \(fixed(seconds, 1)) s") }
         }
-        print("final validation accuracy: \(fixed(result.finalValidationAccuracy, 4))")
+        print(result.selection)
+        print("validation accuracy of the weights kept: \(fixed(result.finalValidationAccuracy, 4))")
 
         let calibration = try TrainingJob.chooseThreshold(
             scores: result.validation, threshold: threshold,
@@ -159,12 +180,16 @@ struct TrainCommand: DogDoorProgram {
             "threshold \(fixed(calibration.threshold, 4))\(calibration.isCalibrated ? " (calibrated)" : ""): "
                 + "\(c.trueAccepts) of \(c.trueAccepts + c.falseRejects) \(photos.positiveClass) admitted, "
                 + "\(c.falseAccepts) of \(c.falseAccepts + c.trueRejects) others admitted")
+        let crossValidation = maxFalseAccept.flatMap {
+            CrossValidatedCalibration.measure(scores: result.validation, maxFalseAcceptRate: $0)
+        }
+        if let crossValidation { print(crossValidation.summary(positiveClass: photos.positiveClass)) }
         print(calibration.caveat)
         for warning in calibration.warnings { printError("dogdoor-train: warning: \(warning)") }
 
         let manifest = TrainingJob.manifest(
             result: result, photos: photos, recipe: recipe, preprocessor: preprocessor,
-            calibration: calibration)
+            calibration: calibration, crossValidation: crossValidation)
         // Post-training quantisation on the training photos: the validation photos stay unseen by it, so the
         // comparison below is a fair one.
         let int8 =
@@ -209,3 +234,5 @@ struct TrainCommand: DogDoorProgram {
         print("report: \(reportPath)")
     }
 }
+
+extension TrainingRecipe.Name: ExpressibleByArgument {}

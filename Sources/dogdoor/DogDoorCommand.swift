@@ -12,7 +12,7 @@ struct DogDoorCommand: DogDoorProgram {
         version: dogDoorVersion,
         subcommands: [
             StatusCommand.self, LockCommand.self, UnlockCommand.self, AutoCommand.self, ClassifyCommand.self,
-            EvaluateCommand.self,
+            EvaluateCommand.self, PolicyReplayCommand.self,
             ModelCommand.self, CameraCommand.self, SamplesCommand.self, WebCommand.self, BenchCommand.self,
             BLASCommand.self,
         ]

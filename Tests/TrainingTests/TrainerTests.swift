@@ -253,17 +253,26 @@ final class DataDirectory {
         return dir
     }
 
-    static func train(_ dir: DataDirectory, seed: UInt64, threads: Int) throws -> TrainingResult {
-        let layout = try DatasetLayout.discover(directory: dir.path, positive: "dog")
-        let preprocessor = Preprocessor(side: 64)
-        let pool = ComputeThreads(threads)
-        var recipe = TrainingRecipe()
+    /// `start` cut down to a few steps of small batches, fine-tuning block 5 only.
+    static func small(_ start: TrainingRecipe, seed: UInt64) -> TrainingRecipe {
+        var recipe = start
         recipe.batchSize = 4
         recipe.stepsPerEpoch = 3
         recipe.epochs = 3
         recipe.fineTuneEpochs = 1
         recipe.fineTuneFrom = "block5_conv1"
         recipe.seed = seed
+        return recipe
+    }
+
+    static func train(_ dir: DataDirectory, seed: UInt64, threads: Int) throws -> TrainingResult {
+        try train(dir, recipe: small(.tutorial, seed: seed), threads: threads)
+    }
+
+    static func train(_ dir: DataDirectory, recipe: TrainingRecipe, threads: Int) throws -> TrainingResult {
+        let layout = try DatasetLayout.discover(directory: dir.path, positive: "dog")
+        let preprocessor = Preprocessor(side: 64)
+        let pool = ComputeThreads(threads)
         let trainer = Trainer(
             recipe: recipe, preprocessor: preprocessor,
             training: ImageSet(layout.training, preprocessor: preprocessor, threads: pool),
@@ -288,5 +297,51 @@ final class DataDirectory {
         #expect(again.epochs.map(\.loss) == first.epochs.map(\.loss))
         let other = try Self.train(dir, seed: 6, threads: 2)
         #expect(other.parameters.head != first.parameters.head)
+    }
+
+    /// The stable recipe: the weights kept are the averages, and the validation scores returned are those of
+    /// the weights kept (not of the last epoch), so the report and the calibration judge the model written.
+    @Test func stableRecipeScoresTheWeightsItKeeps() throws {
+        let dir = Self.dataset()
+        var recipe = Self.small(.stable, seed: 5)
+        recipe.averageLastEpochs = 2
+        recipe.fineTuneAverageLastEpochs = 1
+        let result = try Self.train(dir, recipe: recipe, threads: 2)
+        #expect(result.selection.contains("phase 1: the head averaged over epochs 2-3"))
+        #expect(result.selection.contains("phase 2: the weights after its last epoch"))
+        let again = try Self.train(dir, recipe: recipe, threads: 2)
+        #expect(again.parameters.head == result.parameters.head)
+
+        // Score the validation images with the kept weights through the inference extractor.
+        let layout = try DatasetLayout.discover(directory: dir.path, positive: "dog")
+        let preprocessor = Preprocessor(side: 64)
+        let validation = ImageSet(layout.validation, preprocessor: preprocessor, threads: ComputeThreads(1))
+        let extractor = try VGG16FeatureExtractor(
+            weights: result.parameters, plan: .inference, threads: ComputeThreads(1))
+        let input = FloatBuffer(count: preprocessor.valueCount)
+        var features = [Float](repeating: 0, count: VGG16.featureCount)
+        for (i, scored) in result.validation.enumerated() {
+            validation.writeInput(i, augmentation: nil, centering: preprocessor.centering, into: input.pointer)
+            features.withUnsafeMutableBufferPointer {
+                extractor.extract(input.pointer, batch: 1, side: 64, features: $0.baseAddress!)
+            }
+            let logit = Double(result.parameters.head.logit(features))
+            // Training and inference plans sum in different orders: float32 agreement, relative 1e-3.
+            #expect(abs(logit - scored.logit) <= 1e-3 * max(1, abs(logit)), "\(scored.path)")
+        }
+
+        // With phase 2 averaged over 2 epochs the result differs from keeping the last epoch's weights.
+        recipe.fineTuneEpochs = 2
+        recipe.fineTuneAverageLastEpochs = 2
+        let averaged = try Self.train(dir, recipe: recipe, threads: 2)
+        recipe.fineTuneAverageLastEpochs = 0
+        let last = try Self.train(dir, recipe: recipe, threads: 2)
+        #expect(averaged.selection.contains("phase 2: the weights averaged over epochs 1-2"))
+        let sameKernel = averaged.parameters.conv[12].kernel.toArray() == last.parameters.conv[12].kernel.toArray()
+        let sameEarlierLayer =
+            averaged.parameters.conv[9].kernel.toArray() == last.parameters.conv[9].kernel.toArray()
+        #expect(!sameKernel, "the average of epochs 1 and 2 is not epoch 2's weights")
+        #expect(sameEarlierLayer, "only block 5 trains: block4_conv3 stays as it was")
+        #expect(averaged.epochs.map(\.loss) == last.epochs.map(\.loss), "averaging does not change the training path")
     }
 }

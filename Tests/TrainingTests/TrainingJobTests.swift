@@ -91,13 +91,16 @@ import Testing
         let validation = labelledScores(positives: [2], negatives: [-2])
         let result = TrainingResult(
             parameters: VGG16Parameters.seededRandom(seed: 1), epochs: epochs, validation: validation,
-            phaseSeconds: ["frozen": 3, "fine-tune": 5])
+            phaseSeconds: ["frozen": 3, "fine-tune": 5], selection: "Kept: the last weights.")
         var recipe = TrainingRecipe()
         recipe.epochs = 1
         let calibration = Calibration.fixed(threshold: 0.6, scores: validation)
+        let crossValidated = CrossValidatedCalibration(
+            folds: 2, confusion: ConfusionMatrix(trueAccepts: 1, falseRejects: 0, falseAccepts: 0, trueRejects: 1),
+            thresholds: [0.6, nil])
         let manifest = TrainingJob.manifest(
             result: result, photos: photos, recipe: recipe, preprocessor: Self.preprocessor,
-            calibration: calibration)
+            calibration: calibration, crossValidation: crossValidated)
         #expect(manifest.positiveClass == "dog" && manifest.negativeClass == "other")
         #expect(manifest.threshold == 0.6 && manifest.inputSize == 64)
         #expect(manifest.resize == Self.preprocessor.resize.rawValue && manifest.centering == "samplewise")
@@ -111,6 +114,10 @@ import Testing
         #expect(training["phase_seconds"] == ["frozen": 3, "fine-tune": 5])
         #expect(training["calibration"]?["threshold"] == .number(0.6))
         #expect(training["phase 1"]?.stringValue?.hasPrefix("1 epochs, RMSprop") == true, "the recipe is recorded")
+        #expect(training["recipe"] == "tutorial")
+        #expect(training["weights_kept"] == "Kept: the last weights.")
+        #expect(training["calibration_cross_validated"]?["folds"] == .number(2))
+        #expect(training["calibration_cross_validated"]?["thresholds"] == [.number(0.6), .null])
     }
 
     @Test func weightsAreLookedForInOrder() throws {

@@ -192,9 +192,16 @@ public struct TrainingReport: Sendable {
             max = high
             mean = finite.reduce(0, +) / Double(finite.count)
             let mean = mean
-            standardDeviation =
-                finite.count < 2
-                ? nil : (finite.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(finite.count - 1)).squareRoot()
+            // Equal values have no spread: their squared differences from the rounded mean would show float
+            // noise ("1.4e-14%").
+            if finite.count < 2 {
+                standardDeviation = nil
+            } else if low == high {
+                standardDeviation = 0
+            } else {
+                let squares = finite.reduce(0) { $0 + ($1 - mean) * ($1 - mean) }
+                standardDeviation = (squares / Double(finite.count - 1)).squareRoot()
+            }
         }
     }
 

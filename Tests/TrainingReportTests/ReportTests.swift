@@ -452,6 +452,7 @@ private func matches(_ pattern: String, in text: String) -> [[String]] {
         #expect(abs(spread.standardDeviation! - (5.0 / 3).squareRoot()) < 1e-12)
         #expect(TrainingReport.Spread([.nan, .infinity]) == nil)
         #expect(TrainingReport.Spread([0.7])?.standardDeviation == nil)
+        #expect(TrainingReport.Spread([0.8, 0.8, 0.8])?.standardDeviation == 0, "not float noise")
 
         let report = try sampleReport()
         let phases = TrainingReport.phaseSpreads(report.epochs)

@@ -59,6 +59,22 @@ public struct TrainingReport: Sendable {
         }
     }
 
+    /// What identifies the run: when it finished, which DogDoor trained it, and how it was started.
+    public struct RunMetadata: Sendable, Equatable {
+        /// When the run finished, ISO 8601 in UTC ("2026-12-04T09:15:02Z").
+        public var date: String
+        /// The DogDoor version that trained the model, as `--version` prints it.
+        public var version: String
+        /// The command line as the process received it, program name first.
+        public var commandLine: [String]
+
+        public init(date: String, version: String, commandLine: [String]) {
+            self.date = date
+            self.version = version
+            self.commandLine = commandLine
+        }
+    }
+
     /// Page title.
     public var title: String
     /// The class to admit (positive) and the class to refuse.
@@ -76,11 +92,31 @@ public struct TrainingReport: Sendable {
     /// Small JPEG (or PNG/WebP) thumbnails keyed by `ScoredImage.path`, for the images that
     /// `misclassified` lists. An image without one is shown with a placeholder.
     public var thumbnails: [String: [UInt8]]
+    /// Date, DogDoor version and command line of the run, shown under "Run"; nil leaves them out.
+    public var metadata: RunMetadata?
+    /// The highest false-accept rate on `validation` at which the verdict says the model may be deployed.
+    /// The default, 0, allows no other animal through on the validation images.
+    public var targetFalseAcceptRate: Double
+    /// The command that calibrates the threshold for `targetFalseAcceptRate` (typically this run's command
+    /// line with `--max-false-accept`), shown when the verdict is "do not deploy".
+    public var calibrateCommand: String?
+    /// Which weights the model kept and why ("weights averaged over epochs 6–10 of phase 2; no epoch chosen
+    /// on validation data"), shown under the epoch charts.
+    public var selection: String?
+    /// Measures of the whole door (decisions over several frames, not single images), shown as a table
+    /// "At the door" in the order given; empty leaves the table out.
+    public var doorMeasures: [(key: String, value: String)]
+    /// The directory that relative image paths in `validation` are relative to, for the links from the
+    /// thumbnails to the photos; nil means the process's current directory when the page is made.
+    public var workingDirectory: String?
 
     public init(
         title: String = "DogDoor training report", positiveClass: String, negativeClass: String,
         settings: [(key: String, value: String)], epochs: [EpochRecord], validation: [ScoredImage],
-        calibration: Calibration, summary: Summary, thumbnails: [String: [UInt8]] = [:]
+        calibration: Calibration, summary: Summary, thumbnails: [String: [UInt8]] = [:],
+        metadata: RunMetadata? = nil, targetFalseAcceptRate: Double = 0, calibrateCommand: String? = nil,
+        selection: String? = nil, doorMeasures: [(key: String, value: String)] = [],
+        workingDirectory: String? = nil
     ) {
         self.title = title
         self.positiveClass = positiveClass
@@ -91,6 +127,12 @@ public struct TrainingReport: Sendable {
         self.calibration = calibration
         self.summary = summary
         self.thumbnails = thumbnails
+        self.metadata = metadata
+        self.targetFalseAcceptRate = targetFalseAcceptRate
+        self.calibrateCommand = calibrateCommand
+        self.selection = selection
+        self.doorMeasures = doorMeasures
+        self.workingDirectory = workingDirectory
     }
 
     /// The validation images decided wrongly at `threshold`: false accepts first (most confident first),
@@ -106,6 +148,77 @@ public struct TrainingReport: Sendable {
     /// The validation images decided wrongly at the report's threshold.
     public var misclassified: [ScoredImage] { Self.misclassified(validation, threshold: calibration.threshold) }
 
+    /// True if the validation images support deploying the model: there are images of the negative class and
+    /// the share of them admitted at the threshold is at most `targetFalseAcceptRate`.
+    public var isFitToDeploy: Bool {
+        guard let rate = calibration.confusion.falseAcceptRate else { return false }
+        return rate <= targetFalseAcceptRate
+    }
+
+    /// One row of the thresholds table: the outcomes on the validation images at `threshold`.
+    struct ThresholdRow: Equatable {
+        var threshold: Double
+        /// True for the model's own threshold.
+        var isModel: Bool
+        var confusion: ConfusionMatrix
+    }
+
+    /// The outcomes at probability thresholds 0.05, 0.10, ..., 0.95 and at `modelThreshold`, in increasing
+    /// order; the model's row is marked (and replaces a round threshold equal to it).
+    static func thresholdRows(_ scores: [ScoredImage], modelThreshold: Double) -> [ThresholdRow] {
+        var thresholds = (1...19).map { Double($0) / 20 }.filter { $0 != modelThreshold }
+        if modelThreshold.isFinite { thresholds.append(modelThreshold) }
+        return thresholds.sorted().map { t in
+            ThresholdRow(
+                threshold: t, isModel: t == modelThreshold, confusion: ConfusionMatrix(scores: scores, threshold: t))
+        }
+    }
+
+    /// Minimum, maximum, mean and sample standard deviation of some values.
+    struct Spread: Equatable {
+        var count: Int
+        var min: Double
+        var max: Double
+        var mean: Double
+        /// Sample standard deviation (divided by n − 1); nil for one value.
+        var standardDeviation: Double?
+
+        /// The spread of the finite values, or nil if there are none.
+        init?(_ values: [Double]) {
+            let finite = values.filter(\.isFinite)
+            guard let low = finite.min(), let high = finite.max() else { return nil }
+            count = finite.count
+            min = low
+            max = high
+            mean = finite.reduce(0, +) / Double(finite.count)
+            let mean = mean
+            // Equal values have no spread: their squared differences from the rounded mean would show float
+            // noise ("1.4e-14%").
+            if finite.count < 2 {
+                standardDeviation = nil
+            } else if low == high {
+                standardDeviation = 0
+            } else {
+                let squares = finite.reduce(0) { $0 + ($1 - mean) * ($1 - mean) }
+                standardDeviation = (squares / Double(finite.count - 1)).squareRoot()
+            }
+        }
+    }
+
+    /// The spread of validation accuracy and loss over the epochs of each phase, phases in order of appearance.
+    static func phaseSpreads(
+        _ epochs: [EpochRecord]
+    ) -> [(phase: String, epochs: Int, accuracy: Spread?, loss: Spread?)] {
+        var phases: [String] = []
+        for epoch in epochs where !phases.contains(epoch.phase) { phases.append(epoch.phase) }
+        return phases.map { phase in
+            let records = epochs.filter { $0.phase == phase }
+            return (
+                phase, records.count, Spread(records.map(\.validationAccuracy)), Spread(records.map(\.validationLoss))
+            )
+        }
+    }
+
     /// Writes the report atomically to `path`.
     public func write(to path: String) throws {
         try AtomicFile.write(html(), to: path)
@@ -119,10 +232,13 @@ public struct TrainingReport: Sendable {
         page.raw("<title>\(ReportText.escape(title)) · \(ReportText.escape(positiveClass))</title>\n")
         page.raw("<style>\(ReportStyle.css)</style>\n</head>\n<body>\n<main>\n")
         header(&page)
+        verdict(&page)
         headline(&page)
         curves(&page)
         scores(&page)
         decisions(&page)
+        door(&page)
+        thresholds(&page)
         gallery(&page)
         data(&page)
         run(&page)
@@ -140,10 +256,55 @@ public struct TrainingReport: Sendable {
             "<h1>Admit <span class=\"pos-name\">\(ReportText.escape(positiveClass))</span>, refuse "
                 + "<span class=\"neg-name\">\(ReportText.escape(negativeClass))</span></h1>\n")
         var facts: [String] = []
-        if let finishedAt = summary.finishedAt { facts.append(ReportText.escape(finishedAt)) }
-        if let modelPath = summary.modelPath { facts.append("model <code>\(ReportText.escape(modelPath))</code>") }
+        if let finishedAt = summary.finishedAt ?? metadata?.date { facts.append(ReportText.escape(finishedAt)) }
+        if let modelPath = summary.modelPath { facts.append("model <code>\(ReportText.path(modelPath))</code>") }
         facts.append("\(validation.count) validation " + (validation.count == 1 ? "image" : "images"))
         page.raw("<p class=\"meta\">\(facts.joined(separator: " · "))</p>\n</header>\n")
+    }
+
+    /// Whether to deploy: a plain "do not deploy" when more other animals are admitted than the target allows
+    /// (or none were validated), with the numbers and the command that calibrates; otherwise "fit to deploy"
+    /// with the caveat of how little the validation images prove.
+    private func verdict(_ page: inout ReportPage) {
+        let c = calibration.confusion
+        let neg = ReportText.escape(negativeClass)
+        let threshold = ReportText.probability(calibration.threshold)
+        let target = PercentText.plain(targetFalseAcceptRate)
+        let images = "\(c.total) validation " + (c.total == 1 ? "image" : "images")
+        if isFitToDeploy {
+            page.raw("<section class=\"verdict good\" aria-label=\"Verdict\">\n")
+            page.raw("<h2 id=\"verdict\">Fit to deploy on this evidence</h2>\n")
+            page.raw(
+                "<p>At threshold \(threshold), \(c.falseAccepts) of \(c.negatives) \(neg) images are admitted, "
+                    + "within the target of at most \(target). This is evidence from \(images) "
+                    + "(\(c.positives) \(ReportText.escape(positiveClass)), \(c.negatives) \(neg)), not a "
+                    + "guarantee:</p>\n")
+        } else {
+            page.raw("<section class=\"verdict bad\" aria-label=\"Verdict\">\n")
+            page.raw("<h2 id=\"verdict\">Do not deploy this model</h2>\n")
+            if c.negatives == 0 {
+                page.raw(
+                    "<p>No \(neg) images were validated, so nothing shows how often the door would open for "
+                        + "an animal that is not \(ReportText.escape(positiveClass)). Add \(neg) photos to the "
+                        + "data, then calibrate the threshold"
+                        + (calibrateCommand == nil ? " (dogdoor-train --max-false-accept)." : ":") + "</p>\n")
+            } else {
+                let rate = PercentText.plain(Double(c.falseAccepts) / Double(c.negatives))
+                page.raw(
+                    "<p>At threshold \(threshold), <strong>\(c.falseAccepts) of \(c.negatives) \(neg) images are "
+                        + "admitted</strong> (\(rate)); the target is at most \(target). Each of them is an "
+                        + "animal the door would have let in. Calibrate the threshold for the target"
+                        + (calibrateCommand == nil
+                            ? " (dogdoor-train with --max-false-accept \(formatNumber(targetFalseAcceptRate, "%g")))"
+                                + " or retrain with more \(neg) photos.</p>\n"
+                            : ", or retrain with more \(neg) photos if calibrating refuses too many "
+                                + "\(ReportText.escape(positiveClass)) images:</p>\n"))
+            }
+            if let command = calibrateCommand {
+                page.raw("<pre class=\"command\"><code>\(ReportText.escape(command))</code></pre>\n")
+            }
+        }
+        page.raw("<p class=\"caveat\" id=\"caveat\">\(ReportText.escape(calibration.caveat))</p>\n</section>\n")
     }
 
     private func headline(_ page: inout ReportPage) {
@@ -189,7 +350,6 @@ public struct TrainingReport: Sendable {
             detail: auc == nil ? "needs both classes in validation" : "1 = perfect ranking, 0.5 = chance")
         page.raw("</section>\n")
 
-        page.raw("<p class=\"callout\" id=\"caveat\">\(ReportText.escape(calibration.caveat))</p>\n")
         if !calibration.warnings.isEmpty {
             page.raw("<ul class=\"warnings\">\n")
             for warning in calibration.warnings { page.raw("<li>\(ReportText.escape(warning))</li>\n") }
@@ -228,7 +388,38 @@ public struct TrainingReport: Sendable {
                 title: "Accuracy", legend: trainValidationLegend,
                 svg: ReportCharts.epochChart(
                     epochs, metric: .accuracy)))
-        page.raw("</div>\n</section>\n")
+        page.raw("</div>\n")
+        spread(&page)
+        if let selection {
+            page.raw("<p class=\"selection\" id=\"selection\">\(ReportText.escape(selection))</p>\n")
+        }
+        page.raw("</section>\n")
+    }
+
+    /// Per phase, how far validation accuracy and loss moved over the epochs: a model kept from a phase whose
+    /// numbers swing widely is one draw from a wide range.
+    private func spread(_ page: inout ReportPage) {
+        page.raw(
+            "<h3 class=\"sub\">Spread over epochs</h3>\n<div class=\"table-wrap\"><table class=\"spread\">\n"
+                + "<thead><tr><th>phase</th><th>validation</th><th class=\"num\">min</th><th class=\"num\">max</th>"
+                + "<th class=\"num\">mean</th><th class=\"num\">std. dev.</th></tr></thead>\n<tbody>\n")
+        for phase in Self.phaseSpreads(epochs) {
+            let name = ReportText.escape(phase.phase)
+            let epochs = "\(phase.epochs) " + (phase.epochs == 1 ? "epoch" : "epochs")
+            for (what, spread, format) in [
+                ("accuracy", phase.accuracy, { ReportText.percent($0) }),
+                ("loss", phase.loss, { ReportText.number($0, 4) }),
+            ] as [(String, Spread?, (Double) -> String)] {
+                let cells =
+                    spread.map {
+                        [format($0.min), format($0.max), format($0.mean), $0.standardDeviation.map(format) ?? "–"]
+                    } ?? ["–", "–", "–", "–"]
+                page.raw(
+                    "<tr><td>\(name) <span class=\"muted\">(\(epochs))</span></td><td>\(what)</td>"
+                        + cells.map { "<td class=\"num\">\($0)</td>" }.joined() + "</tr>\n")
+            }
+        }
+        page.raw("</tbody>\n</table></div>\n")
     }
 
     private var trainValidationLegend: String {
@@ -246,7 +437,9 @@ public struct TrainingReport: Sendable {
             "<span><i class=\"swatch\" style=\"--c:var(--train)\"></i>model</span>"
             + "<span><i class=\"swatch dashed\" style=\"--c:#9aa3b2\"></i>chance</span>"
             + "<span><i class=\"swatch dot\" style=\"--c:var(--bad)\"></i>threshold</span>"
-        if let svg = ReportCharts.roc(validation, calibration: calibration) {
+        if let svg = ReportCharts.roc(
+            validation, calibration: calibration, positiveClass: positiveClass, negativeClass: negativeClass)
+        {
             page.raw(figure(title: rocTitle, legend: rocLegend, svg: svg))
         } else {
             page.raw(
@@ -312,6 +505,54 @@ public struct TrainingReport: Sendable {
                 + "opens the door for an animal that is not \(pos).</p>\n</section>\n")
     }
 
+    /// The measures of the whole door, when the caller has them.
+    private func door(_ page: inout ReportPage) {
+        guard !doorMeasures.isEmpty else { return }
+        page.raw(
+            "<section>\n<h2>At the door</h2>\n<div class=\"table-wrap\"><table class=\"settings\" id=\"door\">\n<tbody>\n"
+        )
+        for measure in doorMeasures {
+            page.raw(
+                "<tr><th scope=\"row\">\(ReportText.escape(measure.key))</th>"
+                    + "<td>\(ReportText.escape(measure.value))</td></tr>\n")
+        }
+        page.raw("</tbody>\n</table></div>\n</section>\n")
+    }
+
+    /// False accepts and false rejects on the validation images at round thresholds and the model's own.
+    private func thresholds(_ page: inout ReportPage) {
+        let pos = ReportText.escape(positiveClass)
+        let neg = ReportText.escape(negativeClass)
+        page.raw("<section>\n<h2>False accepts and false rejects by threshold</h2>\n")
+        guard !validation.isEmpty else {
+            page.raw("<p class=\"empty\">No validation images were scored.</p>\n</section>\n")
+            return
+        }
+        page.raw(
+            "<p class=\"note\">What the same model would do on the validation images at other thresholds (images "
+                + "at or above the threshold are admitted). Rows within the false-accept target of at most "
+                + "\(PercentText.plain(targetFalseAcceptRate)) are marked ✓.</p>\n")
+        page.raw(
+            "<div class=\"table-wrap\"><table class=\"thresholds\" id=\"thresholds\">\n<thead><tr>"
+                + "<th class=\"num\">threshold</th><th class=\"num\">false accepts<br><span class=\"muted\">"
+                + "\(neg) admitted</span></th><th class=\"num\">rate</th><th class=\"num\">false rejects<br>"
+                + "<span class=\"muted\">\(pos) refused</span></th><th class=\"num\">rate</th></tr></thead>\n<tbody>\n")
+        for row in Self.thresholdRows(validation, modelThreshold: calibration.threshold) {
+            let c = row.confusion
+            let withinTarget = c.falseAcceptRate.map { $0 <= targetFalseAcceptRate } ?? false
+            page.raw(
+                "<tr\(row.isModel ? " class=\"model-row\"" : "")><td class=\"num\">"
+                    + (row.isModel
+                        ? "<strong>\(ReportText.probability(row.threshold))</strong> this model"
+                        : fixed(row.threshold, 2))
+                    + "</td><td class=\"num\">\(c.falseAccepts) of \(c.negatives)</td>"
+                    + "<td class=\"num\">\(c.falseAcceptRate.map(PercentText.plain) ?? "–")\(withinTarget ? " ✓" : "")</td>"
+                    + "<td class=\"num\">\(c.falseRejects) of \(c.positives)</td>"
+                    + "<td class=\"num\">\(c.falseRejectRate.map(PercentText.plain) ?? "–")</td></tr>\n")
+        }
+        page.raw("</tbody>\n</table></div>\n</section>\n")
+    }
+
     private func gallery(_ page: inout ReportPage) {
         let wrong = misclassified
         page.raw("<section>\n<h2>Misclassified validation images <span class=\"muted\">(\(wrong.count))</span></h2>\n")
@@ -323,10 +564,12 @@ public struct TrainingReport: Sendable {
             )
             return
         }
-        page.raw("<div class=\"gallery\">\n")
+        page.raw("<p class=\"note\">Each picture opens the photo itself.</p>\n<div class=\"gallery\">\n")
+        let directory = workingDirectory ?? ReportText.currentDirectory()
         for image in wrong {
             let name = ReportText.escape(baseName(of: image.path))
             let path = ReportText.escape(image.path)
+            let link = ReportText.escape(ReportText.fileURL(image.path, relativeTo: directory))
             let kind =
                 image.isPositive
                 ? "<span class=\"badge fr\">false reject</span>"
@@ -338,10 +581,11 @@ public struct TrainingReport: Sendable {
                 picture = "<div class=\"noimg\">no preview</div>"
             }
             page.raw(
-                "<figure class=\"thumb\">\(picture)<figcaption>\(kind)<div class=\"file\" title=\"\(path)\">"
+                "<figure class=\"thumb\"><a href=\"\(link)\" target=\"_blank\" rel=\"noopener\" "
+                    + "title=\"Open \(path)\">\(picture)</a><figcaption>\(kind)<div class=\"file\" title=\"\(path)\">"
                     + "\(name)</div><div>p = \(ReportText.probability(image.decisionScore)) · logit "
-                    + "\(ReportText.number(image.logit, 2))</div><div class=\"path\">\(path)</div></figcaption></figure>\n"
-            )
+                    + "\(ReportText.number(image.logit, 2))</div><div class=\"path\">\(ReportText.path(image.path))"
+                    + "</div></figcaption></figure>\n")
         }
         page.raw("</div>\n</section>\n")
     }
@@ -360,7 +604,16 @@ public struct TrainingReport: Sendable {
                     "<tr><td>\(ReportText.escape(entry.name))</td><td>\(role)</td>"
                         + "<td class=\"num\">\(entry.training)</td><td class=\"num\">\(entry.validation)</td></tr>\n")
             }
-            page.raw("</tbody>\n</table></div>\n")
+            page.raw(
+                "<tr class=\"total\"><td>total</td><td></td><td class=\"num\" id=\"training-count\">"
+                    + "\(summary.classes.reduce(0) { $0 + $1.training })</td><td class=\"num\" id=\"validation-count\">"
+                    + "\(summary.classes.reduce(0) { $0 + $1.validation })</td></tr>\n</tbody>\n</table></div>\n")
+        }
+        let folders = settings.filter { $0.key == "data" }
+        if !folders.isEmpty {
+            page.raw("<h3 class=\"sub\">Folders</h3>\n<ul class=\"folders\">\n")
+            for folder in folders { page.raw("<li class=\"path-cell\">\(ReportText.path(folder.value))</li>\n") }
+            page.raw("</ul>\n")
         }
         page.raw("<h3 class=\"sub\">Skipped files <span class=\"muted\">(\(summary.skipped.count))</span></h3>\n")
         if summary.skipped.isEmpty {
@@ -370,7 +623,7 @@ public struct TrainingReport: Sendable {
                 "<div class=\"table-wrap\"><table>\n<thead><tr><th>file</th><th>reason</th></tr></thead>\n<tbody>\n")
             for file in summary.skipped {
                 page.raw(
-                    "<tr><td class=\"path-cell\">\(ReportText.escape(file.path))</td>"
+                    "<tr><td class=\"path-cell\">\(ReportText.path(file.path))</td>"
                         + "<td>\(ReportText.escape(file.reason))</td></tr>\n")
             }
             page.raw("</tbody>\n</table></div>\n")
@@ -379,7 +632,23 @@ public struct TrainingReport: Sendable {
     }
 
     private func run(_ page: inout ReportPage) {
-        page.raw("<section>\n<h2>Run</h2>\n<div class=\"two-col\">\n<div>\n<h3 class=\"sub\">Time</h3>\n")
+        page.raw("<section>\n<h2>Run</h2>\n<dl class=\"facts\" id=\"run\">\n")
+        if let metadata {
+            page.raw("<dt>date</dt><dd>\(ReportText.escape(metadata.date))</dd>\n")
+            page.raw("<dt>DogDoor</dt><dd>\(ReportText.escape(metadata.version))</dd>\n")
+            page.raw(
+                "<dt>command</dt><dd><code class=\"command-line\">"
+                    + "\(ReportText.path(ReportText.shellQuoted(metadata.commandLine)))</code></dd>\n")
+        }
+        let training = summary.classes.map { "\($0.training) \($0.name)" }.joined(separator: ", ")
+        let validating = summary.classes.map { "\($0.validation) \($0.name)" }.joined(separator: ", ")
+        page.raw(
+            "<dt>data</dt><dd>"
+                + (summary.classes.isEmpty
+                    ? "no class counts recorded"
+                    : "training \(ReportText.escape(training)); validation \(ReportText.escape(validating))")
+                + "; \(summary.skipped.count) " + (summary.skipped.count == 1 ? "file" : "files") + " skipped</dd>\n")
+        page.raw("</dl>\n<div class=\"two-col\">\n<div>\n<h3 class=\"sub\">Time</h3>\n")
         let times = phaseTimes
         if times.isEmpty {
             page.raw("<p class=\"empty\">No timings were recorded.</p>\n")
@@ -399,9 +668,9 @@ public struct TrainingReport: Sendable {
                     + "<td class=\"num\">\(ReportText.duration(total))</td></tr>\n</tbody>\n</table></div>\n")
         }
         page.raw("<h3 class=\"sub\">Model</h3>\n<dl class=\"facts\">\n")
-        page.raw("<dt>file</dt><dd><code>\(summary.modelPath.map(ReportText.escape) ?? "not written")</code></dd>\n")
+        page.raw("<dt>file</dt><dd><code>\(summary.modelPath.map(ReportText.path) ?? "not written")</code></dd>\n")
         if let sha = summary.modelSHA256 {
-            page.raw("<dt>SHA-256</dt><dd><code>\(ReportText.escape(sha))</code></dd>\n")
+            page.raw("<dt>SHA-256</dt><dd><code class=\"hash\">\(ReportText.escape(sha))</code></dd>\n")
         }
         page.raw(
             "<dt>threshold</dt><dd>probability ≥ \(ReportText.probability(calibration.threshold)) "
@@ -415,7 +684,7 @@ public struct TrainingReport: Sendable {
             for setting in settings {
                 page.raw(
                     "<tr><th scope=\"row\">\(ReportText.escape(setting.key))</th>"
-                        + "<td><code>\(ReportText.escape(setting.value))</code></td></tr>\n")
+                        + "<td><code>\(ReportText.path(setting.value))</code></td></tr>\n")
             }
             page.raw("</tbody>\n</table></div>\n")
         }
@@ -486,6 +755,55 @@ enum ReportText {
             }
         }
         return out
+    }
+
+    /// `path` escaped, with a line-break opportunity (`<wbr>`) after each "/": a long path wraps only between
+    /// its components, never inside a name.
+    static func path(_ path: String) -> String {
+        path.split(separator: "/", omittingEmptySubsequences: false).map { escape(String($0)) }
+            .joined(separator: "/<wbr>")
+    }
+
+    /// A `file://` URL for `path` (made absolute against `directory` when relative), its bytes outside the
+    /// unreserved set and "/" percent-encoded (RFC 3986), so that spaces, "#", "?" and non-ASCII names survive.
+    static func fileURL(_ path: String, relativeTo directory: String) -> String {
+        var absolute = path.hasPrefix("/") ? path : directory + (directory.hasSuffix("/") ? "" : "/") + path
+        if !absolute.hasPrefix("/") { absolute = "/" + absolute }
+        let hex = Array("0123456789ABCDEF".utf8)
+        var out: [UInt8] = Array("file://".utf8)
+        for byte in absolute.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+                UInt8(ascii: "~"), UInt8(ascii: "/"):
+                out.append(byte)
+            default:
+                out += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 15)]]
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The process's current directory, or "/" if it cannot be read.
+    static func currentDirectory() -> String {
+        guard let buffer = getcwd(nil, 0) else { return "/" }
+        defer { free(buffer) }
+        return String(cString: buffer)
+    }
+
+    /// `arguments` as one line a POSIX shell reads back as the same arguments: an argument with anything
+    /// beyond letters, digits and `@%+=:,./_-` is put in single quotes (a quote inside written `'\''`).
+    static func shellQuoted(_ arguments: [String]) -> String {
+        arguments.map { argument in
+            let safe =
+                !argument.isEmpty
+                && argument.unicodeScalars.allSatisfy { scalar in
+                    scalar.isASCII
+                        && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar)
+                            || "@%+=:,./_-".unicodeScalars.contains(scalar))
+                }
+            return safe ? argument : "'" + argument.replacing("'", with: "'\\''") + "'"
+        }.joined(separator: " ")
     }
 
     /// A number with `decimals` decimals, or "–" when it is not finite.
@@ -577,9 +895,14 @@ extension TrainingReport {
 
     /// The report of a finished run: `settings` first (where the data and weights came from, the machine),
     /// then the recipe; the model written to `modelPath` with tensors `modelSHA256`.
+    ///
+    /// `targetFalseAcceptRate` defaults to the rate the threshold was calibrated for, or 0 for a fixed
+    /// threshold; the other parameters are described with the properties of the same names.
     public init(
         run result: TrainingResult, photos: TrainingJob.Photos, recipe: TrainingRecipe, calibration: Calibration,
-        settings: [(key: String, value: String)], modelPath: String, modelSHA256: String
+        settings: [(key: String, value: String)], modelPath: String, modelSHA256: String,
+        metadata: RunMetadata? = nil, targetFalseAcceptRate: Double? = nil, calibrateCommand: String? = nil,
+        selection: String? = nil, doorMeasures: [(key: String, value: String)] = []
     ) {
         let train = photos.training.classCounts, valid = photos.validation.classCounts
         let phases = ["frozen", "fine-tune"].compactMap { phase in
@@ -595,6 +918,9 @@ extension TrainingReport {
                     ClassCount(name: photos.negativeClass, training: train.negative, validation: valid.negative),
                 ],
                 skipped: photos.skipped, phaseTimes: phases, modelPath: modelPath, modelSHA256: modelSHA256),
-            thumbnails: Self.thumbnails(of: result.validation, threshold: calibration.threshold))
+            thumbnails: Self.thumbnails(of: result.validation, threshold: calibration.threshold),
+            metadata: metadata, targetFalseAcceptRate: targetFalseAcceptRate ?? calibration.maxFalseAcceptRate ?? 0,
+            calibrateCommand: calibrateCommand, selection: selection, doorMeasures: doorMeasures,
+            workingDirectory: ReportText.currentDirectory())
     }
 }

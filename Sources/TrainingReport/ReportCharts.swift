@@ -16,10 +16,7 @@ enum ReportCharts {
         let yLow: Double, yHigh: Double, yStep: Double
         switch metric {
         case .loss:
-            let highest = max(finite.max() ?? 1, 0)
-            yStep = ReportTicks.step((highest > 0 ? highest : 1) / 5)
-            yLow = min(0, ((finite.min() ?? 0) / yStep).rounded(.down) * yStep)
-            yHigh = max(yStep, (highest / yStep).rounded(.up) * yStep)
+            (yLow, yHigh, yStep) = lossRange(finite)
         case .accuracy:
             let lowest = min(max(finite.min() ?? 0.5, 0), 1)
             yLow = min(0.5, (lowest * 10).rounded(.down) / 10)
@@ -59,14 +56,31 @@ enum ReportCharts {
         func format(_ v: Double) -> String { metric == .loss ? ReportText.number(v, 4) : ReportText.percent(v) }
         let dots = count <= 60
         let xs = (1...max(count, 1)).map(Double.init)
+        // Losses above the axis (a wild first epoch) are drawn on its top edge and marked with their values.
+        var clippedCount = 0
+        var marksAt: [Int: Int] = [:]
+        for (index, epoch) in epochs.enumerated() {
+            for (series, value) in [("train", training[index]), ("val", validation[index])]
+            where value.isFinite && value > yHigh {
+                clippedCount += 1
+                let which = series == "train" ? "training" : "validation"
+                plot.clipMark(
+                    atX: xs[index], label: "↑ " + ReportText.number(value, value >= 10 ? 1 : 2),
+                    tooltip: "\(epoch.phase) epoch \(epoch.epoch): \(which) \(format(value)), above the axis",
+                    class: series + "-clip", stack: marksAt[index, default: 0])
+                marksAt[index, default: 0] += 1
+            }
+        }
+        let shownTraining = training.map { $0.isFinite ? min($0, yHigh) : $0 }
+        let shownValidation = validation.map { $0.isFinite ? min($0, yHigh) : $0 }
         plot.series(
-            Array(zip(xs, training)).map { (x: $0.0, y: $0.1) }, class: "train",
+            Array(zip(xs, shownTraining)).map { (x: $0.0, y: $0.1) }, class: "train",
             tooltips: epochs.map {
                 "\($0.phase) epoch \($0.epoch): training \(format(metric == .loss ? $0.loss : $0.accuracy))"
             },
             dots: dots)
         plot.series(
-            Array(zip(xs, validation)).map { (x: $0.0, y: $0.1) }, class: "val",
+            Array(zip(xs, shownValidation)).map { (x: $0.0, y: $0.1) }, class: "val",
             tooltips: epochs.map {
                 "\($0.phase) epoch \($0.epoch): validation \(format(metric == .loss ? $0.validationLoss : $0.validationAccuracy))"
             },
@@ -74,19 +88,39 @@ enum ReportCharts {
         let what = metric == .loss ? "Loss" : "Accuracy"
         return plot.svg(
             description: "\(what) per epoch for training and validation over \(count) "
-                + (count == 1 ? "epoch" : "epochs") + " in \(runs.count) " + (runs.count == 1 ? "phase" : "phases"))
+                + (count == 1 ? "epoch" : "epochs") + " in \(runs.count) " + (runs.count == 1 ? "phase" : "phases")
+                + (clippedCount == 0 ? "" : "; \(clippedCount) above the axis, marked with their values"))
+    }
+
+    /// The y axis of the loss chart (low, high, tick step) for the finite losses `values`.
+    ///
+    /// One diverging epoch (a first-epoch loss of 50 beside 0.6) would squash every other point onto the
+    /// axis, so values above four times the median, and above 1 (a coin toss scores 0.69), are left out of
+    /// the range: the chart draws them on its top edge, marked with their values.
+    static func lossRange(_ values: [Double]) -> (low: Double, high: Double, step: Double) {
+        let finite = values.filter(\.isFinite).sorted()
+        guard !finite.isEmpty else { return (0, 1, 0.2) }
+        let middle = finite.count / 2
+        let median = finite.count % 2 == 1 ? finite[middle] : (finite[middle - 1] + finite[middle]) / 2
+        let limit = max(4 * median, 1)
+        let highest = max(finite.last { $0 <= limit } ?? limit, 0)
+        let step = ReportTicks.step((highest > 0 ? highest : 1) / 5)
+        let low = min(0, (finite[0] / step).rounded(.down) * step)
+        return (low, max(step, (highest / step).rounded(.up) * step), step)
     }
 
     /// The ROC curve with the chance diagonal and the operating point; nil if a class is missing.
-    static func roc(_ scores: [ScoredImage], calibration: Calibration) -> String? {
+    static func roc(
+        _ scores: [ScoredImage], calibration: Calibration, positiveClass: String, negativeClass: String
+    ) -> String? {
         let points = Metrics.rocCurve(scores)
         guard !points.isEmpty, let auc = Metrics.rocAUC(scores) else { return nil }
         var plot = ReportSVGPlot(
             width: 450, height: 400, left: 70, right: 24, top: 20, bottom: 52, x: (0, 1), y: (0, 1))
         let ticks = ReportTicks.ticks(low: 0, high: 1, step: 0.25).map { ($0.value, fixed($0.value * 100, 0) + "%") }
         plot.axes(
-            xTicks: ticks, yTicks: ticks, xTitle: "false-accept rate (negatives admitted)",
-            yTitle: "true-accept rate (dog admitted)")
+            xTicks: ticks, yTicks: ticks, xTitle: "\(negativeClass) admitted (false accept rate)",
+            yTitle: "\(positiveClass) admitted (true accept rate)")
         plot.segment(from: (0, 0), to: (1, 1), class: "chance")
         let curve = points.map { (x: $0.falsePositiveRate, y: $0.truePositiveRate) }
         plot.area(curve, class: "roc-area")
@@ -98,7 +132,7 @@ enum ReportCharts {
             at: (fpr, tpr), class: "operating",
             label: "threshold \(ReportText.probability(calibration.threshold))",
             tooltip: "threshold \(ReportText.probability(calibration.threshold)): \(c.falseAccepts) of "
-                + "\(c.negatives) negatives and \(c.trueAccepts) of \(c.positives) positives admitted")
+                + "\(c.negatives) \(negativeClass) and \(c.trueAccepts) of \(c.positives) \(positiveClass) admitted")
         return plot.svg(
             description: "ROC curve, area under the curve \(fixed(auc, 3)); operating point at "
                 + "false-accept rate \(PercentText.plain(fpr)) and true-accept rate \(PercentText.plain(tpr))")
@@ -144,7 +178,10 @@ enum ReportCharts {
         let yStep = ReportTicks.step(Double(tallest) / 3, integer: true)
         let yTop = (Double(tallest) / yStep).rounded(.up) * yStep
 
-        var plot = ReportSVGPlot(height: 380, top: 34, x: (start, end), y: (-yTop, yTop))
+        // The top margin holds, from the top: the secondary axis's title, the "refuse | admit" labels beside a
+        // stub of the threshold line, and the probability ticks; no label is drawn inside the plot area, where
+        // the tallest bar reaches the top.
+        var plot = ReportSVGPlot(height: 400, top: 58, x: (start, end), y: (-yTop, yTop))
         plot.band(x0: min(max(thresholdLogit, start), end), x1: end, class: "admit-zone")
         let xTicks = ReportTicks.ticks(low: start, high: end, step: ReportTicks.step((end - start) / 6))
         let yTicks = ReportTicks.ticks(low: -yTop, high: yTop, step: yStep).map {
@@ -178,10 +215,11 @@ enum ReportCharts {
             }
         }
         let lineAt = min(max(thresholdLogit, start), end)
-        plot.verticalLine(at: lineAt, class: "threshold", label: "admit →", labelSide: .right)
-        plot.label(
-            "← refuse", atX: lineAt, screenY: plot.plotTop + 12, class: "mark-label", anchor: "end",
-            dx: -4)
+        plot.verticalLine(at: lineAt, class: "threshold")
+        let px = plot.x(lineAt)
+        plot.screenLine(x1: px, y1: 18, x2: px, y2: 36, class: "threshold")
+        plot.screenLabel("← refuse", x: px - 5, y: 31, class: "mark-label", anchor: "end")
+        plot.screenLabel("admit →", x: px + 5, y: 31, class: "mark-label")
         return plot.svg(
             description: "Histogram of validation logits: \(scores.count { $0.isPositive }) "
                 + "\(positiveClass) and \(scores.count { !$0.isPositive }) \(negativeClass) images, threshold at logit "
@@ -206,7 +244,7 @@ enum ReportStyle {
         .eyebrow{text-transform:uppercase;letter-spacing:.08em;font-size:.75rem;color:var(--muted);font-weight:700}
         .pos-name{color:var(--pos)}
         .neg-name{color:var(--neg)}
-        .meta{color:var(--muted);margin:0;overflow-wrap:anywhere}
+        .meta{color:var(--muted);margin:0}
         .muted{color:var(--muted);font-weight:400}
         .note{color:var(--muted);font-size:.88rem;margin:.4rem 0 .8rem}
         .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(175px,1fr));gap:12px;margin-top:22px}
@@ -222,8 +260,21 @@ enum ReportStyle {
         .card.bad .value{color:var(--bad)}
         .card.warn{border-top-color:#e4a232}
         .card.warn .value{color:var(--warn)}
-        .callout{background:var(--card);border:1px solid var(--line);border-left:4px solid var(--train);\
-        border-radius:8px;padding:12px 16px;margin:16px 0 0}
+        .verdict{background:var(--card);border:1px solid var(--line);border-left:8px solid;border-radius:10px;\
+        padding:4px 20px 14px;margin-top:22px}
+        .verdict h2{border:0;margin:.7rem 0 .3rem;padding:0;font-size:1.45rem}
+        .verdict.bad{border-left-color:var(--bad);background:var(--bad-bg)}
+        .verdict.bad h2{color:var(--bad)}
+        .verdict.good{border-left-color:var(--good)}
+        .verdict.good h2{color:var(--good)}
+        .verdict p{margin:.4rem 0}
+        .verdict .caveat{color:var(--muted);font-size:.9rem}
+        pre.command{background:var(--fg);color:#fff;border-radius:8px;padding:10px 14px;margin:.5rem 0;\
+        white-space:pre-wrap;overflow-wrap:normal;word-break:normal}
+        pre.command code{font-size:.88rem}
+        .selection{background:var(--card);border:1px solid var(--line);border-left:4px solid var(--train);\
+        border-radius:8px;padding:10px 16px;margin:12px 0 0}
+        .model-row td{background:#eef3fc;font-weight:600}
         .warnings{background:var(--warn-bg);color:var(--warn);border-radius:8px;margin:10px 0 0;\
         padding:10px 16px 10px 34px}
         .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,440px),1fr));gap:16px;\
@@ -255,6 +306,9 @@ enum ReportStyle {
         .chance{stroke:#98a1b0;stroke-width:1.2;stroke-dasharray:4 4}
         .operating{fill:var(--bad);stroke:#fff;stroke-width:2}
         .mark-label{font-size:12px;font-weight:700}
+        .clipped text{font-size:11px;font-weight:700}
+        .train-clip,.train-clip text{fill:var(--train)}
+        .val-clip,.val-clip text{fill:var(--val)}
         .pos-bar{fill:var(--pos)}
         .neg-bar{fill:var(--neg)}
         .zero{stroke:#98a1b0;stroke-width:1}
@@ -277,24 +331,29 @@ enum ReportStyle {
         .cell-warn{background:var(--warn-bg)}
         .gallery{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:12px}
         .gallery figure{padding:8px}
-        .gallery img,.noimg{width:100%;aspect-ratio:1;object-fit:cover;border-radius:6px;display:block;background:#e8ebf0}
+        .gallery a{display:block;border-radius:6px}
+        .gallery a:focus-visible,.gallery a:hover{outline:2px solid var(--train);outline-offset:2px}
+        .gallery img,.noimg{width:100%;aspect-ratio:4/3;object-fit:contain;border-radius:6px;display:block;\
+        background:#e8ebf0}
         .noimg{display:flex;align-items:center;justify-content:center;color:var(--muted);font-size:.85rem}
         .gallery figcaption{font-size:.82rem;margin-top:7px;line-height:1.4}
         .badge{display:inline-block;font-size:.7rem;font-weight:700;text-transform:uppercase;letter-spacing:.04em;\
         padding:1px 8px;border-radius:999px;margin-bottom:3px}
         .badge.fa{background:var(--bad-bg);color:var(--bad)}
         .badge.fr{background:var(--warn-bg);color:var(--warn)}
-        .file{font-weight:700;overflow-wrap:anywhere}
-        .path{color:var(--muted);font-size:.74rem;overflow-wrap:anywhere}
-        .path-cell{overflow-wrap:anywhere}
-        code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"DejaVu Sans Mono",monospace;font-size:.85em;\
-        overflow-wrap:anywhere}
+        .file{font-weight:700;overflow-wrap:normal;word-break:normal;overflow:hidden;text-overflow:ellipsis;\
+        white-space:nowrap}
+        .path,.path-cell,code,.facts dd{overflow-wrap:normal;word-break:normal}
+        .path{color:var(--muted);font-size:.74rem}
+        .folders{margin:0;padding-left:20px}
+        code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"DejaVu Sans Mono",monospace;font-size:.85em}
+        code.hash{overflow-wrap:anywhere}
         .empty{color:var(--muted);font-style:italic}
         .two-col{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,380px),1fr));gap:8px 24px}
         .facts{display:grid;grid-template-columns:max-content 1fr;gap:4px 14px;margin:0;background:var(--card);\
         border:1px solid var(--line);border-radius:10px;padding:10px 14px}
         .facts dt{color:var(--muted)}
-        .facts dd{margin:0;overflow-wrap:anywhere}
+        .facts dd{margin:0}
         .settings th{width:40%;font-weight:600}
         details{margin-top:18px}
         summary{cursor:pointer;font-weight:700;margin-bottom:8px}

@@ -161,6 +161,28 @@ struct ReportSVGPlot {
         }
     }
 
+    /// A line between screen points, over the data (for marks in the margins).
+    mutating func screenLine(x1: Double, y1: Double, x2: Double, y2: Double, class className: String) {
+        guard x1.isFinite, y1.isFinite, x2.isFinite, y2.isFinite else { return }
+        overlay += line(x1, y1, x2, y2, class: className)
+    }
+
+    /// A value above the y axis at data x `v`: an arrowhead on the top edge and `label` beside it, the
+    /// `stack`-th such mark at this x placed one line lower.
+    mutating func clipMark(atX v: Double, label: String, tooltip: String, class className: String, stack: Int = 0) {
+        let px = x(v)
+        guard px.isFinite else { return }
+        let top = plotTop
+        let onRight = px < (plotLeft + plotRight) / 2
+        overlay +=
+            "<g class=\"clipped \(className)\"><title>\(ReportText.escape(tooltip))</title>"
+            + "<path d=\"M\(n(px - 4.5)) \(n(top + 7))L\(n(px)) \(n(top - 1))L\(n(px + 4.5)) \(n(top + 7))Z\"/>"
+            + text(
+                label, px + (onRight ? 8 : -8), top + 12 + 13 * Double(stack), class: "clip-label",
+                anchor: onRight ? "start" : "end")
+            + "</g>"
+    }
+
     /// A line segment between data points.
     mutating func segment(from a: (x: Double, y: Double), to b: (x: Double, y: Double), class className: String) {
         let ax = x(a.x), ay = y(a.y), bx = x(b.x), by = y(b.y)

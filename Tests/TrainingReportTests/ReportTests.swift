@@ -245,10 +245,11 @@ private func sampleReport(thumbnails: Bool = true) throws -> TrainingReport {
         #expect(htmlProblems(html) == [])
         #expect(html.hasPrefix("<!DOCTYPE html>"))
         #expect(!html.contains("<script"), "the settings value is text, not markup")
-        #expect(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; more"))
+        // Settings values may be paths: a line may break after each "/".
+        #expect(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/<wbr>script&gt; &amp; more"))
         #expect(html.contains("bo &amp; friend &lt;2&gt;.jpg"))
         #expect(!html.contains("bo & friend <2>.jpg"))
-        #expect(html.contains("data/train/bo/&lt;broken&gt;.jpg"))
+        #expect(html.contains("data/<wbr>train/<wbr>bo/<wbr>&lt;broken&gt;.jpg"))
         #expect(html.contains("unsupported format &quot;GIF&quot;"))
         // Self-contained: nothing fetched from elsewhere.
         #expect(!html.contains("http://") && !html.contains("https://") && !html.contains("src=\"/"))
@@ -407,5 +408,236 @@ private func sampleReport(thumbnails: Bool = true) throws -> TrainingReport {
         #expect(ReportTicks.ticks(low: -1, high: 1, step: 0.5).map(\.label) == ["-1.0", "-0.5", "0.0", "0.5", "1.0"])
         #expect(ReportTicks.ticks(low: 0, high: 10, step: 2.5).map(\.label) == ["0.0", "2.5", "5.0", "7.5", "10.0"])
         #expect(ReportTicks.ticks(low: 1, high: 25, step: 5).map(\.label) == ["5", "10", "15", "20", "25"])
+    }
+}
+
+/// Numbers captured by a regular expression's groups, one array per match.
+private func matches(_ pattern: String, in text: String) -> [[String]] {
+    let regex = try! NSRegularExpression(pattern: pattern)
+    return regex.matches(in: text, range: NSRange(text.startIndex..., in: text)).map { match in
+        (1..<match.numberOfRanges).map { String(text[Range(match.range(at: $0), in: text)!]) }
+    }
+}
+
+@Suite struct ReportIssue14Tests {
+    @Test func thresholdRowsCountFalseAcceptsAndRejects() throws {
+        let scores = try sampleReport().validation
+        let rows = TrainingReport.thresholdRows(scores, modelThreshold: 0.5)
+        #expect(rows.count == 19, "0.5 is the model's own threshold and is not listed twice")
+        #expect(rows.map(\.threshold) == (1...19).map { Double($0) / 20 })
+        #expect(rows.filter(\.isModel).map(\.threshold) == [0.5])
+        // By hand from the sample's logits: at 0.05 (logit -2.94) ten others score above it and no Bo image
+        // below; at 0.95 (logit 2.94) no other, and six Bo images (2.1, -0.9, 1.8, 2.7, 1.5, 2.2) below.
+        #expect(
+            rows.first?.confusion
+                == ConfusionMatrix(trueAccepts: 10, falseRejects: 0, falseAccepts: 10, trueRejects: 10))
+        #expect(
+            rows.last?.confusion == ConfusionMatrix(trueAccepts: 4, falseRejects: 6, falseAccepts: 0, trueRejects: 20))
+        // Against a direct count with the sigmoid written out.
+        for row in rows {
+            let admitted = scores.filter { 1 / (1 + exp(-$0.logit)) >= row.threshold }
+            #expect(row.confusion.falseAccepts == admitted.count { !$0.isPositive })
+            #expect(
+                row.confusion.falseRejects == scores.count(where: \.isPositive) - admitted.count(where: \.isPositive))
+        }
+        let odd = TrainingReport.thresholdRows(scores, modelThreshold: 0.4231)
+        #expect(odd.count == 20)
+        #expect(odd.map(\.threshold) == odd.map(\.threshold).sorted())
+        #expect(odd.filter(\.isModel).map(\.threshold) == [0.4231])
+    }
+
+    @Test func spreadIsMinMaxMeanAndSampleStandardDeviation() throws {
+        let spread = try #require(TrainingReport.Spread([4, 1, .nan, 3, 2]))
+        #expect(spread.count == 4 && spread.min == 1 && spread.max == 4 && spread.mean == 2.5)
+        #expect(abs(spread.standardDeviation! - (5.0 / 3).squareRoot()) < 1e-12)
+        #expect(TrainingReport.Spread([.nan, .infinity]) == nil)
+        #expect(TrainingReport.Spread([0.7])?.standardDeviation == nil)
+        #expect(TrainingReport.Spread([0.8, 0.8, 0.8])?.standardDeviation == 0, "not float noise")
+
+        let report = try sampleReport()
+        let phases = TrainingReport.phaseSpreads(report.epochs)
+        #expect(phases.map(\.phase) == ["frozen", "fine-tune"])
+        #expect(phases.map(\.epochs) == [20, 5])
+        // Fine-tune validation accuracy is 0.9 + 0.01 t for t = 1...5.
+        let fineTune = try #require(phases[1].accuracy)
+        #expect(
+            abs(fineTune.min - 0.91) < 1e-12 && abs(fineTune.max - 0.95) < 1e-12 && abs(fineTune.mean - 0.93) < 1e-12)
+        let html = report.html()
+        #expect(html.contains("Spread over epochs"))
+        #expect(html.contains("<td class=\"num\">91%</td><td class=\"num\">95%</td><td class=\"num\">93%</td>"))
+    }
+
+    @Test func verdictRefusesAModelAboveTheTarget() throws {
+        var report = try sampleReport()
+        report.calibrateCommand = "dogdoor-train --data 'my photos' --max-false-accept 0 <&>"
+        let html = report.html()
+        #expect(!report.isFitToDeploy)
+        #expect(elementText(html, id: "verdict") == "Do not deploy this model")
+        #expect(html.contains("<strong>1 of 20 not_bo images are admitted</strong> (5%); the target is at most 0%"))
+        #expect(
+            html.contains("<code>dogdoor-train --data &#39;my photos&#39; --max-false-accept 0 &lt;&amp;&gt;</code>"))
+        // The verdict comes before the headline numbers.
+        let verdict = try #require(html.range(of: "id=\"verdict\""))
+        let cards = try #require(html.range(of: "class=\"cards\""))
+        #expect(verdict.lowerBound < cards.lowerBound)
+
+        report.targetFalseAcceptRate = 0.05
+        let fit = report.html()
+        #expect(report.isFitToDeploy)
+        #expect(elementText(fit, id: "verdict") == "Fit to deploy on this evidence")
+        #expect(fit.contains("evidence from 30 validation images (10 bo, 20 not_bo)"))
+        #expect(elementText(fit, id: "caveat") == report.calibration.caveat)
+        #expect(!fit.contains("Do not deploy"))
+
+        // With no other animals validated, nothing supports deploying.
+        report.validation = report.validation.filter(\.isPositive)
+        report.calibration = .fixed(scores: report.validation)
+        #expect(!report.isFitToDeploy)
+        #expect(elementText(report.html(), id: "verdict") == "Do not deploy this model")
+    }
+
+    @Test func refuseAdmitLabelsStayOutOfTheBars() throws {
+        // Six positives in the bin just right of the threshold: the tallest bar reaches the top of the plot
+        // exactly where the labels used to be drawn.
+        let scores =
+            (0..<6).map { ScoredImage(path: "p\($0)", isPositive: true, logit: 0.1) }
+            + [-3.0, -2.0, -1.0].map { ScoredImage(path: "n\($0)", isPositive: false, logit: $0) }
+        let svg = try #require(
+            ReportCharts.histogram(scores, threshold: 0.5, positiveClass: "bo", negativeClass: "not_bo"))
+        let bars = matches("<rect class=\"(?:pos|neg)-bar\" x=\"[-0-9.]+\" y=\"([-0-9.]+)\" width", in: svg)
+            .map { Double($0[0])! }
+        #expect(bars.count == 4)
+        let labels = matches(
+            "<text class=\"mark-label\" x=\"[-0-9.]+\" y=\"([-0-9.]+)\"[^>]*>(← refuse|admit →)</text>", in: svg)
+        #expect(labels.map { $0[1] } == ["← refuse", "admit →"])
+        for label in labels {
+            // The text's baseline is its lowest point: above the top of every bar.
+            let y = Double(label[0])!
+            for top in bars { #expect(y < top, "label at y \(y) over a bar from y \(top)") }
+        }
+        let tallest = try #require(bars.min())
+        #expect(labels.allSatisfy { Double($0[0])! < tallest })
+    }
+
+    @Test func aDivergedFirstEpochDoesNotSquashTheLossAxis() throws {
+        let range = ReportCharts.lossRange([50, 0.7, 0.6, 0.5])
+        #expect(range.high < 5 && range.high >= 0.7)
+        #expect(range.low == 0)
+        let epochs = [50, 0.7, 0.6, 0.5].enumerated().map { index, loss in
+            EpochRecord(
+                phase: "frozen", epoch: index + 1, loss: loss, accuracy: 0.8, validationLoss: min(loss, 0.65),
+                validationAccuracy: 0.8, seconds: 1)
+        }
+        let svg = ReportCharts.epochChart(epochs, metric: .loss)
+        #expect(svg.components(separatedBy: "<g class=\"clipped train-clip\">").count - 1 == 1)
+        #expect(svg.contains(">↑ 50.0</text>"))
+        #expect(!svg.contains("val-clip"))
+        // An ordinary run keeps every point on the axis, with nothing marked.
+        let ordinary = try sampleReport().epochs
+        let values = ordinary.flatMap { [$0.loss, $0.validationLoss] }
+        #expect(ReportCharts.lossRange(values).high >= values.max()!)
+        #expect(!ReportCharts.epochChart(ordinary, metric: .loss).contains("clipped"))
+        // Losses of a few units with no outlier are not clipped either.
+        #expect(ReportCharts.lossRange([3.2, 2.9, 2.5, 2.4]).high >= 3.2)
+    }
+
+    @Test func rocAxesNameTheClasses() throws {
+        let html = try sampleReport().html()
+        #expect(html.contains(">bo admitted (true accept rate)</text>"))
+        #expect(html.contains(">not_bo admitted (false accept rate)</text>"))
+        #expect(!html.contains("dog admitted"))
+    }
+
+    @Test func thumbnailsKeepTheirShapeAndOpenThePhoto() throws {
+        var report = try sampleReport()
+        report.workingDirectory = "/home/owner/dog door"
+        let html = report.html()
+        #expect(report.misclassified.count == 2)
+        for url in [
+            "file:///home/owner/dog%20door/data/validation/not_bo/other-0.jpg",
+            "file:///home/owner/dog%20door/data/validation/bo/bo%20%26%20friend%20%3C2%3E.jpg",
+        ] {
+            #expect(html.contains("<a href=\"\(url)\" target=\"_blank\" rel=\"noopener\""), "\(url)")
+        }
+        #expect(html.contains("object-fit:contain") && !html.contains("object-fit:cover"))
+        #expect(
+            ReportText.fileURL("bo & friend <2>#1?.jpg", relativeTo: "/d/")
+                == "file:///d/bo%20%26%20friend%20%3C2%3E%231%3F.jpg")
+        #expect(
+            ReportText.fileURL("/photos/Bö 🐕.jpg", relativeTo: "/ignored")
+                == "file:///photos/B%C3%B6%20%F0%9F%90%95.jpg")
+        #expect(ReportText.fileURL("a.jpg", relativeTo: "") == "file:///a.jpg")
+    }
+
+    @Test func pathsBreakOnlyAfterSlashes() throws {
+        #expect(ReportText.path("data/train/<bo>/a b.jpg") == "data/<wbr>train/<wbr>&lt;bo&gt;/<wbr>a b.jpg")
+        #expect(ReportText.path("/abs/x") == "/<wbr>abs/<wbr>x")
+        let html = try sampleReport().html()
+        #expect(html.contains("<td class=\"path-cell\">data/<wbr>train/<wbr>bo/<wbr>&lt;broken&gt;.jpg</td>"))
+        #expect(html.contains("<div class=\"path\">data/<wbr>validation/<wbr>not_bo/<wbr>other-0.jpg</div>"))
+        #expect(html.contains("models/<wbr>bo.safetensors"))
+        #expect(html.contains(".path,.path-cell,code,.facts dd{overflow-wrap:normal;word-break:normal}"))
+        // Only a hash may break anywhere.
+        #expect(matches("([.a-z-]+)\\{[^}]*overflow-wrap:anywhere", in: ReportStyle.css).map { $0[0] } == ["code.hash"])
+        #expect(!ReportStyle.css.contains("break-all"))
+    }
+
+    @Test func commandLinesAreQuotedForTheShell() {
+        #expect(
+            ReportText.shellQuoted(["dogdoor-train", "--data", "my photos/", "--note", "it's", "", "a=b,c:d/e.f"])
+                == "dogdoor-train --data 'my photos/' --note 'it'\\''s' '' a=b,c:d/e.f")
+        for risky in ["$HOME", "a;b", "*.jpg", "x|y", "~", "Bö", "a\"b", "(x)"] {
+            #expect(ReportText.shellQuoted([risky]) == "'\(risky)'", "\(risky)")
+        }
+    }
+
+    @Test func runMetadataSelectionAndDoorMeasuresAreShown() throws {
+        var report = try sampleReport()
+        #expect(!report.html().contains("At the door"))
+        #expect(!report.html().contains("id=\"selection\""))
+        report.metadata = TrainingReport.RunMetadata(
+            date: "2026-12-04T09:15:02Z", version: "1.4.0",
+            commandLine: ["dogdoor-train", "--data", "/home/o/my photos", "--positive", "bo"])
+        report.selection = "weights averaged over epochs 6–10 of phase 2; no epoch chosen on validation data"
+        report.doorMeasures = [("visits admitted", "41 of 42"), ("other animals admitted", "0 of 17 <visits>")]
+        let html = report.html()
+        #expect(htmlProblems(html) == [])
+        #expect(html.contains("<dt>date</dt><dd>2026-12-04T09:15:02Z</dd>"))
+        #expect(html.contains("<dt>DogDoor</dt><dd>1.4.0</dd>"))
+        #expect(html.contains("dogdoor-train --data &#39;/<wbr>home/<wbr>o/<wbr>my photos&#39; --positive bo"))
+        #expect(html.contains("training 30 bo, 60 not_bo; validation 10 bo, 20 not_bo; 2 files skipped"))
+        #expect(html.contains("<li class=\"path-cell\">data/<wbr></li>"), "the folder rows of the settings")
+        #expect(elementText(html, id: "training-count") == "90" && elementText(html, id: "validation-count") == "30")
+        #expect(elementText(html, id: "selection") == report.selection)
+        #expect(html.contains("<h2>At the door</h2>"))
+        #expect(html.contains("<th scope=\"row\">other animals admitted</th><td>0 of 17 &lt;visits&gt;</td>"))
+        // The selection sits under the epoch charts, before the validation scores.
+        let selection = try #require(html.range(of: "id=\"selection\""))
+        let scores = try #require(html.range(of: "<h2>Validation scores</h2>"))
+        #expect(selection.lowerBound < scores.lowerBound)
+    }
+
+    @Test func userTextIsEscapedEverywhere() throws {
+        let hostile = "<b>&\"x"
+        var report = try sampleReport()
+        report.positiveClass = hostile
+        report.summary.classes[0].name = hostile
+        report.validation = report.validation.map { image in
+            var image = image
+            image.path = image.path.replacingOccurrences(of: "/bo/", with: "/\(hostile)/")
+            return image
+        }
+        report.thumbnails = [:]
+        report.metadata = .init(date: hostile, version: hostile, commandLine: [hostile])
+        report.selection = hostile
+        report.doorMeasures = [(hostile, hostile)]
+        report.calibrateCommand = hostile
+        report.workingDirectory = "/\(hostile)"
+        let html = report.html()
+        #expect(htmlProblems(html) == [])
+        #expect(!html.contains(hostile))
+        #expect(html.contains("&lt;b&gt;&amp;&quot;x admitted (true accept rate)"))
+        #expect(html.contains("href=\"file:///%3Cb%3E%26%22x/data/validation/%3Cb%3E%26%22x/bo%20%26%20friend"))
+        #expect(nonFiniteTokens(html) == 0)
     }
 }

@@ -142,7 +142,8 @@ public struct DoorConditions: Sendable, Equatable {
             infrared: isInfrared ? infrared : nil, lowLight: isLowLight && !isInfrared ? lowLight : nil,
             motionBlur: isBlurred ? blur : nil, jpegQuality: isJPEG ? quality : nil,
             partialView: isPartial
-                ? DoorConditionParameters.PartialView(edge: edge, fraction: fraction, occluderLevel: occluded ? level : nil)
+                ? DoorConditionParameters.PartialView(
+                    edge: edge, fraction: fraction, occluderLevel: occluded ? level : nil)
                 : nil,
             noiseSeed: noiseSeed)
     }
@@ -169,7 +170,9 @@ public struct DoorConditionParameters: Sendable, Equatable {
 
     /// A dim frame: value' = 255 · factor · (value / 255)^gamma, plus noise.
     public struct LowLight: Sendable, Equatable {
+        /// Brightness multiplier.
         public var factor: Double
+        /// Exponent of the tone curve (above 1 darkens mid-tones).
         public var gamma: Double
         /// Read noise standard deviation, 0...255 units, independent per channel. Shot noise adds a variance
         /// of noise² · value' / 32 (equal to the read noise's at value' = 32).
@@ -220,12 +223,15 @@ public struct DoorConditionParameters: Sendable, Equatable {
         public func pixels(side: Int) -> Int { min(side, max(0, Int((fraction * Double(side)).rounded()))) }
     }
 
+    /// An infrared night frame, or nil.
     public var infrared: Infrared?
-    /// Ignored when `infrared` is set.
+    /// A dim frame, or nil; ignored when `infrared` is set.
     public var lowLight: LowLight?
+    /// Motion blur, or nil.
     public var motionBlur: MotionBlur?
     /// Quality of a JPEG round trip, 1...100.
     public var jpegQuality: Int?
+    /// The subject partly out of view, or nil.
     public var partialView: PartialView?
     /// Seeds the sensor noise.
     public var noiseSeed: UInt64
@@ -448,7 +454,9 @@ enum DoorEffects {
 
     /// A round trip through libjpeg at `quality` with 4:2:0 subsampling (how webcams encode MJPEG): the real
     /// encoder's blocking, ringing and chroma bleeding rather than an imitation of them.
-    static func jpeg(quality: Int, _ buffer: UnsafeMutablePointer<Float>, side: Int, scratch: UnsafeMutablePointer<UInt8>) {
+    static func jpeg(
+        quality: Int, _ buffer: UnsafeMutablePointer<Float>, side: Int, scratch: UnsafeMutablePointer<UInt8>
+    ) {
         let count = side * side * 3
         for i in 0..<count { scratch[i] = UInt8(clamp255(buffer[i]) + 0.5) }
         var options = dd_jpeg_encode_options()

@@ -211,7 +211,8 @@ import Testing
         // A 45-degree blur spreads a point along the diagonal that rises to the right.
         var dot = [Float](repeating: 0, count: Self.side * Self.side * 3)
         dot[3 * (32 * Self.side + 32)] = 90
-        let diagonal = DoorConditionParameters(motionBlur: .init(length: 3, angle: 45)).applied(to: dot, side: Self.side)
+        let diagonal = DoorConditionParameters(motionBlur: .init(length: 3, angle: 45)).applied(
+            to: dot, side: Self.side)
         for (r, c) in [(31, 33), (32, 32), (33, 31)] { #expect(abs(diagonal[3 * (r * Self.side + c)] - 30) < 1e-4) }
         #expect(diagonal[3 * (31 * Self.side + 31)] == 0)
     }

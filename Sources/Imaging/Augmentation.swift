@@ -1,6 +1,7 @@
 import Support
 
-/// Random-augmentation ranges with Keras `ImageDataGenerator` semantics.
+/// Random-augmentation ranges with Keras `ImageDataGenerator` semantics. What a door camera adds (night,
+/// blur, JPEG, partial views) is `DoorConditions`, drawn and applied after these.
 public struct Augmentation: Sendable, Equatable {
     /// Rotation drawn uniformly from [-r, r] degrees.
     public var rotationRange: Double

@@ -2,7 +2,7 @@ import Imaging
 import Support
 
 /// One file written by `SampleGenerator.writeDataset`; in `samples.json` as `{"file": .., "split": ..,
-/// "class": .., "subject": .., "pose": .., "scene": .., "width": .., "height": ..}`.
+/// "class": .., "subject": .., "pose": .., "scene": .., "width": .., "height": .., "night": ..}`.
 public struct DatasetEntry: Sendable, Equatable, Encodable {
     /// Path relative to the dataset directory, e.g. `train/bo/0003-bo.jpg`.
     public var file: String
@@ -14,9 +14,11 @@ public struct DatasetEntry: Sendable, Equatable, Encodable {
     public var scene: SceneKind
     public var width: Int
     public var height: Int
+    /// Whether the image is an infrared night picture.
+    public var night: Bool
 
     enum CodingKeys: String, CodingKey {
-        case file, split, subject, pose, scene, width, height
+        case file, split, subject, pose, scene, width, height, night
         case sampleClass = "class"
     }
 }
@@ -69,12 +71,20 @@ extension SampleGenerator {
     ///
     /// Files are written atomically; the same arguments always produce the same bytes. Training and
     /// validation images come from independent random streams.
+    ///
+    /// `nightFraction` of each class in each split (rounded to whole images, so the same number in both
+    /// classes) are infrared night pictures, chosen at random; the night look is drawn from one distribution
+    /// for every class, so the light does not tell the class. The other images are the same whatever the
+    /// fraction: 0 (the default) writes exactly the daylight sets of earlier versions, 1 a night-only set.
     @discardableResult
     public static func writeDataset(
-        to directory: String, trainPerClass: Int, validPerClass: Int, seed: UInt64
+        to directory: String, trainPerClass: Int, validPerClass: Int, seed: UInt64, nightFraction: Double = 0
     ) throws -> [DatasetEntry] {
         guard trainPerClass >= 0, validPerClass >= 0, trainPerClass + validPerClass > 0 else {
             throw Failure("trainPerClass and validPerClass must not be negative, and not both zero")
+        }
+        guard nightFraction.isFinite, (0...1).contains(nightFraction) else {
+            throw Failure("the night fraction \(nightFraction) is not within 0...1")
         }
         try requireNewOrEmpty(directory)
         let generator = SampleGenerator(seed: seed)
@@ -84,20 +94,29 @@ extension SampleGenerator {
             for sampleClass in SampleClass.allCases {
                 let folder = "\(split)/\(sampleClass.rawValue)"
                 try makeDirectories(directory + "/" + folder)
+                let stream = UInt64(splitIndex) * 2 + (sampleClass == .bo ? 0 : 1)
+                // Night images come from streams of their own, so the daylight ones do not change with them.
+                var nightChoice = generator.stream(110 + stream, 0)
+                let nights = Set(nightChoice.permutation(count).prefix(nightCount(count, fraction: nightFraction)))
                 for index in 0..<count {
                     let subject = sampleClass == .bo ? Subject.bo : negatives[index]
-                    var rng = generator.stream(10 + UInt64(splitIndex) * 2 + (sampleClass == .bo ? 0 : 1), index)
+                    var rng = generator.stream(10 + stream, index)
                     let (width, height) = pick(
                         from: datasetSizes.map { ($0.width, $0.height) }, weights: datasetSizes.map(\.weight),
                         using: &rng)
-                    let variation = randomVariation(of: subject, width: width, height: height, using: &rng)
+                    var variation = randomVariation(of: subject, width: width, height: height, using: &rng)
+                    if nights.contains(index) {
+                        var nightRng = generator.stream(120 + stream, index)
+                        variation.night = NightLook.random(using: &nightRng)
+                    }
                     let sample = render(variation)
                     let name = "\(folder)/\(pad(index, 4))-\(subject.rawValue).jpg"
                     try AtomicFile.write(try generator.jpeg(sample), to: directory + "/" + name)
                     entries.append(
                         DatasetEntry(
                             file: name, split: split, sampleClass: sampleClass, subject: subject,
-                            pose: variation.pose, scene: variation.scene, width: width, height: height))
+                            pose: variation.pose, scene: variation.scene, width: width, height: height,
+                            night: variation.night != nil))
                 }
             }
         }
@@ -105,6 +124,11 @@ extension SampleGenerator {
         try AtomicFile.write(manifest.serialized() + "\n", to: directory + "/samples.json")
         return entries
     }
+}
+
+/// The number of night images among `count`: `fraction` of them, rounded to the nearest whole image.
+func nightCount(_ count: Int, fraction: Double) -> Int {
+    min(count, max(0, Int((Double(count) * fraction).rounded())))
 }
 
 /// `value` in decimal, left-padded with zeros to `digits`.

@@ -8,6 +8,8 @@ final class Painter {
     /// Whether shape bounds are added to `trackedBounds`.
     var tracking = false
     private(set) var trackedBounds: Box?
+    /// Whether eyes shine back at an infrared lamp (night pictures).
+    var eyeShine = false
 
     init(canvas: Canvas, transform: Transform2D = .identity) {
         self.canvas = canvas

@@ -382,6 +382,10 @@ struct QuadrupedFigure {
             painter.circle(p, size * 0.55, .solid(RGB(0.02, 0.015, 0.01)))
         }
         painter.circle(p + Point(size * 0.35, size * 0.35), size * 0.25, .solid(RGB(0.95, 0.95, 0.95)), opacity: 0.85)
+        if painter.eyeShine {
+            // The tapetum reflects the lamp: the whole eye glows, with a soft halo.
+            painter.circle(p, size * 0.9, .solid(.white), opacity: 0.95, feather: size * 0.4)
+        }
     }
 
     private func drawWhiskers(at p: Point, mirrored: Bool) {

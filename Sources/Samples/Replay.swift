@@ -169,12 +169,15 @@ extension SampleGenerator {
 
     /// Writes a numbered frame sequence for the daemon's replay camera into `directory`: 640x480 JPEG
     /// frames `frame-0000.jpg`, ... of a porch seen at 5 fps (about 19 seconds), and `.manifest.json`, written
-    /// last, saying what each frame shows. The same seed always gives the same bytes.
+    /// last, saying what each frame shows. The same seed always gives the same bytes. With `night`, the same
+    /// porch and animals are seen by an infrared camera after dark (the frames differ only in their light).
     @discardableResult
-    public static func writeReplaySequence(to directory: String, seed: UInt64) throws -> ReplayManifest {
+    public static func writeReplaySequence(
+        to directory: String, seed: UInt64, night: Bool = false
+    ) throws -> ReplayManifest {
         try requireNewOrEmpty(directory)
         try makeDirectories(directory)
-        let renderer = ReplayRenderer(seed: seed)
+        let renderer = ReplayRenderer(seed: seed, night: night)
         var frames: [ReplayFrame] = []
         for index in 0..<renderer.frameCount {
             let frame = renderer.frame(index)
@@ -193,12 +196,12 @@ extension SampleGenerator {
 struct ReplayRenderer {
     let generator: SampleGenerator
     let script: [SampleGenerator.FramePlan]
-    let template: SampleVariation
+    private(set) var template: SampleVariation
     let sceneSeeds: SampleGenerator.PictureSeeds
     let background: SampleGenerator.Background
     let actorSeeds: [UInt64]
 
-    init(seed: UInt64) {
+    init(seed: UInt64, night: Bool = false) {
         generator = SampleGenerator(seed: seed)
         script = SampleGenerator.replayScript()
         var rng = generator.stream(200, 0)
@@ -215,6 +218,11 @@ struct ReplayRenderer {
         background = SampleGenerator.background(template, seed: sceneSeeds.scene)
         let actors = (script.map(\.actor).max() ?? 0) + 1
         actorSeeds = (0..<actors).map { _ in rng.next() }
+        if night {
+            // From a stream of its own: the daylight sequence's draws, and so its frames, stay as they are.
+            var nightRng = generator.stream(202, 0)
+            template.night = NightLook.random(using: &nightRng)
+        }
     }
 
     var frameCount: Int { script.count }

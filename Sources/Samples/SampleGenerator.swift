@@ -110,6 +110,8 @@ public struct SampleGenerator: Sendable {
         precondition(background.canvas.width == v.width && background.canvas.height == v.height)
         let canvas = Canvas(copying: background.canvas)
         let drawn = drawSubject(v, on: canvas, using: SeededRandom(seed: seeds.subject))
+        // At night the subject is lit by the lamp as the ground at its feet: remember which pixels it drew.
+        let subjectMask = v.night == nil ? nil : changedPixels(canvas, from: background.canvas)
         var foreground = SceneRenderer(
             canvas: canvas, kind: v.scene, horizon: v.horizon, rng: SeededRandom(seed: seeds.foreground))
         if drawn != nil {
@@ -117,12 +119,33 @@ public struct SampleGenerator: Sendable {
             for prop in background.props where prop.base.y > feet + 2 { foreground.drawProp(prop, shadow: false) }
         }
         foreground.drawForeground()
-        v.lighting.apply(to: canvas, seed: seeds.light)
+        if let night = v.night, let subjectMask {
+            night.apply(to: canvas, subject: subjectMask, horizon: v.horizon, groundY: v.groundY)
+        } else {
+            v.lighting.apply(to: canvas, seed: seeds.light)
+        }
         canvas.blur(sigma: v.blurSigma)
         var cameraRng = SeededRandom(seed: seeds.camera)
-        canvas.addNoise(sigma: v.noiseSigma, chroma: 0.5, using: &cameraRng)
+        // Night noise is the same in every channel (no chroma), so the picture stays gray.
+        canvas.addNoise(
+            sigma: v.night?.noiseSigma ?? v.noiseSigma, chroma: v.night == nil ? 0.5 : 0, using: &cameraRng)
         let (box, visible) = clip(drawn, width: v.width, height: v.height)
         return Sample(image: canvas.image(), variation: v, subjectBounds: box, visibleFraction: visible)
+    }
+
+    /// Which pixels of `canvas` differ from `scene` (in any channel).
+    static func changedPixels(_ canvas: Canvas, from scene: Canvas) -> [Bool] {
+        precondition(canvas.data.count == scene.data.count)
+        var changed = [Bool](repeating: false, count: canvas.width * canvas.height)
+        canvas.data.withUnsafeBufferPointer { a in
+            scene.data.withUnsafeBufferPointer { b in
+                for p in changed.indices {
+                    let i = 3 * p
+                    changed[p] = a[i] != b[i] || a[i + 1] != b[i + 1] || a[i + 2] != b[i + 2]
+                }
+            }
+        }
+        return changed
     }
 
     /// The subject's pixel box clipped to the image and the visible fraction of its unclipped box.
@@ -174,6 +197,7 @@ public struct SampleGenerator: Sendable {
             v.subjectX * Double(v.width) - (mirrored ? -1 : 1) * mid * scale, v.groundY * Double(v.height))
         let painter = Painter(
             canvas: canvas, transform: .figure(origin: origin, scale: scale, mirrored: mirrored, tilt: v.tilt))
+        painter.eyeShine = v.night?.eyeShine == true
 
         // Soft shadow on the ground, then the figure with bounds tracking.
         let halfWidth = (metrics.maxX - metrics.minX) / 2

@@ -151,6 +151,45 @@ public struct Lighting: Sendable, Equatable {
     }
 }
 
+/// How a camera with infrared lamps sees the scene after dark: a gray picture, the ground nearest the camera
+/// brightest and the far background dim (the lamp's light falls off with distance), the subject lit as
+/// brightly as the ground it stands on or more (fur reflects the lamp well), heavier sensor noise, and eyes
+/// that may shine back at the lamp.
+public struct NightLook: Sendable, Equatable {
+    /// Brightness of the nearest ground (the frame's bottom edge), 0...1.
+    public var illumination: Double
+    /// Brightness of the far background (above the horizon), relative to the nearest ground, 0...1.
+    public var farLevel: Double
+    /// Brightness of the subject relative to the ground at its feet (1 or more).
+    public var subjectGain: Double
+    /// Darkening towards the corners (the lamp lights the middle of the view most), 0...1.
+    public var hotSpot: Double
+    /// Sensor noise, standard deviation in 0...1 units (the same in every channel: the picture stays gray).
+    public var noiseSigma: Double
+    /// Whether a four-legged animal's eyes shine back at the lamp.
+    public var eyeShine: Bool
+
+    public init(
+        illumination: Double, farLevel: Double, subjectGain: Double, hotSpot: Double, noiseSigma: Double,
+        eyeShine: Bool
+    ) {
+        self.illumination = illumination
+        self.farLevel = farLevel
+        self.subjectGain = subjectGain
+        self.hotSpot = hotSpot
+        self.noiseSigma = noiseSigma
+        self.eyeShine = eyeShine
+    }
+
+    /// A random night look, the same distribution for every subject.
+    public static func random(using rng: inout SeededRandom) -> NightLook {
+        NightLook(
+            illumination: rng.uniform(0.75, 1.05), farLevel: rng.uniform(0.12, 0.35),
+            subjectGain: rng.uniform(1, 1.35), hotSpot: rng.uniform(0.2, 0.55), noiseSigma: rng.uniform(0.02, 0.05),
+            eyeShine: rng.nextDouble() < 0.5)
+    }
+}
+
 /// Everything that determines one sample image. Rendering is a pure function of these values.
 public struct SampleVariation: Sendable, Equatable {
     /// Image width in pixels.
@@ -188,12 +227,16 @@ public struct SampleVariation: Sendable, Equatable {
     public var jpegQuality: Int
     /// Seeds the details: background layout, props, fur texture, individual markings.
     public var detailSeed: UInt64
+    /// An infrared night picture instead of a daylight one (`lighting` and `noiseSigma` are then unused);
+    /// nil for daylight.
+    public var night: NightLook?
 
     public init(
         width: Int = 320, height: Int = 240, subject: Subject, pose: Pose = .standing, facing: Facing = .right,
         stridePhase: Double = 0, subjectX: Double = 0.5, groundY: Double = 0.85, subjectSize: Double = 0.6,
         tilt: Double = 0, scene: SceneKind = .porch, horizon: Double = 0.45, lighting: Lighting = .neutral,
-        blurSigma: Double = 0, noiseSigma: Double = 0, jpegQuality: Int = 90, detailSeed: UInt64 = 0
+        blurSigma: Double = 0, noiseSigma: Double = 0, jpegQuality: Int = 90, detailSeed: UInt64 = 0,
+        night: NightLook? = nil
     ) {
         precondition(width >= 16 && height >= 16, "samples must be at least 16x16 pixels")
         self.width = width
@@ -213,6 +256,7 @@ public struct SampleVariation: Sendable, Equatable {
         self.noiseSigma = noiseSigma
         self.jpegQuality = jpegQuality
         self.detailSeed = detailSeed
+        self.night = night
     }
 }
 

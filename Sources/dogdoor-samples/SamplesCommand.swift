@@ -20,14 +20,30 @@ struct SamplesCommand: DogDoorProgram {
         @Option(name: .customLong("train-per-class"), help: "Training images per class.") var trainPerClass = 30
         @Option(name: .customLong("valid-per-class"), help: "Validation images per class.") var validPerClass = 10
         @Option(help: "Seed (the same seed gives the same files).") var seed: UInt64 = 1
+        @Option(
+            name: .customLong("night-fraction"),
+            help:
+                "Fraction of each class and split drawn as infrared night pictures, 0...1 (1: a night-only set; the other images do not change)."
+        )
+        var nightFraction = 0.0
 
-        func run() throws {
+        func validate() throws {
             guard trainPerClass >= 1, validPerClass >= 1 else {
                 throw ValidationError("need at least one image per class and split")
             }
+            guard nightFraction.isFinite, (0...1).contains(nightFraction) else {
+                throw ValidationError("--night-fraction must be within 0...1")
+            }
+        }
+
+        func run() throws {
             let entries = try SampleGenerator.writeDataset(
-                to: output, trainPerClass: trainPerClass, validPerClass: validPerClass, seed: seed)
-            print("wrote \(entries.count) images to \(output) (train and valid, classes bo and not_bo)")
+                to: output, trainPerClass: trainPerClass, validPerClass: validPerClass, seed: seed,
+                nightFraction: nightFraction)
+            let nights = entries.filter(\.night).count
+            print(
+                "wrote \(entries.count) images to \(output) (train and valid, classes bo and not_bo; \(nights) at night)"
+            )
         }
     }
 
@@ -38,9 +54,10 @@ struct SamplesCommand: DogDoorProgram {
         )
         @Option(help: "Output directory.") var output: String
         @Option(help: "Seed.") var seed: UInt64 = 2
+        @Flag(help: "The same sequence after dark, seen by an infrared camera.") var night = false
 
         func run() throws {
-            let manifest = try SampleGenerator.writeReplaySequence(to: output, seed: seed)
+            let manifest = try SampleGenerator.writeReplaySequence(to: output, seed: seed, night: night)
             let bo = manifest.frames.filter(\.showsBo).count
             print("wrote \(manifest.frames.count) frames to \(output) (\(bo) show Bo)")
         }

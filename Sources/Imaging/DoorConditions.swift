@@ -483,3 +483,14 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+
+extension DoorConditions {
+    /// The probabilities of the effects, for manifests and reports: "infrared 15%, low light 10%, ...".
+    public var summary: String {
+        [
+            ("infrared", infraredProbability), ("low light", lowLightProbability),
+            ("motion blur", motionBlurProbability), ("JPEG", jpegProbability),
+            ("partial view", partialViewProbability),
+        ].map { "\($0.0) \(Int(($0.1 * 100).rounded()))%" }.joined(separator: ", ")
+    }
+}

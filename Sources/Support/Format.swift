@@ -58,3 +58,18 @@ public enum PercentText {
         return String(text)
     }
 }
+
+/// `arguments` as one line a POSIX shell reads back as the same arguments: an argument with anything
+/// beyond letters, digits and `@%+=:,./_-` is put in single quotes (a quote inside written `'\''`).
+public func shellQuoted(_ arguments: [String]) -> String {
+    arguments.map { argument in
+        let safe =
+            !argument.isEmpty
+            && argument.unicodeScalars.allSatisfy { scalar in
+                scalar.isASCII
+                    && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar)
+                        || "@%+=:,./_-".unicodeScalars.contains(scalar))
+            }
+        return safe ? argument : "'" + argument.replacing("'", with: "'\\''") + "'"
+    }.joined(separator: " ")
+}

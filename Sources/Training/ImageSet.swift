@@ -74,11 +74,11 @@ public final class ImageSet: @unchecked Sendable {
         return (positive, files.count - positive)
     }
 
-    /// Writes the network input for image `index` into `output`: augmented with `augmentation` (if any),
-    /// then centred.
+    /// Writes the network input for image `index` into `output`: augmented with `augmentation` (if any), then
+    /// made to look as a door camera might see it (`conditions`, if any), then centred.
     public func writeInput(
-        _ index: Int, augmentation: AugmentationParameters?, centering: Centering,
-        into output: UnsafeMutablePointer<Float>
+        _ index: Int, augmentation: AugmentationParameters?, conditions: DoorConditionParameters? = nil,
+        centering: Centering, into output: UnsafeMutablePointer<Float>
     ) {
         let floats = side * side * 3
         if let augmentation, augmentation != .identity {
@@ -86,6 +86,7 @@ public final class ImageSet: @unchecked Sendable {
         } else {
             output.update(from: image(index), count: floats)
         }
+        if let conditions, !conditions.isIdentity { conditions.apply(to: output, side: side) }
         centering.apply(to: UnsafeMutableBufferPointer(start: output, count: floats))
     }
 }

@@ -25,6 +25,9 @@ public struct TrainingRecipe: Sendable, Equatable {
     public var fineTuneFrom = "block1_conv1"
     /// Augmentation of training images (validation images are never augmented).
     public var augmentation = Augmentation.tutorial
+    /// What a door camera adds to training images after `augmentation`: infrared night, low light, motion
+    /// blur, JPEG artefacts, the dog partly out of frame (`DoorConditions`); `.none` in the tutorial.
+    public var doorConditions = DoorConditions.none
     /// Seed of every random choice (head initialisation, shuffling, augmentation).
     public var seed: UInt64 = 1
     /// Phase 1 trains the head on centred, scaled pooled features (`FeatureStandardisation`), folded into
@@ -97,6 +100,7 @@ public struct TrainingRecipe: Sendable, Equatable {
                     ? "none"
                     : "rotation \(augmentation.rotationRange) deg, zoom \(augmentation.zoomRange), shifts \(augmentation.widthShiftRange)/\(augmentation.heightShiftRange), horizontal flip \(augmentation.horizontalFlip ? "on" : "off")"
             ),
+            ("door conditions", doorConditions == .none ? "none" : doorConditions.summary),
             ("seed", "\(seed)"),
             ("head features", standardiseFeatures ? "centred and scaled (folded into the head when written)" : "raw"),
             (
@@ -350,6 +354,7 @@ public final class Trainer {
         samplesDrawn += UInt64(indices.count)
         let seed = recipe.seed
         let augmentation = recipe.augmentation
+        let conditions = recipe.doorConditions
         let side = preprocessor.side
         let centering = preprocessor.centering
         let images = training
@@ -357,8 +362,11 @@ public final class Trainer {
             var rng = SeededRandom(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ first &+ UInt64(slot))
             let parameters =
                 augmentation == .none ? nil : augmentation.randomParameters(height: side, width: side, using: &rng)
+            // Drawn after the affine parameters, so the tutorial's images stay exactly Keras's.
+            let look = conditions == .none ? nil : conditions.randomParameters(side: side, using: &rng)
             images.writeInput(
-                indices[slot], augmentation: parameters, centering: centering, into: buffer.pointer + slot * floats)
+                indices[slot], augmentation: parameters, conditions: look, centering: centering,
+                into: buffer.pointer + slot * floats)
         }
         return (indices, indices.map { training.files[$0].isPositive ? 1 : 0 })
     }

@@ -638,7 +638,7 @@ public struct TrainingReport: Sendable {
             page.raw("<dt>DogDoor</dt><dd>\(ReportText.escape(metadata.version))</dd>\n")
             page.raw(
                 "<dt>command</dt><dd><code class=\"command-line\">"
-                    + "\(ReportText.path(ReportText.shellQuoted(metadata.commandLine)))</code></dd>\n")
+                    + "\(ReportText.path(shellQuoted(metadata.commandLine)))</code></dd>\n")
         }
         let training = summary.classes.map { "\($0.training) \($0.name)" }.joined(separator: ", ")
         let validating = summary.classes.map { "\($0.validation) \($0.name)" }.joined(separator: ", ")
@@ -789,21 +789,6 @@ enum ReportText {
         guard let buffer = getcwd(nil, 0) else { return "/" }
         defer { free(buffer) }
         return String(cString: buffer)
-    }
-
-    /// `arguments` as one line a POSIX shell reads back as the same arguments: an argument with anything
-    /// beyond letters, digits and `@%+=:,./_-` is put in single quotes (a quote inside written `'\''`).
-    static func shellQuoted(_ arguments: [String]) -> String {
-        arguments.map { argument in
-            let safe =
-                !argument.isEmpty
-                && argument.unicodeScalars.allSatisfy { scalar in
-                    scalar.isASCII
-                        && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar)
-                            || "@%+=:,./_-".unicodeScalars.contains(scalar))
-                }
-            return safe ? argument : "'" + argument.replacing("'", with: "'\\''") + "'"
-        }.joined(separator: " ")
     }
 
     /// A number with `decimals` decimals, or "–" when it is not finite.

@@ -68,6 +68,17 @@ struct TrainCommand: DogDoorProgram {
         name: .customLong("fine-tune-from"),
         help: "First layer to unfreeze in phase 2, e.g. block5_conv1 (recipe: block1_conv1, the whole base).")
     var fineTuneFrom: String?
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Learning rate decays along a cosine in each phase (recipe: stable on, tutorial off).")
+    var cosineDecay: Bool?
+    @Flag(
+        inversion: .prefixedNo,
+        help: """
+            Train also on photos made to look as a door camera sees: infrared night, low light, motion blur, JPEG \
+            artefacts, the dog partly out of frame (recipe: off).
+            """)
+    var doorConditions: Bool?
     @Option(help: "Seed for initialisation, shuffling and augmentation.") var seed: UInt64 = 1
     @Flag(name: .customLong("no-augmentation"), help: "Train on the images as they are.") var noAugmentation = false
     @Option(help: "Resize method (nearest is Keras's default).") var resize = ResizeMethod.default
@@ -104,6 +115,8 @@ struct TrainCommand: DogDoorProgram {
         if let fineTuneEpochs { chosen.fineTuneEpochs = fineTuneEpochs }
         if let fineTuneLearningRate { chosen.fineTuneLearningRate = fineTuneLearningRate }
         if let fineTuneFrom { chosen.fineTuneFrom = fineTuneFrom }
+        if let cosineDecay { chosen.cosineDecay = cosineDecay }
+        if let doorConditions { chosen.doorConditions = doorConditions ? .door : .none }
         chosen.seed = seed
         if noAugmentation { chosen.augmentation = .none }
         return chosen
@@ -227,9 +240,23 @@ struct TrainCommand: DogDoorProgram {
                 ("resize", resize.rawValue), ("centering", centering.rawValue),
                 ("int8 form", int8Summary ?? "not written (--no-int8)"),
             ]
+        var doorMeasures: [(key: String, value: String)] = []
+        if let crossValidation {
+            doorMeasures.append(
+                (
+                    "threshold judged on images that did not choose it",
+                    crossValidation.summary(positiveClass: photos.positiveClass)
+                ))
+        }
+        if let int8Summary { doorMeasures.append(("int8 form", int8Summary)) }
+        let arguments = CommandLine.arguments
+        let calibrate = shellQuoted(
+            arguments.contains("--max-false-accept") ? arguments : arguments + ["--max-false-accept", "0"])
         try TrainingReport(
             run: result, photos: photos, recipe: recipe, calibration: calibration, settings: settings,
-            modelPath: output, modelSHA256: written.tensorsSHA256
+            modelPath: output, modelSHA256: written.tensorsSHA256,
+            metadata: .init(date: SystemClock().now().wall.iso8601, version: dogDoorVersion, commandLine: arguments),
+            calibrateCommand: calibrate, selection: result.selection, doorMeasures: doorMeasures
         ).write(to: reportPath)
         print("report: \(reportPath)")
     }

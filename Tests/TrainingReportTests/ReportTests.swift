@@ -584,10 +584,10 @@ private func matches(_ pattern: String, in text: String) -> [[String]] {
 
     @Test func commandLinesAreQuotedForTheShell() {
         #expect(
-            ReportText.shellQuoted(["dogdoor-train", "--data", "my photos/", "--note", "it's", "", "a=b,c:d/e.f"])
+            shellQuoted(["dogdoor-train", "--data", "my photos/", "--note", "it's", "", "a=b,c:d/e.f"])
                 == "dogdoor-train --data 'my photos/' --note 'it'\\''s' '' a=b,c:d/e.f")
         for risky in ["$HOME", "a;b", "*.jpg", "x|y", "~", "Bö", "a\"b", "(x)"] {
-            #expect(ReportText.shellQuoted([risky]) == "'\(risky)'", "\(risky)")
+            #expect(shellQuoted([risky]) == "'\(risky)'", "\(risky)")
         }
     }
 

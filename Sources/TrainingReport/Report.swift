@@ -272,13 +272,24 @@ public struct TrainingReport: Sendable {
         let target = PercentText.plain(targetFalseAcceptRate)
         let images = "\(c.total) validation " + (c.total == 1 ? "image" : "images")
         if isFitToDeploy {
+            let pos = ReportText.escape(positiveClass)
+            // Safe is not yet useful: a threshold that refuses most of the dog's photos keeps him waiting.
+            let mostlyRefused = c.positives > 0 && 2 * c.falseRejects > c.positives
             page.raw("<section class=\"verdict good\" aria-label=\"Verdict\">\n")
-            page.raw("<h2 id=\"verdict\">Fit to deploy on this evidence</h2>\n")
+            page.raw(
+                "<h2 id=\"verdict\">"
+                    + (mostlyRefused ? "Safe to deploy, but slow to admit \(pos)" : "Fit to deploy on this evidence")
+                    + "</h2>\n")
             page.raw(
                 "<p>At threshold \(threshold), \(c.falseAccepts) of \(c.negatives) \(neg) images are admitted, "
                     + "within the target of at most \(target). This is evidence from \(images) "
-                    + "(\(c.positives) \(ReportText.escape(positiveClass)), \(c.negatives) \(neg)), not a "
-                    + "guarantee:</p>\n")
+                    + "(\(c.positives) \(pos), \(c.negatives) \(neg)), not a guarantee:</p>\n")
+            if mostlyRefused {
+                page.raw(
+                    "<p><strong>\(c.falseRejects) of \(c.positives) \(pos) images are refused</strong>: at the door "
+                        + "\(pos) waits until enough frames score above the threshold. More photos of \(pos), "
+                        + "above all from the door's own camera, make the model surer of him.</p>\n")
+            }
         } else {
             page.raw("<section class=\"verdict bad\" aria-label=\"Verdict\">\n")
             page.raw("<h2 id=\"verdict\">Do not deploy this model</h2>\n")

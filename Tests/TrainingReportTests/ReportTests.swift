@@ -488,6 +488,17 @@ private func matches(_ pattern: String, in text: String) -> [[String]] {
         #expect(fit.contains("evidence from 30 validation images (10 bo, 20 not_bo)"))
         #expect(elementText(fit, id: "caveat") == report.calibration.caveat)
         #expect(!fit.contains("Do not deploy"))
+        #expect(!fit.contains("slow to admit"), "most bo images are admitted here")
+
+        // Safe but refusing most of the dog's images: said in the headline, with the count.
+        let strict = Calibration.fixed(threshold: 0.999_999, scores: report.validation)
+        #expect(strict.confusion.falseAccepts == 0 && 2 * strict.confusion.falseRejects > strict.confusion.positives)
+        var slow = report
+        slow.calibration = strict
+        let slowPage = slow.html()
+        #expect(slow.isFitToDeploy)
+        #expect(elementText(slowPage, id: "verdict") == "Safe to deploy, but slow to admit bo")
+        #expect(slowPage.contains("<strong>\(strict.confusion.falseRejects) of 10 bo images are refused</strong>"))
 
         // With no other animals validated, nothing supports deploying.
         report.validation = report.validation.filter(\.isPositive)

@@ -49,8 +49,8 @@ struct TrainCommand: DogDoorProgram {
 
     @Option(
         help: """
-            Training recipe: stable (the tutorial's, made to converge: standardised head features, warm-up and \
-            cosine decay, weights averaged over the last epochs) or tutorial (exactly the tutorial's). The \
+            Training recipe: stable (the tutorial's, made to converge: standardised head features, warm-up, \
+            weights averaged over the last epochs) or tutorial (exactly the tutorial's). The \
             options below override single settings of it.
             """)
     var recipe = TrainingRecipe.Name.stable
@@ -70,7 +70,7 @@ struct TrainCommand: DogDoorProgram {
     var fineTuneFrom: String?
     @Flag(
         inversion: .prefixedNo,
-        help: "Learning rate decays along a cosine in each phase (recipe: stable on, tutorial off).")
+        help: "Learning rate decays along a cosine in each phase after warm-up (recipe: off).")
     var cosineDecay: Bool?
     @Flag(
         inversion: .prefixedNo,

@@ -173,7 +173,8 @@ import Testing
         #expect(stable.stepsPerEpoch == tutorial.stepsPerEpoch && stable.batchSize == tutorial.batchSize)
         #expect(stable.learningRate == tutorial.learningRate)
         #expect(stable.fineTuneLearningRate == tutorial.fineTuneLearningRate)
-        #expect(stable.standardiseFeatures && stable.cosineDecay && stable.warmupEpochs == 1)
+        #expect(stable.standardiseFeatures && !stable.cosineDecay && stable.warmupEpochs == 1)
+        #expect(stable.averageLastEpochs == 5 && stable.fineTuneAverageLastEpochs == 3)
         #expect(TrainingRecipe.Name.stable.recipe == stable && TrainingRecipe.Name.tutorial.recipe == tutorial)
         #expect(Dictionary(uniqueKeysWithValues: stable.summary)["recipe"] == "stable")
     }

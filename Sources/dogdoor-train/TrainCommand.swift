@@ -49,11 +49,11 @@ struct TrainCommand: DogDoorProgram {
 
     @Option(
         help: """
-            Training recipe: stable (the tutorial's, made to converge: standardised head features, warm-up, \
-            weights averaged over the last epochs) or tutorial (exactly the tutorial's). The \
-            options below override single settings of it.
+            Training recipe: tutorial (the tutorial's, the best measured on real photos) or stable (the \
+            tutorial's with standardised head features, warm-up and weights averaged over the last epochs: \
+            steadier from epoch to epoch). The options below override single settings of it.
             """)
-    var recipe = TrainingRecipe.Name.stable
+    var recipe = TrainingRecipe.Name.tutorial
     @Option(help: "Epochs with the base frozen (recipe: 20).") var epochs: Int?
     @Option(name: .customLong("steps-per-epoch"), help: "Steps per epoch (recipe: 12).") var stepsPerEpoch: Int?
     @Option(name: .customLong("batch-size"), help: "Images per step (recipe: 8).") var batchSize: Int?

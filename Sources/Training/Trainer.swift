@@ -178,8 +178,9 @@ public final class Trainer {
         stream = BatchStream(count: training.count, batchSize: recipe.batchSize, random: rng.split())
     }
 
-    /// Runs both phases.
+    /// Runs both phases. Throws before any work if the recipe cannot run (`TrainingRecipe.validate`).
     public func run(observer: TrainingObserver?) throws -> TrainingResult {
+        try recipe.validate()
         var records: [EpochRecord] = []
         var phaseSeconds: [String: Double] = [:]
         var kept: [String] = []

@@ -313,9 +313,14 @@ def test_idempotent_and_repairs_damage(tmp_path, vgg_weights):
     assert "unreadable" in import_weights(*args).stdout
     assert output.read_bytes() == original
 
+    # A hard link keeps the previous file's inode alive, so the file system cannot hand the same
+    # inode number to the replacement (comparing with an inode freed earlier was flaky in CI).
+    previous = tmp_path / "previous.safetensors"
+    os.link(output, previous)
     forced = import_weights(*args, "--force")
     assert forced.returncode == 0 and "wrote" in forced.stdout
-    assert os.stat(output).st_ino != second.st_ino
+    assert os.stat(output).st_ino != os.stat(previous).st_ino, "--force must replace the file, not rewrite it"
+    assert previous.read_bytes() == original
     assert leftovers(tmp_path) == []
 
 

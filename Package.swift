@@ -177,7 +177,7 @@ let package = Package(
         .testTarget(name: "SupportTests", dependencies: ["Support", "TestSupport"]),
         .testTarget(
             name: "NeuralNetTests",
-            dependencies: ["NeuralNet", "Support", "CKernels", "TestSupport", "CTestBootstrap"],
+            dependencies: ["NeuralNet", "Support", "CKernels", "COpenBLAS", "TestSupport", "CTestBootstrap"],
             resources: [.copy("Golden")]),
         .testTarget(
             name: "ImagingTests", dependencies: ["Imaging", "Support", "CImageCodecs"],

@@ -14,6 +14,29 @@ const char *dd_openblas_config(void) { return openblas_get_config(); }
 int dd_openblas_num_threads(void) { return openblas_get_num_threads(); }
 void dd_openblas_set_num_threads(int threads) { openblas_set_num_threads(threads); }
 
+// LAPACK (Fortran interface; Debian's OpenBLAS exports it). Matrices are column-major there: a row-major
+// symmetric matrix is the same array, and LAPACK's lower triangle is the row-major upper one.
+extern void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info);
+extern void dpotri_(const char *uplo, const int *n, double *a, const int *lda, int *info);
+
+int dd_inverse_cholesky_upper(double *a, int n) {
+    int info = 0;
+    const char lower = 'L';
+    // a = L L^T, then a^-1 from L; both touch only LAPACK's lower (our upper) triangle.
+    dpotrf_(&lower, &n, a, &n, &info);
+    if (info != 0) return info;
+    dpotri_(&lower, &n, a, &n, &info);
+    if (info != 0) return info;
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++) a[(size_t)j * n + i] = a[(size_t)i * n + j];
+    // a^-1 = L' L'^T with L' lower in LAPACK's terms: row-major, that is U^T U with U = L'^T upper.
+    dpotrf_(&lower, &n, a, &n, &info);
+    if (info != 0) return info;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < i; j++) a[(size_t)i * n + j] = 0;
+    return 0;
+}
+
 unsigned dd_cpu_features(void) {
     unsigned f = 0;
 #if defined(__x86_64__) || defined(__i386__)

@@ -49,7 +49,10 @@ public final class QuantizedConvWeights: @unchecked Sendable {
     /// Tried and not kept: the scale of least squared rounding error among 64 steps from that one down to half
     /// of it; on the tutorial model its int8 logits were no closer to the float ones (validation photos: mean
     /// difference -0.040 and spread 0.076, against -0.028 and 0.062 with the largest weight's scale).
-    public init(hwio: UnsafePointer<Float>, cin: Int, cout: Int) {
+    ///
+    /// With `rounded` (bytes `[9 * cin][cout]` in -127...127, e.g. from `CompensatedRounding`), keeps those bytes
+    /// instead, with the same scales.
+    public init(hwio: UnsafePointer<Float>, cin: Int, cout: Int, rounded: [Int8]? = nil) {
         self.cin = cin
         self.cout = cout
         let rows = 9 * cin
@@ -60,6 +63,11 @@ public final class QuantizedConvWeights: @unchecked Sendable {
         }
         for c in 0..<cout { scales[c] = scales[c] > 0 ? scales[c] / 127 : 1 }
         let kernel = self.kernel
+        if let rounded {
+            precondition(rounded.count == rows * cout && !rounded.contains(-128), "bytes must be [9 * cin][cout]")
+            kernel.update(from: rounded, count: rounded.count)
+            return
+        }
         for k in 0..<rows {
             for c in 0..<cout {
                 let q = (hwio[k * cout + c] / scales[c]).rounded(.toNearestOrEven)
@@ -154,6 +162,10 @@ public struct ActivationHistogram: Sendable, Equatable {
 public struct QuantizationRecord: Sendable, Equatable {
     public static let precision = "int8"
     public static let weightsMethod =
+        "int8 symmetric, one scale per output channel (largest weight), rounded with error compensation (GPTQ) "
+        + "where calibration windows outnumber a layer's inputs 2:1; bias corrected analytically and empirically"
+    /// What files written before error-compensated rounding say (and `refined(compensatingRounding: false)`).
+    public static let nearestWeightsMethod =
         "int8 symmetric, one scale per output channel (largest weight); bias corrected analytically and empirically"
     public static let activationsMethod = "uint8 with zero point 0, one scale per layer input"
     public static let calibrationMethod = "mse-clip"
@@ -274,6 +286,8 @@ public struct Int8Calibration: Sendable, Equatable {
     public var outputMeans: [[Double]]
     /// Added to each int8 layer's bias after the analytic correction (see `refined`); zeros until then.
     public var biasAdjustments: [[Double]]
+    /// Each int8 layer's bytes from error-compensated rounding (see `refined`); nil: rounded to nearest.
+    public var roundedKernels: [[Int8]?]
     public var images: Int
 
     public init(activationScales: [Float], inputTapMeans: [[Double]], outputMeans: [[Double]], images: Int) {
@@ -281,27 +295,45 @@ public struct Int8Calibration: Sendable, Equatable {
         self.inputTapMeans = inputTapMeans
         self.outputMeans = outputMeans
         biasAdjustments = QuantizationRecord.int8Layers.map { [Double](repeating: 0, count: $0.cout) }
+        roundedKernels = [[Int8]?](repeating: nil, count: QuantizationRecord.int8Layers.count)
         self.images = images
     }
 
     /// The manifest record of these scales (digest and self-test are filled in when the model is written).
     public var record: QuantizationRecord {
-        QuantizationRecord(activationScales: activationScales, calibrationImages: images)
+        var record = QuantizationRecord(activationScales: activationScales, calibrationImages: images)
+        if roundedKernels.allSatisfy({ $0 == nil }) { record.weights = QuantizationRecord.nearestWeightsMethod }
+        return record
     }
 
-    /// Empirical bias correction: layer by layer, runs the int8 network (with the corrections so far) on the
-    /// calibration `images` and moves each output channel's bias by the difference between the float network's
-    /// mean output and the int8 network's. This removes the drift the analytic correction cannot see: rounding
-    /// before a ReLU is unbiased, the ReLU after it is not, and the bias compounds over 12 layers (measured on
-    /// the tutorial photos: int8 logits 0.067 lower on average without it).
+    /// Error-compensated rounding and empirical bias correction, layer by layer on the calibration `images`,
+    /// each layer seeing the int8 network with the layers before it already final:
+    ///
+    /// 1. (with `compensatingRounding`) runs the int8 network to collect the layer's input second moments and
+    ///    rounds its weights against them (`CompensatedRounding`). Where the images give fewer than
+    ///    `CompensatedRounding.windowsPerInput` windows per input of the layer, the second moments would be
+    ///    fitted to those few windows rather than measured, and the layer is rounded to nearest (as it is
+    ///    where the factorisation fails);
+    /// 2. runs it again and moves each output channel's bias by the difference between the float network's
+    ///    mean output and the int8 network's. This removes the drift the analytic correction cannot see:
+    ///    rounding before a ReLU is unbiased, the ReLU after it is not, and the bias compounds over 12 layers
+    ///    (measured on the tutorial photos: int8 logits 0.067 lower on average without it).
     public func refined(
-        _ parameters: VGG16Parameters, images: [[Float]], side: Int, threads: ComputeThreads
+        _ parameters: VGG16Parameters, images: [[Float]], side: Int, threads: ComputeThreads,
+        compensatingRounding: Bool = true
     ) throws -> Int8Calibration {
         var result = self
-        for layer in 0..<QuantizationRecord.int8Layers.count {
-            let extractor = try QuantizedFeatureExtractor(
+        func network() throws -> QuantizedFeatureExtractor {
+            try QuantizedFeatureExtractor(
                 floatWeights: parameters, int8Weights: QuantizedParameters(parameters, calibration: result),
                 activationScales: activationScales, threads: threads)
+        }
+        for layer in 0..<QuantizationRecord.int8Layers.count {
+            if compensatingRounding {
+                result.roundedKernels[layer] = try Self.compensatedKernel(
+                    layer, parameters, network: network(), images: images, side: side)
+            }
+            let extractor = try network()
             var sums = [Double](repeating: 0, count: outputMeans[layer].count)
             extractor.observer = { index, means in
                 if index == layer { for c in 0..<sums.count { sums[c] += means[c] } }
@@ -312,6 +344,27 @@ public struct Int8Calibration: Sendable, Equatable {
             }
         }
         return result
+    }
+}
+
+extension Int8Calibration {
+    /// The bytes of int8 layer `layer` rounded against its inputs in `network` on `images`; nil (round to
+    /// nearest) when they give too few windows or the factorisation fails.
+    fileprivate static func compensatedKernel(
+        _ layer: Int, _ parameters: VGG16Parameters, network: QuantizedFeatureExtractor, images: [[Float]], side: Int
+    ) -> [Int8]? {
+        let spec = QuantizationRecord.int8Layers[QuantizationRecord.int8Layers.startIndex + layer]
+        var hessian = LayerInputHessian(channels: spec.cin)
+        network.inputObserver = { index, input, shape in
+            if index == layer { hessian.add(input, shape: shape) }
+        }
+        for image in images { _ = network.extract(image, batch: 1, side: side) }
+        guard hessian.windows >= CompensatedRounding.windowsPerInput * hessian.rows else { return nil }
+        let weights = parameters.conv[VGG16.index(of: spec.name)!]
+        let scales = QuantizedConvWeights(hwio: weights.kernel.pointer, cin: spec.cin, cout: spec.cout).scales
+        return CompensatedRounding.round(
+            hwio: weights.kernel.pointer, cin: spec.cin, cout: spec.cout, scales: scales.pointer,
+            hessian: hessian.matrix)
     }
 }
 

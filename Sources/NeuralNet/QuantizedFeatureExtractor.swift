@@ -33,7 +33,8 @@ public struct QuantizedParameters: QuantizedWeightSource, ConvWeightSource {
         for (index, (spec, means)) in zip(QuantizationRecord.int8Layers, inputTapMeans).enumerated() {
             precondition(means.count == 9 * spec.cin, "\(spec.name): expected \(9 * spec.cin) tap means")
             let p = parameters.conv[VGG16.index(of: spec.name)!]
-            let q = QuantizedConvWeights(hwio: p.kernel.pointer, cin: spec.cin, cout: spec.cout)
+            let q = QuantizedConvWeights(
+                hwio: p.kernel.pointer, cin: spec.cin, cout: spec.cout, rounded: calibration.roundedKernels[index])
             var corrected = (0..<spec.cout).map { Double(p.bias[$0]) + calibration.biasAdjustments[index][$0] }
             for k in 0..<(9 * spec.cin) where means[k] != 0 {
                 for c in 0..<spec.cout {
@@ -158,6 +159,9 @@ public final class QuantizedFeatureExtractor: FeatureExtracting, @unchecked Send
     /// When set, called after each int8 layer (0 = block1_conv2) with its output's mean per channel, in the
     /// units of the float network (over the batch; pooled where the network pools): for calibration.
     public var observer: ((_ layer: Int, _ means: [Double]) -> Void)?
+    /// When set, called before each int8 layer (0 = block1_conv2) with the bytes it reads (`[batch][h][w][cin]`,
+    /// `value = scale * byte` with the layer's activation scale): for error-compensated rounding.
+    public var inputObserver: ((_ layer: Int, _ input: UnsafePointer<UInt8>, _ shape: ActivationShape) -> Void)?
 
     /// Rows of block1_conv1 computed (in float) and quantised at a time.
     static let bandRows = 32
@@ -312,6 +316,7 @@ public final class QuantizedFeatureExtractor: FeatureExtracting, @unchecked Send
                 out_u8: isLast || layer.spec.poolAfter ? nil : destination,
                 out_f32: isLast ? last.pointer : nil,
                 pooled: !isLast && layer.spec.poolAfter ? destination : nil)
+            inputObserver?(i, source, shape)
             timed(i + 1) { convolve(layer, input: source, shape: shape, e: e) }
             if layer.spec.poolAfter && !isLast {
                 shape.height /= 2

@@ -59,6 +59,12 @@ typedef struct {
 /// Takes about 10-20 ms on a desktop x86-64 core.
 int dd_blas_check_gemm(int threads, dd_gemm_check_failure *first_failure);
 
+/// Replaces the symmetric positive definite `n` x `n` matrix `a` (row-major, both triangles) by the upper
+/// triangular `U` with `U^T U = a^-1` (zeros below the diagonal), in double precision with LAPACK's
+/// `dpotrf`/`dpotri` from OpenBLAS: the factor error-compensated rounding walks along. Returns 0, or the
+/// LAPACK `info` (> 0: `a`, or its inverse, is not positive definite; `a` then holds partial results).
+int dd_inverse_cholesky_upper(double *a, int n);
+
 /// Number of online CPUs (sysconf), at least 1.
 int dd_online_cpus(void);
 

@@ -44,6 +44,7 @@ public struct ComputeOptions: ParsableArguments {
 
 extension PixelFormat: ExpressibleByArgument {}
 extension ExecutionPlan.Preset: ExpressibleByArgument {}
+extension WeightRounding: ExpressibleByArgument {}
 extension Precision: ExpressibleByArgument {}
 extension ResizeMethod: ExpressibleByArgument {}
 extension Centering: ExpressibleByArgument {}

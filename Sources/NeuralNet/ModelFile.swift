@@ -214,6 +214,8 @@ public enum ModelFile {
         manifest.signature = signingKey.map {
             ModelSignature(publicKey: $0.publicKey, value: $0.signature(for: manifest.signedMessage))
         }
+        // What this build writes it must read back: a manifest its own reader refuses is not written.
+        _ = try ModelManifest(json: manifest.json)
         let metadata = [manifestKey: manifest.json.serialized(), formatKey: formatValue]
         try withExtendedLifetime(quantized) {
             try SafetensorsWriter.write(tensors, metadata: metadata, to: path)

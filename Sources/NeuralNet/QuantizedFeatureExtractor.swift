@@ -162,6 +162,9 @@ public final class QuantizedFeatureExtractor: FeatureExtracting, @unchecked Send
     /// When set, called before each int8 layer (0 = block1_conv2) with the bytes it reads (`[batch][h][w][cin]`,
     /// `value = scale * byte` with the layer's activation scale): for error-compensated rounding.
     public var inputObserver: ((_ layer: Int, _ input: UnsafePointer<UInt8>, _ shape: ActivationShape) -> Void)?
+    /// When set, `extract` stops after this int8 layer (0 = block1_conv2) and leaves `features` unwritten: for
+    /// calibration, whose observers need the layers up to one only.
+    public var lastLayer: Int?
 
     /// Rows of block1_conv1 computed (in float) and quantised at a time.
     static let bandRows = 32
@@ -330,6 +333,7 @@ public final class QuantizedFeatureExtractor: FeatureExtracting, @unchecked Send
                         ? channelMeans(last.pointer, shape)
                         : channelMeans(destination, shape, scale: activationScales[i + 1]))
             }
+            if let lastLayer, i >= lastLayer { return }
         }
         buffers.removeAll()
         // block5_conv3 wrote floats at full resolution: pool, then average.

@@ -14,7 +14,7 @@ extension ModelCommand {
             discussion: """
                 Verifies the model, calibrates one activation scale per layer on photos (the training photos of a \
                 data folder with train/, else every image below the folder; up to --images of them, spread over \
-                the folder), quantises the weights per output channel, and writes the file with the float tensors \
+                the folder), quantises the weights per output channel (--rounding), and writes the file with the float tensors \
                 unchanged and the int8 ones beside them, each with its checksum and self-test. Then compares the \
                 two forms on the folder's validation photos (valid/), or else on the calibration photos. A \
                 signature does not survive: sign the new file again.
@@ -33,6 +33,12 @@ extension ModelCommand {
         @Option(help: "Calibration images used at most.")
         var images: Int = Quantizer.defaultImageLimit
 
+        @Option(
+            help: """
+                How weights become bytes: compensated (GPTQ: rounding errors that the photos show to cancel are                 made to cancel; minutes) or nearest (each weight to its nearest byte; seconds).
+                """)
+        var rounding: WeightRounding = .compensated
+
         @OptionGroup var compute: ComputeOptions
 
         func validate() throws {
@@ -49,7 +55,7 @@ extension ModelCommand {
                 resizeName: manifest.resize, centeringName: manifest.centering, side: manifest.inputSize)
             let files = try Quantizer.calibrationFiles(in: calibration, limit: images)
             let (int8, skipped) = try Quantizer.calibrate(
-                parameters, files: files, preprocessor: preprocessor, threads: threads)
+                parameters, files: files, preprocessor: preprocessor, threads: threads, rounding: rounding)
             for file in skipped { printError("dogdoor: skipped \(file.path): \(file.reason)") }
             if manifest.signature != nil {
                 printError(

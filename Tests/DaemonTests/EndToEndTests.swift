@@ -109,6 +109,18 @@ import Testing
         #expect(model.manifest.tensorsSHA256 == manifest.tensorsSHA256, "the float tensors are unchanged")
         let info = try runProgram(dogdoor, ["model", "info", quantized])
         #expect(info.status == 0 && info.output.contains("int8 form:      calibrated on 8 images"), "\(info.output)")
+        #expect(model.manifest.quantization?.weights == QuantizationRecord.weightsMethod)
+        // Rounded to nearest on request, and recorded so.
+        let nearest = dir + "/nearest.safetensors"
+        let fast = try runProgram(
+            dogdoor,
+            [
+                "model", "quantize", "--model", floatOnly, "--calibration", fixture.directory + "/data", "--images",
+                "8", "--rounding", "nearest", "--output", nearest,
+            ])
+        #expect(fast.status == 0, "\(fast.output)")
+        let nearestModel = try DogDoorModel(path: nearest, precision: .int8)
+        #expect(nearestModel.manifest.quantization?.weights == QuantizationRecord.nearestWeightsMethod)
         let empty = dir + "/no-images"
         try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
         let refused = try runProgram(

@@ -19,9 +19,8 @@ import pytest
 import dogdoor_stack as ds
 
 # selenium comes from Scripts/requirements-setup.txt: a missing one is a broken setup, not a reason to skip.
-from selenium.common.exceptions import TimeoutException  # noqa: E402
+from selenium.common.exceptions import TimeoutException, WebDriverException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 PHONE = (412, 915)
@@ -74,20 +73,28 @@ def page_summary(driver) -> str:
     return f"at {driver.current_url}, page text:\n{body[:1500]}"
 
 
-def wait_until(driver, condition, what: str, timeout: float = WAIT):
-    """WebDriverWait with a failure that says what was expected and what the page showed."""
+def wait_until(driver, condition, what: str, timeout: float = WAIT, ignored=()):
+    """WebDriverWait with a failure that says what was expected and what the page showed. `ignored` names the
+    exceptions that mean "not yet" (a page in the middle of loading), not failure."""
     try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition)
+        return WebDriverWait(driver, timeout, poll_frequency=0.1, ignored_exceptions=ignored).until(condition)
     except TimeoutException:
         pytest.fail(f"waited {timeout} s for {what}; {page_summary(driver)}")
 
 
 def submit(driver, button) -> None:
-    """Clicks a form's button and waits for the page it leads to (the POST, its redirect and the new page)."""
-    old = driver.find_element(By.TAG_NAME, "html")
+    """Clicks a form's button and waits for the page it leads to (the POST, its redirect and the new page).
+
+    The old page carries a mark in its window; the new page is there when a script finds no mark and a complete
+    document. (Waiting for the old <html> element to go stale raced: in the middle of the navigation chromedriver
+    answered "Node with given id does not belong to the document" as an unknown error, not as a stale element.)
+    While the navigation runs, a script may also fail because its page went away: that means "not yet"."""
+    driver.execute_script("window.dogdoorOldPage = true;")
     button.click()
-    wait_until(driver, expected_conditions.staleness_of(old), "the form's answer page")
-    wait_until(driver, lambda d: d.execute_script("return document.readyState") == "complete", "the page to load")
+    wait_until(driver,
+               lambda d: d.execute_script(
+                   "return window.dogdoorOldPage !== true && document.readyState === 'complete'"),
+               "the form's answer page", ignored=(WebDriverException,))
 
 
 def text_of(driver, selector: str) -> str:

@@ -18,11 +18,17 @@ public struct LayerInputHessian: Sendable {
     private var sums: [Double]
     public private(set) var windows = 0
     private var images = 0
+    /// One image's windows (`[windowsPerImage][rows]`) and their products (`[rows][rows]`), reused from image to
+    /// image: for block 5 they are 19 MB and 85 MB, too much to allocate and clear for every photo.
+    private var windowScratch: [Float]
+    private var productScratch: [Float]
 
     public init(channels: Int) {
         self.channels = channels
         rows = 9 * channels
         sums = [Double](repeating: 0, count: rows * rows)
+        windowScratch = [Float](repeating: 0, count: Self.windowsPerImage * rows)
+        productScratch = [Float](repeating: 0, count: rows * rows)
     }
 
     /// Adds the windows of every image of `input` (`[batch][height][width][channels]` bytes).
@@ -31,13 +37,11 @@ public struct LayerInputHessian: Sendable {
         let (h, w, c, k) = (shape.height, shape.width, channels, rows)
         let pixels = h * w
         let stride = (pixels + Self.windowsPerImage - 1) / Self.windowsPerImage
-        var a = [Float](repeating: 0, count: Self.windowsPerImage * k)
-        var product = [Float](repeating: 0, count: k * k)
         for n in 0..<shape.batch {
             let image = input + n * shape.imageFloats
             var m = 0
             var p = images % stride
-            a.withUnsafeMutableBufferPointer { a in
+            windowScratch.withUnsafeMutableBufferPointer { a in
                 while p < pixels {
                     let (y, x) = (p / w, p % w)
                     let row = a.baseAddress! + m * k
@@ -55,13 +59,18 @@ public struct LayerInputHessian: Sendable {
                     p += stride
                 }
                 // Per image in float: bytes are exact, and a sum of at most 1024 products below 2^16 keeps a
-                // relative error near 1e-7 before it joins the double total.
-                cblas_ssyrk(
-                    CblasRowMajor, CblasUpper, CblasTrans, Int32(k), Int32(m), 1, a.baseAddress!, Int32(k), 0,
-                    &product, Int32(k))
+                // relative error near 1e-7 before it joins the double total. beta 0: the upper triangle is
+                // overwritten, whatever the previous image left there.
+                productScratch.withUnsafeMutableBufferPointer { product in
+                    cblas_ssyrk(
+                        CblasRowMajor, CblasUpper, CblasTrans, Int32(k), Int32(m), 1, a.baseAddress!, Int32(k), 0,
+                        product.baseAddress!, Int32(k))
+                }
             }
-            for i in 0..<k {
-                for j in i..<k { sums[i * k + j] += Double(product[i * k + j]) }
+            productScratch.withUnsafeBufferPointer { product in
+                for i in 0..<k {
+                    for j in i..<k { sums[i * k + j] += Double(product[i * k + j]) }
+                }
             }
             windows += m
             images += 1

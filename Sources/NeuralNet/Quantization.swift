@@ -66,11 +66,7 @@ public final class QuantizedConvWeights: @unchecked Sendable {
         self.cout = cout
         let rows = 9 * cin
         storage = ByteBuffer(count: rows * cout)
-        scales = FloatBuffer(count: cout)
-        for k in 0..<rows {
-            for c in 0..<cout { scales[c] = max(scales[c], abs(hwio[k * cout + c])) }
-        }
-        for c in 0..<cout { scales[c] = scales[c] > 0 ? scales[c] / 127 : 1 }
+        scales = Self.scales(hwio: hwio, cin: cin, cout: cout)
         let kernel = self.kernel
         if let rounded {
             precondition(rounded.count == rows * cout && !rounded.contains(-128), "bytes must be [9 * cin][cout]")
@@ -83,6 +79,16 @@ public final class QuantizedConvWeights: @unchecked Sendable {
                 kernel[k * cout + c] = Int8(max(-127, min(127, q)))
             }
         }
+    }
+
+    /// The per-output-channel scales of `hwio` (`[9 * cin][cout]`): `max |w| / 127`, 1 for an all-zero channel.
+    public static func scales(hwio: UnsafePointer<Float>, cin: Int, cout: Int) -> FloatBuffer {
+        let scales = FloatBuffer(count: cout)
+        for k in 0..<(9 * cin) {
+            for c in 0..<cout { scales[c] = max(scales[c], abs(hwio[k * cout + c])) }
+        }
+        for c in 0..<cout { scales[c] = scales[c] > 0 ? scales[c] / 127 : 1 }
+        return scales
     }
 
     /// `[9 * cin][cout]` signed bytes.
@@ -372,7 +378,7 @@ extension Int8Calibration {
         for image in images { _ = network.extract(image, batch: 1, side: side) }
         guard hessian.windows >= CompensatedRounding.windowsPerInput * hessian.rows else { return nil }
         let weights = parameters.conv[VGG16.index(of: spec.name)!]
-        let scales = QuantizedConvWeights(hwio: weights.kernel.pointer, cin: spec.cin, cout: spec.cout).scales
+        let scales = QuantizedConvWeights.scales(hwio: weights.kernel.pointer, cin: spec.cin, cout: spec.cout)
         return CompensatedRounding.round(
             hwio: weights.kernel.pointer, cin: spec.cin, cout: spec.cout, scales: scales.pointer,
             hessian: hessian.matrix)

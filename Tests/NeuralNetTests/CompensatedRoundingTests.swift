@@ -76,17 +76,10 @@ import Testing
         #expect(dd_inverse_cholesky_upper(&singular, 2) != 0)
     }
 
-    @Test func hessianIsTheMeanOfTheWindowsOuterProducts() {
-        let (h, w, c) = (5, 4, 2)
-        let bytes = Self.correlatedBytes(seed: 1, height: h, width: w, channels: c)
-        var hessian = LayerInputHessian(channels: c)
-        bytes.withUnsafeBufferPointer {
-            hessian.add($0.baseAddress!, shape: ActivationShape(batch: 1, height: h, width: w, channels: c))
-        }
-        #expect(hessian.windows == h * w)
-        // Direct: every output pixel's 3x3 window, zero padded, tap-major.
+    /// The sum of `x x^T` over every 3x3 window (zero padded, tap-major) of one `[h][w][c]` image, directly.
+    static func windowProducts(_ bytes: [UInt8], h: Int, w: Int, c: Int) -> [Double] {
         let rows = 9 * c
-        var expected = [Double](repeating: 0, count: rows * rows)
+        var sums = [Double](repeating: 0, count: rows * rows)
         for y in 0..<h {
             for x in 0..<w {
                 var window = [Double](repeating: 0, count: rows)
@@ -95,11 +88,46 @@ import Testing
                     guard sy >= 0, sy < h, sx >= 0, sx < w else { continue }
                     for i in 0..<c { window[tap * c + i] = Double(bytes[(sy * w + sx) * c + i]) }
                 }
-                for i in 0..<rows { for j in 0..<rows { expected[i * rows + j] += window[i] * window[j] / 20 } }
+                for i in 0..<rows { for j in 0..<rows { sums[i * rows + j] += window[i] * window[j] } }
             }
         }
-        let matrix = hessian.matrix
-        for i in 0..<(rows * rows) { #expect(abs(matrix[i] - expected[i]) <= 1e-6 * max(1, expected[i])) }
+        return sums
+    }
+
+    /// The largest `|a - b| / max(1, |b|)` over two matrices.
+    static func largestRelativeDifference(_ a: [Double], _ b: [Double]) -> Double {
+        zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1) / max(1, abs($1.1))) }
+    }
+
+    @Test func hessianIsTheMeanOfTheWindowsOuterProducts() {
+        let (h, w, c) = (5, 4, 2)
+        let bytes = Self.correlatedBytes(seed: 1, height: h, width: w, channels: c)
+        var hessian = LayerInputHessian(channels: c)
+        bytes.withUnsafeBufferPointer {
+            hessian.add($0.baseAddress!, shape: ActivationShape(batch: 1, height: h, width: w, channels: c))
+        }
+        #expect(hessian.windows == h * w)
+        let expected = Self.windowProducts(bytes, h: h, w: w, c: c).map { $0 / Double(h * w) }
+        #expect(Self.largestRelativeDifference(hessian.matrix, expected) <= 1e-6)
+    }
+
+    /// Images of different sizes, one `add` each: the scratch the windows and products reuse carries nothing
+    /// from one image to the next (a smaller image after a larger one leaves stale windows behind it).
+    @Test func hessianAddsImagesOfDifferentSizes() {
+        let c = 3
+        let large = Self.correlatedBytes(seed: 2, height: 6, width: 5, channels: c)
+        let small = Self.correlatedBytes(seed: 3, height: 3, width: 2, channels: c)
+        var hessian = LayerInputHessian(channels: c)
+        for (bytes, h, w) in [(large, 6, 5), (small, 3, 2)] {
+            bytes.withUnsafeBufferPointer {
+                hessian.add($0.baseAddress!, shape: ActivationShape(batch: 1, height: h, width: w, channels: c))
+            }
+        }
+        #expect(hessian.windows == 36)
+        let expected = zip(
+            Self.windowProducts(large, h: 6, w: 5, c: c), Self.windowProducts(small, h: 3, w: 2, c: c)
+        ).map { ($0 + $1) / 36 }
+        #expect(Self.largestRelativeDifference(hessian.matrix, expected) <= 1e-6)
     }
 
     @Test func largeMapsAreSampledEvenly() {

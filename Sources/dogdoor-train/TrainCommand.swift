@@ -79,6 +79,18 @@ struct TrainCommand: DogDoorProgram {
             artefacts, the dog partly out of frame (recipe: off).
             """)
     var doorConditions: Bool?
+    @Option(
+        name: .customLong("average-epochs"),
+        help:
+            "Phase 1 keeps the head averaged over the ends of its last N epochs; 0 or 1 keeps the last (recipe: 0, stable 5)."
+    )
+    var averageEpochs: Int?
+    @Option(
+        name: .customLong("fine-tune-average-epochs"),
+        help:
+            "Phase 2 keeps the weights averaged over the ends of its last N epochs; 0 or 1 keeps the last (recipe: 0, stable 3)."
+    )
+    var fineTuneAverageEpochs: Int?
     @Option(help: "Seed for initialisation, shuffling and augmentation.") var seed: UInt64 = 1
     @Flag(name: .customLong("no-augmentation"), help: "Train on the images as they are.") var noAugmentation = false
     @Option(help: "Resize method (nearest is Keras's default).") var resize = ResizeMethod.default
@@ -124,6 +136,8 @@ struct TrainCommand: DogDoorProgram {
         if let fineTuneFrom { chosen.fineTuneFrom = fineTuneFrom }
         if let cosineDecay { chosen.cosineDecay = cosineDecay }
         if let doorConditions { chosen.doorConditions = doorConditions ? .door : .none }
+        if let averageEpochs { chosen.averageLastEpochs = averageEpochs }
+        if let fineTuneAverageEpochs { chosen.fineTuneAverageLastEpochs = fineTuneAverageEpochs }
         chosen.seed = seed
         if noAugmentation { chosen.augmentation = .none }
         return chosen
@@ -138,6 +152,9 @@ struct TrainCommand: DogDoorProgram {
         }
         guard chosen.epochs + chosen.fineTuneEpochs > 0 else {
             throw ValidationError("nothing to train: --epochs and --fine-tune-epochs are both 0")
+        }
+        guard chosen.averageLastEpochs >= 0, chosen.fineTuneAverageLastEpochs >= 0 else {
+            throw ValidationError("--average-epochs and --fine-tune-average-epochs must be >= 0")
         }
         guard chosen.learningRate > 0, chosen.fineTuneLearningRate > 0 else {
             throw ValidationError("learning rates must be positive")

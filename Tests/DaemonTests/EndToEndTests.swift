@@ -128,6 +128,37 @@ import Testing
         #expect(refused.status != 0 && refused.output.contains("\(empty): no images"), "\(refused.output)")
     }
 
+    /// `dogdoor-train` end to end on the fixture's photos, small and short (64x64 inputs, a few steps): the
+    /// averaging options override the recipe's and the run says which weights it kept; a negative count is
+    /// refused before anything trains.
+    @Test func trainCommandAveragesTheEpochsItIsTold() throws {
+        let fixture = try TrainedFixture.get()
+        let dir = Self.directory()
+        let train = Binaries.path("dogdoor-train")
+        let common = [
+            "--data", fixture.directory + "/data", "--positive", "bo", "--weights", Binaries.weights, "--input-size",
+            "64", "--epochs", "2", "--steps-per-epoch", "2", "--fine-tune-epochs", "3", "--no-int8",
+        ]
+        let run = try runProgram(
+            train,
+            common + [
+                "--average-epochs", "2", "--fine-tune-average-epochs", "2", "--output", dir + "/averaged.safetensors",
+            ])
+        #expect(run.status == 0, "\(run.output)")
+        #expect(
+            run.output.contains(
+                "Kept: phase 1: the head averaged over epochs 1-2; phase 2: the weights averaged over epochs 2-3."),
+            "\(run.output)")
+        _ = try DogDoorModel(path: dir + "/averaged.safetensors")
+        let refused = try runProgram(
+            train, common + ["--fine-tune-average-epochs=-1", "--output", dir + "/refused.safetensors"])
+        #expect(
+            refused.status != 0
+                && refused.output.contains("--average-epochs and --fine-tune-average-epochs must be >= 0"),
+            "\(refused.output)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/refused.safetensors"))
+    }
+
     @Test func countsDecisionsAndKeepsUncertainFrames() throws {
         // Other animals score below a threshold of 0.5; with a band of 0.5 every one of their frames is
         // "uncertain", and one snapshot per interval is kept for labelling.

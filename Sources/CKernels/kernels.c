@@ -336,9 +336,10 @@ DD_HOT void dd_wino_input(int m, const float *images, int H, int W, int C, int g
 }
 
 /// Output transform of global tile rows [g0, g1) from M[alpha^2][planeTiles][cout] (starting at tile
-/// `tileOffset`) plus the epilogue; `e.out` and `e.pooled` point at the batch's first image.
-DD_HOT void dd_wino_output(int m, const float *M, size_t planeTiles, size_t tileOffset, int H, int W, int cout,
-                           int g0, int g1, dd_epilogue e) {
+/// `tileOffset`) plus the epilogue, for `cout` channels of outputs that hold `stride` channels per pixel:
+/// `e`'s pointers (bias, out, pooled, mask) already point at the first of those channels.
+DD_INLINE void wino_output(int m, const float *M, size_t planeTiles, size_t tileOffset, int H, int W, int cout,
+                           int stride, int g0, int g1, dd_epilogue e) {
     const int A = m + 2;
     const int tilesAcross = (W + m - 1) / m, tilesDown = (H + m - 1) / m;
     const size_t plane = planeTiles * cout;
@@ -347,9 +348,9 @@ DD_HOT void dd_wino_output(int m, const float *M, size_t planeTiles, size_t tile
     float y[16][CB] __attribute__((aligned(64)));
     for (int g = g0; g < g1; g++) {
         const int img = g / tilesDown, tr = g % tilesDown;
-        float *out = e.out ? e.out + (size_t)img * H * W * cout : NULL;
-        const float *mask = e.mask ? e.mask + (size_t)img * H * W * cout : NULL;
-        float *pooled = e.pooled ? e.pooled + (size_t)img * (H / 2) * Wo * cout : NULL;
+        float *out = e.out ? e.out + (size_t)img * H * W * stride : NULL;
+        const float *mask = e.mask ? e.mask + (size_t)img * H * W * stride : NULL;
+        float *pooled = e.pooled ? e.pooled + (size_t)img * (H / 2) * Wo * stride : NULL;
         for (int tc = 0; tc < tilesAcross; tc++) {
             const size_t t = tileOffset + (size_t)(g - g0) * tilesAcross + tc;
             for (int c0 = 0; c0 < cout; c0 += CB) {
@@ -380,9 +381,9 @@ DD_HOT void dd_wino_output(int m, const float *M, size_t planeTiles, size_t tile
                         for (int j = 0; j < m; j++) {
                             const int ox = tc * m + j;
                             if (ox >= W) break;
-                            float *restrict dst = out + ((size_t)oy * W + ox) * cout + c0;
+                            float *restrict dst = out + ((size_t)oy * W + ox) * stride + c0;
                             if (mask) {
-                                const float *restrict keep = mask + ((size_t)oy * W + ox) * cout + c0;
+                                const float *restrict keep = mask + ((size_t)oy * W + ox) * stride + c0;
                                 const float *restrict v = y[i * m + j];
                                 for (int c = 0; c < n; c++) dst[c] = keep[c] > 0.0f ? v[c] : 0.0f;
                             } else {
@@ -400,7 +401,7 @@ DD_HOT void dd_wino_output(int m, const float *M, size_t planeTiles, size_t tile
                             if (ox >= W) break;
                             const float *restrict a0 = y[i * m + j], *restrict a1 = y[i * m + j + 1];
                             const float *restrict b0 = y[(i + 1) * m + j], *restrict b1 = y[(i + 1) * m + j + 1];
-                            float *restrict dst = pooled + ((size_t)(oy / 2) * Wo + ox / 2) * cout + c0;
+                            float *restrict dst = pooled + ((size_t)(oy / 2) * Wo + ox / 2) * stride + c0;
                             for (int c = 0; c < n; c++) {
                                 float m0 = a0[c] > a1[c] ? a0[c] : a1[c];
                                 float m1 = b0[c] > b1[c] ? b0[c] : b1[c];
@@ -414,10 +415,89 @@ DD_HOT void dd_wino_output(int m, const float *M, size_t planeTiles, size_t tile
     }
 }
 
+/// Output transform of global tile rows [g0, g1) from M[alpha^2][planeTiles][cout] (starting at tile
+/// `tileOffset`) plus the epilogue; `e.out` and `e.pooled` point at the batch's first image.
+DD_HOT void dd_wino_output(int m, const float *M, size_t planeTiles, size_t tileOffset, int H, int W, int cout,
+                           int g0, int g1, dd_epilogue e) {
+    wino_output(m, M, planeTiles, tileOffset, H, W, cout, cout, g0, g1, e);
+}
+
 size_t dd_conv3x3_winograd_scratch(int m, dd_conv_shape s, int tileRows) {
     const int A = m + 2;
     const size_t T = (size_t)tileRows * ((s.width + m - 1) / m);
     return (size_t)A * A * T * ((size_t)s.cin + s.cout);
+}
+
+// MARK: - Winograd with weights transformed as they are used
+//
+// Deep layers hold most of the weights, and their transformed form is 16/9x (F(2x2)) or 4x (F(4x4)) larger.
+// The streamed form keeps only the HWIO weights and transforms them while convolving: one Winograd point
+// (alpha^2 of them) for one block of output channels at a time, a few hundred KiB that stay in cache between
+// the transform and the product that uses them. Per point the transform is a linear combination of the 9
+// taps' [cin][columns] planes, so it reads nothing but HWIO rows and needs no other scratch.
+
+/// G, the weight transform's matrix, row by row: `G[i][k]` for Winograd point row i and kernel row k.
+static const double wino_g2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+static const double wino_g4[6][3] = {
+    {1, 0, 0},
+    {1.0 / 3, 1.0 / 3, 1.0 / 3},
+    {-1.0 / 3, 1.0 / 3, -1.0 / 3},
+    {-16.0 / 15, -8.0 / 15, -4.0 / 15},
+    {1.0 / 15, -2.0 / 15, 4.0 / 15},
+    {0, 0, 1},
+};
+
+DD_HOT void dd_wino_weight_point(int m, const float *hwio, int cin, int cout, int xi, int c0, int c1, float *U) {
+    const int A = m + 2, i = xi / A, j = xi % A, n = c1 - c0;
+    const double(*G)[3] = m == 2 ? wino_g2 : wino_g4;
+    // The taps this point uses, with their products G[i][k] G[j][l] (zero products skipped: about half of them).
+    float coefficient[9];
+    size_t offset[9];
+    int taps = 0;
+    for (int k = 0; k < 3; k++)
+        for (int l = 0; l < 3; l++) {
+            const double c = G[i][k] * G[j][l];
+            if (c == 0) continue;
+            coefficient[taps] = (float)c;
+            offset[taps++] = (size_t)(k * 3 + l) * cin * cout + c0;
+        }
+    for (int ci = 0; ci < cin; ci++) {
+        float *restrict dst = U + (size_t)ci * n;
+        const size_t row = (size_t)ci * cout;
+        const float *restrict w0 = hwio + offset[0] + row;
+        const float a0 = coefficient[0];
+        for (int c = 0; c < n; c++) dst[c] = a0 * w0[c];
+        for (int t = 1; t < taps; t++) {
+            const float *restrict w = hwio + offset[t] + row;
+            const float a = coefficient[t];
+            for (int c = 0; c < n; c++) dst[c] += a * w[c];
+        }
+    }
+}
+
+size_t dd_wino_streamed_scratch(int m, int cin, int columns, size_t planeTiles) {
+    const int A = m + 2;
+    return (size_t)cin * columns + (size_t)A * A * planeTiles * columns;
+}
+
+DD_HOT void dd_wino_streamed_columns(int m, const float *V, size_t planeTiles, const float *hwio, int cin, int cout,
+                                     int c0, int c1, int H, int W, int g0, int g1, float *scratch, dd_epilogue e) {
+    if (g1 <= g0 || c1 <= c0) return;
+    const int A = m + 2, n = c1 - c0;
+    const int T = (int)planeTiles;
+    float *U = scratch;
+    float *M = scratch + (size_t)cin * n;
+    for (int xi = 0; xi < A * A; xi++) {
+        dd_wino_weight_point(m, hwio, cin, cout, xi, c0, c1, U);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, n, cin, 1.0f, V + (size_t)xi * T * cin, cin, U, n,
+                    0.0f, M + (size_t)xi * T * n, n);
+    }
+    dd_epilogue columns = e;
+    if (columns.bias) columns.bias += c0;
+    if (columns.out) columns.out += c0;
+    if (columns.pooled) columns.pooled += c0;
+    if (columns.mask) columns.mask += c0;
+    wino_output(m, M, planeTiles, 0, H, W, n, cout, g0, g1, columns);
 }
 
 void dd_wino_gemms(int m, const float *V, int T, int cin, const float *U, int cout, int xi0, int xi1, float *M) {

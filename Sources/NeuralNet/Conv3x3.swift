@@ -81,8 +81,8 @@ public struct ActivationShape: Sendable, Equatable {
 /// A 3x3 same-padding convolution with its weights prepared for one algorithm.
 ///
 /// Layout: input and output NHWC; weights given as HWIO `[3, 3, cin, cout]`. For im2col the prepared
-/// weights are the HWIO tensor itself (`[9*cin][cout]`); for Winograd F(m x m, 3x3) they are
-/// `U[(m+2)^2][cin][cout]`.
+/// weights are the HWIO tensor itself (`[9*cin][cout]`), and so are they for streamed Winograd; for Winograd
+/// F(m x m, 3x3) they are `U[(m+2)^2][cin][cout]`.
 public final class ConvKernel: @unchecked Sendable {
     public let cin: Int
     public let cout: Int
@@ -96,13 +96,14 @@ public final class ConvKernel: @unchecked Sendable {
         self.cout = cout
         self.algorithm = algorithm
         let a = algorithm.tile + 2
-        prepared = FloatBuffer(count: algorithm == .im2col ? 9 * cin * cout : a * a * cin * cout)
+        let keepsHWIO = algorithm == .im2col || algorithm.streamsWeights
+        prepared = FloatBuffer(count: keepsHWIO ? 9 * cin * cout : a * a * cin * cout)
         update(hwio: hwio)
     }
 
     /// Re-prepares after the HWIO weights changed (a training step), spread over `threads`.
     public func update(hwio: UnsafePointer<Float>, threads: ComputeThreads = ComputeThreads(1)) {
-        if algorithm == .im2col {
+        if algorithm == .im2col || algorithm.streamsWeights {
             prepared.copy(from: hwio, count: 9 * cin * cout)
             return
         }
@@ -199,6 +200,12 @@ public final class ConvKernel: @unchecked Sendable {
         let rows = chunkRows(workspace.chunking.privateBytes, parts: 2 * threads)
         let epilogue = dd_epilogue(bias: bias, relu: relu ? 1 : 0, out: output, pooled: pooled, mask: mask)
         let weights = UnsafePointer(prepared.pointer)
+        if algorithm.streamsWeights {
+            forwardStreamed(
+                input, shape: shape, rows: firstRow..<totalRows, epilogue: epilogue, weights: weights,
+                workspace: workspace)
+            return
+        }
 
         if threads == 1 || rows * gemmRowsPerRow >= cout {
             // Row-parallel: every thread runs the whole pipeline on its own chunks.
@@ -278,6 +285,52 @@ public final class ConvKernel: @unchecked Sendable {
                         Int32(m), c, gemmRows, (r0 - g0) * gemmRowsPerRow, s.height, s.width, s.cout,
                         Int32(r0), Int32(r1), epilogue)
                 }
+            }
+            g0 = g1
+        }
+    }
+
+    /// Output channels per block of streamed Winograd: a block's weights for one Winograd point are
+    /// `cin x 64` floats (128 KiB at 512 channels), which stay in a core's L2 cache from transform to product.
+    static let streamedColumns = 64
+
+    /// Streamed Winograd (see `ConvAlgorithm.winograd2Streamed`) over global tile rows `tileRows`.
+    ///
+    /// The input transform covers as many tile rows as the shared chunk allows (a whole 28x28 or 14x14 map
+    /// at batch 1, where the weights are large; a chunk's worth of a larger map, where they are small enough
+    /// to transform again per chunk); then the threads take blocks of output channels, each transforming and
+    /// multiplying its own block's weights point by point and finishing its channels of the output.
+    private func forwardStreamed(
+        _ input: UnsafePointer<Float>, shape: ActivationShape, rows tileRows: Range<Int>, epilogue: dd_epilogue,
+        weights: UnsafePointer<Float>, workspace: Workspace
+    ) {
+        let m = algorithm.tile
+        let a2 = (m + 2) * (m + 2)
+        let tilesAcross = (shape.width + m - 1) / m
+        let floatsPerTileRow = a2 * tilesAcross * cin
+        let budgetRows = workspace.chunking.sharedBytes / (floatsPerTileRow * MemoryLayout<Float>.stride)
+        let chunkRows = max(1, min(tileRows.count, budgetRows))
+        let columns = min(cout, Self.streamedColumns)
+        let blocks = (cout + columns - 1) / columns
+        let threads = workspace.threads.count
+        workspace.reserve(dd_wino_streamed_scratch(Int32(m), Int32(cin), Int32(columns), chunkRows * tilesAcross))
+        let v = workspace.shared(chunkRows * floatsPerTileRow)
+        var g0 = tileRows.lowerBound
+        while g0 < tileRows.upperBound {
+            let g1 = min(tileRows.upperBound, g0 + chunkRows)
+            let tiles = (g1 - g0) * tilesAcross
+            let step = (g1 - g0 + threads - 1) / threads
+            workspace.threads.forEach((g1 - g0 + step - 1) / step) { slice, _ in
+                let r0 = g0 + slice * step, r1 = min(g1, r0 + step)
+                dd_wino_input(
+                    Int32(m), input, Int32(shape.height), Int32(shape.width), Int32(cin), Int32(r0), Int32(r1), v,
+                    tiles, (r0 - g0) * tilesAcross)
+            }
+            workspace.threads.forEach(blocks) { block, thread in
+                let c0 = block * columns
+                dd_wino_streamed_columns(
+                    Int32(m), v, tiles, weights, Int32(cin), Int32(cout), Int32(c0), Int32(min(cout, c0 + columns)),
+                    Int32(shape.height), Int32(shape.width), Int32(g0), Int32(g1), workspace.scratch(thread), epilogue)
             }
             g0 = g1
         }

@@ -9,20 +9,29 @@ public enum ConvAlgorithm: String, Sendable, CaseIterable, Codable {
     case winograd2
     /// Winograd F(4x4, 3x3): 4x fewer multiplies, about 5-10x im2col's rounding error, weights at 4x.
     case winograd4
+    /// Winograd F(2x2, 3x3) with the weights kept as they are and transformed while the layer runs, a block
+    /// of output channels at a time: `winograd2`'s arithmetic at im2col's weight memory, for the cost of
+    /// transforming the weights on every pass (small where the maps are small and the weights large).
+    case winograd2Streamed = "winograd2-streamed"
+    /// Winograd F(4x4, 3x3) with streamed weights (see `winograd2Streamed`).
+    case winograd4Streamed = "winograd4-streamed"
 
     /// Output tile side for Winograd (0 for im2col).
     var tile: Int {
         switch self {
         case .im2col: return 0
-        case .winograd2: return 2
-        case .winograd4: return 4
+        case .winograd2, .winograd2Streamed: return 2
+        case .winograd4, .winograd4Streamed: return 4
         }
     }
+
+    /// Whether the weights stay in HWIO form and are transformed on every pass.
+    var streamsWeights: Bool { self == .winograd2Streamed || self == .winograd4Streamed }
 
     /// Floats of prepared weights per original weight.
     public var weightExpansion: Double {
         switch self {
-        case .im2col: return 1
+        case .im2col, .winograd2Streamed, .winograd4Streamed: return 1
         case .winograd2: return 16.0 / 9.0
         case .winograd4: return 4
         }
@@ -44,18 +53,26 @@ public struct ExecutionPlan: Sendable, Equatable, CustomStringConvertible {
         ExecutionPlan(VGG16.convLayers.map { $0.cin < 16 ? .im2col : algorithm })
     }
 
-    /// The daemon's plan: fast where activations are large and weights small (blocks 1-3, Winograd),
-    /// weight-frugal where weights dominate (blocks 4-5, im2col), so that batch-1 inference with weights
-    /// stays under 100 MiB resident and within im2col's rounding error.
+    /// The daemon's plan: Winograd everywhere, with each layer's weights kept in whichever form the 100 MiB
+    /// budget affords. F(4x4) with transformed weights where they are small (block1_conv2 and block 2: 4 MiB
+    /// transformed); F(4x4) in blocks 3-4 and F(2x2) in block 5 (whose 14x14 maps leave F(4x4) too few tiles)
+    /// with streamed weights, where 14 of the 14.7 M weights live and a transformed copy would cost 4x
+    /// (16/9x) of them. Batch-1 inference with weights stays under 100 MiB resident, within a few percent of
+    /// `fast`'s time; F(4x4)'s rounding is about 10x im2col's (~1e-6 relative over the network).
     public static let inference = ExecutionPlan(
         VGG16.convLayers.map { layer in
             if layer.cin < 16 { return .im2col }
-            return layer.block <= 3 ? .winograd2 : .im2col
+            switch layer.block {
+            case ...2: return .winograd4
+            case 3, 4: return .winograd4Streamed
+            default: return .winograd2Streamed
+            }
         })
 
     /// The daemon's fast plan, for boards with memory to spare: Winograd F(4x4) where it wins (blocks 1-4),
-    /// F(2x2) in block 5, whose 14x14 maps leave F(4x4) too few tiles. About a third faster than `inference`
-    /// at batch 1 and about twice its memory (~200 MiB resident with weights).
+    /// F(2x2) in block 5, whose 14x14 maps leave F(4x4) too few tiles, all with transformed weights. A few
+    /// percent faster than `inference` at batch 1 (no weight transforms per frame) for about twice its memory
+    /// (~200 MiB resident with weights); at larger batches the difference grows.
     public static let fast = ExecutionPlan(
         VGG16.convLayers.map { layer in
             if layer.cin < 16 { return .im2col }
@@ -71,9 +88,9 @@ public struct ExecutionPlan: Sendable, Equatable, CustomStringConvertible {
 
     /// The daemon's two plans, as `[compute] plan` names them.
     public enum Preset: String, NamedChoice {
-        /// `inference`: under 100 MiB resident, Winograd in blocks 1-3, im2col where the weights are large.
+        /// `inference`: under 100 MiB resident, Winograd with streamed weights where the weights are large.
         case frugal
-        /// `fast`: about a third faster, about twice the memory.
+        /// `fast`: a few percent faster, about twice the memory.
         case fast
 
         public var plan: ExecutionPlan {
@@ -95,8 +112,9 @@ public struct ExecutionPlan: Sendable, Equatable, CustomStringConvertible {
         zip(VGG16.convLayers, algorithms).map { "\($0.name)=\($1.rawValue)" }.joined(separator: ",")
     }
 
-    /// Parses "im2col", "winograd2", "winograd4" (uniform), "inference" (or "frugal"), "fast", "training", "reference", or a
-    /// comma-separated list of `layer=algorithm` overrides applied to the inference plan.
+    /// Parses an algorithm's name ("im2col", "winograd2", "winograd4-streamed", ...: every layer with it),
+    /// "inference" (or "frugal"), "fast", "training", "reference", or a comma-separated list of
+    /// `layer=algorithm` overrides applied to the inference plan.
     public init?(parsing text: String) {
         switch text {
         case "inference", "frugal": self = .inference; return

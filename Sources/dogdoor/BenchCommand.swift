@@ -39,7 +39,7 @@ struct BenchCommand: ParsableCommand {
 
         @Option(
             help:
-                "Execution plan: inference, fast, training, reference, im2col, winograd2, winograd4, or layer=algorithm,...; int8 runs the model's int8 form (as --precision int8)"
+                "Execution plan: inference, fast, training, reference, im2col, winograd2, winograd4, winograd2-streamed, winograd4-streamed, or layer=algorithm,...; int8 runs the model's int8 form (as --precision int8)"
         )
         var plan: String = "inference"
 

@@ -94,8 +94,9 @@ typedef struct {
     int n, h, w, cin, cout;
 } shape;
 
-// Forward convolution with bias, ReLU and pooling, by each algorithm, against the reference.
-static void check_forward(shape sh, int m) {
+// Forward convolution with bias, ReLU and pooling, by each algorithm (Winograd with transformed weights, or
+// with `streamed` weights transformed per point and per block of 64 output channels), against the reference.
+static void check_forward(shape sh, int m, int streamed) {
     const dd_conv_shape s = {sh.h, sh.w, sh.cin, sh.cout};
     float *in = random_floats((size_t)sh.n * sh.h * sh.w * sh.cin, 1);
     float *w = random_floats((size_t)9 * sh.cin * sh.cout, 0.3f);
@@ -112,6 +113,16 @@ static void check_forward(shape sh, int m) {
         float *scratch = malloc(dd_conv3x3_im2col_scratch(s, rows, 0) * sizeof(float));
         dd_conv3x3_im2col_rows(in, s, w, 0, rows, scratch, e);
         free(scratch);
+    } else if (streamed) {
+        const int A = dd_wino_alpha(m), tileRows = sh.n * ((sh.h + m - 1) / m);
+        const size_t T = (size_t)tileRows * ((sh.w + m - 1) / m);
+        float *V = malloc((size_t)A * A * T * sh.cin * sizeof(float));
+        float *scratch = malloc(dd_wino_streamed_scratch(m, sh.cin, 64, T) * sizeof(float));
+        dd_wino_input(m, in, sh.h, sh.w, sh.cin, 0, tileRows, V, T, 0);
+        for (int c0 = 0; c0 < sh.cout; c0 += 64)
+            dd_wino_streamed_columns(m, V, T, w, sh.cin, sh.cout, c0, c0 + 64 < sh.cout ? c0 + 64 : sh.cout, sh.h,
+                                     sh.w, 0, tileRows, scratch, e);
+        free(scratch), free(V);
     } else {
         const int A = dd_wino_alpha(m), tileRows = sh.n * ((sh.h + m - 1) / m);
         float *U = malloc((size_t)A * A * sh.cin * sh.cout * sizeof(float));
@@ -123,10 +134,12 @@ static void check_forward(shape sh, int m) {
     // float32 sums of 9*cin products (~1e-6 relative); F(4x4)'s transforms amplify rounding about 10x.
     const double limit = m == 4 ? 5e-5 : 1e-5;
     char what[160];
-    snprintf(what, sizeof what, "conv forward m=%d n=%d %dx%d cin=%d cout=%d", m, sh.n, sh.h, sh.w, sh.cin, sh.cout);
+    snprintf(what, sizeof what, "conv forward m=%d%s n=%d %dx%d cin=%d cout=%d", m, streamed ? " streamed" : "", sh.n,
+             sh.h, sh.w, sh.cin, sh.cout);
     double error = relative_error(out, ref, outCount);
     expect(error <= limit, what, error, limit);
-    snprintf(what, sizeof what, "conv pooled m=%d n=%d %dx%d cin=%d cout=%d", m, sh.n, sh.h, sh.w, sh.cin, sh.cout);
+    snprintf(what, sizeof what, "conv pooled m=%d%s n=%d %dx%d cin=%d cout=%d", m, streamed ? " streamed" : "", sh.n,
+             sh.h, sh.w, sh.cin, sh.cout);
     error = relative_error(pooled, refPool, poolCount);
     expect(error <= limit, what, error, limit);
     free(in), free(w), free(bias), free(ref), free(refPool), free(out), free(pooled);
@@ -449,11 +462,15 @@ int main(int argc, char **argv) {
     printf("OpenBLAS %s, engine loops %s fused multiply-add\n", dd_openblas_corename(),
            dd_kernels_fused_multiply_add() ? "with" : "without");
     check_gemm();
-    const shape shapes[] = {{2, 10, 6, 5, 7}, {1, 7, 9, 17, 64}, {2, 8, 8, 70, 33}, {1, 16, 16, 64, 64}, {2, 13, 11, 3, 16}};
+    const shape shapes[] = {{2, 10, 6, 5, 7},    {1, 7, 9, 17, 64}, {2, 8, 8, 70, 33},
+                            {1, 16, 16, 64, 64}, {2, 13, 11, 3, 16}, {2, 8, 6, 20, 150}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         for (int m = 0; m <= 4; m += 2) {
             // Pooling needs even sides.
-            if (shapes[i].h % 2 == 0 && shapes[i].w % 2 == 0) check_forward(shapes[i], m);
+            if (shapes[i].h % 2 == 0 && shapes[i].w % 2 == 0) {
+                check_forward(shapes[i], m, 0);
+                if (m > 0) check_forward(shapes[i], m, 1);
+            }
             check_gradients(shapes[i], m);
         }
     }

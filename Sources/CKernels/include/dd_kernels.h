@@ -116,6 +116,23 @@ size_t dd_conv3x3_winograd_scratch(int m, dd_conv_shape s, int tileRows);
 void dd_conv3x3_winograd_rows(int m, const float *images, dd_conv_shape s, const float *U, int g0, int g1,
                               float *scratch, dd_epilogue e);
 
+// MARK: - Winograd with streamed weights
+
+/// Point `xi` (0 ..< alpha^2) of the Winograd weight transform for output channels [c0, c1) only:
+/// `U[cin][c1-c0]`, computed from the HWIO weights as a linear combination of their 9 taps.
+void dd_wino_weight_point(int m, const float *hwio, int cin, int cout, int xi, int c0, int c1, float *U);
+
+/// Floats of scratch `dd_wino_streamed_columns` needs for `columns` output channels and `planeTiles` tiles.
+size_t dd_wino_streamed_scratch(int m, int cin, int columns, size_t planeTiles);
+
+/// Output channels [c0, c1) of global tile rows [g0, g1), from their input transform `V[alpha^2][planeTiles][cin]`
+/// (tiles from 0; see `dd_wino_input`) and the untransformed HWIO weights: per Winograd point, that point's
+/// weights for these channels, one sgemm, then the output transform and epilogue for these channels
+/// (`e`'s pointers are for all `cout` channels). Different channel ranges may run at once on different threads,
+/// each with its own scratch.
+void dd_wino_streamed_columns(int m, const float *V, size_t planeTiles, const float *hwio, int cin, int cout,
+                              int c0, int c1, int height, int width, int g0, int g1, float *scratch, dd_epilogue e);
+
 // MARK: - Winograd weight gradient
 
 /// Output gradient of global tile rows [g0, g1) taken back through the output transform:

@@ -143,9 +143,18 @@ public struct ActivationHistogram: Sendable, Equatable {
         }
     }
 
+    /// How much more a clipped value's squared error counts than rounding's, by default: chosen among 1, 4, 8,
+    /// 16 and 64 by the largest int8-against-float probability difference on the *training* photos of two
+    /// models (docs/performance.md, "Clipping counted four times"); 1 is the plain least squared error.
+    public static let defaultClippingWeight = 4.0
+    /// The clipping weights the commands accept.
+    public static let clippingWeights: ClosedRange<Double> = 0.01...10_000
+
     /// The clip value with the least expected squared quantisation error (the histogram's range when it
-    /// holds only zeros: any positive scale is then exact).
-    public var bestClip: Float {
+    /// holds only zeros: any positive scale is then exact), with clipping's error counted `clippingWeight`
+    /// times. Rounding errors are independent and of both signs, so a downstream sum partly cancels them;
+    /// clipping only ever lowers the largest values, so its errors add up.
+    public func bestClip(clippingWeight: Double = defaultClippingWeight) -> Float {
         guard range > 0 else { return 1 }
         let width = Double(range) / Double(Self.bins)
         var best = (error: Double.infinity, clip: Double(range))
@@ -158,7 +167,7 @@ public struct ActivationHistogram: Sendable, Equatable {
             let inside = nonZero - aboveCount
             let clipping = aboveSquares - 2 * clip * aboveSum + clip * clip * aboveCount
             let step = clip / 255
-            let error = clipping + inside * step * step / 12
+            let error = clippingWeight * clipping + inside * step * step / 12
             if error < best.error { best = (error, clip) }
             j -= 1
             let centre = (Double(j) + 0.5) * width
@@ -170,7 +179,9 @@ public struct ActivationHistogram: Sendable, Equatable {
     }
 
     /// The activation scale (`value = scale * byte`) for the best clip.
-    public var scale: Float { bestClip / 255 }
+    public func scale(clippingWeight: Double = defaultClippingWeight) -> Float {
+        bestClip(clippingWeight: clippingWeight) / 255
+    }
 }
 
 /// How a model was quantised, recorded in its manifest (`quantization`) and checked when it loads.
@@ -184,6 +195,13 @@ public struct QuantizationRecord: Sendable, Equatable {
         "int8 symmetric, one scale per output channel (largest weight); bias corrected analytically and empirically"
     public static let activationsMethod = "uint8 with zero point 0, one scale per layer input"
     public static let calibrationMethod = "mse-clip"
+    /// The record of a calibration whose clipping counted `clippingWeight` times ("mse-clip" for 1, as
+    /// files written before the weight existed say; "mse-clip, clipping weighted 8" otherwise).
+    public static func calibrationMethod(clippingWeight: Double) -> String {
+        guard clippingWeight != 1 else { return calibrationMethod }
+        let weight = clippingWeight.rounded() == clippingWeight ? String(Int(clippingWeight)) : String(clippingWeight)
+        return "\(calibrationMethod), clipping weighted \(weight)"
+    }
     /// The convolutions that stay in float: block1_conv1 reads the signed, centred image.
     public static let floatLayers = [VGG16.convLayers[0].name]
     /// The convolutions computed in int8, in order.
@@ -304,6 +322,8 @@ public struct Int8Calibration: Sendable, Equatable {
     /// Each int8 layer's bytes from error-compensated rounding (see `refined`); nil: rounded to nearest.
     public var roundedKernels: [[Int8]?]
     public var images: Int
+    /// How the activation ranges were chosen (see `ActivationHistogram.bestClip(clippingWeight:)`).
+    public var clippingWeight = ActivationHistogram.defaultClippingWeight
 
     public init(activationScales: [Float], inputTapMeans: [[Double]], outputMeans: [[Double]], images: Int) {
         self.activationScales = activationScales
@@ -317,6 +337,7 @@ public struct Int8Calibration: Sendable, Equatable {
     /// The manifest record of these scales (digest and self-test are filled in when the model is written).
     public var record: QuantizationRecord {
         var record = QuantizationRecord(activationScales: activationScales, calibrationImages: images)
+        record.calibrationMethod = QuantizationRecord.calibrationMethod(clippingWeight: clippingWeight)
         if roundedKernels.allSatisfy({ $0 == nil }) { record.weights = QuantizationRecord.nearestWeightsMethod }
         return record
     }
@@ -394,8 +415,13 @@ public struct ActivationCalibration {
     private var tapSums = QuantizationRecord.int8Layers.map { [Double](repeating: 0, count: 9 * $0.cin) }
     private var outputSums = QuantizationRecord.int8Layers.map { [Double](repeating: 0, count: $0.cout) }
     public private(set) var images = 0
+    /// See `ActivationHistogram.bestClip(clippingWeight:)`.
+    public let clippingWeight: Double
 
-    public init() {}
+    public init(clippingWeight: Double = ActivationHistogram.defaultClippingWeight) {
+        precondition(clippingWeight > 0, "clipping must count")
+        self.clippingWeight = clippingWeight
+    }
 
     /// Adds one preprocessed image `[side][side][3]`, evaluated by `extractor` (a float plan).
     public mutating func add(_ image: [Float], side: Int, extractor: VGG16FeatureExtractor) {
@@ -458,9 +484,11 @@ public struct ActivationCalibration {
     /// The scales and tap means measured so far.
     public var result: Int8Calibration {
         precondition(images > 0, "calibration needs at least one image")
-        return Int8Calibration(
-            activationScales: histograms.map(\.scale),
+        var calibration = Int8Calibration(
+            activationScales: histograms.map { $0.scale(clippingWeight: clippingWeight) },
             inputTapMeans: tapSums.map { $0.map { $0 / Double(images) } },
             outputMeans: outputSums.map { $0.map { $0 / Double(images) } }, images: images)
+        calibration.clippingWeight = clippingWeight
+        return calibration
     }
 }

@@ -31,7 +31,7 @@ public enum Quantizer {
     /// says; unreadable files are skipped and returned), running the float network on `threads`.
     public static func calibrate(
         _ parameters: VGG16Parameters, files: [String], preprocessor: Preprocessor, threads: ComputeThreads,
-        rounding: WeightRounding = .compensated
+        rounding: WeightRounding = .compensated, clippingWeight: Double = ActivationHistogram.defaultClippingWeight
     ) throws -> (calibration: Int8Calibration, skipped: [SkippedFile]) {
         let set = ImageSet(
             files.map { LabelledFile(path: $0, className: "", isPositive: false) }, preprocessor: preprocessor,
@@ -42,19 +42,20 @@ public enum Quantizer {
         }
         let calibration = try calibrate(
             parameters, images: set, limit: set.count, centering: preprocessor.centering, threads: threads,
-            rounding: rounding)
+            rounding: rounding, clippingWeight: clippingWeight)
         return (calibration, set.skipped)
     }
 
     /// Calibrates on up to `limit` images of `images` (spread evenly over the set), centred with `centering`,
-    /// and rounds the weights as `rounding` says.
+    /// rounds the weights as `rounding` says, and clips activations as `clippingWeight` says
+    /// (`ActivationHistogram.bestClip(clippingWeight:)`).
     public static func calibrate(
         _ parameters: VGG16Parameters, images: ImageSet, limit: Int, centering: Centering, threads: ComputeThreads,
-        rounding: WeightRounding = .compensated
+        rounding: WeightRounding = .compensated, clippingWeight: Double = ActivationHistogram.defaultClippingWeight
     ) throws -> Int8Calibration {
         precondition(images.count > 0 && limit > 0, "calibration needs images")
         let extractor = try VGG16FeatureExtractor(weights: parameters, plan: .inference, threads: threads)
-        var calibration = ActivationCalibration()
+        var calibration = ActivationCalibration(clippingWeight: clippingWeight)
         let used = min(limit, images.count)
         let inputs = (0..<used).map { n in
             var input = [Float](repeating: 0, count: images.side * images.side * 3)

@@ -118,6 +118,13 @@ struct TrainCommand: DogDoorProgram {
             minutes) or nearest (about 1 minute).
             """)
     var int8Rounding: WeightRounding = .compensated
+    @Option(
+        name: .customLong("int8-clipping-weight"),
+        help: """
+            How many times a clipped activation's squared error counts against a rounded one's when the int8 \
+            form's activation ranges are chosen (as `dogdoor model quantize --clipping-weight`).
+            """)
+    var int8ClippingWeight: Double = ActivationHistogram.defaultClippingWeight
     @Option(help: "HTML report to write (default: next to the model, MODEL.report.html).") var report: String?
     @Option(name: .customLong("log-json"), help: "Append one JSON object per epoch to this file.") var logJSON: String?
     @Option(name: .customLong("signing-key"), help: "Sign the model with this private key (`dogdoor model keygen`).")
@@ -144,6 +151,9 @@ struct TrainCommand: DogDoorProgram {
     }
 
     func validate() throws {
+        guard ActivationHistogram.clippingWeights.contains(int8ClippingWeight) else {
+            throw ValidationError("--int8-clipping-weight must be between 0.01 and 10000")
+        }
         let chosen = chosenRecipe
         guard chosen.epochs >= 0, chosen.stepsPerEpoch >= 1, chosen.batchSize >= 1, chosen.batchSize <= 64,
             chosen.fineTuneEpochs >= 0
@@ -234,7 +244,8 @@ struct TrainCommand: DogDoorProgram {
             ? nil
             : try Quantizer.calibrate(
                 result.parameters, images: photos.training, limit: Quantizer.defaultImageLimit,
-                centering: preprocessor.centering, threads: threads, rounding: int8Rounding)
+                centering: preprocessor.centering, threads: threads, rounding: int8Rounding,
+                clippingWeight: int8ClippingWeight)
         let written = try ModelFile.write(
             result.parameters, manifest: manifest, to: output, threads: threads, signingKey: key, int8: int8)
         print(

@@ -35,15 +35,26 @@ extension ModelCommand {
 
         @Option(
             help: """
-                How weights become bytes: compensated (GPTQ: rounding errors that the photos show to cancel are                 made to cancel; minutes) or nearest (each weight to its nearest byte; seconds).
+                How weights become bytes: compensated (GPTQ: rounding errors that the photos show to cancel are \
+                made to cancel; minutes) or nearest (each weight to its nearest byte; seconds).
                 """)
         var rounding: WeightRounding = .compensated
+
+        @Option(
+            help: """
+                How many times a clipped activation's squared error counts against a rounded one's when each \
+                layer's activation range is chosen (larger: wider ranges, coarser steps).
+                """)
+        var clippingWeight: Double = ActivationHistogram.defaultClippingWeight
 
         @OptionGroup var compute: ComputeOptions
 
         func validate() throws {
             guard !calibration.isEmpty else { throw ValidationError("--calibration is required") }
             guard images >= 1, images <= 10_000 else { throw ValidationError("--images must be between 1 and 10000") }
+            guard ActivationHistogram.clippingWeights.contains(clippingWeight) else {
+                throw ValidationError("--clipping-weight must be between 0.01 and 10000")
+            }
         }
 
         func run() throws {
@@ -55,7 +66,8 @@ extension ModelCommand {
                 resizeName: manifest.resize, centeringName: manifest.centering, side: manifest.inputSize)
             let files = try Quantizer.calibrationFiles(in: calibration, limit: images)
             let (int8, skipped) = try Quantizer.calibrate(
-                parameters, files: files, preprocessor: preprocessor, threads: threads, rounding: rounding)
+                parameters, files: files, preprocessor: preprocessor, threads: threads, rounding: rounding,
+                clippingWeight: clippingWeight)
             for file in skipped { printError("dogdoor: skipped \(file.path): \(file.reason)") }
             if manifest.signature != nil {
                 printError(

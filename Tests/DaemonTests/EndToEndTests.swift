@@ -110,17 +110,29 @@ import Testing
         let info = try runProgram(dogdoor, ["model", "info", quantized])
         #expect(info.status == 0 && info.output.contains("int8 form:      calibrated on 8 images"), "\(info.output)")
         #expect(model.manifest.quantization?.weights == QuantizationRecord.weightsMethod)
-        // Rounded to nearest on request, and recorded so.
+        #expect(
+            model.manifest.quantization?.calibrationMethod
+                == QuantizationRecord.calibrationMethod(clippingWeight: ActivationHistogram.defaultClippingWeight))
+        // Rounded to nearest and clipped with another weight on request, and recorded so.
         let nearest = dir + "/nearest.safetensors"
         let fast = try runProgram(
             dogdoor,
             [
                 "model", "quantize", "--model", floatOnly, "--calibration", fixture.directory + "/data", "--images",
-                "8", "--rounding", "nearest", "--output", nearest,
+                "8", "--rounding", "nearest", "--clipping-weight", "3", "--output", nearest,
             ])
         #expect(fast.status == 0, "\(fast.output)")
         let nearestModel = try DogDoorModel(path: nearest, precision: .int8)
         #expect(nearestModel.manifest.quantization?.weights == QuantizationRecord.nearestWeightsMethod)
+        #expect(nearestModel.manifest.quantization?.calibrationMethod == "mse-clip, clipping weighted 3")
+        let zeroWeight = try runProgram(
+            dogdoor,
+            [
+                "model", "quantize", "--model", floatOnly, "--calibration", fixture.directory + "/data",
+                "--clipping-weight", "0", "--output", dir + "/refused.safetensors",
+            ])
+        #expect(zeroWeight.status != 0 && zeroWeight.output.contains("--clipping-weight must be between"))
+        #expect(!FileManager.default.fileExists(atPath: dir + "/refused.safetensors"))
         let empty = dir + "/no-images"
         try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
         let refused = try runProgram(

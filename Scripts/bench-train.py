@@ -2,8 +2,10 @@
 """Side-by-side benchmark of the training recipe in Keras (TensorFlow, CPU) and in DogDoor's dogdoor-train.
 
 Both engines start from the same VGG16 base weights (var/weights/vgg16-notop.safetensors) and train on the same
-photos with the same recipe: phase 1 trains a GlobalAveragePooling2D + Dense(1) head on the frozen base
-(RMSprop 1e-3), phase 2 unfreezes the whole base (RMSprop 1e-5); batch 8, 12 steps per epoch, Keras's
+photos with the same recipe (--recipe): phase 1 trains a GlobalAveragePooling2D + Dense(1) head on the frozen base
+(RMSprop 1e-3); in the tutorial's recipe phase 2 unfreezes the whole base (RMSprop 1e-5, 10 epochs), in the
+adapted one (dogdoor-train's default) blocks 3-5 (RMSprop 1e-4, 20 epochs, cosine decay in both phases, the
+weights averaged over phase 2's last 5 epochs); batch 8, 12 steps per epoch, Keras's
 ImageDataGenerator augmentation for training, none for validation, sample-wise centering, nearest resize. The
 script prints the wall time of each phase (validation included), the validation accuracy after each phase, the
 medians over the rounds and the ratios dogdoor/keras (the project's target: at most 0.5 per phase).
@@ -19,21 +21,23 @@ the wall times, to choose the default resize method and decide whether to offer 
 Usage:
   python3 -m venv .venv-bench && .venv-bench/bin/pip install -r Scripts/requirements-bench.txt   # once
   .venv-bench/bin/python Scripts/bench-train.py --data ../shared/data/presidential_doggy_door --positive bo
-      [--rounds 3] [--engines keras,dogdoor] [--json results.json]
+      [--recipe tutorial|adapted] [--rounds 3] [--engines keras,dogdoor] [--json results.json]
       [--epochs 20 --fine-tune-epochs 10 --steps-per-epoch 12]   (shrink these for a smoke test)
   .venv/bin/python Scripts/bench-train.py --sweep --data ... --positive bo [--seeds 1,2,3]
       (DogDoor only: needs no TensorFlow)
-  .venv/bin/python Scripts/bench-train.py --recipes tutorial,stable --seeds 1,2,3 --data ... --positive bo
+  .venv/bin/python Scripts/bench-train.py --recipes tutorial,stable,adapted --seeds 1,2,3 --data ... --positive bo
       (DogDoor only)
 
---recipes tutorial,stable runs only dogdoor-train, each recipe with each of --seeds, calibrating the threshold
+--recipes tutorial,stable,adapted runs only dogdoor-train, each recipe with each of --seeds, calibrating the threshold
 with --max-false-accept (default 0), and prints per run: the spread of validation accuracy over each phase's
 epochs (min-max, standard deviation), the validation accuracy of the weights kept, the calibrated threshold's
 outcome on the validation images (which chose it: optimistic) and its cross-validated outcome (each image judged
 by a threshold calibrated without it: honest), and the phase times; then mean and standard deviation over seeds.
 
-The Keras side of the comparison always runs the tutorial's recipe, and so does DogDoor's (--recipe tutorial):
-the same recipe in both engines.
+The comparison runs one recipe in both engines: --recipe (tutorial by default, or adapted; the Keras side mirrors
+dogdoor-train's recipe in KERAS_RECIPES, with DogDoor's cosine schedule and weight averaging); --fine-tune-from,
+--fine-tune-learning-rate, --fine-tune-epochs, --[no-]cosine-decay and --fine-tune-average-epochs override it in
+both. Keras reports the accuracy of the weights kept (after averaging) as DogDoor does.
 
 A full comparison round takes tens of minutes of both cores; --sweep runs dogdoor-train 6 x seeds x rounds times,
 --recipes runs it recipes x seeds times (about 6 minutes each on the tutorial photos, 2 cores).
@@ -105,7 +109,17 @@ _PHASE_LINES = {
     "final_val_accuracy": re.compile(
         r"^(?:final validation accuracy|validation accuracy of the weights kept): ([0-9.eE+-]+|nan)\s*$"),
 }
-RECIPES = ("tutorial", "stable")
+RECIPES = ("tutorial", "stable", "adapted")
+CONV_NAMES = tuple(f"block{b}_conv{c}" for b, n in ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3)) for c in range(1, n + 1))
+# What each recipe the Keras side can run does where it departs from the tutorial's phase 1 (RMSprop 1e-3, 20
+# epochs of 12 steps of 8): a mirror of TrainingRecipe.tutorial and .adapted in Sources/Training/Trainer.swift.
+# (stable also standardises the head's features, which the Keras side does not do: DogDoor only.)
+KERAS_RECIPES: dict[str, dict[str, Any]] = {
+    "tutorial": {"fine_tune_epochs": 10, "fine_tune_learning_rate": 1e-5, "fine_tune_from": "block1_conv1",
+                 "cosine_decay": False, "fine_tune_average_epochs": 0},
+    "adapted": {"fine_tune_epochs": 20, "fine_tune_learning_rate": 1e-4, "fine_tune_from": "block3_conv1",
+                "cosine_decay": True, "fine_tune_average_epochs": 5},
+}
 _OUTCOME = r"(\d+) of (\d+) \S+ admitted, (\d+) of (\d+) others admitted"
 _CALIBRATED_LINE = re.compile(r"^threshold ([0-9.]+)( \(calibrated\))?: " + _OUTCOME + r"\s*$")
 _CROSS_VALIDATED_LINE = re.compile(r"^(\d+)-fold cross-validated \([^)]*\): " + _OUTCOME + r", accuracy")
@@ -320,7 +334,8 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) 
     return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
-RUN_COLUMNS = ("phase1_seconds", "phase2_seconds", "total_seconds", "val_accuracy_phase1", "val_accuracy_phase2")
+RUN_COLUMNS = ("phase1_seconds", "phase2_seconds", "total_seconds", "val_accuracy_phase1", "val_accuracy_phase2",
+               "final_val_accuracy")
 
 
 def summarize_comparison(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -350,12 +365,14 @@ def summarize_comparison(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 def _run_row(label: str, engine: str, r: dict[str, Any]) -> list[str]:
     return [label, engine, fmt(r.get("phase1_seconds")), fmt(r.get("phase2_seconds")), fmt(r.get("total_seconds")),
-            fmt(r.get("val_accuracy_phase1"), 4), fmt(r.get("val_accuracy_phase2"), 4)]
+            fmt(r.get("val_accuracy_phase1"), 4), fmt(r.get("val_accuracy_phase2"), 4),
+            fmt(r.get("final_val_accuracy"), 4)]
 
 
 def format_comparison(runs: Sequence[dict[str, Any]], summary: dict[str, Any]) -> str:
     """Per-round rows, the medians, the ratios dogdoor/keras against the target and the accuracy differences."""
-    headers = ["round", "engine", "phase 1 s", "phase 2 s", "total s", "val acc 1", "val acc 2"]
+    # val acc 2 is the last epoch's; kept acc that of the weights kept (the average, where the recipe averages).
+    headers = ["round", "engine", "phase 1 s", "phase 2 s", "total s", "val acc 1", "val acc 2", "kept acc"]
     rows = [_run_row(str(r["round"]), r["engine"], r) for r in runs]
     rows += [_run_row("median", engine, m) for engine, m in summary["medians"].items()]
     lines = [table(headers, rows, left=2), ""]
@@ -414,20 +431,39 @@ def format_sweep(runs: Sequence[dict[str, Any]], summary: Sequence[dict[str, Any
                       table(summary_headers, summary_rows, left=2)])
 
 
+def recipe_settings(args: argparse.Namespace, recipe: str) -> dict[str, Any]:
+    """Phase 2's settings and the decay for the Keras side: the recipe's, with the ones given on the command line
+    instead."""
+    settings = dict(KERAS_RECIPES[recipe])
+    for key in settings:
+        if getattr(args, key, None) is not None:
+            settings[key] = getattr(args, key)
+    return settings
+
+
 def dogdoor_command(binary: str, *, data: str, positive: str, workdir: str, weights: str, epochs: int,
-                    fine_tune_epochs: int, steps_per_epoch: int, batch_size: int, learning_rate: float,
-                    fine_tune_learning_rate: float, seed: int, threads: int, resize: str, centering: str,
-                    recipe: str = "tutorial", max_false_accept: float | None = None) -> list[str]:
+                    fine_tune_epochs: int | None, steps_per_epoch: int, batch_size: int, learning_rate: float,
+                    fine_tune_learning_rate: float | None, seed: int, threads: int, resize: str, centering: str,
+                    recipe: str = "tutorial", max_false_accept: float | None = None, fine_tune_from: str | None = None,
+                    cosine_decay: bool | None = None, fine_tune_average_epochs: int | None = None) -> list[str]:
     """The dogdoor-train command line; the model, its report and the epoch log go to `workdir`. No int8 form:
-    its calibration and comparison are not what this measures."""
+    its calibration and comparison are not what this measures. Phase 2's settings left None are the recipe's
+    (dogdoor-train's own)."""
     calibrate = [] if max_false_accept is None else ["--max-false-accept", repr(max_false_accept)]
-    return [binary, "--data", data, "--positive", positive, "--recipe", recipe, *calibrate,
+    phase2 = [*(["--fine-tune-epochs", str(fine_tune_epochs)] if fine_tune_epochs is not None else []),
+              *(["--fine-tune-learning-rate", repr(fine_tune_learning_rate)]
+                if fine_tune_learning_rate is not None else []),
+              *(["--fine-tune-from", fine_tune_from] if fine_tune_from is not None else []),
+              *([] if cosine_decay is None else ["--cosine-decay" if cosine_decay else "--no-cosine-decay"]),
+              *(["--fine-tune-average-epochs", str(fine_tune_average_epochs)]
+                if fine_tune_average_epochs is not None else [])]
+    return [binary, "--data", data, "--positive", positive, "--recipe", recipe, *calibrate, *phase2,
             "--output", os.path.join(workdir, "model.safetensors"),
             "--report", os.path.join(workdir, "model.report.html"),
             "--log-json", os.path.join(workdir, "epochs.jsonl"),
-            "--weights", weights, "--epochs", str(epochs), "--fine-tune-epochs", str(fine_tune_epochs),
+            "--weights", weights, "--epochs", str(epochs),
             "--steps-per-epoch", str(steps_per_epoch), "--batch-size", str(batch_size),
-            "--learning-rate", repr(learning_rate), "--fine-tune-learning-rate", repr(fine_tune_learning_rate),
+            "--learning-rate", repr(learning_rate),
             "--seed", str(seed), "--threads", str(threads), "--resize", resize, "--centering", centering, "--no-int8"]
 
 
@@ -506,7 +542,9 @@ def run_dogdoor(binary: Path, args: argparse.Namespace, *, seed: int, resize: st
             epochs=args.epochs, fine_tune_epochs=args.fine_tune_epochs, steps_per_epoch=args.steps_per_epoch,
             batch_size=args.batch_size, learning_rate=args.learning_rate,
             fine_tune_learning_rate=args.fine_tune_learning_rate, seed=seed, threads=args.threads,
-            resize=resize, centering=centering, recipe=recipe, max_false_accept=max_false_accept)
+            resize=resize, centering=centering, recipe=recipe, max_false_accept=max_false_accept,
+            fine_tune_from=args.fine_tune_from, cosine_decay=args.cosine_decay,
+            fine_tune_average_epochs=args.fine_tune_average_epochs)
         status, output, wall = stream(command, "  [dogdoor] ", args.quiet, cwd=ROOT)
         if status != 0:
             raise BenchError(f"dogdoor-train failed (exit {status}): {' '.join(command)}\n{output[-4000:]}")
@@ -531,10 +569,10 @@ def run_keras(args: argparse.Namespace, *, seed: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-train-keras-") as workdir:
         config_path, result_path = os.path.join(workdir, "config.json"), os.path.join(workdir, "result.json")
         config = {"data": args.data, "positive": args.positive, "weights": args.weights, "epochs": args.epochs,
-                  "fine_tune_epochs": args.fine_tune_epochs, "steps_per_epoch": args.steps_per_epoch,
-                  "batch_size": args.batch_size, "learning_rate": args.learning_rate,
-                  "fine_tune_learning_rate": args.fine_tune_learning_rate, "seed": seed, "threads": args.threads,
-                  "inter_op_threads": args.tf_inter_op_threads}
+                  "steps_per_epoch": args.steps_per_epoch, "batch_size": args.batch_size,
+                  "learning_rate": args.learning_rate, "seed": seed, "threads": args.threads,
+                  "inter_op_threads": args.tf_inter_op_threads, "recipe": args.recipe,
+                  **recipe_settings(args, args.recipe)}
         with open(config_path, "w") as f:
             json.dump(config, f)
         env = dict(os.environ, KERAS_BACKEND="tensorflow", PYTHONUNBUFFERED="1", CUDA_VISIBLE_DEVICES="",
@@ -545,7 +583,8 @@ def run_keras(args: argparse.Namespace, *, seed: int) -> dict[str, Any]:
             raise BenchError(f"the Keras run failed (exit {status}):\n{output[-4000:]}")
         with open(result_path) as f:
             result = json.load(f)
-    result.update(engine="keras", seed=seed, resize="nearest", centering="samplewise", total_seconds=wall)
+    result.update(engine="keras", seed=seed, resize="nearest", centering="samplewise", total_seconds=wall,
+                  recipe=args.recipe)
     return result
 
 
@@ -616,36 +655,75 @@ def keras_child(config_path: str, result_path: str) -> None:
     outputs = keras.layers.Dense(1)(x)
     model = keras.Model(inputs, outputs)
 
-    def compile_with(learning_rate):
+    class CosineDecay(keras.optimizers.schedules.LearningRateSchedule):
+        """DogDoor's LearningRateSchedule without warm-up: step k of n runs at peak * (1 + cos(pi (k+1)/(n+1))) / 2
+        (Keras's own CosineDecay reaches 0 at the last step; DogDoor stops one step short)."""
+
+        def __init__(self, peak, total_steps):
+            self.peak, self.total_steps = peak, total_steps
+
+        def __call__(self, step):
+            progress = (tf.cast(step, tf.float32) + 1.0) / (self.total_steps + 1.0)
+            return self.peak * 0.5 * (1.0 + tf.cos(math.pi * tf.minimum(progress, 1.0)))
+
+    class AverageLastEpochs(keras.callbacks.Callback):
+        """Keeps the mean of the trainable weights over the ends of the last `count` epochs (DogDoor's WeightAverage)
+        and sets it when training ends."""
+
+        def __init__(self, epochs, count):
+            super().__init__()
+            self.first, self.sums, self.count = epochs - count, None, 0
+
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch < self.first:
+                return
+            values = [w.numpy().astype(np.float64) for w in self.model.trainable_weights]
+            self.sums = values if self.sums is None else [a + b for a, b in zip(self.sums, values)]
+            self.count += 1
+
+        def on_train_end(self, logs=None):
+            for w, total in zip(self.model.trainable_weights, self.sums):
+                w.assign((total / self.count).astype(np.float32))
+
+    def compile_with(learning_rate, epochs):
+        steps = epochs * cfg["steps_per_epoch"]
+        rate = CosineDecay(learning_rate, steps) if cfg["cosine_decay"] else learning_rate
         model.compile(loss=keras.losses.BinaryCrossentropy(from_logits=True),
                       metrics=[keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)],
-                      optimizer=keras.optimizers.RMSprop(learning_rate=learning_rate))
+                      optimizer=keras.optimizers.RMSprop(learning_rate=rate))
 
-    def fit(epochs):
+    def fit(epochs, average=0):
         t = time.perf_counter()
+        callbacks = [AverageLastEpochs(epochs, min(average, epochs))] if average > 1 else []
         history = model.fit(train_data, steps_per_epoch=cfg["steps_per_epoch"], validation_data=valid_data,
-                            validation_steps=validation_steps, epochs=epochs, verbose=2,
+                            validation_steps=validation_steps, epochs=epochs, verbose=2, callbacks=callbacks,
                             shuffle=False)  # the endless stream shuffles each pass itself
         return time.perf_counter() - t, {k: [float(v) for v in vs] for k, vs in history.history.items()}
 
     setup_seconds = time.perf_counter() - started
     print("Phase 1: training the new head on the frozen VGG16 base", flush=True)
-    compile_with(cfg["learning_rate"])
+    compile_with(cfg["learning_rate"], cfg["epochs"])
     trainable = {"frozen": len(model.trainable_weights)}
     print(f"trainable tensors: {trainable['frozen']}", flush=True)
     phase1_seconds, history1 = fit(cfg["epochs"])
     phase2_seconds, history2 = None, {}
     if cfg["fine_tune_epochs"] > 0:
-        print("Phase 2: fine-tuning the unfrozen base", flush=True)
+        print(f"Phase 2: fine-tuning the base from {cfg['fine_tune_from']}", flush=True)
         base.trainable = True
-        compile_with(cfg["fine_tune_learning_rate"])  # a trainable change takes effect at compile
+        first = dt.CONV_NAMES.index(cfg["fine_tune_from"])
+        for name in dt.CONV_NAMES[:first]:
+            base.get_layer(name).trainable = False
+        compile_with(cfg["fine_tune_learning_rate"], cfg["fine_tune_epochs"])  # trainable changes take effect here
         trainable["fine-tune"] = len(model.trainable_weights)
         print(f"trainable tensors: {trainable['fine-tune']}", flush=True)
-        phase2_seconds, history2 = fit(cfg["fine_tune_epochs"])
+        phase2_seconds, history2 = fit(cfg["fine_tune_epochs"], cfg["fine_tune_average_epochs"])
     result = {
         "setup_seconds": setup_seconds, "phase1_seconds": phase1_seconds, "phase2_seconds": phase2_seconds,
         "val_accuracy_phase1": history1["val_accuracy"][-1],
         "val_accuracy_phase2": history2["val_accuracy"][-1] if history2 else None,
+        # The weights kept (averaged, where the recipe averages), as DogDoor reports them.
+        "final_val_accuracy": float(model.evaluate(valid_data, steps=validation_steps, verbose=0,
+                                                   return_dict=True)["accuracy"]),
         "history": {"frozen": history1, "fine-tune": history2},
         "images": {"train": train_it.samples, "valid": valid_it.samples, "class_indices": train_it.class_indices,
                    "labels_flipped": flip},
@@ -698,11 +776,19 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=parse_seeds,
                         help="--sweep, --recipes: comma-separated seeds to run each configuration with (default: --seed)")
     parser.add_argument("--epochs", type=int, default=20, help="phase 1 epochs (default 20)")
-    parser.add_argument("--fine-tune-epochs", type=int, default=10, help="phase 2 epochs, 0 skips it (default 10)")
+    parser.add_argument("--recipe", choices=tuple(KERAS_RECIPES), default="tutorial",
+                        help="the recipe both engines run in the comparison (default tutorial)")
+    parser.add_argument("--fine-tune-epochs", type=int, help="phase 2 epochs, 0 skips it (default: the recipe's)")
+    parser.add_argument("--fine-tune-from", choices=CONV_NAMES,
+                        help="first conv layer trained in phase 2 (default: the recipe's)")
+    parser.add_argument("--cosine-decay", action=argparse.BooleanOptionalAction,
+                        help="cosine decay of the learning rate in each phase (default: the recipe's)")
+    parser.add_argument("--fine-tune-average-epochs", type=int,
+                        help="phase 2 keeps its weights averaged over its last N epochs (default: the recipe's)")
     parser.add_argument("--steps-per-epoch", type=int, default=12, help="default 12")
     parser.add_argument("--batch-size", type=int, default=8, help="default 8")
     parser.add_argument("--learning-rate", type=float, default=1e-3, help="phase 1 RMSprop (default 1e-3)")
-    parser.add_argument("--fine-tune-learning-rate", type=float, default=1e-5, help="phase 2 RMSprop (default 1e-5)")
+    parser.add_argument("--fine-tune-learning-rate", type=float, help="phase 2 RMSprop (default: the recipe's)")
     parser.add_argument("--seed", type=int, default=1, help="default 1")
     parser.add_argument("--threads", type=int, default=2,
                         help="dogdoor-train --threads and TensorFlow's intra-op threads (default 2)")
@@ -720,7 +806,7 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
         return args
     if not args.data or not args.positive:
         parser.error("--data and --positive are required")
-    if args.rounds < 1 or args.epochs < 1 or args.fine_tune_epochs < 0 or args.steps_per_epoch < 1:
+    if args.rounds < 1 or args.epochs < 1 or (args.fine_tune_epochs or 0) < 0 or args.steps_per_epoch < 1:
         parser.error("--rounds, --epochs and --steps-per-epoch must be at least 1, --fine-tune-epochs at least 0")
     if not 1 <= args.batch_size <= 64 or args.threads < 1:
         parser.error("--batch-size must be 1..64 and --threads at least 1")
@@ -807,7 +893,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     if engine == "keras":
                         run = run_keras(args, seed=args.seed)
                     else:
-                        run = run_dogdoor(binary, args, seed=args.seed, resize="nearest", centering="samplewise")
+                        run = run_dogdoor(binary, args, seed=args.seed, resize="nearest", centering="samplewise",
+                                          recipe=args.recipe)
                     run["round"] = round_index
                     runs.append(run)
                     print(f"   {engine}: phase 1 {fmt(run['phase1_seconds'])} s, phase 2 {fmt(run['phase2_seconds'])} s, "

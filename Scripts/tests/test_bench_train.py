@@ -191,9 +191,10 @@ def test_format_comparison_shows_rounds_medians_ratios_and_target_verdicts():
     text = bt.format_comparison(runs, bt.summarize_comparison(runs))
     lines = text.splitlines()
     assert lines[0].split() == ["round", "engine", "phase", "1", "s", "phase", "2", "s", "total", "s", "val", "acc",
-                                "1", "val", "acc", "2"]
-    assert lines[2].split() == ["1", "keras", "300.0", "900.0", "1250.0", "0.9000", "0.9333"]
-    assert lines[5].split() == ["median", "dogdoor", "120.0", "500.0", "640.0", "0.9333", "0.9667"]
+                                "1", "val", "acc", "2", "kept", "acc"]
+    # These runs report no accuracy of the weights kept: "-".
+    assert lines[2].split() == ["1", "keras", "300.0", "900.0", "1250.0", "0.9000", "0.9333", "-"]
+    assert lines[5].split() == ["median", "dogdoor", "120.0", "500.0", "640.0", "0.9333", "0.9667", "-"]
     assert ("time ratio dogdoor/keras (medians): phase 1 0.40 (target <= 0.5: met), "
             "phase 2 0.56 (target <= 0.5: missed), total 0.51") in text
     assert "validation accuracy dogdoor - keras (medians): after phase 1 +0.0333, after phase 2 +0.0334" in text
@@ -262,9 +263,38 @@ def test_engines_and_seeds_arguments():
 
 def test_arguments_defaults_are_the_tutorial_recipe(tmp_path):
     args = bt.parse_arguments(["--data", str(tmp_path), "--positive", "bo"])
-    assert (args.epochs, args.fine_tune_epochs, args.steps_per_epoch, args.batch_size) == (20, 10, 12, 8)
-    assert (args.learning_rate, args.fine_tune_learning_rate, args.threads, args.rounds) == (1e-3, 1e-5, 2, 1)
+    assert (args.epochs, args.steps_per_epoch, args.batch_size) == (20, 12, 8)
+    assert (args.learning_rate, args.threads, args.rounds, args.recipe) == (1e-3, 2, 1, "tutorial")
     assert args.engines == ["keras", "dogdoor"] and args.seeds == [1] and not args.sweep
+    # Phase 2 is left to the recipe unless given.
+    assert bt.recipe_settings(args, "tutorial") == {
+        "fine_tune_epochs": 10, "fine_tune_learning_rate": 1e-5, "fine_tune_from": "block1_conv1",
+        "cosine_decay": False, "fine_tune_average_epochs": 0}
+    adapted = bt.parse_arguments(["--data", str(tmp_path), "--positive", "bo", "--recipe", "adapted",
+                                  "--fine-tune-epochs", "4", "--no-cosine-decay"])
+    assert bt.recipe_settings(adapted, "adapted") == {
+        "fine_tune_epochs": 4, "fine_tune_learning_rate": 1e-4, "fine_tune_from": "block3_conv1",
+        "cosine_decay": False, "fine_tune_average_epochs": 5}
+
+
+def test_dogdoor_command_leaves_phase_2_to_the_recipe_unless_given():
+    common = dict(data="d", positive="bo", workdir="/w", weights="w", epochs=2, steps_per_epoch=3, batch_size=8,
+                  learning_rate=1e-3, seed=4, threads=2, resize="nearest", centering="samplewise", recipe="adapted")
+    plain = bt.dogdoor_command("dogdoor-train", fine_tune_epochs=None, fine_tune_learning_rate=None, **common)
+    assert not any(o.startswith(("--fine-tune", "--cosine", "--no-cosine")) for o in plain)
+    given = bt.dogdoor_command("dogdoor-train", fine_tune_epochs=3, fine_tune_learning_rate=2e-4,
+                               fine_tune_from="block5_conv1", cosine_decay=False, fine_tune_average_epochs=2, **common)
+    assert given[given.index("--fine-tune-epochs") + 1] == "3"
+    assert float(given[given.index("--fine-tune-learning-rate") + 1]) == 2e-4
+    assert given[given.index("--fine-tune-from") + 1] == "block5_conv1"
+    assert "--no-cosine-decay" in given and "--cosine-decay" not in given
+    assert given[given.index("--fine-tune-average-epochs") + 1] == "2"
+    assert "--cosine-decay" in bt.dogdoor_command("dogdoor-train", fine_tune_epochs=None, fine_tune_learning_rate=None,
+                                                  cosine_decay=True, **common)
+
+
+def test_conv_names_are_vgg16s():
+    assert len(bt.CONV_NAMES) == 13 and bt.CONV_NAMES[7] == "block4_conv1" and bt.CONV_NAMES[-1] == "block5_conv3"
 
 
 def test_missing_data_folders_are_reported(tmp_path):

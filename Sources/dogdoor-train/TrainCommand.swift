@@ -49,28 +49,33 @@ struct TrainCommand: DogDoorProgram {
 
     @Option(
         help: """
-            Training recipe: tutorial (the tutorial's, the best measured on real photos) or stable (the \
-            tutorial's with standardised head features, warm-up and weights averaged over the last epochs: \
-            steadier from epoch to epoch). The options below override single settings of it.
+            Training recipe: adapted (the best measured: the tutorial's phase 1, then blocks 3-5 trained at \
+            1e-4 for 20 epochs, a cosine decay in both phases, phase 2's weights averaged over its last 5 \
+            epochs), tutorial (the tutorial's as it is) or stable (the tutorial's with standardised head \
+            features, warm-up and weights averaged over the last epochs). The options below override single \
+            settings of it.
             """)
-    var recipe = TrainingRecipe.Name.tutorial
+    var recipe = TrainingRecipe.Name.adapted
     @Option(help: "Epochs with the base frozen (recipe: 20).") var epochs: Int?
     @Option(name: .customLong("steps-per-epoch"), help: "Steps per epoch (recipe: 12).") var stepsPerEpoch: Int?
     @Option(name: .customLong("batch-size"), help: "Images per step (recipe: 8).") var batchSize: Int?
     @Option(name: .customLong("learning-rate"), help: "RMSprop learning rate, phase 1 (recipe: 0.001).")
     var learningRate: Double?
     @Option(
-        name: .customLong("fine-tune-epochs"), help: "Epochs with the base unfrozen, 0 skips fine-tuning (recipe: 10).")
+        name: .customLong("fine-tune-epochs"),
+        help: "Epochs with the base unfrozen, 0 skips fine-tuning (adapted: 20, tutorial: 10).")
     var fineTuneEpochs: Int?
-    @Option(name: .customLong("fine-tune-learning-rate"), help: "RMSprop learning rate, phase 2 (recipe: 1e-05).")
+    @Option(
+        name: .customLong("fine-tune-learning-rate"),
+        help: "RMSprop learning rate, phase 2 (adapted: 1e-04, tutorial: 1e-05).")
     var fineTuneLearningRate: Double?
     @Option(
         name: .customLong("fine-tune-from"),
-        help: "First layer to unfreeze in phase 2, e.g. block5_conv1 (recipe: block1_conv1, the whole base).")
+        help: "First layer to unfreeze in phase 2 (adapted: block3_conv1; tutorial: block1_conv1, the whole base).")
     var fineTuneFrom: String?
     @Flag(
         inversion: .prefixedNo,
-        help: "Learning rate decays along a cosine in each phase after warm-up (recipe: off).")
+        help: "Learning rate decays along a cosine in each phase after warm-up (adapted: on, tutorial: off).")
     var cosineDecay: Bool?
     @Flag(
         inversion: .prefixedNo,
@@ -82,13 +87,13 @@ struct TrainCommand: DogDoorProgram {
     @Option(
         name: .customLong("average-epochs"),
         help:
-            "Phase 1 keeps the head averaged over the ends of its last N epochs; 0 or 1 keeps the last (recipe: 0, stable 5)."
+            "Phase 1 keeps the head averaged over the ends of its last N epochs; 0 or 1 keeps the last (adapted and tutorial: 0, stable: 5)."
     )
     var averageEpochs: Int?
     @Option(
         name: .customLong("fine-tune-average-epochs"),
         help:
-            "Phase 2 keeps the weights averaged over the ends of its last N epochs; 0 or 1 keeps the last (recipe: 0, stable 3)."
+            "Phase 2 keeps the weights averaged over the ends of its last N epochs; 0 or 1 keeps the last (adapted: 5, tutorial: 0, stable: 3)."
     )
     var fineTuneAverageEpochs: Int?
     @Option(help: "Seed for initialisation, shuffling and augmentation.") var seed: UInt64 = 1

@@ -179,6 +179,26 @@ import Testing
         #expect(Dictionary(uniqueKeysWithValues: stable.summary)["recipe"] == "stable")
     }
 
+    @Test func adaptedKeepsTheTutorialsPhase1AndTrainsTheUpperBlocksHarder() {
+        let tutorial = TrainingRecipe.tutorial, adapted = TrainingRecipe.adapted
+        // Phase 1 is the tutorial's but for the decay; the batches are the same size and number.
+        #expect(adapted.epochs == tutorial.epochs && adapted.learningRate == tutorial.learningRate)
+        #expect(adapted.stepsPerEpoch == tutorial.stepsPerEpoch && adapted.batchSize == tutorial.batchSize)
+        #expect(adapted.augmentation == tutorial.augmentation && adapted.doorConditions == .none)
+        #expect(!adapted.standardiseFeatures && adapted.warmupEpochs == 0 && adapted.averageLastEpochs == 0)
+        #expect(adapted.cosineDecay)
+        // Phase 2: blocks 3 to 5 only, ten times the rate, twice the epochs, the last five averaged.
+        #expect(adapted.fineTuneFrom == "block3_conv1" && VGG16.index(of: adapted.fineTuneFrom) == 4)
+        #expect(adapted.fineTuneLearningRate == 10 * tutorial.fineTuneLearningRate)
+        #expect(adapted.fineTuneEpochs == 2 * tutorial.fineTuneEpochs && adapted.fineTuneAverageLastEpochs == 5)
+        #expect(TrainingRecipe.Name.adapted.recipe == adapted)
+        let summary = Dictionary(uniqueKeysWithValues: adapted.summary)
+        #expect(summary["recipe"] == "adapted")
+        #expect(summary["phase 2"] == "20 epochs from block3_conv1, RMSprop lr 0.0001")
+        #expect(summary["weights kept"] == "phase 1: last epoch's; phase 2: average of the last 5 epochs")
+        #expect(throws: Never.self) { try adapted.validate() }
+    }
+
     @Test func negativeSettingsAreRefused() {
         var recipe = TrainingRecipe.stable
         recipe.fineTuneAverageLastEpochs = -1

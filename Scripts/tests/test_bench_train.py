@@ -4,6 +4,8 @@ remapping and batch stream, the summaries and tables. Runs without TensorFlow an
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -400,3 +402,17 @@ def test_dogdoor_command_names_the_recipe_and_the_calibration():
                                fine_tune_learning_rate=1e-5, seed=4, threads=2, resize="nearest",
                                centering="samplewise")
     assert plain[plain.index("--recipe") + 1] == "tutorial" and "--max-false-accept" not in plain
+
+
+def test_keras_recipes_mirror_the_swift_recipes():
+    """KERAS_RECIPES copies TrainingRecipe.adapted's phase 2 from Trainer.swift: a change there must be made here too."""
+    source = (Path(__file__).resolve().parents[2] / "Sources/Training/Trainer.swift").read_text()
+    block = source[source.index("public static let adapted"):]
+    block = block[:block.index("}()")]
+    adapted = bt.KERAS_RECIPES["adapted"]
+    assert f'recipe.fineTuneFrom = "{adapted["fine_tune_from"]}"' in block
+    assert f'recipe.fineTuneEpochs = {adapted["fine_tune_epochs"]}' in block
+    assert f'recipe.fineTuneAverageLastEpochs = {adapted["fine_tune_average_epochs"]}' in block
+    assert "recipe.cosineDecay = true" in block and adapted["cosine_decay"]
+    rate = re.search(r"recipe\.fineTuneLearningRate = ([0-9.e-]+)", block)
+    assert rate and float(rate.group(1)) == adapted["fine_tune_learning_rate"]
